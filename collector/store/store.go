@@ -1,0 +1,160 @@
+// Package store keeps Visitrack's data in SQLite through database/sql.
+//
+// It imports no driver: the native collector opens go-sqlite3 (see package
+// sqlite below this one) and the edge build opens Cloudflare D1. Every
+// statement is a single statement that both run; D1 has no BEGIN/COMMIT, so
+// no write relies on a transaction for correctness. The native collector
+// still groups many writes into one transaction for speed (see Batch).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the embedded migration files, applied in name order.
+// The edge build applies the same files with wrangler.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
+}
+
+// Querier is what *sql.DB and *sql.Tx have in common: the store's writes run
+// on either, so the native collector can batch them in a transaction and
+// the edge build can run them one by one.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db *sql.DB
+	// Transactions is false on D1, which refuses BEGIN.
+	transactions bool
+	// maxRows bounds the rows of one multi-row INSERT; D1 allows only 100
+	// bound parameters per statement.
+	maxRows int
+	now     func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithoutTransactions makes every write a statement of its own, for D1.
+func WithoutTransactions() Option { return func(s *Store) { s.transactions = false } }
+
+// WithMaxParams bounds the parameters of one statement (D1: 100).
+func WithMaxParams(n int) Option {
+	return func(s *Store) { s.maxRows = max(1, n/eventColumns) }
+}
+
+// WithClock sets the clock, for tests.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// New returns a Store on db. It does not migrate; call Migrate.
+func New(db *sql.DB, opts ...Option) *Store {
+	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Migrate applies the embedded migrations that have not been applied yet,
+// each recorded in schema_migrations.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, base).Scan(&n); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if err := s.inTx(ctx, func(q Querier) error {
+			if _, err := q.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := q.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, base, s.now().UnixMilli())
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction where the database has them, else directly.
+func (s *Store) inTx(ctx context.Context, fn func(Querier) error) error {
+	if !s.transactions {
+		return fn(s.db)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ms converts a time to the stored Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts stored Unix milliseconds to a UTC time.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// fromNullMS converts a nullable column.
+func fromNullMS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+// nullString converts a nullable id column.
+func nullString(v sql.NullString) *string {
+	if !v.Valid {
+		return nil
+	}
+	s := v.String
+	return &s
+}
+
+// eventColumns is the number of bound parameters per row of the events
+// INSERT (see ingest.go).
+const eventColumns = 16

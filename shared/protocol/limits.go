@@ -1,0 +1,17 @@
+package protocol
+
+// Limits of SPEC section 3. An event that breaks a per-event limit is
+// rejected alone in the ack; a frame that breaks a frame limit is refused
+// whole.
+const (
+	MaxEventBytes       = 16 << 10 // one event, as JSON
+	MaxDepth            = 16       // JSON nesting, objects and arrays
+	MaxBatchEvents      = 500      // events in one frame or request
+	MaxBatchBytes       = 1 << 20  // one frame or request body
+	MaxVisitorDataBytes = 64 << 10 // one visitor-data document
+	MaxNamespaces       = 32       // top-level keys of a visitor-data document
+	MaxNamespaceLen     = 64
+	MaxNameLen          = 128 // an event name
+	MaxURLLen           = 4096
+	MaxTitleLen         = 1024
+)

@@ -1,0 +1,127 @@
+package protocol
+
+// Envelope is decoded first to learn a frame's type.
+type Envelope struct {
+	Type string `json:"type"`
+}
+
+// Hello opens a WebSocket conversation. VisitorID and VisitID come from the
+// browser's cookies; either may be empty on a first visit, in which case the
+// collector assigns one and returns it in Welcome.
+type Hello struct {
+	Type               string  `json:"type"`
+	VisitorID          string  `json:"visitorId"`
+	VisitID            string  `json:"visitId"`
+	Recognition        *string `json:"recognition"`
+	Tracker            string  `json:"tracker,omitempty"`
+	VisitorDataVersion int64   `json:"visitorDataVersion,omitempty"`
+	// URL and Referrer of the page that connects, recorded on a new visit.
+	URL      string `json:"url,omitempty"`
+	Referrer string `json:"referrer,omitempty"`
+}
+
+// Event is one event as the browser sends it. The collector, not the
+// browser, decides identityId, visitorId, visitId, receivedAt and the IP.
+type Event struct {
+	EventID   string  `json:"eventId"`
+	Name      string  `json:"name"`
+	Timestamp string  `json:"timestamp"` // RFC 3339 with milliseconds, browser clock
+	PageID    string  `json:"pageId,omitempty"`
+	URL       string  `json:"url,omitempty"`
+	Title     string  `json:"title,omitempty"`
+	Referrer  string  `json:"referrer,omitempty"`
+	Data      RawJSON `json:"data,omitempty"`
+}
+
+// Events carries a batch of events. SentAt is the browser clock when the
+// frame was sent; the collector uses it to correct a skewed browser clock.
+type Events struct {
+	Type   string  `json:"type"`
+	SentAt string  `json:"sentAt,omitempty"`
+	Events []Event `json:"events"`
+}
+
+// VisitorDataUpdate asks to write one namespace from the browser; only
+// namespaces the collector lists as browser-writable are accepted.
+type VisitorDataUpdate struct {
+	Type      string  `json:"type"`
+	RequestID string  `json:"requestId,omitempty"`
+	Namespace string  `json:"namespace"`
+	Value     RawJSON `json:"value"`
+}
+
+// Welcome answers Hello with the visit the collector settled on.
+// Recognition echoes a still-valid token, or is null: a tracker that holds a
+// _vt_uid cookie deletes it when Recognition is null.
+type Welcome struct {
+	Type        string          `json:"type"`
+	VisitorID   string          `json:"visitorId"`
+	VisitID     string          `json:"visitId"`
+	State       string          `json:"state"`
+	IdentityID  *string         `json:"identityId"`
+	Verified    bool            `json:"verified"`
+	Recognition *string         `json:"recognition"`
+	VisitorData VisitorDataView `json:"visitorData"`
+}
+
+// Ack acknowledges events after they are durably committed. Rejected
+// events are reported here too, so that the tracker drops them.
+type Ack struct {
+	Type     string      `json:"type,omitempty"`
+	EventIDs []string    `json:"eventIds"`
+	Rejected []Rejection `json:"rejected"`
+}
+
+// Rejection says why one event was refused.
+type Rejection struct {
+	EventID string `json:"eventId"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Identity tells the browser that its identity changed. Recognition is the
+// token to keep in _vt_uid; null means delete the cookie.
+type Identity struct {
+	Type        string  `json:"type,omitempty"`
+	State       string  `json:"state"`
+	IdentityID  *string `json:"identityId"`
+	Verified    bool    `json:"verified"`
+	Recognition *string `json:"recognition"`
+}
+
+// VisitorDataView is the shareable visitor data sent to a browser.
+type VisitorDataView struct {
+	Type    string  `json:"type,omitempty"`
+	Version int64   `json:"version"`
+	Data    RawJSON `json:"data"`
+}
+
+// Error is sent for a frame the collector refuses as a whole.
+type Error struct {
+	Type      string `json:"type"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// CollectRequest is the body of POST /v1/collect, the HTTP transport.
+type CollectRequest struct {
+	VisitorID          string  `json:"visitorId"`
+	VisitID            string  `json:"visitId"`
+	Recognition        *string `json:"recognition"`
+	VisitorDataVersion int64   `json:"visitorDataVersion"`
+	SentAt             string  `json:"sentAt,omitempty"`
+	Events             []Event `json:"events"`
+}
+
+// CollectResponse answers POST /v1/collect. VisitorID and VisitID are what
+// the collector settled on (a new visit when the old one ended). Identity is
+// set when an event of the batch or the recognition token changed it;
+// VisitorData when the stored version is newer than the request's.
+type CollectResponse struct {
+	VisitorID   string           `json:"visitorId"`
+	VisitID     string           `json:"visitId"`
+	Ack         Ack              `json:"ack"`
+	Identity    *Identity        `json:"identity,omitempty"`
+	VisitorData *VisitorDataView `json:"visitorData,omitempty"`
+}

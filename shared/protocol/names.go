@@ -1,0 +1,93 @@
+package protocol
+
+// Subprotocol is the WebSocket subprotocol both sides must agree on.
+const Subprotocol = "visitrack.v1"
+
+// Message types, browser to collector.
+const (
+	TypeHello             = "hello"
+	TypeEvents            = "events"
+	TypeVisitorDataUpdate = "visitorData.update"
+)
+
+// Message types, collector to browser.
+const (
+	TypeWelcome     = "welcome"
+	TypeAck         = "ack"
+	TypeIdentity    = "identity"
+	TypeVisitorData = "visitorData"
+	TypeError       = "error"
+)
+
+// System event names. Any other name is a business event.
+const (
+	EventVisitStarted = "VisitStarted"
+	EventPageEntered  = "PageEntered"
+	EventPageExited   = "PageExited"
+	EventSignIn       = "SignIn"
+	EventSignOut      = "SignOut"
+	EventUserInfo     = "UserInfo"
+	// EventVisitEnded is written by the collector when a visit times out;
+	// a browser may not send it.
+	EventVisitEnded = "VisitEnded"
+)
+
+// Event categories.
+const (
+	CategorySystem   = "system"
+	CategoryBusiness = "business"
+)
+
+// Visit states.
+const (
+	StateAnonymous     = "anonymous"
+	StateRecognized    = "recognized"
+	StateAuthenticated = "authenticated"
+)
+
+// Category tells whether name is a system or a business event.
+func Category(name string) string {
+	if IsSystemEvent(name) {
+		return CategorySystem
+	}
+	return CategoryBusiness
+}
+
+// IsSystemEvent reports whether name is one of the system events.
+func IsSystemEvent(name string) bool {
+	switch name {
+	case EventVisitStarted, EventPageEntered, EventPageExited,
+		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded:
+		return true
+	}
+	return false
+}
+
+// IsIdentityEvent reports whether name changes the visit's identity.
+func IsIdentityEvent(name string) bool {
+	return name == EventSignIn || name == EventSignOut || name == EventUserInfo
+}
+
+// Error codes carried in ack rejections, error frames and problem details.
+const (
+	CodeInvalidEvent         = "invalid_event"
+	CodeInvalidMessage       = "invalid_message"
+	CodeTooLarge             = "too_large"
+	CodeTooDeep              = "too_deep"
+	CodeTooManyEvents        = "too_many_events"
+	CodeInvalidID            = "invalid_id"
+	CodeHelloRequired        = "hello_required"
+	CodeUnknownType          = "unknown_type"
+	CodeUnverifiedSignIn     = "unverified_signin"
+	CodeNamespaceNotWritable = "namespace_not_writable"
+	CodeInvalidVisitorData   = "invalid_visitor_data"
+	CodeInternal             = "internal"
+)
+
+// WebSocket close codes used by the collector (RFC 6455 section 7.4.1).
+const (
+	CloseGoingAway       = 1001 // collector shutting down: reconnect elsewhere
+	ClosePolicyViolation = 1008 // protocol misuse, e.g. a frame before hello
+	CloseTooBig          = 1009 // a frame over MaxBatchBytes
+	CloseInternal        = 1011
+)
