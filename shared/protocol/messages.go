@@ -89,11 +89,14 @@ type Identity struct {
 	Recognition *string `json:"recognition"`
 }
 
-// VisitorDataView is the shareable visitor data sent to a browser.
+// VisitorDataView is the shareable visitor data sent to a browser. When it
+// answers a visitorData.update it carries that request's RequestID, so the
+// tracker can resolve the update's promise.
 type VisitorDataView struct {
-	Type    string  `json:"type,omitempty"`
-	Version int64   `json:"version"`
-	Data    RawJSON `json:"data"`
+	Type      string  `json:"type,omitempty"`
+	Version   int64   `json:"version"`
+	Data      RawJSON `json:"data"`
+	RequestID string  `json:"requestId,omitempty"`
 }
 
 // Error is sent for a frame the collector refuses as a whole.
