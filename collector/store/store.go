@@ -154,7 +154,3 @@ func nullString(v sql.NullString) *string {
 	s := v.String
 	return &s
 }
-
-// eventColumns is the number of bound parameters per row of the events
-// INSERT (see ingest.go).
-const eventColumns = 16

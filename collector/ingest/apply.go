@@ -1,0 +1,259 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/visitrack/visitrack/collector/identity"
+	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// maxUserIDLen bounds the site's userId.
+const maxUserIDLen = 256
+
+// apply runs one job's writes on b: it settles the visit, applies the
+// recognition token, and files each event. Validation failures go to the
+// ack; only database errors are returned.
+func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
+	res := &j.res
+	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)), Rejected: []protocol.Rejection{}}
+	now := j.receivedAt.UnixMilli()
+
+	v, err := in.resolveVisit(ctx, b, j, now)
+	if err != nil {
+		return err
+	}
+	recognition, err := in.recognize(ctx, b, j, v, now)
+	if err != nil {
+		return err
+	}
+
+	skew, hasSkew := int64(0), false
+	if j.sentAt != "" {
+		if t, err := time.Parse(time.RFC3339Nano, j.sentAt); err == nil {
+			skew, hasSkew = now-t.UnixMilli(), true
+		}
+	}
+
+	var e decodedEvent
+	latest := int64(0)
+	for _, raw := range j.events {
+		if rej := decodeEvent(raw, &e); rej != nil {
+			res.Ack.Rejected = append(res.Ack.Rejected, *rej)
+			continue
+		}
+		corrected := e.at
+		if hasSkew {
+			corrected += skew
+		}
+		corrected = min(corrected, now) // no event from the future
+		row := store.EventRow{
+			EventID: e.EventID, VisitID: v.VisitID, VisitorID: v.VisitorID,
+			SessionID: v.SessionID, IdentityID: v.IdentityID, PageID: e.PageID,
+			Name: e.Name, Category: protocol.Category(e.Name),
+			Timestamp: e.at, CorrectedAt: corrected, ReceivedAt: now,
+			URL: e.URL, Title: e.Title, Referrer: e.Referrer, Data: "{}", IP: j.client.IP,
+		}
+		if !e.Data.IsNull() {
+			row.Data = string(e.Data)
+		}
+		if protocol.IsIdentityEvent(e.Name) {
+			rej, err := in.identityEvent(ctx, b, j, v, &e, &row, &recognition)
+			if err != nil {
+				return err
+			}
+			if rej != nil {
+				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
+				continue
+			}
+		} else {
+			if err := in.page(ctx, b, &e, &row); err != nil {
+				return err
+			}
+			b.rows = append(b.rows, row)
+		}
+		res.Ack.EventIDs = append(res.Ack.EventIDs, e.EventID)
+		latest = max(latest, corrected)
+	}
+	j.stored = len(res.Ack.EventIDs)
+	b.touch(v.VisitID, max(latest, now))
+	v.LastSeenAt = max(v.LastSeenAt, latest, now)
+
+	res.Visit = Visit{
+		VisitorID: v.VisitorID, VisitID: v.VisitID, SessionID: v.SessionID,
+		State: v.State, IdentityID: v.IdentityID, Verified: v.Verified, Recognition: recognition,
+	}
+	return nil
+}
+
+// resolveVisit finds the client's visit, or opens a new one when there is
+// none, it belongs to another visitor, or it has ended.
+func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int64) (*cachedVisit, error) {
+	c := &j.client
+	visitorID := c.VisitorID
+	if !protocol.IsULID(visitorID) {
+		visitorID = in.newID()
+	}
+	var v *cachedVisit
+	forceNew := false
+	if protocol.IsULID(c.VisitID) {
+		v = b.cache.get(c.VisitID)
+		if v == nil {
+			st, err := in.cfg.Store.LoadVisit(ctx, b.q, c.VisitID)
+			if err != nil {
+				return nil, err
+			}
+			if st != nil {
+				v = b.cache.put(st)
+			}
+		}
+	}
+	if v != nil && v.VisitorID != visitorID {
+		v, forceNew = nil, true // another browser's visit id: never join it
+	}
+	timeout := in.cfg.VisitTimeout.Milliseconds()
+	if v != nil && v.EndedAt == 0 && now-v.LastSeenAt > timeout {
+		last, err := in.cfg.Store.LastActivity(ctx, b.q, v.VisitID)
+		if err != nil {
+			return nil, err
+		}
+		v.LastSeenAt = max(v.LastSeenAt, last)
+		if now-v.LastSeenAt > timeout {
+			if err := in.endVisit(ctx, b, v, v.LastSeenAt+timeout, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if v != nil && v.EndedAt != 0 {
+		v, forceNew = nil, true
+	}
+	if v != nil {
+		return v, nil
+	}
+
+	id := c.VisitID
+	if forceNew || !protocol.IsULID(id) {
+		id = in.newID()
+	}
+	st := &store.VisitState{
+		VisitID: id, VisitorID: visitorID, SessionID: in.newID(),
+		State: protocol.StateAnonymous, StartedAt: now, LastSeenAt: now,
+	}
+	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: c.UserAgent, IP: c.IP}
+	if origin.URL == "" {
+		origin.URL, origin.Referrer = firstURL(j.events)
+	}
+	if err := in.cfg.Store.CreateVisit(ctx, b.q, st, origin); err != nil {
+		return nil, err
+	}
+	j.res.NewVisit = id != c.VisitID || visitorID != c.VisitorID
+	return b.cache.put(st), nil
+}
+
+// firstURL returns the url and referrer of the first event that has one,
+// for the landing page of a visit opened over HTTP.
+func firstURL(events []json.RawMessage) (string, string) {
+	var e struct {
+		URL      string `json:"url"`
+		Referrer string `json:"referrer"`
+	}
+	for _, raw := range events {
+		if len(raw) <= protocol.MaxEventBytes && json.Unmarshal(raw, &e) == nil && e.URL != "" {
+			if len(e.URL) > protocol.MaxURLLen || len(e.Referrer) > protocol.MaxURLLen {
+				return "", ""
+			}
+			return e.URL, e.Referrer
+		}
+	}
+	return "", ""
+}
+
+// endVisit closes a visit that timed out and records VisitEnded.
+func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, endedAt, now int64) error {
+	if err := in.cfg.Store.EndVisit(ctx, b.q, &v.VisitState, endedAt); err != nil {
+		return err
+	}
+	b.rows = append(b.rows, store.EventRow{
+		EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+		SessionID: v.SessionID, IdentityID: v.IdentityID,
+		Name: protocol.EventVisitEnded, Category: protocol.CategorySystem,
+		Timestamp: endedAt, CorrectedAt: endedAt, ReceivedAt: now, Data: "{}",
+	})
+	b.cache.delete(v.VisitID)
+	return nil
+}
+
+// recognize applies the client's recognition token. A valid token for a
+// stored identity makes an anonymous visit (or an unverified claim)
+// recognized and verified, and the collector records the UserInfo event
+// itself. It returns the token the browser should keep: the same one, or
+// nil when it is invalid (the tracker then deletes the cookie).
+func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVisit, now int64) (*string, error) {
+	tok := j.client.Recognition
+	if tok == nil || *tok == "" {
+		return nil, nil
+	}
+	claims, err := in.cfg.Signer.Verify(*tok)
+	if err == nil {
+		ok, err := in.cfg.Store.IdentityExists(ctx, b.q, claims.IdentityID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			err = identity.ErrMalformed // erased since the token was issued
+		}
+	}
+	if err != nil {
+		in.cfg.Metrics.recognitionRefused.Inc()
+		j.res.IdentityChanged = true // tell the browser to drop its cookie
+		return nil, nil
+	}
+	if v.State == protocol.StateAuthenticated || v.State == protocol.StateRecognized && v.Verified {
+		return tok, nil
+	}
+	next := store.VisitState{SessionID: in.newID(), IdentityID: claims.IdentityID, State: protocol.StateRecognized, Verified: true}
+	if err := in.cfg.Store.SwitchSession(ctx, b.q, &v.VisitState, next, now); err != nil {
+		return nil, err
+	}
+	if err := in.cfg.Store.LinkIdentity(ctx, b.q, &v.VisitState, claims.IdentityID, "recognized", true, now); err != nil {
+		return nil, err
+	}
+	data, _ := json.Marshal(struct {
+		UserID string `json:"userId"`
+		Via    string `json:"via"`
+	}{claims.UserID, "recognition"})
+	b.rows = append(b.rows, store.EventRow{
+		EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+		SessionID: v.SessionID, IdentityID: v.IdentityID,
+		Name: protocol.EventUserInfo, Category: protocol.CategorySystem,
+		Timestamp: now, CorrectedAt: now, ReceivedAt: now, Data: string(data), IP: j.client.IP,
+	})
+	j.res.IdentityChanged = true
+	return tok, nil
+}
+
+// page records page entries and exits in the pages table.
+func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *store.EventRow) error {
+	switch e.Name {
+	case protocol.EventPageEntered:
+		return in.cfg.Store.UpsertPage(ctx, b.q, &store.PageRow{
+			PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
+			Referrer: e.Referrer, EnteredAt: row.CorrectedAt,
+		})
+	case protocol.EventPageExited:
+		var d struct {
+			DurationMS int64 `json:"durationMs"`
+		}
+		if !e.Data.IsNull() {
+			json.Unmarshal(e.Data, &d) // a malformed duration is stored as 0
+		}
+		d.DurationMS = max(d.DurationMS, 0)
+		return in.cfg.Store.UpsertPage(ctx, b.q, &store.PageRow{
+			PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
+			EnteredAt: row.CorrectedAt - d.DurationMS, ExitedAt: row.CorrectedAt, DurationMS: d.DurationMS,
+		})
+	}
+	return nil
+}

@@ -1,0 +1,241 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/identity"
+	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// Config configures an Ingester.
+type Config struct {
+	Store  *store.Store
+	Signer *identity.Signer
+	// VisitorData merges a visitor's data into the identity's at SignIn.
+	// Optional.
+	VisitorData collector.VisitorDataService
+	// IdentitySecret, when set, makes SignIn verified only with a matching
+	// userHash; RequireVerifiedSignIn then refuses the others.
+	IdentitySecret        string
+	RequireVerifiedSignIn bool
+	// VisitTimeout ends a visit after this long without events.
+	VisitTimeout time.Duration
+	// Direct writes each call's statements directly, without the writer
+	// goroutine or transactions: for the edge build.
+	Direct bool
+	// OnCommit, if set, is called after each commit with the stored events
+	// (the change feed). It runs on the writer: it must not block.
+	OnCommit func(events []store.EventRow)
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	// Now and Entropy are injectable for tests.
+	Now     func() time.Time
+	Entropy io.Reader
+}
+
+// Ingester files events. It is safe for concurrent use.
+type Ingester struct {
+	cfg    Config
+	now    func() time.Time
+	idMu   sync.Mutex
+	idRand io.Reader
+
+	queue  chan *job
+	closed chan struct{} // closed by Close: stops the sweeper
+	wg     sync.WaitGroup
+	cache  *visitCache  // owned by the writer goroutine
+	mu     sync.RWMutex // senders hold it for reading; Close for writing
+	stop   bool
+	batch  *batch // reused by the writer
+}
+
+// New returns an Ingester. Unless cfg.Direct, it starts the writer and
+// the visit-timeout sweeper; Close stops them.
+func New(cfg Config) (*Ingester, error) {
+	if cfg.Store == nil || cfg.Signer == nil {
+		return nil, errors.New("ingest: Store and Signer are required")
+	}
+	if cfg.VisitTimeout <= 0 {
+		cfg.VisitTimeout = 30 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{})}
+	if in.now == nil {
+		in.now = time.Now
+	}
+	in.idRand = cfg.Entropy
+	if in.idRand == nil {
+		in.idRand = ulid.Monotonic(rand.Reader, 0)
+	}
+	if !cfg.Direct {
+		in.queue = make(chan *job, 4096)
+		in.cache = newVisitCache(100_000)
+		in.wg.Add(2)
+		go in.writer()
+		go in.sweeper()
+	}
+	return in, nil
+}
+
+// newID returns a new ULID.
+func (in *Ingester) newID() string {
+	in.idMu.Lock()
+	defer in.idMu.Unlock()
+	id, err := ulid.New(ulid.Timestamp(in.now()), in.idRand)
+	if err != nil {
+		// The monotonic reader overflows only past 2^80 ids in one
+		// millisecond; fall back to fresh randomness.
+		id = ulid.MustNew(ulid.Timestamp(in.now()), rand.Reader)
+	}
+	return id.String()
+}
+
+// Client is who sends: the browser's cookies and request details.
+type Client struct {
+	VisitorID   string
+	VisitID     string
+	Recognition *string // the token from _vt_uid, if any
+	URL         string  // the page, for a new visit's landing URL
+	Referrer    string
+	UserAgent   string
+	IP          string
+}
+
+// Visit is the visit the collector settled on for a client.
+type Visit struct {
+	VisitorID  string
+	VisitID    string
+	SessionID  string
+	State      string
+	IdentityID string
+	Verified   bool
+	// Recognition is the token the browser should keep in _vt_uid; nil
+	// means delete the cookie.
+	Recognition *string
+}
+
+// Subject is whose visitor data this browser may see: the identity's when
+// it is verified, else the visitor's own.
+func (v Visit) Subject() collector.Subject {
+	if v.IdentityID != "" && v.Verified {
+		return collector.Subject{Kind: collector.SubjectIdentity, ID: v.IdentityID}
+	}
+	return collector.Subject{Kind: collector.SubjectVisitor, ID: v.VisitorID}
+}
+
+// IdentityMessage is the identity frame for v.
+func (v Visit) IdentityMessage() *protocol.Identity {
+	m := &protocol.Identity{Type: protocol.TypeIdentity, State: v.State, Verified: v.Verified, Recognition: v.Recognition}
+	if v.IdentityID != "" {
+		id := v.IdentityID
+		m.IdentityID = &id
+	}
+	return m
+}
+
+// Result is what one Collect call did.
+type Result struct {
+	Visit Visit
+	Ack   protocol.Ack
+	// NewVisit is true when the collector opened a visit other than the one
+	// the client named (first visit, or the old one ended).
+	NewVisit bool
+	// IdentityChanged is true when recognition or an identity event of the
+	// batch changed the visit's identity: send Visit.IdentityMessage().
+	IdentityChanged bool
+	// VisitorData is the identity's merged document after a SignIn
+	// stitched the visitor's data into it; nil otherwise.
+	VisitorData *collector.VisitorData
+}
+
+// Collect settles the client's visit and stores events (raw JSON, each
+// validated on its own). It returns once everything is durably committed;
+// only then may the client be acknowledged. sentAt is the browser clock
+// when the batch was sent ("" if unknown).
+//
+// An error means nothing of the call was stored: the client should retry.
+// Invalid events are not errors: they are rejected in Result.Ack.
+func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events []json.RawMessage) (*Result, error) {
+	j := &job{client: c, sentAt: sentAt, events: events, receivedAt: in.now()}
+	if in.cfg.Direct {
+		b := newBatch(newVisitCache(16))
+		b.q = in.cfg.Store.DB()
+		if err := in.apply(ctx, b, j); err != nil {
+			return nil, fmt.Errorf("collect: %w", err)
+		}
+		if err := in.flush(ctx, b, true); err != nil {
+			return nil, fmt.Errorf("collect: %w", err)
+		}
+	} else if err := in.enqueue(ctx, j); err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	in.cfg.Metrics.observeJob(j)
+	return in.finish(ctx, j)
+}
+
+// finish does what follows a commit, on the caller's goroutine: merging a
+// signed-in visitor's data into the identity's.
+func (in *Ingester) finish(ctx context.Context, j *job) (*Result, error) {
+	res := &j.res
+	if j.stitch != "" && in.cfg.VisitorData != nil {
+		vd, err := in.cfg.VisitorData.StitchVisitorData(ctx, res.Visit.VisitorID, j.stitch)
+		if err != nil {
+			// The events are stored; the merge can be retried by the next
+			// SignIn. Report it without failing the batch.
+			in.cfg.Logger.Error("stitch visitor data", "visitor", res.Visit.VisitorID, "identity", j.stitch, "err", err)
+		} else {
+			res.VisitorData = vd
+		}
+	}
+	return res, nil
+}
+
+// InvalidateCache drops what the writer remembers of visits; the erasure
+// API calls it after deleting rows behind the writer's back.
+func (in *Ingester) InvalidateCache(ctx context.Context) error {
+	if in.cfg.Direct {
+		return nil
+	}
+	return in.enqueue(ctx, &job{control: func(context.Context, *batch) error { in.cache.clear(); return nil }})
+}
+
+// Close stops accepting, commits everything queued, and stops the writer.
+func (in *Ingester) Close(ctx context.Context) error {
+	if in.cfg.Direct {
+		return nil
+	}
+	in.mu.Lock()
+	if !in.stop {
+		in.stop = true
+		close(in.queue) // the writer commits what is queued, then returns
+		close(in.closed)
+	}
+	in.mu.Unlock()
+	done := make(chan struct{})
+	go func() { in.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest close: %w", ctx.Err())
+	}
+}
+
+// ErrClosed is returned by Collect after Close.
+var ErrClosed = &collector.Error{Code: collector.EUNAVAILABLE, Message: "the collector is shutting down"}

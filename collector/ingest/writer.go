@@ -1,0 +1,201 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/visitrack/visitrack/collector/store"
+)
+
+// maxBatchEvents bounds the events of one transaction, so that one commit
+// never holds acknowledgements back for long.
+const maxBatchEvents = 5000
+
+// touchEvery is how stale visits.last_seen_at may get before ingest writes
+// it; the visit cache and the events index know the exact value.
+const touchEvery = 5 * time.Second
+
+// job is one Collect call, or a control step (sweep, cache reset) that must
+// run in order with the writes.
+type job struct {
+	client     Client
+	sentAt     string
+	events     []json.RawMessage
+	receivedAt time.Time
+	control    func(ctx context.Context, b *batch) error
+
+	res    Result
+	stitch string // identity whose visitor data absorbs the visitor's, after commit
+	stored int    // events accepted
+	err    error
+	done   chan struct{}
+}
+
+// batch is the state of one transaction (or, on the edge, one call).
+type batch struct {
+	q       store.Querier
+	cache   *visitCache
+	rows    []store.EventRow
+	args    []any
+	touched map[string]int64 // visitID → latest activity in this batch
+}
+
+func newBatch(cache *visitCache) *batch {
+	return &batch{cache: cache, touched: make(map[string]int64)}
+}
+
+func (b *batch) reset(q store.Querier) {
+	b.q = q
+	clear(b.rows[:cap(b.rows)]) // drop references for the GC
+	b.rows = b.rows[:0]
+	clear(b.touched)
+}
+
+func (b *batch) touch(visitID string, at int64) {
+	if at > b.touched[visitID] {
+		b.touched[visitID] = at
+	}
+}
+
+// enqueue hands j to the writer and waits for its commit.
+func (in *Ingester) enqueue(ctx context.Context, j *job) error {
+	j.done = make(chan struct{})
+	in.mu.RLock()
+	if in.stop {
+		in.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case in.queue <- j:
+		in.mu.RUnlock()
+	case <-ctx.Done():
+		in.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case <-j.done:
+		return j.err
+	case <-ctx.Done():
+		// The job still commits; a resend is deduplicated by eventId.
+		return ctx.Err()
+	}
+}
+
+// writer is the one goroutine that writes: it takes whatever queued up
+// while the previous commit ran and commits it as one transaction.
+func (in *Ingester) writer() {
+	defer in.wg.Done()
+	in.batch = newBatch(in.cache)
+	var jobs []*job
+	for first := range in.queue {
+		jobs = append(jobs[:0], first)
+		n := len(first.events)
+	drain:
+		for n < maxBatchEvents {
+			select {
+			case j, ok := <-in.queue:
+				if !ok {
+					break drain
+				}
+				jobs = append(jobs, j)
+				n += len(j.events)
+			default:
+				break drain
+			}
+		}
+		in.commit(jobs)
+		for _, j := range jobs {
+			close(j.done)
+		}
+		clear(jobs)
+	}
+}
+
+// commit writes jobs in one transaction. A job whose writes fail is taken
+// out and the rest retried, so one bad job never sinks its neighbours.
+func (in *Ingester) commit(jobs []*job) {
+	ctx := context.Background()
+	start := time.Now()
+	pending := jobs
+	for len(pending) > 0 {
+		tx, err := in.cfg.Store.DB().BeginTx(ctx, nil)
+		if err != nil {
+			in.fail(pending, fmt.Errorf("begin: %w", err))
+			return
+		}
+		b := in.batch
+		b.reset(tx)
+		failed := -1
+		for i, j := range pending {
+			if j.control != nil {
+				err = j.control(ctx, b)
+			} else {
+				err = in.apply(ctx, b, j)
+			}
+			if err != nil {
+				j.err, failed = err, i
+				break
+			}
+		}
+		if failed < 0 {
+			if err = in.flush(ctx, b, false); err == nil {
+				err = tx.Commit()
+			}
+			if err != nil {
+				tx.Rollback()
+				in.cache.clear()
+				in.fail(pending, fmt.Errorf("commit: %w", err))
+				return
+			}
+			in.cfg.Metrics.observeCommit(len(b.rows), time.Since(start))
+			if in.cfg.OnCommit != nil && len(b.rows) > 0 {
+				in.cfg.OnCommit(b.rows)
+			}
+			return
+		}
+		// Roll back, forget what the cache learned in this transaction,
+		// and retry without the failed job.
+		tx.Rollback()
+		in.cache.clear()
+		in.cfg.Logger.Error("ingest job failed", "err", pending[failed].err)
+		rest := make([]*job, 0, len(pending)-1)
+		for i, j := range pending {
+			if i != failed {
+				j.res, j.stitch, j.stored = Result{}, "", 0
+				rest = append(rest, j)
+			}
+		}
+		pending = rest
+	}
+}
+
+func (in *Ingester) fail(jobs []*job, err error) {
+	in.cfg.Logger.Error("ingest commit failed", "jobs", len(jobs), "err", err)
+	for _, j := range jobs {
+		if j.err == nil {
+			j.err = err
+		}
+	}
+}
+
+// flush writes what a batch gathered: the events, and the last activity
+// of visits whose stored value is stale.
+func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
+	var err error
+	if b.args, err = in.cfg.Store.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
+		return err
+	}
+	for visitID, at := range b.touched {
+		e := b.cache.get(visitID)
+		if e == nil || !direct && at-e.written < touchEvery.Milliseconds() {
+			continue
+		}
+		if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at); err != nil {
+			return err
+		}
+		e.written = at
+	}
+	return nil
+}

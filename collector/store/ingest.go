@@ -1,0 +1,371 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// The writes of the ingest path. Each method is one statement (or one
+// multi-row statement), so it is atomic on its own on D1; the native
+// collector runs many of them in one transaction per batch. They take the
+// Querier to run on: the batch's transaction, or the database.
+
+// VisitState is what ingest must know of a visit to file its events.
+// Times are Unix milliseconds; EndedAt is 0 while the visit is open.
+type VisitState struct {
+	VisitID    string
+	VisitorID  string
+	IdentityID string // "" while anonymous
+	SessionID  string
+	State      string
+	Verified   bool
+	StartedAt  int64
+	LastSeenAt int64
+	EndedAt    int64
+}
+
+// VisitOrigin is what a new visit records about where it came from.
+type VisitOrigin struct {
+	URL       string
+	Referrer  string
+	UserAgent string
+	IP        string
+}
+
+// EventRow is one row of the events table.
+type EventRow struct {
+	EventID     string
+	VisitID     string
+	VisitorID   string
+	SessionID   string
+	IdentityID  string // "" stores NULL
+	PageID      string
+	Name        string
+	Category    string
+	Timestamp   int64
+	CorrectedAt int64
+	ReceivedAt  int64
+	URL         string
+	Title       string
+	Referrer    string
+	Data        string
+	IP          string
+}
+
+// eventColumns is the number of bound parameters per events row.
+const eventColumns = 16
+
+// PageRow records a page entered or exited. An exit may be stored before
+// its entry (the beacon and the WebSocket race), so both are upserts.
+type PageRow struct {
+	PageID     string
+	VisitID    string
+	URL        string
+	Title      string
+	Referrer   string
+	EnteredAt  int64
+	ExitedAt   int64 // 0 for an entry
+	DurationMS int64
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// LoadVisit returns the visit, or nil when there is none.
+func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*VisitState, error) {
+	v := &VisitState{VisitID: visitID}
+	var identity sql.NullString
+	var ended sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT visitor_id, identity_id, session_id, state, verified,
+		started_at, last_seen_at, ended_at FROM visits WHERE visit_id = ?`, visitID).
+		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load visit %s: %w", visitID, err)
+	}
+	v.IdentityID, v.EndedAt = identity.String, ended.Int64
+	return v, nil
+}
+
+// CreateVisit records a new visit, its visitor (created or touched) and
+// its first session, which starts in the visit's state.
+func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o VisitOrigin) error {
+	if _, err := q.ExecContext(ctx, `INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (visitor_id) DO UPDATE SET last_seen_at = max(last_seen_at, excluded.last_seen_at)`,
+		v.VisitorID, v.StartedAt, v.StartedAt); err != nil {
+		return fmt.Errorf("create visitor %s: %w", v.VisitorID, err)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
+		started_at, last_seen_at, landing_url, referrer, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.VisitID, v.VisitorID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.SessionID,
+		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP); err != nil {
+		return fmt.Errorf("create visit %s: %w", v.VisitID, err)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, v.SessionID, v.VisitID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.StartedAt); err != nil {
+		return fmt.Errorf("create session of visit %s: %w", v.VisitID, err)
+	}
+	return nil
+}
+
+// SwitchSession ends the visit's current session and opens next, with the
+// identity, state and verification in next; v becomes next.
+func (s *Store) SwitchSession(ctx context.Context, q Querier, v *VisitState, next VisitState, at int64) error {
+	if _, err := q.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE session_id = ? AND ended_at IS NULL`,
+		at, v.SessionID); err != nil {
+		return fmt.Errorf("end session %s: %w", v.SessionID, err)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, next.SessionID, v.VisitID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified), at); err != nil {
+		return fmt.Errorf("open session in visit %s: %w", v.VisitID, err)
+	}
+	if _, err := q.ExecContext(ctx, `UPDATE visits SET session_id = ?, identity_id = ?, state = ?, verified = ? WHERE visit_id = ?`,
+		next.SessionID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified), v.VisitID); err != nil {
+		return fmt.Errorf("update visit %s: %w", v.VisitID, err)
+	}
+	v.SessionID, v.IdentityID, v.State, v.Verified = next.SessionID, next.IdentityID, next.State, next.Verified
+	return nil
+}
+
+// UpsertIdentity finds the identity of userID or creates it with newID,
+// merging attrs (a JSON object) into its attributes. It returns the
+// identity's id.
+func (s *Store) UpsertIdentity(ctx context.Context, q Querier, newID, userID, attrs string, at int64) (string, error) {
+	if attrs == "" {
+		attrs = "{}"
+	}
+	var id string
+	err := q.QueryRowContext(ctx, `INSERT INTO identities (identity_id, user_id, attributes, first_seen_at, last_seen_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET attributes = json_patch(attributes, excluded.attributes),
+			last_seen_at = max(last_seen_at, excluded.last_seen_at)
+		RETURNING identity_id`, newID, userID, attrs, at, at).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("upsert identity: %w", err)
+	}
+	return id, nil
+}
+
+// IdentityExists reports whether the identity is stored (a recognition
+// token may outlive an erased identity).
+func (s *Store) IdentityExists(ctx context.Context, q Querier, identityID string) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM identities WHERE identity_id = ?`, identityID).Scan(&n); err != nil {
+		return false, fmt.Errorf("find identity %s: %w", identityID, err)
+	}
+	return n > 0, nil
+}
+
+// LinkIdentity records how the identity is linked to the visit, and that it
+// used the visitor's browser. A verified link wins over an unverified one.
+func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, identityID, how string, verified bool, at int64) error {
+	if _, err := q.ExecContext(ctx, `INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (visit_id, identity_id) DO UPDATE SET
+			how = CASE WHEN excluded.how = 'authenticated' THEN excluded.how ELSE how END,
+			verified = max(verified, excluded.verified)`,
+		v.VisitID, identityID, how, boolInt(verified), at); err != nil {
+		return fmt.Errorf("link identity %s to visit %s: %w", identityID, v.VisitID, err)
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO identity_visitors (identity_id, visitor_id, linked_at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, identityID, v.VisitorID, at); err != nil {
+		return fmt.Errorf("link identity %s to visitor %s: %w", identityID, v.VisitorID, err)
+	}
+	return nil
+}
+
+// StitchVisits links the visitor's earlier visits that no identity claims
+// yet to the identity, as "stitched": its anonymous history becomes part of
+// the identity's.
+func (s *Store) StitchVisits(ctx context.Context, q Querier, visitorID, identityID string, at int64) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at)
+		SELECT v.visit_id, ?, 'stitched', 0, ? FROM visits v
+		WHERE v.visitor_id = ? AND NOT EXISTS (SELECT 1 FROM visit_identities vi WHERE vi.visit_id = v.visit_id)
+		ON CONFLICT DO NOTHING`, identityID, at, visitorID)
+	if err != nil {
+		return fmt.Errorf("stitch visits of %s: %w", visitorID, err)
+	}
+	return nil
+}
+
+// EventExists reports whether an event is stored already. Ingest asks only
+// for identity events, whose side effects must not run twice.
+func (s *Store) EventExists(ctx context.Context, q Querier, eventID string) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE event_id = ?`, eventID).Scan(&n); err != nil {
+		return false, fmt.Errorf("find event %s: %w", eventID, err)
+	}
+	return n > 0, nil
+}
+
+// insertSQL caches the multi-row INSERT statement text by row count.
+var insertSQL sync.Map // int -> string
+
+func eventInsertSQL(n int) string {
+	if v, ok := insertSQL.Load(n); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (event_id, visit_id, visitor_id, session_id, identity_id, page_id, name, category,
+		timestamp, corrected_at, received_at, url, title, referrer, data, ip) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(" ON CONFLICT (event_id) DO NOTHING")
+	insertSQL.Store(n, b.String())
+	return b.String()
+}
+
+// InsertEvents stores rows with as few statements as the parameter limit
+// allows. An event already stored is left as it is, so resending is
+// harmless. args is scratch space the caller may reuse between calls.
+func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, args []any) ([]any, error) {
+	for len(rows) > 0 {
+		n := min(len(rows), s.maxRows)
+		args = args[:0]
+		for i := range rows[:n] {
+			r := &rows[i]
+			args = append(args, r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
+				r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
+				r.URL, r.Title, r.Referrer, r.Data, r.IP)
+		}
+		if _, err := q.ExecContext(ctx, eventInsertSQL(n), args...); err != nil {
+			return args, fmt.Errorf("insert %d events: %w", n, err)
+		}
+		rows = rows[n:]
+	}
+	return args, nil
+}
+
+// UpsertPage records a page entry or exit.
+func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) error {
+	var err error
+	if p.ExitedAt == 0 {
+		_, err = q.ExecContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (page_id) DO UPDATE SET url = excluded.url, title = excluded.title,
+				referrer = excluded.referrer, entered_at = excluded.entered_at`,
+			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt)
+	} else {
+		_, err = q.ExecContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (page_id) DO UPDATE SET exited_at = excluded.exited_at, duration_ms = excluded.duration_ms`,
+			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt, p.ExitedAt, p.DurationMS)
+	}
+	if err != nil {
+		return fmt.Errorf("record page %s: %w", p.PageID, err)
+	}
+	return nil
+}
+
+// TouchVisit moves the visit's last activity forward to at.
+func (s *Store) TouchVisit(ctx context.Context, q Querier, visitID string, at int64) error {
+	if _, err := q.ExecContext(ctx, `UPDATE visits SET last_seen_at = max(last_seen_at, ?) WHERE visit_id = ?`, at, visitID); err != nil {
+		return fmt.Errorf("touch visit %s: %w", visitID, err)
+	}
+	return nil
+}
+
+// LastActivity returns the visit's last activity: last_seen_at, or the
+// latest event if ingest has not refreshed last_seen_at yet.
+func (s *Store) LastActivity(ctx context.Context, q Querier, visitID string) (int64, error) {
+	var at int64
+	err := q.QueryRowContext(ctx, `SELECT max(v.last_seen_at, coalesce((SELECT max(corrected_at) FROM events e
+		WHERE e.visit_id = v.visit_id), 0)) FROM visits v WHERE v.visit_id = ?`, visitID).Scan(&at)
+	if err != nil {
+		return 0, fmt.Errorf("last activity of visit %s: %w", visitID, err)
+	}
+	return at, nil
+}
+
+// IdleVisits returns up to limit open visits whose last_seen_at is before
+// before. Callers confirm with LastActivity.
+func (s *Store) IdleVisits(ctx context.Context, q Querier, before int64, limit int) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT visit_id FROM visits WHERE ended_at IS NULL AND last_seen_at < ?
+		ORDER BY last_seen_at LIMIT ?`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find idle visits: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("find idle visits: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// EndVisit closes the visit and its open session at endedAt.
+func (s *Store) EndVisit(ctx context.Context, q Querier, v *VisitState, endedAt int64) error {
+	if _, err := q.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE visit_id = ? AND ended_at IS NULL`, endedAt, v.VisitID); err != nil {
+		return fmt.Errorf("end sessions of visit %s: %w", v.VisitID, err)
+	}
+	if _, err := q.ExecContext(ctx, `UPDATE visits SET ended_at = ?, last_seen_at = max(last_seen_at, ?) WHERE visit_id = ? AND ended_at IS NULL`,
+		endedAt, endedAt, v.VisitID); err != nil {
+		return fmt.Errorf("end visit %s: %w", v.VisitID, err)
+	}
+	v.EndedAt = endedAt
+	return nil
+}
+
+// Setting returns a stored setting, or "" when it is not set.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// SetSettingOnce stores a setting unless it is set already, and returns
+// the stored value: concurrent first starts agree on one value.
+func (s *Store) SetSettingOnce(ctx context.Context, name, value string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, value); err != nil {
+		return "", fmt.Errorf("write setting %s: %w", name, err)
+	}
+	return s.Setting(ctx, name)
+}
+
+// InsertEvent stores one event and reports whether it was new: ingest
+// runs an identity event's side effects only the first time.
+func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, error) {
+	var id string
+	err := q.QueryRowContext(ctx, eventInsertSQL(1)+" RETURNING event_id",
+		r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
+		r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
+		r.URL, r.Title, r.Referrer, r.Data, r.IP).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("insert event %s: %w", r.EventID, err)
+	}
+	return true, nil
+}
