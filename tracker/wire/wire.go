@@ -1,0 +1,189 @@
+// Package wire writes the tracker's outgoing frames (SPEC section 3) as JSON
+// text without encoding/json, which would add about 200 KB (brotli) to the
+// WebAssembly tracker. Field names come from the shared protocol types; the
+// tests decode every frame with encoding/json into those types.
+//
+// Payloads the site provides (event data, visitor-data values) arrive as
+// JSON text already, from the browser's JSON.stringify, and are copied
+// verbatim.
+package wire
+
+import "github.com/visitrack/visitrack/shared/protocol"
+
+// Version is the tracker version sent in hello.
+const Version = "1.0.0"
+
+// Quote appends s to dst as a JSON string.
+func Quote(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// object builds one JSON object; fields are appended in call order.
+type object struct{ b []byte }
+
+func (o *object) key(k string) {
+	if len(o.b) == 0 {
+		o.b = append(o.b, '{')
+	} else {
+		o.b = append(o.b, ',')
+	}
+	o.b = Quote(o.b, k)
+	o.b = append(o.b, ':')
+}
+
+func (o *object) str(k, v string) { o.key(k); o.b = Quote(o.b, v) }
+
+// strOmit writes k only when v is not empty (omitempty).
+func (o *object) strOmit(k, v string) {
+	if v != "" {
+		o.str(k, v)
+	}
+}
+
+// nullable writes v, or null when v is empty.
+func (o *object) nullable(k, v string) {
+	if v == "" {
+		o.key(k)
+		o.b = append(o.b, "null"...)
+		return
+	}
+	o.str(k, v)
+}
+
+func (o *object) raw(k, v string) { o.key(k); o.b = append(o.b, v...) }
+
+func (o *object) int(k string, v int64) { o.key(k); o.b = AppendInt(o.b, v) }
+
+func (o *object) done() string { return string(append(o.b, '}')) }
+
+// AppendInt appends the decimal form of v.
+func AppendInt(dst []byte, v int64) []byte {
+	if v < 0 {
+		dst = append(dst, '-')
+		v = -v
+	}
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, buf[i:]...)
+}
+
+// Event encodes one event. data is a JSON object, or empty for none.
+func Event(e *protocol.Event, data string) string {
+	var o object
+	o.str("eventId", e.EventID)
+	o.str("name", e.Name)
+	o.str("timestamp", e.Timestamp)
+	o.strOmit("pageId", e.PageID)
+	o.strOmit("url", e.URL)
+	o.strOmit("title", e.Title)
+	o.strOmit("referrer", e.Referrer)
+	if data == "" {
+		data = "{}"
+	}
+	o.raw("data", data)
+	return o.done()
+}
+
+// Hello encodes the hello frame. An empty Recognition is sent as null.
+func Hello(h *protocol.Hello) string {
+	var o object
+	o.str("type", protocol.TypeHello)
+	o.str("visitorId", h.VisitorID)
+	o.str("visitId", h.VisitID)
+	rec := ""
+	if h.Recognition != nil {
+		rec = *h.Recognition
+	}
+	o.nullable("recognition", rec)
+	o.str("tracker", Version)
+	if h.VisitorDataVersion != 0 {
+		o.int("visitorDataVersion", h.VisitorDataVersion)
+	}
+	o.strOmit("url", h.URL)
+	o.strOmit("referrer", h.Referrer)
+	return o.done()
+}
+
+// array joins encoded values into a JSON array.
+func array(items []string) string {
+	n := 2
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	return string(append(b, ']'))
+}
+
+// Events encodes an events frame of already encoded events.
+func Events(sentAt string, events []string) string {
+	var o object
+	o.str("type", protocol.TypeEvents)
+	o.str("sentAt", sentAt)
+	o.raw("events", array(events))
+	return o.done()
+}
+
+// Collect encodes the body of POST /v1/collect. An empty recognition is
+// sent as null.
+func Collect(visitorID, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string) string {
+	var o object
+	o.str("visitorId", visitorID)
+	o.str("visitId", visitID)
+	o.nullable("recognition", recognition)
+	o.int("visitorDataVersion", visitorDataVersion)
+	o.str("sentAt", sentAt)
+	o.raw("events", array(events))
+	return o.done()
+}
+
+// VisitorDataUpdate encodes a visitorData.update frame; value is JSON text.
+func VisitorDataUpdate(requestID, namespace, value string) string {
+	var o object
+	o.str("type", protocol.TypeVisitorDataUpdate)
+	o.str("requestId", requestID)
+	o.str("namespace", namespace)
+	if value == "" {
+		value = "null"
+	}
+	o.raw("value", value)
+	return o.done()
+}
