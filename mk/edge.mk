@@ -1,0 +1,66 @@
+# The edge build: the collector on Cloudflare Workers with D1
+# (collector/edge; README "Edge build"). Every wrangler call runs offline.
+#
+#   make edge-build   the worker in collector/edge/build, size-gated
+#   make edge-dev     build, migrate a local D1 and serve on 127.0.0.1:$(EDGE_PORT)
+#   make test-edge    the conformance suite against `wrangler dev`
+#   make bench-edge   /v1/collect load against `wrangler dev`, and the size
+
+EDGE_DIR := collector/edge
+EDGE_BUILD := $(EDGE_DIR)/build
+EDGE_PORT ?= 8787
+# Local D1 state of edge-dev (tests use temporary folders).
+EDGE_STATE ?= $(EDGE_DIR)/.wrangler/dev-state
+# The gzip size `wrangler deploy --dry-run` reports must stay below this
+# (the free plan allows 3 MB).
+EDGE_MAX_GZIP_BYTES ?= 2500000
+EDGE_NPM_STAMP := $(EDGE_DIR)/node_modules/.visitrack-installed
+WRANGLER := $(EDGE_DIR)/node_modules/.bin/wrangler
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+.PHONY: edge-deps edge-wasm edge-build edge-size edge-dev test-edge bench-edge
+
+test: test-edge
+bench: bench-edge
+
+# The pinned wrangler, installed again only when the lockfile changed.
+# --ignore-scripts: the platform binaries (workerd, esbuild) come as
+# optional dependencies; their install scripts would only fetch them again.
+edge-deps: $(EDGE_NPM_STAMP)
+$(EDGE_NPM_STAMP): $(EDGE_DIR)/package-lock.json $(EDGE_DIR)/package.json
+	@command -v npm >/dev/null || { echo "edge: npm (Node.js 20 or later) is needed"; exit 1; }
+	cd $(EDGE_DIR) && CI=1 npm ci --prefer-offline --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# The worker: syumai/workers' JavaScript glue, then the Go program as
+# app.wasm. Always rebuilt (go build's cache keeps that quick).
+edge-wasm:
+	$(GO) tool workers-assets-gen -mode=go -o $(EDGE_BUILD)
+	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' \
+		-o $(EDGE_BUILD)/app.wasm ./$(EDGE_DIR)/worker
+
+edge-build: edge-wasm edge-size
+
+# The size gate.
+edge-size: edge-wasm edge-deps
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	out=$$(cd $(EDGE_DIR) && CI=1 node_modules/.bin/wrangler deploy --dry-run \
+		--outdir "$$tmp" 2>&1) || { echo "$$out"; exit 1; }; \
+	kib=$$(echo "$$out" | sed -n 's/.*gzip: \([0-9.]*\) KiB.*/\1/p'); \
+	[ -n "$$kib" ] || { echo "edge-size: no gzip size in wrangler's output:"; echo "$$out"; exit 1; }; \
+	bytes=$$(awk -v k="$$kib" 'BEGIN { printf "%d", k * 1024 }'); \
+	echo "edge worker: $$kib KiB gzip ($$bytes bytes; limit $(EDGE_MAX_GZIP_BYTES))"; \
+	[ "$$bytes" -lt $(EDGE_MAX_GZIP_BYTES) ] || { echo "edge-size: the worker is too large"; exit 1; }
+
+edge-dev: edge-build
+	EDGE_PORT=$(EDGE_PORT) EDGE_STATE=$(abspath $(EDGE_STATE)) $(EDGE_DIR)/scripts/dev.sh
+
+# The edge tests carry the build tag `edge`: they need the worker and
+# wrangler, which this target provides.
+test-edge: edge-build
+	$(GO) vet -tags edge ./$(EDGE_DIR)/...
+	$(GO) test -tags edge -count=1 -timeout 15m ./$(EDGE_DIR)/...
+
+bench-edge: edge-build
+	$(GO) run ./$(EDGE_DIR)/edgebench -dir $(EDGE_DIR)
