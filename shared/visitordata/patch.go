@@ -1,0 +1,126 @@
+package visitordata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// MergePatch applies an RFC 7396 JSON merge patch to one namespace's value
+// and returns the new value, canonical. current is the namespace's value
+// (canonical, from a Document) or nil when the namespace does not exist
+// yet, in which case the patch applies to an empty object.
+//
+// The patch must be a JSON object: a merge patch that is not an object
+// replaces its target whole, and a namespace must stay an object (remove a
+// namespace with a DELETE, not with null). Errors are
+// *protocol.ValidationError; the caller checks the limits of the resulting
+// document with Document.Encode.
+func MergePatch(current json.RawMessage, patch []byte) (json.RawMessage, error) {
+	if len(patch) > MaxBytes {
+		return nil, tooLargef("the merge patch is %d bytes; a whole document may have at most %d", len(patch), MaxBytes)
+	}
+	// Validate the patch ourselves: the library is lenient about what it
+	// accepts as a patch (it returns a non-object patch as the result).
+	p, err := decode(patch, MaxDepth-1, "the merge patch")
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := p.(map[string]any); !ok {
+		return nil, invalidf("a merge patch of a namespace must be a JSON object, not %s (to remove the namespace, DELETE it)", kind(p))
+	}
+	if len(current) == 0 {
+		current = json.RawMessage(Empty)
+	}
+	out, err := jsonpatch.MergePatch(current, patch)
+	if err != nil {
+		if errors.Is(err, jsonpatch.ErrBadJSONDoc) {
+			return nil, fmt.Errorf("visitordata: stored namespace value is not an object: %w", err)
+		}
+		return nil, invalidf("the merge patch cannot be applied: %v", err)
+	}
+	return ParseNamespaceValue(out)
+}
+
+// PatchNamespace returns a copy of d in which namespace ns is patched with
+// an RFC 7396 merge patch (see MergePatch), created if it did not exist.
+// The result's limits are not checked; Encode does.
+func (d Document) PatchNamespace(ns string, patch []byte) (Document, error) {
+	if err := CheckName(ns); err != nil {
+		return nil, err
+	}
+	v, err := MergePatch(d[ns], patch)
+	if err != nil {
+		return nil, err
+	}
+	out := d.Clone()
+	out[ns] = v
+	return out, nil
+}
+
+// PutNamespace returns a copy of d in which namespace ns is value (a JSON
+// object, see ParseNamespaceValue).
+func (d Document) PutNamespace(ns string, value []byte) (Document, error) {
+	if err := CheckName(ns); err != nil {
+		return nil, err
+	}
+	v, err := ParseNamespaceValue(value)
+	if err != nil {
+		return nil, err
+	}
+	out := d.Clone()
+	out[ns] = v
+	return out, nil
+}
+
+// CheckName returns a *protocol.ValidationError when ns is not a valid
+// namespace name.
+func CheckName(ns string) error {
+	if !protocol.ValidNamespace(ns) {
+		return invalidf("namespace name %q must match ^[a-z][a-z0-9_]{0,63}$", truncate(ns))
+	}
+	return nil
+}
+
+// Stitch merges a visitor's document into an identity's at SignIn:
+// namespaces the identity lacks are copied from the visitor; where both
+// have one, the identity's wins. Copying stops short of the limits: a
+// namespace that would take the result past 32 namespaces or 64 KiB is not
+// copied, and its name is returned in dropped, so that a SignIn never fails
+// because of visitor data. Neither argument is changed.
+func Stitch(identity, visitor Document) (merged Document, dropped []string) {
+	merged = identity.Clone()
+	size := encodedSize(merged)
+	for _, n := range visitor.Names() {
+		if _, ok := merged[n]; ok {
+			continue
+		}
+		add := len(n) + 3 + len(visitor[n]) // "n":v
+		if len(merged) > 0 {
+			add++ // the comma before it
+		}
+		if len(merged) >= MaxNamespaces || size+add > MaxBytes {
+			dropped = append(dropped, n)
+			continue
+		}
+		merged[n] = visitor[n]
+		size += add
+	}
+	return merged, dropped
+}
+
+// encodedSize is the length Encode would produce.
+func encodedSize(d Document) int {
+	size := 2 // {}
+	for n, v := range d {
+		size += len(n) + 3 + len(v) // "n":v
+	}
+	if len(d) > 1 {
+		size += len(d) - 1 // commas
+	}
+	return size
+}
