@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/visitrack/visitrack/collector"
+)
+
+// Erasure. D1 has no transactions, so an erasure is a sequence of single
+// statements ordered so that a crash anywhere leaves a state from which
+// running the erasure again finishes it: rows are deleted children first,
+// and the rows that say what belongs to the subject (the links, then the
+// identity or visitor itself) last. The native store runs the sequence in
+// one transaction all the same.
+
+// erasedVisits selects the visits erased with an identity: those linked to
+// it (authenticated, recognized or stitched), those it is the current
+// identity of, and the visits of the browsers it signed in from that no
+// other identity is linked to. The last rule keeps a shared computer's
+// visits of another person. Four arguments: the identity id four times.
+const erasedVisits = `SELECT visit_id FROM visit_identities WHERE identity_id = ?
+	UNION SELECT visit_id FROM visits WHERE identity_id = ?
+	UNION SELECT v.visit_id FROM visits v
+		WHERE v.visitor_id IN (SELECT visitor_id FROM identity_visitors WHERE identity_id = ?)
+		AND v.identity_id IS NULL
+		AND NOT EXISTS (SELECT 1 FROM visit_identities o WHERE o.visit_id = v.visit_id AND o.identity_id <> ?)`
+
+// DeleteIdentity erases the identity and everything of it: its visits and
+// their pages, events, sessions, links and metadata; its visitor data and
+// that of the browsers it used; and those browsers (visitors) themselves
+// unless another identity also used them. ENOTFOUND for an unknown
+// identity (also after a completed erasure).
+func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
+	id := identityID
+	err := s.inTx(ctx, func(q Querier) error {
+		var ok bool
+		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM identities WHERE identity_id = ?)`, id).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return collector.Errorf(collector.ENOTFOUND, "identity %s not found", id)
+		}
+		return run(ctx, q, identityErasure(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete identity %s: %w", id, err)
+	}
+	return nil
+}
+
+// identityErasure is DeleteIdentity's sequence of statements.
+func identityErasure(id string) []step {
+	visits := []any{id, id, id, id}
+	return []step{
+		{`DELETE FROM events WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		{`DELETE FROM pages WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		{`DELETE FROM sessions WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		{`DELETE FROM visit_metadata WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		// Other identities' links to the erased visits: the visits go.
+		{`DELETE FROM visit_identities WHERE identity_id <> ? AND visit_id IN (` + erasedVisits + `)`, append([]any{id}, visits...)},
+		{`DELETE FROM visits WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		{`DELETE FROM visit_identities WHERE identity_id = ?`, []any{id}},
+		{`DELETE FROM visitor_data WHERE subject = ?
+			OR subject IN (SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
+			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id}},
+		// A browser stays while another identity used it or has visits on it.
+		{`DELETE FROM visitors WHERE visitor_id IN (SELECT visitor_id FROM identity_visitors WHERE identity_id = ?)
+			AND NOT EXISTS (SELECT 1 FROM identity_visitors o WHERE o.visitor_id = visitors.visitor_id AND o.identity_id <> ?)
+			AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visitor_id = visitors.visitor_id)`, []any{id, id}},
+		{`DELETE FROM identity_visitors WHERE identity_id = ?`, []any{id}},
+		{`DELETE FROM identities WHERE identity_id = ?`, []any{id}},
+	}
+}
+
+// DeleteVisitor erases a browser and everything of it: all its visits and
+// their pages, events, sessions, links and metadata, its visitor data and
+// its links to identities. The identities themselves stay. ENOTFOUND when
+// nothing of the visitor is stored.
+func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
+	id := visitorID
+	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
+	err := s.inTx(ctx, func(q Querier) error {
+		var ok bool
+		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM visitors WHERE visitor_id = ?)
+			OR EXISTS (SELECT 1 FROM visits WHERE visitor_id = ?)
+			OR EXISTS (SELECT 1 FROM identity_visitors WHERE visitor_id = ?)
+			OR EXISTS (SELECT 1 FROM visitor_data WHERE subject = ?)`, id, id, id, subject).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return collector.Errorf(collector.ENOTFOUND, "visitor %s not found", id)
+		}
+		return run(ctx, q, visitorErasure(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete visitor %s: %w", id, err)
+	}
+	return nil
+}
+
+// visitorErasure is DeleteVisitor's sequence of statements.
+func visitorErasure(id string) []step {
+	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
+	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
+	return []step{
+		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM sessions WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM visit_metadata WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM visit_identities WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM visits WHERE visitor_id = ?`, []any{id}},
+		{`DELETE FROM visitor_data WHERE subject = ?`, []any{subject}},
+		{`DELETE FROM identity_visitors WHERE visitor_id = ?`, []any{id}},
+		{`DELETE FROM visitors WHERE visitor_id = ?`, []any{id}},
+	}
+}
+
+// step is one statement of a sequence that must survive a crash between
+// any two statements.
+type step struct {
+	sql  string
+	args []any
+}
+
+func run(ctx context.Context, q Querier, steps []step) error {
+	for _, st := range steps {
+		if _, err := q.ExecContext(ctx, st.sql, st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
