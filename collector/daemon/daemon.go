@@ -1,0 +1,289 @@
+// Package daemon runs the native collector: flags with VISITRACK_*
+// defaults, the data directory (SQLite file, recognition key, admin
+// token), the HTTP listener and the shutdown in order. The command and the
+// tests run the same Main, the tests on port 0 with a fresh directory.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/server"
+	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/store/sqlite"
+)
+
+// Config is the collector's command line (SPEC section 5).
+type Config struct {
+	Addr                  string
+	DataDir               string
+	AllowedOrigins        []string
+	VisitTimeout          time.Duration
+	IdentitySecret        string
+	RequireVerifiedSignIn bool
+	BrowserWritable       []string
+	LogLevel              string
+}
+
+// Main is the running program. Tests run it on port 0 with a fresh data
+// directory, exactly as the binary runs.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// AdminToken is the admin bearer token; AdminTokenPath the file it was
+	// generated into ("" when it came from VISITRACK_ADMIN_TOKEN).
+	AdminToken     string
+	AdminTokenPath string
+
+	// Static serves the web files (the web package); nil serves none.
+	Static http.Handler
+
+	stdout, stderr io.Writer
+	adminFromEnv   string
+	store          *store.Store
+	closeDB        func() error
+	server         *server.Server
+	http           *http.Server
+	ln             net.Listener
+	served         chan error
+}
+
+// New returns a Main writing to stdout and stderr.
+func New(stdout, stderr io.Writer) *Main {
+	return &Main{stdout: stdout, stderr: stderr, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+}
+
+// ErrHelp is returned by ParseFlags for -h.
+var ErrHelp = errors.New("help requested")
+
+// ParseFlags reads the command line; every flag defaults from
+// VISITRACK_<NAME> in getenv.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs.SetOutput(m.stderr)
+	env := func(name, def string) string {
+		if v := getenv("VISITRACK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &m.Config
+	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
+	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
+	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
+	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "HMAC secret the site's backend uses to compute userHash for SignIn")
+	require := fs.String("require-verified-signin", env("require-verified-signin", "false"), "refuse SignIn without a valid userHash")
+	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
+	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ErrHelp
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
+		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
+	}
+	switch strings.ToLower(*require) {
+	case "true", "1", "yes", "":
+		c.RequireVerifiedSignIn = *require != ""
+	case "false", "0", "no":
+	default:
+		return fmt.Errorf("--require-verified-signin %q: want true or false", *require)
+	}
+	if c.RequireVerifiedSignIn && c.IdentitySecret == "" {
+		return errors.New("--require-verified-signin needs --identity-secret")
+	}
+	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", c.LogLevel, err)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: level}))
+	m.adminFromEnv = getenv("VISITRACK_ADMIN_TOKEN")
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// OpenStore opens and migrates <dataDir>/visitrack.db.
+func OpenStore(dataDir string) (*store.Store, func() error, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := sqlite.Open(filepath.Join(dataDir, "visitrack.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	s := store.New(db)
+	if err := s.Migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return s, db.Close, nil
+}
+
+// Run opens the database, prepares keys and the admin token, and starts
+// serving. It returns once the listener is open; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	var err error
+	if m.store, m.closeDB, err = OpenStore(m.Config.DataDir); err != nil {
+		return err
+	}
+	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(b), nil
+	})
+	if err != nil {
+		return fmt.Errorf("recognition key: %w", err)
+	}
+	rawKey, err := hex.DecodeString(key)
+	if err != nil {
+		return fmt.Errorf("recognition key %s is not hex: %w", filepath.Join(m.Config.DataDir, "recognition.key"), err)
+	}
+	if err := m.ensureAdmin(ctx); err != nil {
+		return err
+	}
+	m.server, err = server.New(ctx, server.Config{
+		Store:                 m.store,
+		RecognitionKey:        rawKey,
+		IdentitySecret:        m.Config.IdentitySecret,
+		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
+		VisitTimeout:          m.Config.VisitTimeout,
+		AllowedOrigins:        m.Config.AllowedOrigins,
+		BrowserWritable:       m.Config.BrowserWritable,
+		Static:                m.Static,
+		Logger:                m.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.http = &http.Server{Handler: m.server.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(m.ln) }()
+	m.Logger.Info("collector listening", "addr", "http://"+m.ln.Addr().String(), "data", m.Config.DataDir,
+		"demo", "http://"+m.ln.Addr().String()+"/demo/")
+	return nil
+}
+
+// ensureAdmin makes sure the admin token exists: from
+// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token.
+func (m *Main) ensureAdmin(ctx context.Context) error {
+	secret := m.adminFromEnv
+	if secret == "" {
+		path := filepath.Join(m.Config.DataDir, "admin.token")
+		var err error
+		if secret, err = secretFile(path, func() (string, error) {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return "", err
+			}
+			return "vt_" + base64.RawURLEncoding.EncodeToString(b), nil
+		}); err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		m.AdminTokenPath = path
+		m.Logger.Info("admin token", "path", path)
+	}
+	if _, err := m.store.EnsureToken(ctx, secret, []string{collector.ScopeAdmin}); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	m.AdminToken = secret
+	return nil
+}
+
+// secretFile returns the trimmed content of path, creating it (mode 0600)
+// with gen's value the first time.
+func secretFile(path string, gen func() (string, error)) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if v := strings.TrimSpace(string(b)); v != "" {
+			return v, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	v, err := gen()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return secretFile(path, gen) // another process won the race
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(v + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	return v, f.Close()
+}
+
+// Addr returns the address the collector listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// URL returns the collector's base URL.
+func (m *Main) URL() string { return "http://" + m.Addr() }
+
+// Close shuts down in order: stop accepting, close WebSockets with 1001,
+// commit everything received, close the database.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.server != nil {
+		// First, because http.Server.Shutdown does not track hijacked
+		// connections: WebSockets get 1001 and new ones are refused.
+		m.server.CloseSockets(ctx)
+	}
+	if m.http != nil {
+		// Stops accepting and waits for requests in flight, whose events
+		// the ingester still commits.
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.server != nil {
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.closeDB != nil {
+		if err := m.closeDB(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,133 @@
+package live
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// collectRequest is protocol.CollectRequest with the events kept raw, so
+// that each is validated on its own.
+type collectRequest struct {
+	VisitorID          string  `json:"visitorId"`
+	VisitID            string  `json:"visitId"`
+	Recognition        *string `json:"recognition"`
+	VisitorDataVersion int64   `json:"visitorDataVersion"`
+	ingest.RawBatch
+}
+
+// ServeCollect serves POST /v1/collect, the HTTP transport, and its CORS
+// preflight. It does everything the WebSocket does except the push: the
+// answer carries identity changes and newer visitor data.
+func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
+	if !h.originAllowed(r) {
+		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not send events; see --allowed-origins")
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		w.Header().Set("Access-Control-Allow-Origin", o)
+		w.Header().Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "POST")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" && mt != "text/plain" {
+		writeProblem(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send application/json, or text/plain as navigator.sendBeacon does")
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeProblem(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "a batch is at most 1 MiB")
+		return
+	}
+	var req collectRequest
+	if err := ingest.DecodeBatch(body, &req, func() []json.RawMessage { return req.Events }); err != nil {
+		var fe *ingest.FrameError
+		errors.As(err, &fe)
+		status := http.StatusBadRequest
+		if fe != nil && fe.Code == protocol.CodeTooLarge {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeProblem(w, status, fe.Code, fe.Message)
+		return
+	}
+	c := ingest.Client{
+		VisitorID: req.VisitorID, VisitID: req.VisitID, Recognition: req.Recognition,
+		UserAgent: r.UserAgent(), IP: clientIP(r),
+	}
+	res, err := h.cfg.Ingester.Collect(r.Context(), c, req.SentAt, req.Events)
+	if err != nil {
+		if collector.ErrorCode(err) == collector.EUNAVAILABLE {
+			writeProblem(w, http.StatusServiceUnavailable, "unavailable", collector.ErrorMessage(err))
+			return
+		}
+		h.cfg.Logger.Error("collect", "visit", req.VisitID, "err", err)
+		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "events were not stored; send them again")
+		return
+	}
+	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitID: res.Visit.VisitID, Ack: res.Ack}
+	out.Ack.Type = ""
+	if res.IdentityChanged || res.NewVisit {
+		out.Identity = res.Visit.IdentityMessage()
+		out.Identity.Type = ""
+	}
+	switch {
+	case res.VisitorData != nil:
+		out.VisitorData = &protocol.VisitorDataView{Version: res.VisitorData.Version, Data: protocol.RawJSON(res.VisitorData.Data)}
+	case h.cfg.VisitorData != nil:
+		view := h.visitorData(r.Context(), res.Visit)
+		// The client's version refers to its old subject when the identity
+		// changed, so the document goes along then too.
+		if view.Version > req.VisitorDataVersion || res.IdentityChanged || res.NewVisit {
+			view.Type = ""
+			out.VisitorData = &view
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(&out)
+}
+
+// readBody reads at most MaxBatchBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	return io.ReadAll(http.MaxBytesReader(nil, r.Body, protocol.MaxBatchBytes))
+}
+
+// clientIP is the peer address. Behind a proxy, run the collector with the
+// proxy's address rewritten by the proxy itself; X-Forwarded-For is not
+// trusted, since any browser can send it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// writeProblem writes an RFC 9457 problem for the browser endpoints.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
+	})
+}

@@ -1,0 +1,191 @@
+package live
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// Config configures a Hub.
+type Config struct {
+	Ingester *ingest.Ingester
+	// VisitorData, if set, is sent in welcome and pushed on change.
+	VisitorData collector.VisitorDataService
+	// BrowserWritable lists the namespaces browsers may write.
+	BrowserWritable []string
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
+	// may connect. "*" allows every origin: only for trying things out, as
+	// any site could then write into your visitors' history.
+	AllowedOrigins []string
+	Logger         *slog.Logger
+	// Registerer, if set, receives the open-connection gauge.
+	Registerer prometheus.Registerer
+}
+
+// Hub serves browsers and tracks their WebSocket connections by the
+// subject whose visitor data each may see.
+type Hub struct {
+	cfg      Config
+	origins  map[string]bool
+	anyOrig  bool
+	writable map[string]bool
+	open     prometheus.Gauge
+
+	mu      sync.Mutex
+	subs    map[string]map[*conn]struct{} // subject key → connections
+	conns   map[*conn]struct{}
+	closing bool
+}
+
+// New returns a Hub.
+func New(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
+		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{},
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "visitrack_websocket_connections", Help: "Open tracker WebSocket connections."}),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "*" {
+			h.anyOrig = true
+		} else if o != "" {
+			h.origins[strings.ToLower(o)] = true
+		}
+	}
+	for _, ns := range cfg.BrowserWritable {
+		h.writable[strings.TrimSpace(ns)] = true
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(h.open)
+	}
+	return h
+}
+
+// originAllowed reports whether the request's Origin may use the browser
+// endpoints. A request without Origin is not from a browser page (a
+// server, a test client) and carries no ambient cookies to abuse.
+func (h *Hub) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o == "" || h.anyOrig || h.origins[strings.ToLower(o)]
+}
+
+func (h *Hub) register(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.open.Inc()
+	return true
+}
+
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	h.open.Dec()
+	h.unsubscribeLocked(c)
+}
+
+// subscribe moves c to the subject's set.
+func (h *Hub) subscribe(c *conn, subject string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unsubscribeLocked(c)
+	c.subject = subject
+	set := h.subs[subject]
+	if set == nil {
+		set = map[*conn]struct{}{}
+		h.subs[subject] = set
+	}
+	set[c] = struct{}{}
+}
+
+func (h *Hub) unsubscribeLocked(c *conn) {
+	if set := h.subs[c.subject]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.subs, c.subject)
+		}
+	}
+	c.subject = ""
+}
+
+// VisitorDataChanged pushes a committed change to the subject's open
+// connections. It never blocks on a connection.
+func (h *Hub) VisitorDataChanged(vd *collector.VisitorData) {
+	key := vd.Subject.Key()
+	h.mu.Lock()
+	targets := make([]*conn, 0, len(h.subs[key]))
+	for c := range h.subs[key] {
+		targets = append(targets, c)
+	}
+	h.mu.Unlock()
+	for _, c := range targets {
+		c.push(key, vd)
+	}
+}
+
+// Shutdown closes every connection with 1001 (going away) so that
+// trackers reconnect elsewhere, and refuses new ones.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closing = true
+	all := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		all = append(all, c)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.ws.Close(websocket.StatusGoingAway, "collector shutting down")
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Connections returns the number of open WebSocket connections.
+func (h *Hub) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// visitorData returns the snapshot the browser of v may see.
+func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorDataView {
+	view := protocol.VisitorDataView{Type: protocol.TypeVisitorData, Data: protocol.RawJSON("{}")}
+	if h.cfg.VisitorData == nil {
+		return view
+	}
+	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, v.Subject())
+	if err != nil {
+		h.cfg.Logger.Error("read visitor data", "subject", v.Subject().Key(), "err", err)
+		return view
+	}
+	view.Version, view.Data = vd.Version, protocol.RawJSON(vd.Data)
+	return view
+}

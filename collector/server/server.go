@@ -1,0 +1,177 @@
+// Package server assembles the collector: ingest, the browser endpoints,
+// the REST API, operations endpoints and the web files, behind one
+// http.Handler. The native main and the edge main both build it; they
+// differ only in the database they open and Config.Edge.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/visitrack/visitrack/collector/identity"
+	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/live"
+	"github.com/visitrack/visitrack/collector/store"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store *store.Store
+	// RecognitionKey signs recognition tokens: at least 32 secret bytes
+	// that stay the same across restarts (and across edge instances).
+	RecognitionKey        []byte
+	IdentitySecret        string
+	RequireVerifiedSignIn bool
+	VisitTimeout          time.Duration
+	AllowedOrigins        []string
+	BrowserWritable       []string
+	// Edge is the Cloudflare Workers build: no WebSockets, no background
+	// goroutines, no transactions; every request stands alone.
+	Edge bool
+	// Static serves the tracker, its loader, the demo and the console;
+	// nil serves none of them.
+	Static http.Handler
+	Logger *slog.Logger
+	// Now is the clock, for tests.
+	Now func() time.Time
+}
+
+// Server is a running collector.
+type Server struct {
+	cfg      Config
+	ingester *ingest.Ingester
+	hub      *live.Hub
+	registry *prometheus.Registry
+	handler  http.Handler
+}
+
+// New builds the collector on an already migrated store.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	signer, err := identity.NewSigner(cfg.RecognitionKey, 0, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, registry: prometheus.NewRegistry()}
+	if !cfg.Edge {
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.ingester, err = ingest.New(ingest.Config{
+		Store:                 cfg.Store,
+		Signer:                signer,
+		IdentitySecret:        cfg.IdentitySecret,
+		RequireVerifiedSignIn: cfg.RequireVerifiedSignIn,
+		VisitTimeout:          cfg.VisitTimeout,
+		Direct:                cfg.Edge,
+		Metrics:               ingest.NewMetrics(s.registry),
+		Logger:                cfg.Logger,
+		Now:                   cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub = live.New(live.Config{
+		Ingester:        s.ingester,
+		BrowserWritable: cfg.BrowserWritable,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		Logger:          cfg.Logger,
+		Registerer:      s.registry,
+	})
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the collector's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Ingester returns the ingest service (the load generator's raw ceiling
+// and tests use it).
+func (s *Server) Ingester() *ingest.Ingester { return s.ingester }
+
+// CloseSockets closes WebSockets with 1001 so that trackers reconnect
+// elsewhere, and refuses new ones.
+func (s *Server) CloseSockets(ctx context.Context) { s.hub.Shutdown(ctx) }
+
+// Shutdown closes the sockets, then commits everything received. Call it
+// after the HTTP server stopped accepting and its requests finished.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.hub.Shutdown(ctx)
+	return s.ingester.Close(ctx)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	if s.cfg.Edge {
+		mux.HandleFunc("GET /v1/ws", func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusNotImplemented, "websocket_unavailable",
+				"WebSockets are not available on the edge build; configure the tracker with transport: 'http'")
+		})
+	} else {
+		mux.HandleFunc("GET /v1/ws", s.hub.ServeWS)
+	}
+	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /demo/api/login", s.demoLogin)
+	if s.cfg.Static != nil {
+		mux.Handle("/", s.cfg.Static)
+	}
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.DB().PingContext(ctx); err != nil {
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "database unreachable")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// demoLogin plays the demo shop's backend: it computes the userHash that a
+// real site's backend would pass with SignIn when --identity-secret is set.
+// It proves nothing about the user (the demo has no passwords); a real
+// site computes userHash only after its own login succeeded.
+func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		UserID string `json:"userId"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&in); err != nil || in.UserID == "" || len(in.UserID) > 256 {
+		writeProblem(w, http.StatusBadRequest, "invalid", `send {"userId":"…"}`)
+		return
+	}
+	out := struct {
+		UserID   string `json:"userId"`
+		UserHash string `json:"userHash"`
+	}{UserID: in.UserID}
+	if s.cfg.IdentitySecret != "" {
+		out.UserHash = identity.UserHash(s.cfg.IdentitySecret, in.UserID)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
+	})
+}
