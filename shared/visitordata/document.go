@@ -111,15 +111,33 @@ func ParseStored(b []byte) (Document, error) {
 // It does not check the limits of the document the value will go into;
 // Encode does.
 func ParseNamespaceValue(b []byte) (json.RawMessage, error) {
-	if len(b) > MaxBytes {
-		return nil, tooLargef("the value is %d bytes; a whole document may have at most %d", len(b), MaxBytes)
+	return parseObject(b, MaxDepth-1, "a namespace value")
+}
+
+// ParseObject validates b as a standalone JSON object under the same rules
+// as a document, without namespaces: at most 64 KiB, 16 levels deep. The
+// collector keeps internal metadata by this rule.
+func ParseObject(b []byte) (json.RawMessage, error) {
+	v, err := parseObject(b, MaxDepth, "the object")
+	if err != nil {
+		return nil, err
 	}
-	v, err := decode(b, MaxDepth-1, "the namespace value")
+	if len(v) > MaxBytes {
+		return nil, tooLargef("the object would be %d bytes; at most %d are allowed", len(v), MaxBytes)
+	}
+	return v, nil
+}
+
+func parseObject(b []byte, maxDepth int, what string) (json.RawMessage, error) {
+	if len(b) > MaxBytes {
+		return nil, tooLargef("%s is %d bytes; at most %d are allowed", what, len(b), MaxBytes)
+	}
+	v, err := decode(b, maxDepth, what)
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := v.(map[string]any); !ok {
-		return nil, invalidf("a namespace value must be a JSON object, not %s", kind(v))
+		return nil, invalidf("%s must be a JSON object, not %s", what, kind(v))
 	}
 	return encode(v)
 }

@@ -21,17 +21,35 @@ import (
 // *protocol.ValidationError; the caller checks the limits of the resulting
 // document with Document.Encode.
 func MergePatch(current json.RawMessage, patch []byte) (json.RawMessage, error) {
+	return mergePatch(current, patch, MaxDepth-1, "a namespace")
+}
+
+// MergeObjectPatch applies an RFC 7396 merge patch (a JSON object) to a
+// standalone object kept by ParseObject's rules, and checks the result by
+// them too (64 KiB, 16 levels).
+func MergeObjectPatch(current json.RawMessage, patch []byte) (json.RawMessage, error) {
+	out, err := mergePatch(current, patch, MaxDepth, "an object")
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxBytes {
+		return nil, tooLargef("the patched object would be %d bytes; at most %d are allowed", len(out), MaxBytes)
+	}
+	return out, nil
+}
+
+func mergePatch(current json.RawMessage, patch []byte, maxDepth int, target string) (json.RawMessage, error) {
 	if len(patch) > MaxBytes {
-		return nil, tooLargef("the merge patch is %d bytes; a whole document may have at most %d", len(patch), MaxBytes)
+		return nil, tooLargef("the merge patch is %d bytes; at most %d are allowed", len(patch), MaxBytes)
 	}
 	// Validate the patch ourselves: the library is lenient about what it
 	// accepts as a patch (it returns a non-object patch as the result).
-	p, err := decode(patch, MaxDepth-1, "the merge patch")
+	p, err := decode(patch, maxDepth, "the merge patch")
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := p.(map[string]any); !ok {
-		return nil, invalidf("a merge patch of a namespace must be a JSON object, not %s (to remove the namespace, DELETE it)", kind(p))
+		return nil, invalidf("a merge patch of %s must be a JSON object, not %s (to remove a namespace, DELETE it)", target, kind(p))
 	}
 	if len(current) == 0 {
 		current = json.RawMessage(Empty)
@@ -39,11 +57,11 @@ func MergePatch(current json.RawMessage, patch []byte) (json.RawMessage, error) 
 	out, err := jsonpatch.MergePatch(current, patch)
 	if err != nil {
 		if errors.Is(err, jsonpatch.ErrBadJSONDoc) {
-			return nil, fmt.Errorf("visitordata: stored namespace value is not an object: %w", err)
+			return nil, fmt.Errorf("visitordata: stored value is not an object: %w", err)
 		}
 		return nil, invalidf("the merge patch cannot be applied: %v", err)
 	}
-	return ParseNamespaceValue(out)
+	return parseObject(out, maxDepth, "the patched value")
 }
 
 // PatchNamespace returns a copy of d in which namespace ns is patched with
