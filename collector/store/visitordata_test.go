@@ -147,8 +147,8 @@ func TestPutVisitorDataScopes(t *testing.T) {
 		t.Fatalf("own namespace: %v", err)
 	}
 	for _, doc := range []string{
-		`{"crm_integration":{"a":3}}`, // drops digital_signature
-		`{"crm_integration":{"a":3},"digital_signature":{"w":false}}`,         // changes it
+		`{"crm_integration":{"a":3}}`,                                       // drops digital_signature
+		`{"crm_integration":{"a":3},"digital_signature":{"w":false}}`,       // changes it
 		`{"crm_integration":{"a":3},"digital_signature":{"w":true},"x":{}}`, // adds one
 	} {
 		_, err := vd.PutVisitorData(ctx, alice, 2, vdRaw(doc), crmOnly)
