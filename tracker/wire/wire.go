@@ -42,10 +42,11 @@ func Quote(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// object builds one JSON object; fields are appended in call order.
-type object struct{ b []byte }
+// Object builds one JSON object; fields are appended in call order. The
+// zero value is an empty object.
+type Object struct{ b []byte }
 
-func (o *object) key(k string) {
+func (o *Object) key(k string) {
 	if len(o.b) == 0 {
 		o.b = append(o.b, '{')
 	} else {
@@ -55,30 +56,39 @@ func (o *object) key(k string) {
 	o.b = append(o.b, ':')
 }
 
-func (o *object) str(k, v string) { o.key(k); o.b = Quote(o.b, v) }
+// Str writes a string field.
+func (o *Object) Str(k, v string) { o.key(k); o.b = Quote(o.b, v) }
 
 // strOmit writes k only when v is not empty (omitempty).
-func (o *object) strOmit(k, v string) {
+func (o *Object) strOmit(k, v string) {
 	if v != "" {
-		o.str(k, v)
+		o.Str(k, v)
 	}
 }
 
 // nullable writes v, or null when v is empty.
-func (o *object) nullable(k, v string) {
+func (o *Object) nullable(k, v string) {
 	if v == "" {
 		o.key(k)
 		o.b = append(o.b, "null"...)
 		return
 	}
-	o.str(k, v)
+	o.Str(k, v)
 }
 
-func (o *object) raw(k, v string) { o.key(k); o.b = append(o.b, v...) }
+// Raw writes a field whose value is JSON text already.
+func (o *Object) Raw(k, v string) { o.key(k); o.b = append(o.b, v...) }
 
-func (o *object) int(k string, v int64) { o.key(k); o.b = AppendInt(o.b, v) }
+// Int writes an integer field.
+func (o *Object) Int(k string, v int64) { o.key(k); o.b = AppendInt(o.b, v) }
 
-func (o *object) done() string { return string(append(o.b, '}')) }
+// Done returns the object's text.
+func (o *Object) Done() string {
+	if len(o.b) == 0 {
+		return "{}"
+	}
+	return string(append(o.b, '}'))
+}
 
 // AppendInt appends the decimal form of v.
 func AppendInt(dst []byte, v int64) []byte {
@@ -101,10 +111,10 @@ func AppendInt(dst []byte, v int64) []byte {
 
 // Event encodes one event. data is a JSON object, or empty for none.
 func Event(e *protocol.Event, data string) string {
-	var o object
-	o.str("eventId", e.EventID)
-	o.str("name", e.Name)
-	o.str("timestamp", e.Timestamp)
+	var o Object
+	o.Str("eventId", e.EventID)
+	o.Str("name", e.Name)
+	o.Str("timestamp", e.Timestamp)
 	o.strOmit("pageId", e.PageID)
 	o.strOmit("url", e.URL)
 	o.strOmit("title", e.Title)
@@ -112,28 +122,28 @@ func Event(e *protocol.Event, data string) string {
 	if data == "" {
 		data = "{}"
 	}
-	o.raw("data", data)
-	return o.done()
+	o.Raw("data", data)
+	return o.Done()
 }
 
 // Hello encodes the hello frame. An empty Recognition is sent as null.
 func Hello(h *protocol.Hello) string {
-	var o object
-	o.str("type", protocol.TypeHello)
-	o.str("visitorId", h.VisitorID)
-	o.str("visitId", h.VisitID)
+	var o Object
+	o.Str("type", protocol.TypeHello)
+	o.Str("visitorId", h.VisitorID)
+	o.Str("visitId", h.VisitID)
 	rec := ""
 	if h.Recognition != nil {
 		rec = *h.Recognition
 	}
 	o.nullable("recognition", rec)
-	o.str("tracker", Version)
+	o.Str("tracker", Version)
 	if h.VisitorDataVersion != 0 {
-		o.int("visitorDataVersion", h.VisitorDataVersion)
+		o.Int("visitorDataVersion", h.VisitorDataVersion)
 	}
 	o.strOmit("url", h.URL)
 	o.strOmit("referrer", h.Referrer)
-	return o.done()
+	return o.Done()
 }
 
 // array joins encoded values into a JSON array.
@@ -155,35 +165,35 @@ func array(items []string) string {
 
 // Events encodes an events frame of already encoded events.
 func Events(sentAt string, events []string) string {
-	var o object
-	o.str("type", protocol.TypeEvents)
-	o.str("sentAt", sentAt)
-	o.raw("events", array(events))
-	return o.done()
+	var o Object
+	o.Str("type", protocol.TypeEvents)
+	o.Str("sentAt", sentAt)
+	o.Raw("events", array(events))
+	return o.Done()
 }
 
 // Collect encodes the body of POST /v1/collect. An empty recognition is
 // sent as null.
 func Collect(visitorID, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string) string {
-	var o object
-	o.str("visitorId", visitorID)
-	o.str("visitId", visitID)
+	var o Object
+	o.Str("visitorId", visitorID)
+	o.Str("visitId", visitID)
 	o.nullable("recognition", recognition)
-	o.int("visitorDataVersion", visitorDataVersion)
-	o.str("sentAt", sentAt)
-	o.raw("events", array(events))
-	return o.done()
+	o.Int("visitorDataVersion", visitorDataVersion)
+	o.Str("sentAt", sentAt)
+	o.Raw("events", array(events))
+	return o.Done()
 }
 
 // VisitorDataUpdate encodes a visitorData.update frame; value is JSON text.
 func VisitorDataUpdate(requestID, namespace, value string) string {
-	var o object
-	o.str("type", protocol.TypeVisitorDataUpdate)
-	o.str("requestId", requestID)
-	o.str("namespace", namespace)
+	var o Object
+	o.Str("type", protocol.TypeVisitorDataUpdate)
+	o.Str("requestId", requestID)
+	o.Str("namespace", namespace)
 	if value == "" {
 		value = "null"
 	}
-	o.raw("value", value)
-	return o.done()
+	o.Raw("value", value)
+	return o.Done()
 }

@@ -1,0 +1,514 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/visitrack/visitrack/shared/protocol"
+	"github.com/visitrack/visitrack/tracker/cookie"
+)
+
+func TestFirstPageStartsVisitAndDelivers(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+
+	vid, visit := e.cookie(cookie.Visitor), e.cookie(cookie.Visit)
+	if !protocol.IsULID(vid) || !strings.HasPrefix(visit, a.visitID+".") {
+		t.Fatalf("cookies vid=%q visit=%q", vid, visit)
+	}
+	for _, s := range e.sets {
+		if !strings.Contains(s, "; Path=/;") || !strings.Contains(s, "SameSite=Lax") || !strings.Contains(s, "; Secure") {
+			t.Errorf("cookie attributes: %s", s)
+		}
+	}
+	if !strings.Contains(e.sets[0], "Max-Age=63072000") || !strings.Contains(e.sets[1], "Max-Age=1800") {
+		t.Errorf("lifetimes: %v", e.sets)
+	}
+	s := e.lastSocket()
+	if s.url != "wss://collector.example/v1/ws" {
+		t.Fatalf("dialled %s", s.url)
+	}
+	// Nothing before the welcome.
+	e.Advance(10)
+	if len(s.sent) != 0 {
+		t.Fatalf("sent before open: %v", s.sent)
+	}
+	// The collector settles on another visit id (the old one ended there).
+	newVisit := "01KA0000000000000000000000"
+	hello := welcome(t, e, protocol.Welcome{VisitID: newVisit})
+	if hello.VisitorID != vid || hello.Recognition != nil || hello.URL != e.page.URL || hello.Tracker == "" {
+		t.Fatalf("hello %+v", hello)
+	}
+	if a.IDs().VisitID != newVisit || !strings.HasPrefix(e.cookie(cookie.Visit), newVisit+".") {
+		t.Fatalf("visit id not adopted: %+v cookie %s", a.IDs(), e.cookie(cookie.Visit))
+	}
+	evs := sentEvents(t, s)
+	if names(evs) != "VisitStarted,PageEntered" {
+		t.Fatalf("events %s", names(evs))
+	}
+	if evs[0].URL != e.page.URL || evs[0].Referrer != e.page.Referrer || !strings.Contains(string(evs[0].Data), `"timeZone":"Europe/Paris"`) {
+		t.Fatalf("VisitStarted %+v %s", evs[0], evs[0].Data)
+	}
+	if evs[1].PageID != a.pageID || evs[1].Title != "Shop" || evs[1].Timestamp != "2026-11-21T10:00:00.000Z" {
+		t.Fatalf("PageEntered %+v", evs[1])
+	}
+	for _, ev := range evs {
+		if verr := protocol.ValidateEvent(&ev); verr != nil {
+			t.Fatal(verr)
+		}
+	}
+	if len(e.storage) != 1 {
+		t.Fatalf("outbox not stored: %v", e.storage)
+	}
+	ack(s, evs)
+	if a.ob.Len() != 0 || len(e.storage) != 0 {
+		t.Fatalf("after ack: %d queued, storage %v", a.ob.Len(), e.storage)
+	}
+}
+
+func TestNextPageContinuesVisitAndPresentsToken(t *testing.T) {
+	e := newEnv(t)
+	a1 := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	ack(e.lastSocket(), sentEvents(t, e.lastSocket()))
+	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.Advance(60_000)
+
+	a2 := start(t, e, ConfigPatch{})
+	if a2.visitID != a1.visitID || a2.visitorID != a1.visitorID || a2.pageID == a1.pageID {
+		t.Fatalf("page 2 ids %+v vs %+v", a2.IDs(), a1.IDs())
+	}
+	hello := welcome(t, e, protocol.Welcome{State: protocol.StateRecognized, IdentityID: ptr("01KA0000000000000000000001"), Verified: true, Recognition: ptr("tok")})
+	if hello.Recognition == nil || *hello.Recognition != "tok" {
+		t.Fatalf("hello recognition %v", hello.Recognition)
+	}
+	if got := names(sentEvents(t, e.lastSocket())); got != "PageEntered" {
+		t.Fatalf("page 2 events %s", got)
+	}
+	ids := a2.IDs()
+	if ids.State != protocol.StateRecognized || !ids.Verified || ids.IdentityID == "" || e.cookie(cookie.User) != "tok" {
+		t.Fatalf("ids %+v", ids)
+	}
+
+	// A third page whose token the collector no longer accepts.
+	start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{Recognition: nil})
+	if e.cookie(cookie.User) != "" {
+		t.Fatal("an invalid token's cookie was kept")
+	}
+}
+
+func TestAutoRecognizeOffKeepsTokenUnsent(t *testing.T) {
+	e := newEnv(t)
+	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	start(t, e, ConfigPatch{AutoRecognize: ptr(false)})
+	if hello := welcome(t, e, protocol.Welcome{}); hello.Recognition != nil {
+		t.Fatal("token presented with autoRecognize off")
+	}
+	if e.cookie(cookie.User) != "tok" {
+		t.Fatal("a token we did not present was deleted")
+	}
+}
+
+func TestVisitTimeoutStartsNewVisit(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{VisitTimeoutMinutes: ptr(1.0)})
+	welcome(t, e, protocol.Welcome{})
+	old := a.visitID
+	e.Advance(59_000)
+	a.Push(Command{Op: OpEvent, Name: "Click", Data: `{"n":1}`})
+	if a.visitID != old {
+		t.Fatal("visit ended before its timeout")
+	}
+	e.Advance(61_000)
+	s := e.lastSocket()
+	a.Push(Command{Op: OpEvent, Name: "Click", Data: `{"n":2}`})
+	if a.visitID == old || !s.closed {
+		t.Fatalf("no new visit after the timeout (closed %v)", s.closed)
+	}
+	hello := welcome(t, e, protocol.Welcome{})
+	if hello.VisitID != a.visitID {
+		t.Fatalf("hello visit %s, want %s", hello.VisitID, a.visitID)
+	}
+	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered,Click" {
+		t.Fatalf("new visit events %s", got)
+	}
+}
+
+func TestSignInAndSignOut(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	s := e.lastSocket()
+	r := &recorder{}
+	a.Push(Command{Op: OpEvent, Name: "SignIn", Data: `{"userId":"ann@example.com"}`, Reply: r})
+	e.Advance(0)
+	evs := sentEvents(t, s)
+	if evs[len(evs)-1].Name != "SignIn" || string(evs[len(evs)-1].Data) != `{"userId":"ann@example.com"}` {
+		t.Fatalf("SignIn %+v", evs[len(evs)-1])
+	}
+	s.ev.Message(&Message{Type: protocol.TypeIdentity, Identity: protocol.Identity{State: protocol.StateAuthenticated,
+		IdentityID: ptr("01KA0000000000000000000002"), Verified: true, Recognition: ptr("signed.token")}})
+	ack(s, evs)
+	if e.cookie(cookie.User) != "signed.token" {
+		t.Fatalf("token cookie %q", e.cookie(cookie.User))
+	}
+	if len(r.resolved) != 1 || r.resolved[0].(IDs).State != protocol.StateAuthenticated {
+		t.Fatalf("SignIn reply %+v", r)
+	}
+	last := e.sets[len(e.sets)-1]
+	if !strings.HasPrefix(last, "_vt_uid=") || !strings.Contains(last, "Max-Age=31536000") {
+		t.Fatalf("token cookie set as %s", last)
+	}
+
+	a.Push(Command{Op: OpEvent, Name: "SignOut", Data: "{}"})
+	if e.cookie(cookie.User) != "" {
+		t.Fatal("SignOut kept the token cookie")
+	}
+	s.ev.Message(&Message{Type: protocol.TypeIdentity, Identity: protocol.Identity{State: protocol.StateAnonymous}})
+	if ids := a.IDs(); ids.State != protocol.StateAnonymous || ids.IdentityID != "" || ids.Verified {
+		t.Fatalf("after SignOut %+v", ids)
+	}
+}
+
+func TestRejectedEventsAreDropped(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	r := &recorder{}
+	a.Push(Command{Op: OpEvent, Name: "Bad", Data: "{}", Reply: r})
+	e.Advance(0)
+	evs := sentEvents(t, e.lastSocket())
+	bad := evs[len(evs)-1].EventID
+	e.lastSocket().ev.Message(&Message{Type: protocol.TypeAck, Ack: protocol.Ack{Rejected: []protocol.Rejection{{EventID: bad, Code: "invalid_event", Message: "no"}}}})
+	if a.ob.Has(bad) || len(r.rejected) != 1 || r.rejected[0] != "invalid_event" {
+		t.Fatalf("rejection: queued %v, reply %+v", a.ob.Has(bad), r)
+	}
+	// An event over 16 KiB never leaves the browser.
+	big := &recorder{}
+	a.Push(Command{Op: OpEvent, Name: "Big", Data: `{"x":"` + strings.Repeat("x", protocol.MaxEventBytes) + `"}`, Reply: big})
+	if len(big.rejected) != 1 || big.rejected[0] != protocol.CodeTooLarge {
+		t.Fatalf("big event %+v", big)
+	}
+}
+
+func TestOutboxResentOnNextPage(t *testing.T) {
+	e := newEnv(t)
+	a1 := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	a1.Push(Command{Op: OpEvent, Name: "AddToCart", Data: `{"sku":"A1"}`})
+	e.Advance(0)
+	first := sentEvents(t, e.lastSocket())
+	// The tab closes before any ack.
+	e.Advance(5000)
+	start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	again := sentEvents(t, e.lastSocket())
+	got := map[string]bool{}
+	for _, ev := range again {
+		got[ev.EventID] = true
+	}
+	for _, ev := range first {
+		if !got[ev.EventID] {
+			t.Fatalf("%s %s not resent on the next page: %s", ev.Name, ev.EventID, names(again))
+		}
+	}
+	ack(e.lastSocket(), again)
+	if len(e.storage) != 0 {
+		t.Fatalf("storage after ack: %v", e.storage)
+	}
+}
+
+func TestReconnectBackoffAndHTTPFallback(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	s := e.lastSocket()
+	ack(s, sentEvents(t, s))
+
+	// The collector goes away.
+	s.ev.Close(1001)
+	a.Push(Command{Op: OpEvent, Name: "WhileDown", Data: "{}"})
+	e.Advance(0)
+	if len(e.posts) != 1 || !strings.Contains(e.posts[0].body, "WhileDown") || e.posts[0].url != "https://collector.example/v1/collect" {
+		t.Fatalf("auto transport did not fall back to HTTP: %+v", e.posts)
+	}
+	e.posts[0].done(nil, errNetwork)
+	dials := len(e.socks)
+	e.Advance(500) // first reconnect within [250, 500] ms
+	if len(e.socks) != dials+1 {
+		t.Fatalf("no reconnect after 500 ms (%d sockets)", len(e.socks))
+	}
+	e.lastSocket().ev.Close(1006)
+	e.Advance(499) // second attempt waits at least 500 ms
+	if len(e.socks) != dials+1 {
+		t.Fatal("reconnected without backing off")
+	}
+	e.Advance(501)
+	if len(e.socks) != dials+2 {
+		t.Fatal("no second reconnect")
+	}
+	welcome(t, e, protocol.Welcome{})
+	evs := sentEvents(t, e.lastSocket())
+	if names(evs) != "WhileDown" {
+		t.Fatalf("after reconnect sent %s", names(evs))
+	}
+	if a.bo.Attempts() != 0 {
+		t.Fatal("backoff not reset by the welcome")
+	}
+	if a.Stats().Transport != TransportWebSocket {
+		t.Fatalf("transport %q", a.Stats().Transport)
+	}
+}
+
+func TestHTTPTransport(t *testing.T) {
+	e := newEnv(t)
+	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	a := start(t, e, ConfigPatch{Transport: ptr("http")})
+	e.Advance(0)
+	if len(e.socks) != 0 || len(e.posts) != 1 {
+		t.Fatalf("%d sockets, %d posts", len(e.socks), len(e.posts))
+	}
+	var req protocol.CollectRequest
+	decode(t, e.posts[0].body, &req)
+	if req.VisitorID != a.visitorID || req.Recognition == nil || *req.Recognition != "tok" || names(req.Events) != "VisitStarted,PageEntered" || req.SentAt == "" {
+		t.Fatalf("request %+v", req)
+	}
+	a.Push(Command{Op: OpEvent, Name: "Later", Data: "{}"})
+	e.Advance(0)
+	if len(e.posts) != 1 {
+		t.Fatal("a second request while the first is in flight")
+	}
+	settled := "01KA0000000000000000000003"
+	e.posts[0].done(&protocol.CollectResponse{VisitorID: req.VisitorID, VisitID: settled,
+		Ack:      protocol.Ack{EventIDs: []string{req.Events[0].EventID, req.Events[1].EventID}},
+		Identity: &protocol.Identity{State: protocol.StateRecognized, IdentityID: ptr("01KA0000000000000000000004"), Verified: true, Recognition: ptr("tok")}}, nil)
+	if a.visitID != settled || a.IDs().State != protocol.StateRecognized {
+		t.Fatalf("response not applied: %+v", a.IDs())
+	}
+	e.Advance(0)
+	decode(t, e.posts[1].body, &req)
+	if req.VisitID != settled || names(req.Events) != "Later" {
+		t.Fatalf("second request %+v", req)
+	}
+	r := &recorder{}
+	a.Push(Command{Op: OpUpdate, Namespace: "prefs", Value: "{}", Reply: r})
+	if len(r.rejected) != 1 || r.rejected[0] != CodeWebSocketRequired {
+		t.Fatalf("update over HTTP: %+v", r)
+	}
+}
+
+func TestConsentRequired(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{RequireConsent: ptr(true)})
+	a.Push(Command{Op: OpEvent, Name: "Early", Data: "{}"})
+	early := e.now
+	e.Advance(3000)
+	if len(e.sets) != 0 || len(e.storage) != 0 || len(e.socks) != 0 || len(e.posts) != 0 {
+		t.Fatalf("before consent: cookies %v storage %v sockets %d posts %d", e.sets, e.storage, len(e.socks), len(e.posts))
+	}
+	a.Push(Command{Op: OpConsent, Consent: true})
+	if e.cookie(cookie.Visitor) == "" {
+		t.Fatal("no cookie after consent")
+	}
+	welcome(t, e, protocol.Welcome{})
+	evs := sentEvents(t, e.lastSocket())
+	if names(evs) != "VisitStarted,PageEntered,Early" {
+		t.Fatalf("after consent %s", names(evs))
+	}
+	if evs[2].Timestamp != "2026-11-21T10:00:00.000Z" || early != 1795255200000 {
+		t.Fatalf("buffered event lost its time: %s", evs[2].Timestamp)
+	}
+
+	r := &recorder{}
+	a.Push(Command{Op: OpEvent, Name: "Pending", Data: "{}", Reply: r})
+	a.Push(Command{Op: OpConsent, Consent: false})
+	if e.cookie(cookie.Visitor) != "" || e.cookie(cookie.Visit) != "" || len(e.storage) != 0 || !e.lastSocket().closed {
+		t.Fatalf("refusal kept cookies %v storage %v", e.jar, e.storage)
+	}
+	if len(r.rejected) != 1 || r.rejected[0] != CodeConsentRefused || a.ob.Len() != 0 {
+		t.Fatalf("pending event after refusal: %+v, %d queued", r, a.ob.Len())
+	}
+	a.Push(Command{Op: OpEvent, Name: "Refused", Data: "{}"})
+	if a.ob.Len() != 0 || len(e.jar) != 0 {
+		t.Fatal("an event was kept after refusal")
+	}
+	old := a.visitorID
+	a.Push(Command{Op: OpConsent, Consent: true})
+	if e.cookie(cookie.Visitor) == "" || e.cookie(cookie.Visitor) == old {
+		t.Fatalf("consent again: visitor %q (old %q)", e.cookie(cookie.Visitor), old)
+	}
+	welcome(t, e, protocol.Welcome{})
+	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered" {
+		t.Fatalf("after consent again %s", got)
+	}
+}
+
+func TestRespectGPC(t *testing.T) {
+	e := newEnv(t)
+	e.page.GPC = true
+	e.jar[cookie.Visitor] = fakeCookie{value: "01KA0000000000000000000005", expires: e.now + 1e9}
+	a := start(t, e, ConfigPatch{RespectGPC: ptr(true)})
+	e.Advance(100)
+	if len(e.socks) != 0 || len(e.sets) != 0 {
+		t.Fatal("GPC visitor tracked")
+	}
+	// The visitor's explicit consent overrides the general signal.
+	a.Push(Command{Op: OpConsent, Consent: true})
+	if len(e.socks) != 1 {
+		t.Fatal("explicit consent did not start tracking")
+	}
+	// Without respectGPC, GPC is ignored.
+	e2 := newEnv(t)
+	e2.page.GPC = true
+	start(t, e2, ConfigPatch{})
+	if len(e2.socks) != 1 {
+		t.Fatal("GPC honoured without respectGPC")
+	}
+}
+
+func TestPageHideSendsBeacon(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	e.Advance(12_345)
+	a.PageHide()
+	a.PageHide() // hidden, then pagehide: one PageExited
+	if len(e.beacons) != 1 {
+		t.Fatalf("%d beacons", len(e.beacons))
+	}
+	var req protocol.CollectRequest
+	decode(t, e.beacons[0], &req)
+	// Unacknowledged events go too: the page may be gone before an ack.
+	if names(req.Events) != "VisitStarted,PageEntered,PageExited" || req.VisitID != a.visitID {
+		t.Fatalf("beacon %+v", req)
+	}
+	ex := req.Events[2]
+	if ex.PageID != a.pageID || string(ex.Data) != `{"timeOnPageMs":12345}` {
+		t.Fatalf("PageExited %+v %s", ex, ex.Data)
+	}
+}
+
+func TestSinglePageAppNavigation(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	first := a.pageID
+	e.Advance(2000)
+	r := &recorder{}
+	a.Push(Command{Op: OpPage, URL: "https://shop.example/cart", Title: "Cart", Reply: r})
+	e.Advance(0)
+	evs := sentEvents(t, e.lastSocket())
+	if names(evs) != "VisitStarted,PageEntered,PageExited,PageEntered" {
+		t.Fatalf("events %s", names(evs))
+	}
+	ex, en := evs[2], evs[3]
+	if ex.PageID != first || string(ex.Data) != `{"timeOnPageMs":2000}` || en.PageID == first || en.URL != "https://shop.example/cart" || en.Title != "Cart" || en.Referrer != "https://shop.example/" {
+		t.Fatalf("exit %+v enter %+v", ex, en)
+	}
+	ack(e.lastSocket(), evs)
+	if len(r.resolved) != 1 || r.resolved[0].(IDs).PageID != en.PageID {
+		t.Fatalf("page reply %+v", r)
+	}
+}
+
+func TestVisitorData(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	sub := &recorder{}
+	a.Push(Command{Op: OpSubscribe, Subscriber: sub})
+	welcome(t, e, protocol.Welcome{VisitorData: protocol.VisitorDataView{Version: 2, Data: protocol.RawJSON(`{"loyalty":{"tier":"gold"}}`)}})
+	if len(sub.data) != 2 || sub.data[0].JSON != "{}" || sub.data[1].Version != 2 {
+		t.Fatalf("subscriber %+v", sub.data)
+	}
+	ok, bad := &recorder{}, &recorder{}
+	a.Push(Command{Op: OpUpdate, Namespace: "prefs", Value: `{"dark":true}`, Reply: ok})
+	a.Push(Command{Op: OpUpdate, Namespace: "loyalty", Value: `{"tier":"platinum"}`, Reply: bad})
+	s := e.lastSocket()
+	var u1, u2 protocol.VisitorDataUpdate
+	decode(t, s.sent[len(s.sent)-2], &u1)
+	decode(t, s.sent[len(s.sent)-1], &u2)
+	if u1.Namespace != "prefs" || string(u1.Value) != `{"dark":true}` || u1.RequestID == u2.RequestID {
+		t.Fatalf("update frames %+v %+v", u1, u2)
+	}
+	s.ev.Message(&Message{Type: protocol.TypeError, Error: protocol.Error{Code: protocol.CodeNamespaceNotWritable, RequestID: u2.RequestID}})
+	s.ev.Message(&Message{Type: protocol.TypeVisitorData, RequestID: u1.RequestID, VisitorData: protocol.VisitorDataView{Version: 3, Data: protocol.RawJSON(`{"loyalty":{"tier":"gold"},"prefs":{"dark":true}}`)}})
+	if len(bad.rejected) != 1 || bad.rejected[0] != protocol.CodeNamespaceNotWritable || len(ok.resolved) != 1 || ok.resolved[0].(VisitorData).Version != 3 {
+		t.Fatalf("update replies ok=%+v bad=%+v", ok, bad)
+	}
+	if len(sub.data) != 3 {
+		t.Fatalf("subscriber not told of version 3: %+v", sub.data)
+	}
+	get := &recorder{}
+	a.Push(Command{Op: OpGetVisitorData, Reply: get})
+	if get.resolved[0].(VisitorData).JSON != `{"loyalty":{"tier":"gold"},"prefs":{"dark":true}}` {
+		t.Fatalf("get %+v", get.resolved)
+	}
+	inv := &recorder{}
+	a.Push(Command{Op: OpUpdate, Namespace: "Bad-Name", Value: "1", Reply: inv})
+	if len(inv.rejected) != 1 {
+		t.Fatal("invalid namespace accepted")
+	}
+}
+
+func TestCommandsWaitForConfigAndReady(t *testing.T) {
+	e := newEnv(t)
+	a := New(e, ConfigPatch{})
+	r := &recorder{}
+	a.Push(Command{Op: OpEvent, Name: "Early", Data: "{}"})
+	a.Push(Command{Op: OpIDs, Reply: r})
+	a.Ready()
+	if len(e.socks) != 0 || len(r.resolved) != 0 {
+		t.Fatal("started without a collector")
+	}
+	a.Push(Command{Op: OpConfig, Config: ConfigPatch{Collector: ptr("http://127.0.0.1:8080")}})
+	if len(e.socks) != 1 || e.socks[0].url != "ws://127.0.0.1:8080/v1/ws" || len(r.resolved) != 1 {
+		t.Fatalf("after config: %d sockets, replies %+v", len(e.socks), r)
+	}
+	welcome(t, e, protocol.Welcome{})
+	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered,Early" {
+		t.Fatalf("events %s", got)
+	}
+}
+
+func TestNoWebSocketFallsBackToHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.noWS = true
+	start(t, e, ConfigPatch{})
+	e.Advance(0)
+	if len(e.posts) != 1 {
+		t.Fatalf("%d posts without WebSocket", len(e.posts))
+	}
+}
+
+func TestOutboxBoundCountsDrops(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{Transport: ptr("websocket")})
+	a.ob.MaxEvents = 5
+	rs := []*recorder{}
+	for i := 0; i < 6; i++ {
+		r := &recorder{}
+		rs = append(rs, r)
+		a.Push(Command{Op: OpEvent, Name: "E", Data: "{}", Reply: r})
+	}
+	st := a.Stats()
+	if st.Queued != 5 || st.Dropped != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(rs[0].rejected) != 1 || rs[0].rejected[0] != CodeDropped {
+		t.Fatalf("oldest event's reply %+v", rs[0])
+	}
+}
+
+func TestEventName(t *testing.T) {
+	cases := map[string][2]any{
+		"sendSignIn": {"SignIn", true}, "sendSignOut": {"SignOut", true}, "sendUserInfo": {"UserInfo", true},
+		"SignIn": {"SignIn", false}, "AddToCart": {"AddToCart", false},
+	}
+	for in, want := range cases {
+		n, d := EventName(in)
+		if n != want[0] || d != want[1] {
+			t.Errorf("EventName(%s) = %s %v", in, n, d)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package agent
+
+// Operations of Command.Op.
+const (
+	OpConfig         = "config"
+	OpEvent          = "event"
+	OpPage           = "page"
+	OpConsent        = "consent"
+	OpIDs            = "getIDs"
+	OpStats          = "stats"
+	OpUpdate         = "visitorData.update"
+	OpSubscribe      = "visitorData.subscribe"
+	OpGetVisitorData = "visitorData.get"
+)
+
+// Command is one site command, decoded from its JavaScript form by the
+// tracker's glue. Only the fields of its Op are set.
+type Command struct {
+	Op     string
+	Config ConfigPatch
+
+	// OpEvent: the wire name (see EventName) and data, a JSON object.
+	Name string
+	Data string
+
+	// OpPage: empty means the document's current URL and title.
+	URL, Title string
+
+	Consent bool // OpConsent
+
+	// OpUpdate: the namespace and its new value as JSON.
+	Namespace, Value string
+
+	Subscriber Subscriber // OpSubscribe
+	Reply      Reply      // may be nil
+}
+
+// EventName maps a command's event name to the wire's. Genesys's
+// sendSignIn, sendSignOut and sendUserInfo take their data as the options
+// object itself (optsAreData); every other name, including SignIn, takes it
+// from the options' data field.
+func EventName(name string) (wireName string, optsAreData bool) {
+	switch name {
+	case "sendSignIn":
+		return "SignIn", true
+	case "sendSignOut":
+		return "SignOut", true
+	case "sendUserInfo":
+		return "UserInfo", true
+	}
+	return name, false
+}
+
+// Transports of Config.Transport.
+const (
+	TransportAuto      = "auto"
+	TransportWebSocket = "websocket"
+	TransportHTTP      = "http"
+)
+
+// Config is the tracker's configuration (SPEC section 2).
+type Config struct {
+	Collector      string // base URL, e.g. https://collector.example.com
+	Transport      string
+	RequireConsent bool
+	RespectGPC     bool
+	AutoRecognize  bool
+	CookieDomain   string
+	VisitTimeoutMS int64
+}
+
+// DefaultConfig is the configuration before any config command.
+func DefaultConfig() Config {
+	return Config{Transport: TransportAuto, AutoRecognize: true, VisitTimeoutMS: 30 * 60 * 1000}
+}
+
+// ConfigPatch holds the fields a config command sets; nil fields keep
+// their value.
+type ConfigPatch struct {
+	Collector, Transport, CookieDomain        *string
+	RequireConsent, RespectGPC, AutoRecognize *bool
+	VisitTimeoutMinutes                       *float64
+}
+
+func (c *Config) apply(p ConfigPatch) {
+	if p.Collector != nil {
+		c.Collector = trimSlash(*p.Collector)
+	}
+	if p.Transport != nil && (*p.Transport == TransportAuto || *p.Transport == TransportWebSocket || *p.Transport == TransportHTTP) {
+		c.Transport = *p.Transport
+	}
+	if p.CookieDomain != nil {
+		c.CookieDomain = *p.CookieDomain
+	}
+	if p.RequireConsent != nil {
+		c.RequireConsent = *p.RequireConsent
+	}
+	if p.RespectGPC != nil {
+		c.RespectGPC = *p.RespectGPC
+	}
+	if p.AutoRecognize != nil {
+		c.AutoRecognize = *p.AutoRecognize
+	}
+	if p.VisitTimeoutMinutes != nil && *p.VisitTimeoutMinutes > 0 {
+		c.VisitTimeoutMS = int64(*p.VisitTimeoutMinutes * 60000)
+	}
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// wsURL turns the collector's http(s) base URL into its WebSocket URL.
+func wsURL(base string) string {
+	switch {
+	case len(base) >= 8 && base[:8] == "https://":
+		return "wss://" + base[8:] + "/v1/ws"
+	case len(base) >= 7 && base[:7] == "http://":
+		return "ws://" + base[7:] + "/v1/ws"
+	}
+	return base + "/v1/ws"
+}

@@ -1,0 +1,355 @@
+package agent
+
+import (
+	"github.com/visitrack/visitrack/shared/protocol"
+	"github.com/visitrack/visitrack/tracker/wire"
+)
+
+// frameBytes keeps an events frame well under the collector's 1 MiB limit.
+const frameBytes = protocol.MaxBatchBytes - 4096
+
+// connect opens the WebSocket unless the transport is HTTP only.
+func (a *Agent) connect() {
+	if !a.active || a.sock != nil || a.cfg.Transport == TransportHTTP {
+		return
+	}
+	if a.retry != nil {
+		a.retry()
+		a.retry = nil
+	}
+	a.sockGen++
+	gen := a.sockGen
+	current := func() bool { return gen == a.sockGen }
+	a.sock = a.env.Dial(wsURL(a.cfg.Collector), SocketEvents{
+		Open: func() {
+			if current() {
+				a.onOpen()
+			}
+		},
+		Message: func(m *Message) {
+			if current() {
+				a.onMessage(m)
+			}
+		},
+		Close: func(code int) {
+			if current() {
+				a.onClose(code)
+			}
+		},
+	})
+	if a.sock == nil { // no WebSocket in this browser
+		a.sockGen++
+		a.useHTTP = a.cfg.Transport == TransportAuto
+		a.scheduleFlush()
+	}
+}
+
+// disconnect closes the WebSocket and forgets it; its late callbacks are
+// ignored.
+func (a *Agent) disconnect() {
+	a.sockGen++
+	if a.sock != nil {
+		a.sock.Close()
+		a.sock = nil
+	}
+	if a.retry != nil {
+		a.retry()
+		a.retry = nil
+	}
+	a.welcomed, a.sent = false, nil
+}
+
+// reconnect starts a new conversation, for a new visit.
+func (a *Agent) reconnect() {
+	if a.sock == nil && a.retry == nil {
+		return
+	}
+	a.disconnect()
+	a.connect()
+}
+
+func (a *Agent) onOpen() {
+	rec := a.recognition()
+	a.tokenSent = rec != ""
+	h := protocol.Hello{VisitorID: a.visitorID, VisitID: a.visitID,
+		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer}
+	if rec != "" {
+		h.Recognition = &rec
+	}
+	a.sock.Send(wire.Hello(&h))
+}
+
+func (a *Agent) onClose(int) {
+	a.sock = nil
+	a.welcomed, a.sent = false, nil
+	if !a.active {
+		return
+	}
+	if a.cfg.Transport == TransportAuto {
+		a.useHTTP = true
+		a.scheduleFlush()
+	}
+	a.retry = a.env.After(a.bo.Next(), func() {
+		a.retry = nil
+		a.connect()
+	})
+}
+
+func (a *Agent) onMessage(m *Message) {
+	switch m.Type {
+	case protocol.TypeWelcome:
+		a.onWelcome(&m.Welcome)
+	case protocol.TypeAck:
+		a.onAck(&m.Ack)
+	case protocol.TypeIdentity:
+		a.onIdentity(&m.Identity, a.tokenSent)
+	case protocol.TypeVisitorData:
+		a.onVisitorData(&m.VisitorData, m.RequestID)
+	case protocol.TypeError:
+		a.onError(&m.Error)
+	}
+}
+
+func (a *Agent) onWelcome(w *protocol.Welcome) {
+	a.adoptIDs(w.VisitorID, w.VisitID)
+	a.setIdentity(w.State, w.IdentityID, w.Verified)
+	a.applyRecognition(w.Recognition, a.tokenSent)
+	a.applyVisitorData(w.VisitorData)
+	a.welcomed, a.useHTTP = true, false
+	a.sent = map[string]bool{}
+	a.bo.Reset()
+	for _, u := range a.updates {
+		u.sent = false
+	}
+	a.flush()
+}
+
+// adoptIDs takes the ids the collector settled on; events made for the
+// visit under its old id move with it.
+func (a *Agent) adoptIDs(visitorID, visitID string) {
+	changed := false
+	if protocol.IsULID(visitorID) && visitorID != a.visitorID {
+		a.visitorID, changed = visitorID, true
+	}
+	if protocol.IsULID(visitID) && visitID != a.visitID {
+		a.ob.Rebind(a.visitID, visitID, a.visitorID)
+		a.visitID, changed = visitID, true
+	}
+	if changed && a.active {
+		a.writeIDCookies(a.env.Now())
+		a.persist()
+	}
+}
+
+func (a *Agent) setIdentity(state string, identityID *string, verified bool) {
+	if state != "" {
+		a.state = state
+	}
+	a.identityID = ""
+	if identityID != nil {
+		a.identityID = *identityID
+	}
+	a.verified = verified
+}
+
+func (a *Agent) onIdentity(id *protocol.Identity, presented bool) {
+	a.setIdentity(id.State, id.IdentityID, id.Verified)
+	// An identity change always carries the token to keep: null after
+	// SignOut, or for a claim, means no token.
+	a.applyRecognition(id.Recognition, presented || a.token != "")
+}
+
+func (a *Agent) onAck(ack *protocol.Ack) {
+	ids := append([]string(nil), ack.EventIDs...)
+	for _, r := range ack.Rejected {
+		ids = append(ids, r.EventID)
+	}
+	a.ob.Remove(ids...)
+	for _, id := range ids {
+		delete(a.sent, id)
+	}
+	a.persist()
+	for _, id := range ack.EventIDs {
+		if r := a.replies[id]; r != nil {
+			delete(a.replies, id)
+			r.Resolve(a.IDs())
+		}
+	}
+	for _, rej := range ack.Rejected {
+		if r := a.replies[rej.EventID]; r != nil {
+			delete(a.replies, rej.EventID)
+			r.Reject(rej.Code, rej.Message)
+		}
+	}
+}
+
+func (a *Agent) applyVisitorData(v protocol.VisitorDataView) {
+	data := string(v.Data)
+	if v.Data.IsNull() {
+		data = "{}"
+	}
+	if v.Version == a.vd.Version && data == a.visitorData().JSON {
+		return
+	}
+	a.vd = VisitorData{Version: v.Version, JSON: data}
+	for _, s := range a.subs {
+		s.VisitorData(a.vd)
+	}
+}
+
+func (a *Agent) onVisitorData(v *protocol.VisitorDataView, requestID string) {
+	a.applyVisitorData(*v)
+	// The collector answers a successful update with the new document;
+	// frames come in order, so without a requestId it answers the oldest.
+	for i, u := range a.updates {
+		if u.sent && (requestID == "" || requestID == u.id) {
+			a.updates = append(a.updates[:i], a.updates[i+1:]...)
+			resolve(u.reply, a.visitorData())
+			return
+		}
+	}
+}
+
+func (a *Agent) onError(e *protocol.Error) {
+	for i, u := range a.updates {
+		if e.RequestID != "" && u.id == e.RequestID {
+			a.updates = append(a.updates[:i], a.updates[i+1:]...)
+			reject(u.reply, e.Code, e.Message)
+			return
+		}
+	}
+}
+
+// update handles ['visitorData','update',ns,value]: only the WebSocket
+// carries it.
+func (a *Agent) update(c Command) {
+	switch {
+	case a.consent == -1:
+		reject(c.Reply, CodeConsentRefused, "the visitor refused consent")
+		return
+	case !protocol.ValidNamespace(c.Namespace):
+		reject(c.Reply, protocol.CodeInvalidVisitorData, "namespace names match ^[a-z][a-z0-9_]{0,63}$")
+		return
+	case a.cfg.Transport == TransportHTTP:
+		reject(c.Reply, CodeWebSocketRequired, "visitor data is written over the WebSocket transport only")
+		return
+	}
+	a.nextReq++
+	a.updates = append(a.updates, &update{id: "r" + string(wire.AppendInt(nil, a.nextReq)), ns: c.Namespace, value: c.Value, reply: c.Reply})
+	a.flush()
+}
+
+func (a *Agent) scheduleFlush() {
+	if a.flushing != nil || !a.active {
+		return
+	}
+	a.flushing = a.env.After(0, func() {
+		a.flushing = nil
+		a.flush()
+	})
+}
+
+// flush sends what waits: on the WebSocket once welcomed, otherwise (auto
+// transport while it is down, or HTTP only) by POST /v1/collect. Events of
+// an earlier visit always go by HTTP, which names their visit.
+func (a *Agent) flush() {
+	if !a.active {
+		return
+	}
+	if a.flushing != nil {
+		a.flushing()
+		a.flushing = nil
+	}
+	entries := a.ob.Entries()
+	if a.welcomed {
+		var batch []string
+		size := 0
+		for _, e := range entries {
+			if e.VisitID != a.visitID || a.sent[e.ID] {
+				continue
+			}
+			if len(batch) == protocol.MaxBatchEvents || size+len(e.JSON) > frameBytes {
+				a.sock.Send(wire.Events(wire.Timestamp(a.env.Now()), batch))
+				batch, size = nil, 0
+			}
+			batch = append(batch, e.JSON)
+			size += len(e.JSON) + 1
+			a.sent[e.ID] = true
+		}
+		if len(batch) > 0 {
+			a.sock.Send(wire.Events(wire.Timestamp(a.env.Now()), batch))
+		}
+		for _, u := range a.updates {
+			if !u.sent {
+				u.sent = true
+				a.sock.Send(wire.VisitorDataUpdate(u.id, u.ns, u.value))
+			}
+		}
+	}
+	if a.posting || a.postRetry != nil {
+		return
+	}
+	overHTTP := !a.welcomed && (a.useHTTP || a.cfg.Transport == TransportHTTP)
+	for _, e := range entries {
+		if e.VisitID != a.visitID || overHTTP {
+			a.post(e.VisitID)
+			return
+		}
+	}
+}
+
+// post sends the waiting events of one visit by HTTP, one request at a
+// time.
+func (a *Agent) post(visitID string) {
+	var batch []string
+	var visitorID string
+	size := 0
+	for _, e := range a.ob.Entries() {
+		if e.VisitID != visitID {
+			continue
+		}
+		if len(batch) == protocol.MaxBatchEvents || size+len(e.JSON) > frameBytes {
+			break
+		}
+		visitorID = e.VisitorID
+		batch = append(batch, e.JSON)
+		size += len(e.JSON) + 1
+	}
+	rec := a.recognition()
+	body := wire.Collect(visitorID, visitID, rec, a.vd.Version, wire.Timestamp(a.env.Now()), batch)
+	a.posting = true
+	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
+		a.posting = false
+		if !a.active {
+			return
+		}
+		if err != nil {
+			a.postRetry = a.env.After(a.postBo.Next(), func() {
+				a.postRetry = nil
+				a.flush()
+			})
+			return
+		}
+		a.postBo.Reset()
+		if visitID == a.visitID {
+			a.adoptIDs(resp.VisitorID, resp.VisitID)
+		}
+		if resp.Identity != nil {
+			a.onIdentity(resp.Identity, rec != "")
+		}
+		if resp.VisitorData != nil {
+			a.applyVisitorData(*resp.VisitorData)
+		}
+		before := a.ob.Len()
+		a.onAck(&resp.Ack)
+		if a.ob.Len() == before {
+			// Nothing acknowledged: do not hammer the collector.
+			a.postRetry = a.env.After(a.postBo.Next(), func() {
+				a.postRetry = nil
+				a.flush()
+			})
+			return
+		}
+		a.scheduleFlush()
+	})
+}

@@ -1,0 +1,119 @@
+// Package agent is the tracker's brain, in plain Go: it turns the site's
+// commands and the page's life into events, keeps the visitor's ids in
+// cookies, holds unacknowledged events in a bounded outbox, and delivers
+// them over a WebSocket or HTTP, reconnecting with backoff. It knows the
+// browser only through Env, so it is tested natively with a fake one; the
+// tracker's main package implements Env with syscall/js.
+//
+// An Agent is not safe for concurrent use: every method, and every callback
+// it hands to Env, must run on one goroutine (the tracker's event loop).
+package agent
+
+import "github.com/visitrack/visitrack/shared/protocol"
+
+// Env is the browser as the agent sees it. Callbacks the agent passes to
+// After, Dial and Post must be called on the agent's goroutine, never from
+// inside the call that registered them.
+type Env interface {
+	// Now returns the browser clock in Unix milliseconds.
+	Now() int64
+	// Random fills p with cryptographically random bytes.
+	Random(p []byte)
+
+	// Cookies returns document.cookie; SetCookie assigns to it.
+	Cookies() string
+	SetCookie(assignment string)
+
+	// Load, Store, Remove and Keys reach localStorage; they do nothing (Load
+	// returns "") where storage is unavailable.
+	Load(key string) string
+	Store(key, value string)
+	Remove(key string)
+	Keys(prefix string) []string
+
+	// After calls f after ms milliseconds unless cancel is called first.
+	After(ms int64, f func()) (cancel func())
+
+	// Page describes the page the tracker runs in, as of now.
+	Page() Page
+
+	// Dial opens a WebSocket with the visitrack subprotocol, or returns nil
+	// where the browser has none.
+	Dial(url string, ev SocketEvents) Socket
+	// Post sends body as text/plain to url and hands the decoded answer, or
+	// an error, to done.
+	Post(url, body string, done func(*protocol.CollectResponse, error))
+	// Beacon hands body to navigator.sendBeacon, which delivers it even if
+	// the page unloads; false when the browser refused it.
+	Beacon(url, body string) bool
+}
+
+// Page is what the tracker knows about the page.
+type Page struct {
+	URL, Title, Referrer string
+	Language, TimeZone   string
+	Screen               string // "1920x1080"
+	Secure               bool   // served over https: cookies get Secure
+	GPC                  bool   // navigator.globalPrivacyControl
+}
+
+// Socket is an open (or opening) WebSocket.
+type Socket interface {
+	Send(text string)
+	Close()
+}
+
+// SocketEvents are a socket's callbacks; Close is called once, also when
+// the connection never opened.
+type SocketEvents struct {
+	Open    func()
+	Message func(*Message)
+	Close   func(code int)
+}
+
+// Message is one decoded frame from the collector: Type says which field is
+// set.
+type Message struct {
+	Type        string
+	Welcome     protocol.Welcome
+	Ack         protocol.Ack
+	Identity    protocol.Identity
+	VisitorData protocol.VisitorDataView
+	Error       protocol.Error
+	// RequestID of a visitorData frame that answers an update, when the
+	// collector says which.
+	RequestID string
+}
+
+// Reply settles the promise (or calls the callback) of one command.
+type Reply interface {
+	// Resolve is given an IDs, a VisitorData, a Stats or nil.
+	Resolve(v any)
+	Reject(code, message string)
+}
+
+// Subscriber hears of visitor data now and on every change.
+type Subscriber interface {
+	VisitorData(vd VisitorData)
+}
+
+// IDs answers getIDs. IdentityID is empty while anonymous.
+type IDs struct {
+	VisitorID, VisitID, PageID, IdentityID, State string
+	Verified                                      bool
+}
+
+// VisitorData is the shareable visitor data the browser holds; JSON is an
+// object.
+type VisitorData struct {
+	Version int64
+	JSON    string
+}
+
+// Stats tells how delivery goes: events waiting for an ack, and events
+// dropped because the outbox was full.
+type Stats struct {
+	Queued    int
+	Dropped   int64
+	Transport string // "websocket", "http" or "" while not connected
+}
