@@ -1,0 +1,69 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/visitrack/visitrack/collector"
+)
+
+// statuses maps every collector error code to its HTTP status: the one
+// place where codes become statuses.
+var statuses = map[string]int{
+	collector.EINVALID:              http.StatusBadRequest,
+	collector.EUNAUTHORIZED:         http.StatusUnauthorized,
+	collector.EFORBIDDEN:            http.StatusForbidden,
+	collector.ENOTFOUND:             http.StatusNotFound,
+	collector.ECONFLICT:             http.StatusConflict,
+	collector.EPRECONDITIONFAILED:   http.StatusPreconditionFailed,
+	collector.ETOOLARGE:             http.StatusRequestEntityTooLarge,
+	collector.EUNSUPPORTEDMEDIA:     http.StatusUnsupportedMediaType,
+	collector.EPRECONDITIONREQUIRED: http.StatusPreconditionRequired,
+	collector.EINTERNAL:             http.StatusInternalServerError,
+	collector.EUNAVAILABLE:          http.StatusServiceUnavailable,
+}
+
+// Status returns the HTTP status of a collector error code; 500 for an
+// unknown code.
+func Status(code string) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem details object. Code is the collector
+// error code, for programs; Detail is for people.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// WriteError writes err as an application/problem+json response. A
+// *collector.Error in err's chain gives the status and the detail; any
+// other error is logged with the request's method and path and answered
+// 500 "internal error", so that no internal detail reaches the client.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := collector.ErrorCode(err)
+	status := Status(code)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="visitrack"`) // RFC 6750
+	}
+	if status == http.StatusInternalServerError && log != nil {
+		log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeProblem(w, status, code, collector.ErrorMessage(err))
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("ETag")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code})
+}
