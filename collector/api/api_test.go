@@ -215,7 +215,7 @@ func TestAuthentication(t *testing.T) {
 func TestUnknownRouteAndMethod(t *testing.T) {
 	e := newEnv(t)
 	e.get("/v1/nothing-here").problem(t, http.StatusNotFound, collector.ENOTFOUND)
-	e.get("/v1/visits/" + e.f.V1 + "/unknown").problem(t, http.StatusNotFound, collector.ENOTFOUND)
+	e.get("/v1/visits/"+e.f.V1+"/unknown").problem(t, http.StatusNotFound, collector.ENOTFOUND)
 
 	r := e.do("POST", "/v1/visits", e.admin)
 	r.problem(t, http.StatusMethodNotAllowed, "method_not_allowed")
