@@ -87,7 +87,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
 	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "HMAC secret the site's backend uses to compute userHash for SignIn")
-	require := fs.String("require-verified-signin", env("require-verified-signin", "false"), "refuse SignIn without a valid userHash")
+	requireEnv, err := parseBool(env("require-verified-signin", "false"))
+	if err != nil {
+		return fmt.Errorf("VISITRACK_REQUIRE_VERIFIED_SIGNIN: %w", err)
+	}
+	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -99,16 +103,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	var err error
 	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
 		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
-	}
-	switch strings.ToLower(*require) {
-	case "true", "1", "yes", "":
-		c.RequireVerifiedSignIn = *require != ""
-	case "false", "0", "no":
-	default:
-		return fmt.Errorf("--require-verified-signin %q: want true or false", *require)
 	}
 	if c.RequireVerifiedSignIn && c.IdentitySecret == "" {
 		return errors.New("--require-verified-signin needs --identity-secret")
@@ -121,6 +117,16 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	m.Logger = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: level}))
 	m.adminFromEnv = getenv("VISITRACK_ADMIN_TOKEN")
 	return nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true", "1", "yes":
+		return true, nil
+	case "false", "0", "no", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want true or false", s)
 }
 
 func splitList(s string) []string {

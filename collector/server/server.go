@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/api"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/live"
@@ -48,6 +50,7 @@ type Server struct {
 	cfg      Config
 	ingester *ingest.Ingester
 	hub      *live.Hub
+	api      *api.Handler
 	registry *prometheus.Registry
 	handler  http.Handler
 }
@@ -68,12 +71,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, registry: prometheus.NewRegistry()}
+	visitorData := store.NewVisitorData(cfg.Store)
 	if !cfg.Edge {
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s.ingester, err = ingest.New(ingest.Config{
 		Store:                 cfg.Store,
 		Signer:                signer,
+		VisitorData:           visitorData,
 		IdentitySecret:        cfg.IdentitySecret,
 		RequireVerifiedSignIn: cfg.RequireVerifiedSignIn,
 		VisitTimeout:          cfg.VisitTimeout,
@@ -87,13 +92,45 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.hub = live.New(live.Config{
 		Ingester:        s.ingester,
+		VisitorData:     visitorData,
 		BrowserWritable: cfg.BrowserWritable,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Logger:          cfg.Logger,
 		Registerer:      s.registry,
 	})
+	visitorData.AddListener(s.hub)
+	s.api = api.New(api.Config{
+		History:     erasing{cfg.Store, s.ingester},
+		Tokens:      cfg.Store,
+		VisitorData: visitorData,
+		Metadata:    store.NewMetadata(cfg.Store),
+		Logger:      cfg.Logger,
+	})
 	s.handler = s.routes()
 	return s, nil
+}
+
+// erasing tells the ingester to forget cached visits after an erasure,
+// which deletes rows behind the writer's back.
+type erasing struct {
+	collector.HistoryService
+	in *ingest.Ingester
+}
+
+func (e erasing) DeleteIdentity(ctx context.Context, identityID string) error {
+	err := e.HistoryService.DeleteIdentity(ctx, identityID)
+	if ierr := e.in.InvalidateCache(ctx); err == nil {
+		err = ierr
+	}
+	return err
+}
+
+func (e erasing) DeleteVisitor(ctx context.Context, visitorID string) error {
+	err := e.HistoryService.DeleteVisitor(ctx, visitorID)
+	if ierr := e.in.InvalidateCache(ctx); err == nil {
+		err = ierr
+	}
+	return err
 }
 
 // Handler returns the collector's HTTP handler.
@@ -125,6 +162,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeWS)
 	}
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
+	mux.Handle("/v1/", s.api)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /demo/api/login", s.demoLogin)
