@@ -91,10 +91,11 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (*collector.Tok
 	return t, nil
 }
 
-// ListTokens returns every token, revoked ones included, oldest first.
+// ListTokens returns every token, revoked ones included, oldest first
+// (in creation order within a millisecond: the rowid).
 func (s *Store) ListTokens(ctx context.Context) ([]*collector.Token, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT token_id, scopes, created_at, revoked_at
-		FROM tokens ORDER BY created_at, token_id`)
+		FROM tokens ORDER BY created_at, rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
