@@ -32,9 +32,13 @@ const visitColumns = `v.visit_id, v.visitor_id, v.identity_id, v.session_id, v.s
 
 // identityVisitIDs selects the visit ids of an identity: the visits linked
 // to it (authenticated, recognized or stitched) and the visits it is the
-// current identity of. Two arguments: the identity id twice.
+// current identity of. Ingest links every visit it gives an identity, so
+// the second part is a safety net; it looks only at the identity's
+// browsers so that it walks the visits_visitor index instead of every
+// visit. Two arguments: the identity id twice.
 const identityVisitIDs = `SELECT visit_id FROM visit_identities WHERE identity_id = ?
-	UNION SELECT visit_id FROM visits WHERE identity_id = ?`
+	UNION SELECT v.visit_id FROM identity_visitors iv JOIN visits v ON v.visitor_id = iv.visitor_id
+		WHERE iv.identity_id = ? AND v.identity_id = iv.identity_id`
 
 // FindVisits returns visits newest first (by startedAt). Since and Until
 // bound startedAt: since inclusive, until exclusive.

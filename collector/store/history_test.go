@@ -479,9 +479,11 @@ func TestFindIdentityVisits(t *testing.T) {
 		t.Fatalf("page 2: %v %q %v", visitIDs(vs), next, err)
 	}
 
-	// An identity whose only link is visits.identity_id (no visit_identities row).
+	// An identity whose visit is linked only by visits.identity_id (no
+	// visit_identities row), on a browser it used.
 	carol := storetest.ID(6, 3)
-	storetest.InsertIdentity(t, s, &collector.Identity{IdentityID: carol, UserID: "carol", FirstSeenAt: f.T0, LastSeenAt: f.T0})
+	storetest.InsertIdentity(t, s, &collector.Identity{IdentityID: carol, UserID: "carol", FirstSeenAt: f.T0, LastSeenAt: f.T0,
+		VisitorIDs: []string{storetest.ID(1, 8)}})
 	vs, _, err = s.FindIdentityVisits(ctx, carol, collector.ListOptions{})
 	if err != nil || len(vs) != 0 {
 		t.Fatalf("carol without visits: %v %v", vs, err)
