@@ -16,11 +16,12 @@ import (
 
 // erasedVisits selects the visits erased with an identity: those linked to
 // it (authenticated, recognized or stitched), those it is the current
-// identity of, and the visits of the browsers it signed in from that no
-// other identity is linked to. The last rule keeps a shared computer's
-// visits of another person. Four arguments: the identity id four times.
-const erasedVisits = `SELECT visit_id FROM visit_identities WHERE identity_id = ?
-	UNION SELECT visit_id FROM visits WHERE identity_id = ?
+// identity of (as in identityVisitIDs, through its browsers, so that every
+// statement walks indexes and holds the write lock briefly), and the visits
+// of the browsers it signed in from that no other identity is linked to.
+// The last rule keeps a shared computer's visits of another person. Four
+// arguments: the identity id four times.
+const erasedVisits = identityVisitIDs + `
 	UNION SELECT v.visit_id FROM visits v
 		WHERE v.visitor_id IN (SELECT visitor_id FROM identity_visitors WHERE identity_id = ?)
 		AND v.identity_id IS NULL
