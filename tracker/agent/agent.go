@@ -371,8 +371,8 @@ func (a *Agent) emit(name, data string, ev *protocol.Event, r Reply) {
 		reject(r, protocol.CodeTooLarge, "the event is larger than 16 KiB")
 		return
 	}
-	if verr := protocol.ValidateEvent(&protocol.Event{EventID: ev.EventID, Name: name, Timestamp: ev.Timestamp, PageID: ev.PageID}); verr != nil {
-		reject(r, verr.Code, verr.Message)
+	if name == "" || len(name) > protocol.MaxNameLen || name == protocol.EventVisitEnded {
+		reject(r, protocol.CodeInvalidEvent, "an event needs a name of at most 128 bytes, and not VisitEnded")
 		return
 	}
 	for _, id := range a.ob.Add(outbox.Entry{ID: ev.EventID, VisitID: a.visitID, VisitorID: a.visitorID, JSON: text}) {

@@ -1,0 +1,105 @@
+//go:build js && wasm
+
+package main
+
+import "syscall/js"
+
+// Helpers that read JavaScript values defensively: a page may hand the
+// tracker anything, and a JavaScript exception must never stop it.
+
+// catch runs f and reports whether it finished without a JavaScript
+// exception (syscall/js turns those into panics).
+func catch(f func()) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+func isObject(v js.Value) bool { return v.Type() == js.TypeObject }
+
+// get is v[k], or undefined when v is not an object.
+func get(v js.Value, k string) js.Value {
+	if v.Type() != js.TypeObject && v.Type() != js.TypeFunction {
+		return js.Undefined()
+	}
+	return v.Get(k)
+}
+
+func str(v js.Value, k string) string {
+	if x := get(v, k); x.Type() == js.TypeString {
+		return x.String()
+	}
+	return ""
+}
+
+func strPtr(v js.Value, k string) *string {
+	if x := get(v, k); x.Type() == js.TypeString {
+		s := x.String()
+		return &s
+	}
+	return nil
+}
+
+func boolean(v js.Value, k string) bool {
+	x := get(v, k)
+	return x.Type() == js.TypeBoolean && x.Bool()
+}
+
+func num(v js.Value, k string) int64 {
+	if x := get(v, k); x.Type() == js.TypeNumber {
+		return int64(x.Float())
+	}
+	return 0
+}
+
+func strs(v js.Value, k string) []string {
+	x := get(v, k)
+	if !isObject(x) {
+		return nil
+	}
+	n := x.Length()
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		if e := x.Index(i); e.Type() == js.TypeString {
+			out = append(out, e.String())
+		}
+	}
+	return out
+}
+
+// stringify returns JSON.stringify(v), or "" for undefined, functions and
+// values it cannot encode (cycles).
+func stringify(v js.Value) string {
+	if v.Type() == js.TypeUndefined || v.Type() == js.TypeFunction {
+		return ""
+	}
+	var s string
+	catch(func() {
+		if r := js.Global().Get("JSON").Call("stringify", v); r.Type() == js.TypeString {
+			s = r.String()
+		}
+	})
+	return s
+}
+
+// objectJSON is stringify for event data: an object, or {}.
+func objectJSON(v js.Value) string {
+	if !isObject(v) || js.Global().Get("Array").Call("isArray", v).Bool() {
+		return "{}"
+	}
+	if s := stringify(v); s != "" {
+		return s
+	}
+	return "{}"
+}
+
+// parse is JSON.parse(s), or undefined when s is not JSON.
+func parse(s string) js.Value {
+	v := js.Undefined()
+	catch(func() { v = js.Global().Get("JSON").Call("parse", s) })
+	return v
+}
