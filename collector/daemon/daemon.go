@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,9 @@ type Config struct {
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
 	LogLevel              string
+	// DebugAddr, if set, serves net/http/pprof there: never on a public
+	// address.
+	DebugAddr string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -58,6 +62,7 @@ type Main struct {
 	closeDB        func() error
 	server         *server.Server
 	http           *http.Server
+	debug          *http.Server
 	ln             net.Listener
 	served         chan error
 }
@@ -93,6 +98,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -200,6 +206,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.http = &http.Server{Handler: m.server.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
+	if m.Config.DebugAddr != "" {
+		if err := m.serveDebug(); err != nil {
+			return err
+		}
+	}
 	m.Logger.Info("collector listening", "addr", "http://"+m.ln.Addr().String(), "data", m.Config.DataDir,
 		"demo", "http://"+m.ln.Addr().String()+"/demo/")
 	return nil
@@ -259,6 +270,22 @@ func secretFile(path string, gen func() (string, error)) (string, error) {
 	return v, f.Close()
 }
 
+// serveDebug serves pprof on its own listener, apart from the public one.
+func (m *Main) serveDebug() error {
+	ln, err := net.Listen("tcp", m.Config.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("debug listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.debug.Serve(ln)
+	m.Logger.Info("pprof", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
+}
+
 // Addr returns the address the collector listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -285,6 +312,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m.debug != nil {
+		m.debug.Close()
 	}
 	if m.closeDB != nil {
 		if err := m.closeDB(); err != nil {

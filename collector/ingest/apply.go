@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/store"
@@ -18,7 +17,8 @@ const maxUserIDLen = 256
 // ack; only database errors are returned.
 func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res := &j.res
-	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)), Rejected: []protocol.Rejection{}}
+	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)),
+		Rejected: append(make([]protocol.Rejection, 0, len(j.rejected)), j.rejected...)}
 	now := j.receivedAt.UnixMilli()
 
 	v, err := in.resolveVisit(ctx, b, j, now)
@@ -30,25 +30,10 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		return err
 	}
 
-	skew, hasSkew := int64(0), false
-	if j.sentAt != "" {
-		if t, err := time.Parse(time.RFC3339Nano, j.sentAt); err == nil {
-			skew, hasSkew = now-t.UnixMilli(), true
-		}
-	}
-
-	var e decodedEvent
 	latest := int64(0)
-	for _, raw := range j.events {
-		if rej := decodeEvent(raw, &e); rej != nil {
-			res.Ack.Rejected = append(res.Ack.Rejected, *rej)
-			continue
-		}
-		corrected := e.at
-		if hasSkew {
-			corrected += skew
-		}
-		corrected = min(corrected, now) // no event from the future
+	for i := range j.events {
+		e := &j.events[i]
+		corrected := e.corrected
 		row := store.EventRow{
 			EventID: e.EventID, VisitID: v.VisitID, VisitorID: v.VisitorID,
 			SessionID: v.SessionID, IdentityID: v.IdentityID, PageID: e.PageID,
@@ -60,7 +45,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 			row.Data = string(e.Data)
 		}
 		if protocol.IsIdentityEvent(e.Name) {
-			rej, err := in.identityEvent(ctx, b, j, v, &e, &row, &recognition)
+			rej, err := in.identityEvent(ctx, b, j, v, e, &row, &recognition)
 			if err != nil {
 				return err
 			}
@@ -69,7 +54,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				continue
 			}
 		} else {
-			if err := in.page(ctx, b, &e, &row); err != nil {
+			if err := in.page(ctx, b, e, &row); err != nil {
 				return err
 			}
 			b.rows = append(b.rows, row)
@@ -154,17 +139,10 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 
 // firstURL returns the url and referrer of the first event that has one,
 // for the landing page of a visit opened over HTTP.
-func firstURL(events []json.RawMessage) (string, string) {
-	var e struct {
-		URL      string `json:"url"`
-		Referrer string `json:"referrer"`
-	}
-	for _, raw := range events {
-		if len(raw) <= protocol.MaxEventBytes && json.Unmarshal(raw, &e) == nil && e.URL != "" {
-			if len(e.URL) > protocol.MaxURLLen || len(e.Referrer) > protocol.MaxURLLen {
-				return "", ""
-			}
-			return e.URL, e.Referrer
+func firstURL(events []decodedEvent) (string, string) {
+	for i := range events {
+		if events[i].URL != "" {
+			return events[i].URL, events[i].Referrer
 		}
 	}
 	return "", ""

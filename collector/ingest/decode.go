@@ -59,7 +59,8 @@ func DecodeBatch(frame []byte, v any, events func() []json.RawMessage) error {
 // decodedEvent is an event that passed validation.
 type decodedEvent struct {
 	protocol.Event
-	at int64 // Timestamp in Unix milliseconds
+	at        int64 // Timestamp in Unix milliseconds, the browser's clock
+	corrected int64 // at shifted by the batch's clock skew
 }
 
 // decodeEvent decodes and validates one raw event. On failure it returns

@@ -172,7 +172,7 @@ type Result struct {
 // An error means nothing of the call was stored: the client should retry.
 // Invalid events are not errors: they are rejected in Result.Ack.
 func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events []json.RawMessage) (*Result, error) {
-	j := &job{client: c, sentAt: sentAt, events: events, receivedAt: in.now()}
+	j := in.prepare(c, sentAt, events)
 	if in.cfg.Direct {
 		b := newBatch(newVisitCache(16))
 		b.q = in.cfg.Store.DB()
@@ -187,6 +187,33 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 	}
 	in.cfg.Metrics.observeJob(j)
 	return in.finish(ctx, j)
+}
+
+// prepare decodes and validates the events on the caller's goroutine, so
+// that the single writer spends its time on SQL alone.
+func (in *Ingester) prepare(c Client, sentAt string, events []json.RawMessage) *job {
+	j := &job{client: c, receivedAt: in.now(), received: len(events)}
+	now := j.receivedAt.UnixMilli()
+	if sentAt != "" {
+		if t, err := time.Parse(time.RFC3339Nano, sentAt); err == nil {
+			j.skew = now - t.UnixMilli()
+		}
+	}
+	if len(events) > 0 {
+		j.events = make([]decodedEvent, 0, len(events))
+	}
+	var e decodedEvent
+	for _, raw := range events {
+		if rej := decodeEvent(raw, &e); rej != nil {
+			j.rejected = append(j.rejected, *rej)
+			continue
+		}
+		// No event from the future: a browser clock ahead of ours, beyond
+		// what sentAt corrects, is pulled back to the receipt.
+		e.corrected = min(e.at+j.skew, now)
+		j.events = append(j.events, e)
+	}
+	return j
 }
 
 // finish does what follows a commit, on the caller's goroutine: merging a

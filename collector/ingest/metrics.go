@@ -42,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observeJob(j *job) {
-	m.received.Add(float64(len(j.events)))
+	m.received.Add(float64(j.received))
 	m.stored.Add(float64(j.stored))
 	for i := range j.res.Ack.Rejected {
 		m.rejected.WithLabelValues(j.res.Ack.Rejected[i].Code).Inc()

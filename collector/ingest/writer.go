@@ -2,11 +2,11 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/shared/protocol"
 )
 
 // maxBatchEvents bounds the events of one transaction, so that one commit
@@ -21,10 +21,14 @@ const touchEvery = 5 * time.Second
 // run in order with the writes.
 type job struct {
 	client     Client
-	sentAt     string
-	events     []json.RawMessage
 	receivedAt time.Time
-	control    func(ctx context.Context, b *batch) error
+	// events passed validation on the caller's goroutine; rejected did not.
+	// The writer only files the former.
+	events   []decodedEvent
+	rejected []protocol.Rejection
+	skew     int64 // receivedAt - sentAt, in milliseconds (0 without sentAt)
+	received int   // events in the batch, valid or not
+	control  func(ctx context.Context, b *batch) error
 
 	res    Result
 	stitch string // identity whose visitor data absorbs the visitor's, after commit

@@ -1,0 +1,360 @@
+// Command loadgen measures the collector's ingest path (make bench).
+//
+// In one run it measures:
+//  1. the raw SQLite ceiling: the collector's schema and insert code on a
+//     fresh file, batched transactions, no network;
+//  2. a real collector (a subprocess on loopback with a fresh data
+//     directory) driven by N concurrent WebSocket visitors, each sending
+//     small events and waiting for the ack before the next frame;
+//  3. the collector's RSS with M idle connected visitors.
+//
+// It prints durable events/s, the ratio to the raw ceiling, ack latency
+// p50/p99, and the idle RSS.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/oklog/ulid/v2"
+	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+func main() {
+	bin := flag.String("collector", "bin/collector", "collector binary")
+	visitors := flag.Int("visitors", 1000, "concurrent WebSocket visitors")
+	perFrame := flag.Int("events-per-frame", 1, "events in each frame")
+	duration := flag.Duration("duration", 10*time.Second, "measured load duration")
+	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring")
+	rawEvents := flag.Int("raw-events", 300_000, "rows for the raw SQLite ceiling")
+	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
+	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
+	flag.Parse()
+	if err := run(*bin, *visitors, *perFrame, *duration, *warmup, *rawEvents, *idle); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, visitors, perFrame int, duration, warmup time.Duration, rawEvents, idle int) error {
+	tmp, err := os.MkdirTemp("", "visitrack-loadgen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	ceiling, err := rawCeiling(filepath.Join(tmp, "raw.db"), rawEvents)
+	if err != nil {
+		return fmt.Errorf("raw ceiling: %w", err)
+	}
+	fmt.Printf("raw SQLite ceiling:      %8.0f events/s (%d rows, %d per transaction)\n", ceiling, rawEvents, rawBatch)
+
+	col, err := startCollector(bin, filepath.Join(tmp, "data"))
+	if err != nil {
+		return err
+	}
+	defer col.stop()
+
+	res, err := load(col.addr, visitors, perFrame, duration, warmup)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	fmt.Printf("collector, %d visitors: %8.0f durable events/s (%d events/frame, %s)\n", visitors, res.rate, perFrame, duration)
+	fmt.Printf("ratio to raw ceiling:    %8.2f\n", res.rate/ceiling)
+	fmt.Printf("ack latency:             p50 %s  p99 %s  max %s\n", res.p50, res.p99, res.max)
+	fmt.Printf("collector RSS under load: %s\n", mb(col.rss()))
+
+	if idle > 0 {
+		col.stop()
+		if col, err = startCollector(bin, filepath.Join(tmp, "idle")); err != nil {
+			return err
+		}
+		defer col.stop()
+		before := col.rss()
+		conns, err := connectIdle(col.addr, idle)
+		if err != nil {
+			return fmt.Errorf("idle: %w", err)
+		}
+		time.Sleep(2 * time.Second)
+		after := col.rss()
+		fmt.Printf("idle visitors:           %d connected, collector RSS %s (%s before, %.1f KB each)\n",
+			len(conns), mb(after), mb(before), float64(after-before)/1024/float64(len(conns)))
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}
+	return nil
+}
+
+const rawBatch = 1000
+
+var debugAddr string
+
+// rawCeiling inserts event rows like the load's through the store's own
+// insert, rawBatch per transaction, and returns rows per second.
+func rawCeiling(path string, n int) (float64, error) {
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	s := store.New(db)
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		return 0, err
+	}
+	rows := make([]store.EventRow, rawBatch)
+	visits := make([]string, 1000)
+	for i := range visits {
+		visits[i] = ulid.Make().String()
+	}
+	var args []any
+	start := time.Now()
+	for done := 0; done < n; done += rawBatch {
+		now := time.Now().UnixMilli()
+		for i := range rows {
+			v := visits[(done+i)%len(visits)]
+			rows[i] = store.EventRow{EventID: ulid.Make().String(), VisitID: v, VisitorID: v, SessionID: v,
+				PageID: v, Name: "Click", Category: protocol.CategoryBusiness, Timestamp: now, CorrectedAt: now,
+				ReceivedAt: now, URL: "https://shop.example/p/1", Data: `{"button":"buy","n":1}`, IP: "127.0.0.1"}
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return 0, err
+		}
+		if args, err = s.InsertEvents(ctx, tx, rows, args); err != nil {
+			tx.Rollback()
+			return 0, err
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+type collectorProc struct {
+	cmd  *exec.Cmd
+	addr string
+	once sync.Once
+}
+
+func startCollector(bin, dataDir string) (*collectorProc, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--allowed-origins", "*", "--log-level", "warn"}
+	if debugAddr != "" {
+		args = append(args, "--debug-addr", debugAddr)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
+	}
+	c := &collectorProc{cmd: cmd, addr: addr}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return c, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return nil, errors.New("collector did not become healthy")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *collectorProc) stop() {
+	c.once.Do(func() {
+		c.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			c.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+// rss is the collector's resident set size in bytes.
+func (c *collectorProc) rss() int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+type loadResult struct {
+	rate          float64
+	p50, p99, max time.Duration
+}
+
+func dial(ctx context.Context, addr string) (*websocket.Conn, error) {
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/v1/ws", &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+	if err != nil {
+		return nil, err
+	}
+	hello, _ := json.Marshal(protocol.Hello{Type: protocol.TypeHello, VisitorID: ulid.Make().String(), VisitID: ulid.Make().String()})
+	if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
+		c.CloseNow()
+		return nil, err
+	}
+	if _, _, err := c.Read(ctx); err != nil { // welcome
+		c.CloseNow()
+		return nil, err
+	}
+	return c, nil
+}
+
+// load runs the visitors; each sends a frame, waits for its ack, repeats.
+func load(addr string, visitors, perFrame int, duration, warmup time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), warmup+duration+time.Minute)
+	defer cancel()
+	conns := make([]*websocket.Conn, visitors)
+	for i := range conns {
+		c, err := dial(ctx, addr)
+		if err != nil {
+			return loadResult{}, fmt.Errorf("visitor %d: %w", i, err)
+		}
+		defer c.CloseNow()
+		conns[i] = c
+	}
+	start := time.Now()
+	measureFrom, measureTo := start.Add(warmup), start.Add(warmup+duration)
+	var acked atomic.Int64
+	lat := make([][]time.Duration, visitors)
+	var wg sync.WaitGroup
+	errs := make(chan error, visitors)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := protocol.Events{Type: protocol.TypeEvents, Events: make([]protocol.Event, perFrame)}
+			page := ulid.Make().String()
+			for {
+				now := time.Now()
+				if now.After(measureTo) {
+					return
+				}
+				ts := now.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+				for k := range ev.Events {
+					ev.Events[k] = protocol.Event{EventID: ulid.Make().String(), Name: "Click", Timestamp: ts,
+						PageID: page, URL: "https://shop.example/p/1", Data: protocol.RawJSON(`{"button":"buy","n":1}`)}
+				}
+				ev.SentAt = ts
+				b, _ := json.Marshal(&ev)
+				if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+					errs <- err
+					return
+				}
+				for {
+					_, msg, err := c.Read(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if strings.HasPrefix(string(msg), `{"type":"ack"`) {
+						break
+					}
+				}
+				done := time.Now()
+				if now.After(measureFrom) && done.Before(measureTo) {
+					acked.Add(int64(perFrame))
+					lat[i] = append(lat[i], done.Sub(now))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return loadResult{}, err
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return loadResult{}, errors.New("no ack in the measured window")
+	}
+	slices.Sort(all)
+	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
+	return loadResult{rate: float64(acked.Load()) / duration.Seconds(), p50: q(0.50), p99: q(0.99), max: all[len(all)-1]}, nil
+}
+
+// connectIdle opens n visitors that say hello and then stay quiet.
+func connectIdle(addr string, n int) ([]*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	conns := make([]*websocket.Conn, n)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	sem := make(chan struct{}, 64)
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dial(ctx, addr)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			conns[i] = c
+			// Keep reading so that pings and closes are handled.
+			go func() {
+				for {
+					if _, _, err := c.Read(context.Background()); err != nil {
+						return
+					}
+				}
+			}()
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, err
+	}
+	return conns, nil
+}
