@@ -1,7 +1,10 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
 
-// staticFiles serves the tracker, loader, demo and console. The web
-// package that embeds them is being written; until then none are served.
-func staticFiles() http.Handler { return nil }
+	"github.com/visitrack/visitrack/web"
+)
+
+// staticFiles serves the embedded tracker, loader, demo and console.
+func staticFiles() http.Handler { return web.Handler() }
