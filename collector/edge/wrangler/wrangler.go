@@ -75,6 +75,19 @@ func Migrate(ctx context.Context, dir, stateDir string) error {
 	return nil
 }
 
+// Execute runs SQL on the local D1 state in stateDir, while no `wrangler
+// dev` serves it (tests use it to seed rows before starting).
+func Execute(ctx context.Context, dir, stateDir, sql string) error {
+	cmd, err := command(ctx, dir, "d1", "execute", Binding, "--local", "--persist-to", stateDir, "--command", sql)
+	if err != nil {
+		return fmt.Errorf("d1 execute: %w", err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("d1 execute: %w\n%s", err, out)
+	}
+	return nil
+}
+
 // DeployDryRun bundles the worker as `wrangler deploy` would and returns the
 // gzip size wrangler reports, in bytes.
 func DeployDryRun(ctx context.Context, dir string) (int64, error) {
@@ -132,8 +145,12 @@ type Options struct {
 	Vars map[string]string
 	// Log receives wrangler's output; nil keeps it only for error reports.
 	Log io.Writer
-	// ReadyPath is requested until it answers; "/healthz" when empty.
+	// ReadyPath is requested until Ready accepts the answer's status;
+	// "/healthz" when empty.
 	ReadyPath string
+	// Ready reports whether a status means the worker is up; nil accepts
+	// any below 500.
+	Ready func(status int) bool
 }
 
 // Dev is a running `wrangler dev`.
@@ -190,15 +207,19 @@ func Start(ctx context.Context, opt Options) (*Dev, error) {
 	if path == "" {
 		path = "/healthz"
 	}
-	if err := d.waitReady(ctx, d.URL+path); err != nil {
+	ready := opt.Ready
+	if ready == nil {
+		ready = func(status int) bool { return status < 500 }
+	}
+	if err := d.waitReady(ctx, d.URL+path, ready); err != nil {
 		d.Stop()
 		return nil, fmt.Errorf("wrangler dev: %w\n%s", err, d.out.String())
 	}
 	return d, nil
 }
 
-// waitReady polls url until it answers below 500.
-func (d *Dev) waitReady(ctx context.Context, url string) error {
+// waitReady polls url until ready accepts the status of its answer.
+func (d *Dev) waitReady(ctx context.Context, url string, ready func(int) bool) error {
 	client := &http.Client{Timeout: 10 * time.Second}
 	var last error
 	for {
@@ -207,7 +228,7 @@ func (d *Dev) waitReady(ctx context.Context, url string) error {
 		if err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
-			if resp.StatusCode < 500 {
+			if ready(resp.StatusCode) {
 				return nil
 			}
 			err = fmt.Errorf("GET %s: %s: %s", url, resp.Status, bytes.TrimSpace(body))

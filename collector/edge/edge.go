@@ -1,0 +1,181 @@
+// Package edge builds the collector for Cloudflare Workers: the same
+// server as the native collector, on a D1 database, configured from the
+// Worker's variables and secrets. The Worker entry point (./worker) opens
+// D1 and calls New on every request, since every request may run in a
+// fresh Go instance: nothing here lives longer than one request, and no
+// key is ever generated at run time.
+//
+// This package is portable Go so that its tests run natively, on SQLite
+// with D1's restrictions (no transactions, 100 bound parameters).
+package edge
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/server"
+	"github.com/visitrack/visitrack/collector/store"
+)
+
+// The Worker's variables (wrangler.jsonc "vars") and secrets
+// (`wrangler secret put`), named as the native collector's VISITRACK_*
+// environment.
+const (
+	EnvAdminToken            = "VISITRACK_ADMIN_TOKEN"     // secret; the REST API's admin bearer token
+	EnvRecognitionKey        = "VISITRACK_RECOGNITION_KEY" // secret; hex, at least 32 bytes
+	EnvIdentitySecret        = "VISITRACK_IDENTITY_SECRET" // secret; optional
+	EnvAllowedOrigins        = "VISITRACK_ALLOWED_ORIGINS"
+	EnvVisitTimeout          = "VISITRACK_VISIT_TIMEOUT"
+	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
+	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
+)
+
+// D1's limit of bound parameters per statement.
+const d1MaxParams = 100
+
+// Settings are the collector's settings on the edge.
+type Settings struct {
+	AdminToken            string
+	RecognitionKey        []byte
+	IdentitySecret        string
+	AllowedOrigins        []string
+	VisitTimeout          time.Duration
+	RequireVerifiedSignIn bool
+	BrowserWritable       []string
+}
+
+// LoadSettings reads the settings with getenv. The recognition key is
+// required: it must be the same in every instance, or tokens issued by one
+// would be refused by the next.
+func LoadSettings(getenv func(string) string) (*Settings, error) {
+	s := &Settings{
+		AdminToken:      strings.TrimSpace(getenv(EnvAdminToken)),
+		IdentitySecret:  getenv(EnvIdentitySecret),
+		AllowedOrigins:  splitList(getenv(EnvAllowedOrigins)),
+		BrowserWritable: splitList(getenv(EnvBrowserWritable)),
+		VisitTimeout:    30 * time.Minute,
+	}
+	key := strings.TrimSpace(getenv(EnvRecognitionKey))
+	if key == "" {
+		return nil, fmt.Errorf("%s is not set: run `openssl rand -hex 32 | wrangler secret put %s`", EnvRecognitionKey, EnvRecognitionKey)
+	}
+	var err error
+	if s.RecognitionKey, err = hex.DecodeString(key); err != nil || len(s.RecognitionKey) < 32 {
+		return nil, fmt.Errorf("%s must be at least 32 bytes in hex (64 hex digits), e.g. from `openssl rand -hex 32`", EnvRecognitionKey)
+	}
+	if v := strings.TrimSpace(getenv(EnvVisitTimeout)); v != "" {
+		if s.VisitTimeout, err = time.ParseDuration(v); err != nil || s.VisitTimeout <= 0 {
+			return nil, fmt.Errorf("%s %q: want a positive duration such as 30m", EnvVisitTimeout, v)
+		}
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireVerifiedSignIn))); v {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		s.RequireVerifiedSignIn = true
+	default:
+		return nil, fmt.Errorf("%s %q: want true or false", EnvRequireVerifiedSignIn, v)
+	}
+	if s.RequireVerifiedSignIn && s.IdentitySecret == "" {
+		return nil, fmt.Errorf("%s needs %s", EnvRequireVerifiedSignIn, EnvIdentitySecret)
+	}
+	if s.AdminToken != "" && len(s.AdminToken) < store.MinSecretLen {
+		return nil, fmt.Errorf("%s must be at least %d characters", EnvAdminToken, store.MinSecretLen)
+	}
+	return s, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// OpenStore wraps a D1 database (already migrated with `wrangler d1
+// migrations apply`) in a store that keeps to D1's rules.
+func OpenStore(db *sql.DB) *store.Store {
+	return store.New(db, store.WithoutTransactions(), store.WithMaxParams(d1MaxParams))
+}
+
+// New returns the collector's handler on db with the settings from
+// getenv.
+func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (http.Handler, error) {
+	set, err := LoadSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	st := OpenStore(db)
+	srv, err := server.New(ctx, server.Config{
+		Store:                 st,
+		RecognitionKey:        set.RecognitionKey,
+		IdentitySecret:        set.IdentitySecret,
+		RequireVerifiedSignIn: set.RequireVerifiedSignIn,
+		VisitTimeout:          set.VisitTimeout,
+		AllowedOrigins:        set.AllowedOrigins,
+		BrowserWritable:       set.BrowserWritable,
+		Edge:                  true,
+		Logger:                logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}, nil
+}
+
+// handler adapts the server to the Workers platform.
+type handler struct {
+	next  http.Handler
+	store *store.Store
+	admin string
+	log   *slog.Logger
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Cloudflare sets CF-Connecting-IP to the visitor's address and
+	// overwrites any the client sent; the Go request has no peer address.
+	if ip := r.Header.Get("CF-Connecting-IP"); net.ParseIP(ip) != nil {
+		r.RemoteAddr = net.JoinHostPort(ip, "0")
+	}
+	// The admin token lives in a secret, not in D1: make sure D1 knows it
+	// when it is used, rather than on every request (a write each time).
+	// EnsureToken keeps a revoked token revoked.
+	if h.admin != "" {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
+			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(h.admin)) == 1 {
+			if _, err := h.store.EnsureToken(r.Context(), h.admin, []string{collector.ScopeAdmin}); err != nil {
+				h.log.Error("edge: ensure admin token", "err", err)
+				Unavailable(err).ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// Unavailable answers every request with a 503 problem that says what is
+// wrong, for a Worker that cannot start (a missing binding or secret).
+func Unavailable(err error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]any{
+			"type": "about:blank", "title": http.StatusText(http.StatusServiceUnavailable),
+			"status": http.StatusServiceUnavailable, "code": "unavailable",
+			"detail": "the edge collector is misconfigured: " + err.Error(),
+		})
+	})
+}
