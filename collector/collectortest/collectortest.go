@@ -23,6 +23,7 @@ type Collector struct {
 	*daemon.Main
 	DataDir string
 	t       testing.TB
+	stopped bool
 }
 
 // Option adjusts the command line, e.g. "--visit-timeout", "2s".
@@ -53,9 +54,10 @@ func StartIn(t testing.TB, dataDir string, flags ...string) *Collector {
 
 // Stop shuts the collector down gracefully (idempotent).
 func (c *Collector) Stop() {
-	if c.Main == nil {
+	if c.stopped {
 		return
 	}
+	c.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Main.Close(ctx); err != nil {
