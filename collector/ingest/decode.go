@@ -18,20 +18,38 @@ type FrameError struct {
 
 func (e *FrameError) Error() string { return e.Code + ": " + e.Message }
 
-// DecodeType returns a frame's "type" after checking the frame-level
-// limits. The frame is not otherwise validated.
-func DecodeType(frame []byte) (string, error) {
-	if len(frame) > protocol.MaxBatchBytes {
-		return "", &FrameError{protocol.CodeTooLarge, "frame is larger than 1 MiB"}
+// Frame is any browser-to-collector WebSocket frame (hello, events,
+// visitorData.update), decoded in one pass; Type says which fields apply.
+// Events stay raw, so that each is validated on its own.
+type Frame struct {
+	Type string `json:"type"`
+	// hello
+	VisitorID          string  `json:"visitorId"`
+	VisitID            string  `json:"visitId"`
+	Recognition        *string `json:"recognition"`
+	Tracker            string  `json:"tracker"`
+	VisitorDataVersion int64   `json:"visitorDataVersion"`
+	URL                string  `json:"url"`
+	Referrer           string  `json:"referrer"`
+	// events
+	RawBatch
+	// visitorData.update
+	RequestID string          `json:"requestId"`
+	Namespace string          `json:"namespace"`
+	Value     json.RawMessage `json:"value"`
+}
+
+// DecodeFrame decodes a frame into f (which it resets first) and checks
+// the frame limits: size, a type, at most MaxBatchEvents events.
+func DecodeFrame(frame []byte, f *Frame) error {
+	*f = Frame{}
+	if err := DecodeBatch(frame, f, func() []json.RawMessage { return f.Events }); err != nil {
+		return err
 	}
-	var env protocol.Envelope
-	if err := json.Unmarshal(frame, &env); err != nil {
-		return "", &FrameError{protocol.CodeInvalidMessage, "frame is not a JSON object: " + jsonProblem(err)}
+	if f.Type == "" {
+		return &FrameError{protocol.CodeInvalidMessage, `frame has no "type"`}
 	}
-	if env.Type == "" {
-		return "", &FrameError{protocol.CodeInvalidMessage, `frame has no "type"`}
-	}
-	return env.Type, nil
+	return nil
 }
 
 // RawBatch is an events frame or a collect request decoded down to the
@@ -48,7 +66,7 @@ func DecodeBatch(frame []byte, v any, events func() []json.RawMessage) error {
 		return &FrameError{protocol.CodeTooLarge, "batch is larger than 1 MiB"}
 	}
 	if err := json.Unmarshal(frame, v); err != nil {
-		return &FrameError{protocol.CodeInvalidMessage, "batch is not valid: " + jsonProblem(err)}
+		return &FrameError{protocol.CodeInvalidMessage, "not a valid frame: " + jsonProblem(err)}
 	}
 	if n := len(events()); n > protocol.MaxBatchEvents {
 		return &FrameError{protocol.CodeTooManyEvents, "a batch holds at most 500 events"}

@@ -52,16 +52,12 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte(`{"type":"visitorData.update","requestId":"r1","namespace":"campaign","value":{"a":1}}`))
 	f.Add([]byte(`{"type":"events","events":[{"eventId":"01JD3Z8Q5N0000000000000000","data":"\u0000\\\"{["}]}`))
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		typ, err := DecodeType(frame)
-		if err != nil {
+		var b Frame
+		if DecodeFrame(frame, &b) != nil {
 			return
 		}
-		if typ == "" {
+		if b.Type == "" {
 			t.Fatal("empty type accepted")
-		}
-		var b RawBatch
-		if DecodeBatch(frame, &b, func() []json.RawMessage { return b.Events }) != nil {
-			return
 		}
 		if len(b.Events) > protocol.MaxBatchEvents {
 			t.Fatalf("%d events accepted", len(b.Events))

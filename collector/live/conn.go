@@ -98,10 +98,11 @@ func (c *conn) serve(ctx context.Context) error {
 	if typ != websocket.MessageText {
 		return c.ws.Close(websocket.StatusUnsupportedData, "frames are JSON text")
 	}
-	if t, err := ingest.DecodeType(frame); err != nil || t != protocol.TypeHello {
+	var f ingest.Frame
+	if err := ingest.DecodeFrame(frame, &f); err != nil || f.Type != protocol.TypeHello {
 		return c.ws.Close(websocket.StatusPolicyViolation, "the first frame must be hello")
 	}
-	if err := c.hello(ctx, frame); err != nil {
+	if err := c.hello(ctx, &f); err != nil {
 		return err
 	}
 	for {
@@ -113,20 +114,19 @@ func (c *conn) serve(ctx context.Context) error {
 			c.writeError(ctx, protocol.CodeInvalidMessage, "frames are JSON text", "")
 			continue
 		}
-		t, err := ingest.DecodeType(frame)
-		if err != nil {
+		if err := ingest.DecodeFrame(frame, &f); err != nil {
 			c.writeFrameError(ctx, err, "")
 			continue
 		}
-		switch t {
+		switch f.Type {
 		case protocol.TypeEvents:
-			err = c.events(ctx, frame)
+			err = c.events(ctx, &f)
 		case protocol.TypeVisitorDataUpdate:
-			err = c.updateVisitorData(ctx, frame)
+			err = c.updateVisitorData(ctx, &f)
 		case protocol.TypeHello:
-			err = c.hello(ctx, frame)
+			err = c.hello(ctx, &f)
 		default:
-			c.writeError(ctx, protocol.CodeUnknownType, "unknown frame type "+quote(t), "")
+			c.writeError(ctx, protocol.CodeUnknownType, "unknown frame type "+quote(f.Type), "")
 		}
 		if err != nil {
 			return err
@@ -135,11 +135,7 @@ func (c *conn) serve(ctx context.Context) error {
 }
 
 // hello settles the visit and answers welcome.
-func (c *conn) hello(ctx context.Context, frame []byte) error {
-	var m protocol.Hello
-	if err := json.Unmarshal(frame, &m); err != nil {
-		return c.ws.Close(websocket.StatusPolicyViolation, "hello is malformed")
-	}
+func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = m.VisitorID, m.VisitID, m.Recognition
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
@@ -180,14 +176,9 @@ func (c *conn) welcome(ctx context.Context) error {
 }
 
 // events stores a batch and acknowledges it after the commit.
-func (c *conn) events(ctx context.Context, frame []byte) error {
-	var batch ingest.RawBatch
-	if err := ingest.DecodeBatch(frame, &batch, func() []json.RawMessage { return batch.Events }); err != nil {
-		c.writeFrameError(ctx, err, "")
-		return nil
-	}
+func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 	prev := c.visit
-	res, err := c.hub.cfg.Ingester.Collect(ctx, c.client, batch.SentAt, batch.Events)
+	res, err := c.hub.cfg.Ingester.Collect(ctx, c.client, f.SentAt, f.Events)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -231,12 +222,7 @@ func (c *conn) events(ctx context.Context, frame []byte) error {
 
 // updateVisitorData writes one browser-writable namespace of the
 // connection's own subject.
-func (c *conn) updateVisitorData(ctx context.Context, frame []byte) error {
-	var m protocol.VisitorDataUpdate
-	if err := json.Unmarshal(frame, &m); err != nil {
-		c.writeError(ctx, protocol.CodeInvalidMessage, "visitorData.update is malformed", "")
-		return nil
-	}
+func (c *conn) updateVisitorData(ctx context.Context, m *ingest.Frame) error {
 	if !protocol.ValidNamespace(m.Namespace) {
 		c.writeError(ctx, protocol.CodeInvalidVisitorData, "namespace must match ^[a-z][a-z0-9_]{0,63}$", m.RequestID)
 		return nil
