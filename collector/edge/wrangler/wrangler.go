@@ -40,7 +40,10 @@ const Binding = "DB"
 // bin returns the path of the pinned wrangler in dir, or an error that says
 // how to install it.
 func bin(dir string) (string, error) {
-	p := filepath.Join(dir, "node_modules", ".bin", "wrangler")
+	p, err := filepath.Abs(filepath.Join(dir, "node_modules", ".bin", "wrangler"))
+	if err != nil {
+		return "", err
+	}
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("wrangler not installed in %s (run `make edge-deps`): %w", dir, err)
 	}

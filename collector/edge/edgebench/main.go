@@ -1,0 +1,166 @@
+// Command edgebench loads the edge build under `wrangler dev` with
+// POST /v1/collect batches and prints requests per second, events per
+// second and latency percentiles per batch size. Local workerd is not
+// Cloudflare's network: the figures compare builds, they do not predict
+// production. `make bench-edge` builds the worker and runs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/visitrack/visitrack/collector/edge"
+	"github.com/visitrack/visitrack/collector/edge/wrangler"
+)
+
+const origin = "http://bench.example"
+
+func main() {
+	dir := flag.String("dir", ".", "the folder of wrangler.jsonc, node_modules and build/")
+	duration := flag.Duration("duration", 10*time.Second, "load time per batch size")
+	concurrency := flag.Int("concurrency", 4, "browsers sending at once")
+	batches := flag.String("batches", "1,50", "comma-separated batch sizes (events per request)")
+	flag.Parse()
+	if err := run(*dir, *duration, *concurrency, *batches); err != nil {
+		fmt.Fprintln(os.Stderr, "edgebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string, duration time.Duration, concurrency int, batchList string) error {
+	var sizes []int
+	for f := range strings.SplitSeq(batchList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 500 {
+			return fmt.Errorf("-batches: %q is not a batch size from 1 to 500", f)
+		}
+		sizes = append(sizes, n)
+	}
+	state, err := os.MkdirTemp("", "visitrack-edgebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(state)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(len(sizes))*(duration+5*time.Second))
+	defer cancel()
+	if err := wrangler.Migrate(ctx, dir, state); err != nil {
+		return err
+	}
+	dev, err := wrangler.Start(ctx, wrangler.Options{Dir: dir, StateDir: state, Vars: map[string]string{
+		edge.EnvRecognitionKey: strings.Repeat("be", 32),
+		edge.EnvAllowedOrigins: origin,
+	}})
+	if err != nil {
+		return err
+	}
+	defer dev.Stop()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}
+	fmt.Printf("edge /v1/collect under wrangler dev (local workerd, D1 on local SQLite), %d concurrent browsers, %v per size\n", concurrency, duration)
+	fmt.Printf("%-8s %10s %10s %10s %10s %8s\n", "batch", "requests", "req/s", "events/s", "p50", "p99")
+	for _, n := range sizes {
+		// Warm up: the first requests compile the module.
+		if _, err := load(client, dev.URL, n, 2, 2*time.Second); err != nil {
+			return err
+		}
+		lat, err := load(client, dev.URL, n, concurrency, duration)
+		if err != nil {
+			return fmt.Errorf("batch %d: %w\n%s", n, err, dev.Output())
+		}
+		slices.Sort(lat)
+		secs := duration.Seconds()
+		fmt.Printf("%-8d %10d %10.1f %10.0f %10s %8s\n", n, len(lat), float64(len(lat))/secs,
+			float64(len(lat)*n)/secs, pct(lat, 0.50), pct(lat, 0.99))
+	}
+	size, err := wrangler.DeployDryRun(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("worker size: %.1f KiB gzip, as `wrangler deploy --dry-run` reports it (gate: under 2,500,000 bytes; free plan: 3 MB)\n", float64(size)/1024)
+	return nil
+}
+
+// load runs concurrency browsers for d, each posting batches of n events
+// and waiting for the answer, and returns every request's latency.
+func load(client *http.Client, base string, n, concurrency int, d time.Duration) ([]time.Duration, error) {
+	var (
+		mu   sync.Mutex
+		lat  []time.Duration
+		errs []error
+		wg   sync.WaitGroup
+	)
+	end := time.Now().Add(d)
+	for range concurrency {
+		wg.Go(func() {
+			ids := ulid.Monotonic(rand.Reader, 0)
+			id := func() string { return ulid.MustNew(ulid.Now(), ids).String() }
+			visitor, visit, page := id(), id(), id()
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				events := make([]map[string]any, n)
+				for i := range events {
+					events[i] = map[string]any{"eventId": id(), "name": "Bench", "pageId": page,
+						"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "data": map[string]any{"i": i}}
+				}
+				body, _ := json.Marshal(map[string]any{"visitorId": visitor, "visitId": visit, "events": events})
+				req, _ := http.NewRequest("POST", base+"/v1/collect", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+				req.Header.Set("Origin", origin)
+				start := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					var ack struct {
+						Ack struct {
+							EventIDs []string `json:"eventIds"`
+						} `json:"ack"`
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("%s: %s", resp.Status, b)
+					} else if json.Unmarshal(b, &ack) != nil || len(ack.Ack.EventIDs) != n {
+						err = fmt.Errorf("acked %d of %d events: %s", len(ack.Ack.EventIDs), n, b)
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	if len(lat) == 0 {
+		return nil, fmt.Errorf("no request finished in %v", d)
+	}
+	return lat, nil
+}
+
+// pct returns the p-quantile of sorted latencies.
+func pct(sorted []time.Duration, p float64) string {
+	i := min(len(sorted)-1, int(p*float64(len(sorted))))
+	return sorted[i].Round(100 * time.Microsecond).String()
+}
