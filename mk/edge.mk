@@ -62,9 +62,10 @@ edge-dev: edge-wasm edge-deps
 	EDGE_PORT=$(EDGE_PORT) EDGE_STATE=$(abspath $(EDGE_STATE)) $(EDGE_DIR)/scripts/dev.sh
 
 # The edge tests carry the build tag `edge`: they need the worker and
-# wrangler, which this target provides. The size gate comes last, so that
-# a worker too large still gets its tests run.
-test-edge: edge-wasm edge-deps
+# wrangler, and the browser test Chromium and the tracker's files, which
+# this target provides. The size gate comes last, so that a worker too
+# large still gets its tests run.
+test-edge: edge-wasm edge-deps chromium web-assets
 	$(GO) vet -tags edge ./$(EDGE_DIR)/...
 	$(GO) test -tags edge -count=1 -timeout 15m ./$(EDGE_DIR)/...
 	$(edge_size_check)

@@ -1,0 +1,211 @@
+//go:build edge
+
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/visitrack/visitrack/collector/edge"
+	"github.com/visitrack/visitrack/web"
+)
+
+// pageHTML is a site page that embeds the tracker with the edge collector
+// and the HTTP transport, as the README tells sites to.
+const pageHTML = `<!doctype html><title>edge shop</title>
+<script>
+  window._gt = window._gt || [];
+  _gt.push(['config', { collector: %q, transport: 'http' }]);
+</script>
+<script async src="/gt.js"></script>`
+
+// TestBrowserIdentityStory: a real browser on a site, tracked by the edge
+// build over HTTP, goes anonymous → SignIn → a new visit recognized by its
+// cookie → SignOut, and the edge stores the whole story.
+func TestBrowserIdentityStory(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is needed (make chromium): ", err)
+	}
+	var workerURL string
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/shop.html" {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, pageHTML, workerURL)
+			return
+		}
+		web.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(site.Close)
+	vars := settings()
+	vars[edge.EnvAllowedOrigins] = site.URL
+	wk := startWorker(t, vars)
+	workerURL = wk.URL
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Run(bctx); err != nil { // starts the browser: no timeout here
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancel()
+
+	type ids struct {
+		VisitorID  string  `json:"visitorId"`
+		VisitID    string  `json:"visitId"`
+		IdentityID *string `json:"identityId"`
+		State      string  `json:"state"`
+		Verified   bool    `json:"verified"`
+	}
+	eval := func(expr string, out any) {
+		t.Helper()
+		err := chromedp.Run(ctx, chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+			return p.WithAwaitPromise(true)
+		}))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+	}
+	// waitState polls the tracker until its visit is in state.
+	waitState := func(state string) ids {
+		t.Helper()
+		var got ids
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			eval(`visitrack.ids()`, &got)
+			if got.State == state {
+				return got
+			}
+		}
+		var v struct {
+			State    string  `json:"state"`
+			Identity *string `json:"identityId"`
+			Verified bool    `json:"verified"`
+		}
+		adminGet(t, wk.URL+"/v1/visits/"+got.VisitID, &v)
+		t.Fatalf("the tracker stayed %+v, want state %s (the edge has the visit %+v)", got, state, v)
+		return got
+	}
+	open := func() {
+		t.Helper()
+		if err := chromedp.Run(ctx, chromedp.Navigate(site.URL+"/shop.html")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const userID = "dora@example.com"
+	open()
+	first := waitState("anonymous")
+	var ignored any
+	eval(`visitrack.track('AddToCart', {sku: 'E-1'}).then(() => true)`, &ignored)
+	eval(fmt.Sprintf(`visitrack.signIn(%q, {plan: 'gold'}).then(() => true)`, userID), &ignored)
+	signedIn := waitState("authenticated")
+	if signedIn.IdentityID == nil || !signedIn.Verified || signedIn.VisitID != first.VisitID {
+		t.Fatalf("after signIn: %+v, want a verified identity in visit %s", signedIn, first.VisitID)
+	}
+
+	// The visit cookie expires; the next page load starts a new visit that
+	// the recognition cookie makes recognized.
+	eval(`document.cookie = '_vt_visit=; Max-Age=0; Path=/'; true`, &ignored)
+	open()
+	recognized := waitState("recognized")
+	if recognized.VisitID == first.VisitID || recognized.VisitorID != first.VisitorID ||
+		recognized.IdentityID == nil || *recognized.IdentityID != *signedIn.IdentityID || !recognized.Verified {
+		t.Fatalf("second visit %+v, want a new visit of visitor %s recognized as %s", recognized, first.VisitorID, *signedIn.IdentityID)
+	}
+	eval(`visitrack.signOut().then(() => true)`, &ignored)
+	waitState("anonymous")
+	eval(`visitrack.track('AfterSignOut', {}).then(() => true)`, &ignored)
+
+	// What the edge stored, through its REST API.
+	identityID := *signedIn.IdentityID
+	var visits struct {
+		Items []struct {
+			VisitID string `json:"visitId"`
+		} `json:"items"`
+	}
+	adminGet(t, wk.URL+"/v1/identities/"+identityID+"/visits", &visits)
+	if len(visits.Items) != 2 {
+		t.Fatalf("the identity has %d visits, want 2: %+v", len(visits.Items), visits.Items)
+	}
+	type event struct {
+		Name       string  `json:"name"`
+		IdentityID *string `json:"identityId"`
+	}
+	var events struct {
+		Items []event `json:"items"`
+	}
+	adminGet(t, wk.URL+"/v1/visits/"+first.VisitID+"/events?limit=1000", &events)
+	want := map[string]bool{"VisitStarted": false, "PageEntered": false, "AddToCart": false, "SignIn": false}
+	for _, e := range events.Items {
+		if _, ok := want[e.Name]; ok {
+			want[e.Name] = true
+		}
+	}
+	for name, seen := range want {
+		if !seen {
+			t.Fatalf("first visit has no %s: %+v", name, events.Items)
+		}
+	}
+	// sendBeacon's PageExited of the first visit arrives on its own time;
+	// the second visit's story is complete once AfterSignOut is stored.
+	var second []event
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+		adminGet(t, wk.URL+"/v1/visits/"+recognized.VisitID+"/events?limit=1000", &events)
+		second = events.Items
+		if len(second) > 0 && second[len(second)-1].Name == "AfterSignOut" {
+			break
+		}
+	}
+	var names []string
+	for _, e := range second {
+		names = append(names, e.Name)
+	}
+	have := func(name string) *event {
+		for i := range second {
+			if second[i].Name == name {
+				return &second[i]
+			}
+		}
+		t.Fatalf("second visit has no %s: %v", name, names)
+		return nil
+	}
+	if e := have("UserInfo"); e.IdentityID == nil || *e.IdentityID != identityID {
+		t.Fatalf("the recognition's UserInfo %+v, want identity %s", e, identityID)
+	}
+	have("SignOut")
+	if e := have("AfterSignOut"); e.IdentityID != nil {
+		t.Fatalf("an event after SignOut carries identity %s", *e.IdentityID)
+	}
+}
+
+func adminGet(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
