@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -46,16 +47,32 @@ type collectAnswer struct {
 			Message string `json:"message"`
 		} `json:"rejected"`
 	} `json:"ack"`
-	Identity *struct {
-		State       string  `json:"state"`
-		IdentityID  *string `json:"identityId"`
-		Verified    bool    `json:"verified"`
-		Recognition *string `json:"recognition"`
-	} `json:"identity"`
+	Identity    *identityAnswer `json:"identity"`
 	VisitorData *struct {
 		Version int64           `json:"version"`
 		Data    json.RawMessage `json:"data"`
 	} `json:"visitorData"`
+}
+
+// identityAnswer is the identity part of a /v1/collect answer.
+type identityAnswer struct {
+	State       string  `json:"state"`
+	IdentityID  *string `json:"identityId"`
+	Verified    bool    `json:"verified"`
+	Recognition *string `json:"recognition"`
+}
+
+func (a *identityAnswer) String() string {
+	if a == nil {
+		return "<none>"
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%.24q", *p)
+	}
+	return fmt.Sprintf("{state %s, identityId %s, verified %v, recognition %s}", a.State, str(a.IdentityID), a.Verified, str(a.Recognition))
 }
 
 // body is the /v1/collect request for events.

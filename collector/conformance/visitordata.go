@@ -22,6 +22,34 @@ func (v visitorData) data(t *testing.T) map[string]any {
 	return m
 }
 
+// namespaceView is one namespace as the namespace calls answer it.
+type namespaceView struct {
+	Version   int64           `json:"version"`
+	Namespace string          `json:"namespace"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (v namespaceView) data(t *testing.T) any {
+	t.Helper()
+	var d any
+	if err := json.Unmarshal(v.Data, &d); err != nil {
+		t.Fatalf("namespace %s: %v", v.Data, err)
+	}
+	return d
+}
+
+// path returns the value at keys in nested objects, nil when absent.
+func path(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
 // testVisitorData: the REST calls on a subject's document, with versions,
 // If-Match and the namespace rules.
 func (s *suite) testVisitorData(t *testing.T) {
@@ -31,8 +59,11 @@ func (s *suite) testVisitorData(t *testing.T) {
 	base := "/v1/visitors/" + b.visitorID + "/visitor-data"
 	admin := func(method, path string, body any, header map[string]string) *response {
 		ct := ""
-		if method == "PATCH" {
+		switch {
+		case method == "PATCH":
 			ct = "application/merge-patch+json"
+		case body != nil:
+			ct = "application/json"
 		}
 		return s.do(t, req{method: method, path: path, token: s.AdminToken, body: body, contentType: ct, header: header})
 	}
@@ -50,7 +81,7 @@ func (s *suite) testVisitorData(t *testing.T) {
 	r = admin("PUT", base, doc, map[string]string{"If-Match": `"0"`})
 	r.want(t, http.StatusOK)
 	r.decode(t, &vd)
-	if vd.Version != 1 || vd.data(t)["crm"].(map[string]any)["tier"] != "silver" {
+	if vd.Version != 1 || path(vd.data(t), "crm", "tier") != "silver" {
 		t.Fatalf("after PUT: %+v, want version 1 with the document", vd)
 	}
 	if et := r.Header.Get("ETag"); et != `"1"` {
@@ -58,27 +89,36 @@ func (s *suite) testVisitorData(t *testing.T) {
 	}
 	admin("PUT", base, doc, map[string]string{"If-Match": `"0"`}).wantProblem(t, http.StatusPreconditionFailed)
 
-	// A namespace patch touches that namespace alone.
+	// A namespace patch touches that namespace alone, and answers it.
 	r = admin("PATCH", base+"/crm", `{"tier":"gold","since":2024}`, nil)
 	r.want(t, http.StatusOK)
-	r.decode(t, &vd)
-	m := vd.data(t)
-	if vd.Version != 2 || m["crm"].(map[string]any)["tier"] != "gold" || m["campaign"].(map[string]any)["step"] != 1.0 {
-		t.Fatalf("after PATCH crm: %+v, want version 2, crm gold, campaign untouched", vd)
+	var ns namespaceView
+	r.decode(t, &ns)
+	if ns.Version != 2 || ns.Namespace != "crm" || path(ns.data(t), "tier") != "gold" || path(ns.data(t), "since") != 2024.0 {
+		t.Fatalf("PATCH crm answered %s, want version 2 and crm merged", r.Body)
+	}
+	if et := r.Header.Get("ETag"); et != `"2"` {
+		t.Fatalf("ETag after PATCH %q, want \"2\"", et)
+	}
+	s.getJSON(t, base, &vd)
+	if m := vd.data(t); vd.Version != 2 || path(m, "crm", "tier") != "gold" || path(m, "campaign", "step") != 1.0 {
+		t.Fatalf("after PATCH crm: version %d %s, want crm gold and campaign untouched", vd.Version, vd.Data)
 	}
 	admin("PATCH", base+"/crm", `{"tier":null}`, map[string]string{"If-Match": `"1"`}).wantProblem(t, http.StatusPreconditionFailed)
 	s.do(t, req{method: "PATCH", path: base + "/crm", token: s.AdminToken, contentType: "application/json", body: `{"tier":"x"}`}).
 		wantProblem(t, http.StatusUnsupportedMediaType)
 
-	r = s.get(t, base+"/crm")
-	r.want(t, http.StatusOK)
-	if !strings.Contains(string(r.Body), `"gold"`) || strings.Contains(string(r.Body), `"campaign"`) {
-		t.Fatalf("%s: want the crm namespace alone", r)
+	s.getJSON(t, base+"/crm", &ns)
+	if ns.Version != 2 || ns.Namespace != "crm" || path(ns.data(t), "tier") != "gold" || path(ns.data(t), "step") != nil {
+		t.Fatalf("GET crm: %+v, want the crm namespace alone", ns)
 	}
 	s.get(t, base+"/nothing_here").wantProblem(t, http.StatusNotFound)
 
 	r = admin("DELETE", base+"/campaign", nil, nil)
-	r.want(t, http.StatusOK)
+	r.want(t, http.StatusNoContent)
+	if et := r.Header.Get("ETag"); et != `"3"` {
+		t.Fatalf("ETag after DELETE %q, want \"3\"", et)
+	}
 	s.getJSON(t, base, &vd)
 	if _, ok := vd.data(t)["campaign"]; ok || vd.Version != 3 {
 		t.Fatalf("after DELETE campaign: %+v, want version 3 without campaign", vd)
@@ -128,19 +168,18 @@ func (s *suite) testMetadata(t *testing.T) {
 	b := newBrowser()
 	e := b.event("PageEntered", nil)
 	s.collect(t, b, e).wantAcked(t, e)
-	path := "/v1/visits/" + b.visitID + "/metadata"
+	mdPath := "/v1/visits/" + b.visitID + "/metadata"
 	var md visitorData
-	s.getJSON(t, path, &md)
+	s.getJSON(t, mdPath, &md)
 	if md.Version != 0 || string(md.Data) != "{}" {
 		t.Fatalf("new visit's metadata %+v, want version 0 and {}", md)
 	}
-	r := s.do(t, req{method: "PUT", path: path, token: s.AdminToken, body: map[string]any{"crm": map[string]any{"case": "secret-c-1"}}})
+	r := s.do(t, req{method: "PUT", path: mdPath, token: s.AdminToken, body: map[string]any{"crm": map[string]any{"case": "secret-c-1"}}})
 	r.want(t, http.StatusOK)
-	r = s.do(t, req{method: "PATCH", path: path, token: s.AdminToken, contentType: "application/merge-patch+json", body: `{"crm":{"score":5}}`})
+	r = s.do(t, req{method: "PATCH", path: mdPath, token: s.AdminToken, contentType: "application/merge-patch+json", body: `{"crm":{"score":5}}`})
 	r.want(t, http.StatusOK)
-	s.getJSON(t, path, &md)
-	crm, _ := md.data(t)["crm"].(map[string]any)
-	if md.Version != 2 || crm["case"] != "secret-c-1" || crm["score"] != 5.0 {
+	s.getJSON(t, mdPath, &md)
+	if m := md.data(t); md.Version != 2 || path(m, "crm", "case") != "secret-c-1" || path(m, "crm", "score") != 5.0 {
 		t.Fatalf("metadata after PUT and PATCH %+v, want version 2 with case and score", md)
 	}
 	s.get(t, "/v1/visits/"+newID()+"/metadata").wantProblem(t, http.StatusNotFound)
