@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/feed"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/live"
@@ -50,6 +51,7 @@ type Server struct {
 	cfg      Config
 	ingester *ingest.Ingester
 	hub      *live.Hub
+	feed     *feed.Hub // nil on the edge: no process outlives a request
 	api      *api.Handler
 	registry *prometheus.Registry
 	handler  http.Handler
@@ -72,6 +74,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, registry: prometheus.NewRegistry()}
 	visitorData := store.NewVisitorData(cfg.Store)
+	var onCommit func([]store.EventRow)
+	if !cfg.Edge {
+		s.feed = feed.New(feed.Options{})
+		visitorData.AddListener(s.feed)
+		onCommit = s.publishEvents
+	}
 	if !cfg.Edge {
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -83,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RequireVerifiedSignIn: cfg.RequireVerifiedSignIn,
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
+		OnCommit:              onCommit,
 		Metrics:               ingest.NewMetrics(s.registry),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
@@ -106,8 +115,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Metadata:    store.NewMetadata(cfg.Store),
 		Logger:      cfg.Logger,
 	})
+	if s.feed != nil {
+		s.api.HandleStream(s.feed, api.StreamOptions{})
+	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// publishEvents hands committed events to the change feed. It runs on the
+// ingest writer, so it builds nothing unless someone follows events.
+func (s *Server) publishEvents(rows []store.EventRow) {
+	if !s.feed.WantsEvents() {
+		return
+	}
+	evs := make([]*collector.Event, len(rows))
+	for i := range rows {
+		evs[i] = rows[i].Event()
+	}
+	s.feed.PublishEvents(evs)
 }
 
 // erasing tells the ingester to forget cached visits after an erasure,
@@ -141,13 +166,18 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Ingester() *ingest.Ingester { return s.ingester }
 
 // CloseSockets closes WebSockets with 1001 so that trackers reconnect
-// elsewhere, and refuses new ones.
-func (s *Server) CloseSockets(ctx context.Context) { s.hub.Shutdown(ctx) }
+// elsewhere, refuses new ones, and ends the change-feed streams.
+func (s *Server) CloseSockets(ctx context.Context) {
+	if s.feed != nil {
+		s.feed.Close()
+	}
+	s.hub.Shutdown(ctx)
+}
 
 // Shutdown closes the sockets, then commits everything received. Call it
 // after the HTTP server stopped accepting and its requests finished.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.hub.Shutdown(ctx)
+	s.CloseSockets(ctx)
 	return s.ingester.Close(ctx)
 }
 

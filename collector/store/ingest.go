@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/visitrack/visitrack/collector"
 )
 
 // The writes of the ingest path. Each method is one statement (or one
@@ -54,6 +57,21 @@ type EventRow struct {
 	Referrer    string
 	Data        string
 	IP          string
+}
+
+// Event returns the row as a domain event.
+func (r *EventRow) Event() *collector.Event {
+	e := &collector.Event{
+		EventID: r.EventID, VisitID: r.VisitID, VisitorID: r.VisitorID, SessionID: r.SessionID,
+		PageID: r.PageID, Name: r.Name, Category: r.Category,
+		Timestamp: fromMS(r.Timestamp), CorrectedAt: fromMS(r.CorrectedAt), ReceivedAt: fromMS(r.ReceivedAt),
+		URL: r.URL, Title: r.Title, Referrer: r.Referrer, Data: json.RawMessage(r.Data),
+	}
+	if r.IdentityID != "" {
+		id := r.IdentityID
+		e.IdentityID = &id
+	}
+	return e
 }
 
 // eventColumns is the number of bound parameters per events row.
