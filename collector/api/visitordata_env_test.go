@@ -22,7 +22,7 @@ import (
 // vdEnv is the real API with visitor data, metadata and the change feed,
 // over a real SQLite file, served on a loopback port.
 type vdEnv struct {
-	t   *testing.T
+	t   testing.TB
 	s   *store.Store
 	vd  *store.VisitorData
 	md  *store.Metadata
@@ -50,7 +50,7 @@ var vdTokenScopes = map[string][]string{
 	"admin":     {collector.ScopeAdmin},
 }
 
-func newVDEnv(t *testing.T) *vdEnv {
+func newVDEnv(t testing.TB) *vdEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &vdEnv{t: t, s: storetest.New(t), rec: &vdRecorder{}, tokens: map[string]string{}}
