@@ -120,6 +120,12 @@ func TestEdgeLimits(t *testing.T) {
 	if !strings.Contains(p["detail"].(string), "transport") {
 		t.Fatalf("/v1/ws problem %v: want it to name the http transport", p)
 	}
+
+	// No change feed either: each request runs in its own instance, so a
+	// stream would never hear of another's writes. Say so, not 404.
+	req, _ = http.NewRequest("GET", w.URL+"/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	problemOf(t, req, http.StatusNotImplemented)
 }
 
 // TestMisconfigured: a Worker without its recognition key says so on every
