@@ -3,8 +3,8 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -163,6 +163,9 @@ func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, ende
 	return nil
 }
 
+// errErased refuses a valid token whose identity was erased since.
+var errErased = errors.New("recognition token names an erased identity")
+
 // recognize applies the client's recognition token. A valid token for a
 // stored identity makes an anonymous visit (or an unverified claim)
 // recognized and verified, and the collector records the UserInfo event
@@ -175,12 +178,12 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 	}
 	claims, err := in.cfg.Signer.Verify(*tok)
 	if err == nil {
-		ok, err := in.cfg.Store.IdentityExists(ctx, b.q, claims.IdentityID)
-		if err != nil {
-			return nil, err
+		exists, dbErr := in.cfg.Store.IdentityExists(ctx, b.q, claims.IdentityID)
+		if dbErr != nil {
+			return nil, dbErr
 		}
-		if !ok {
-			err = identity.ErrMalformed // erased since the token was issued
+		if !exists {
+			err = errErased
 		}
 	}
 	if err != nil {

@@ -324,3 +324,23 @@ func TestVisitTimeout(t *testing.T) {
 	col.Get("/v1/visits/"+w.VisitID+"/events", &evs)
 	eq(t, "new visit events", fmt.Sprint(names(evs.Items)), "[Browse]")
 }
+
+// TestErasedIdentityIsNotRecognized: after erasure, a token issued before
+// it recognizes nobody, and the browser is told to delete it.
+func TestErasedIdentityIsNotRecognized(t *testing.T) {
+	col := collectortest.Start(t)
+	visitor := collectortest.NewID()
+	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitID: collectortest.NewID()})
+	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ada"}))
+	c.Conn.CloseNow()
+	if status, b := col.Do("DELETE", "/v1/identities/"+*id.IdentityID, nil); status != 204 {
+		t.Fatalf("erase: %d %s", status, b)
+	}
+	c = collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID(), Recognition: id.Recognition})
+	if c.Welcome.State != protocol.StateAnonymous || c.Welcome.IdentityID != nil || c.Welcome.Recognition != nil {
+		t.Fatalf("welcome after erasure = %+v", c.Welcome)
+	}
+	var ids list[struct{ IdentityID string }]
+	col.Get("/v1/identities?userId=ada", &ids)
+	eq(t, "identities after erasure", len(ids.Items), 0)
+}
