@@ -25,7 +25,8 @@ type collectRequest struct {
 
 // ServeCollect serves POST /v1/collect, the HTTP transport, and its CORS
 // preflight. It does everything the WebSocket does except the push: the
-// answer carries identity changes and newer visitor data.
+// answer always carries the visit's identity (HTTP has no welcome), and
+// the visitor data when it is newer than the client's.
 func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	if !h.originAllowed(r) {
 		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not send events; see --allowed-origins")
@@ -85,10 +86,10 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitID: res.Visit.VisitID, Ack: res.Ack}
 	out.Ack.Type = ""
-	if res.IdentityChanged || res.NewVisit {
-		out.Identity = res.Visit.IdentityMessage()
-		out.Identity.Type = ""
-	}
+	// Always: HTTP has no welcome, and a sendBeacon's answer (which may be
+	// the request that did the recognition) is thrown away by the browser.
+	out.Identity = res.Visit.IdentityMessage()
+	out.Identity.Type = ""
 	switch {
 	case res.VisitorData != nil:
 		out.VisitorData = &protocol.VisitorDataView{Version: res.VisitorData.Version, Data: protocol.RawJSON(res.VisitorData.Data)}

@@ -188,6 +188,10 @@ func (s *Server) routes() http.Handler {
 			writeProblem(w, http.StatusNotImplemented, "websocket_unavailable",
 				"WebSockets are not available on the edge build; configure the tracker with transport: 'http'")
 		})
+		mux.HandleFunc("GET /v1/stream", func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusNotImplemented, "stream_unavailable",
+				"the change feed needs a long-lived process, which the edge build does not have; poll the REST API")
+		})
 	} else {
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeWS)
 	}
