@@ -108,8 +108,10 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 			}
 		}
 	}()
-	killed := false
-	for frame := 0; frame < 400; frame++ {
+	// Stream until 500 events are acknowledged, SIGKILL the collector, and
+	// keep streaming a little: those frames are lost or unacknowledged.
+	killed, after := false, 0
+	for frame := 0; after < 20; frame++ {
 		batch := make([]protocol.Event, 10)
 		mu.Lock()
 		for i := range batch {
@@ -117,8 +119,16 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 			sent[batch[i].EventID] = batch[i]
 			order = append(order, batch[i].EventID)
 		}
-		n := len(acked)
+		n, ahead := len(acked), len(sent)-len(acked)
 		mu.Unlock()
+		if killed {
+			after++
+		} else if n >= 500 {
+			ch.cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+		} else if ahead > 2000 {
+			time.Sleep(time.Millisecond) // let the acks catch up
+		}
 		b, _ := json.Marshal(protocol.Events{Type: protocol.TypeEvents, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Events: batch})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := c.Conn.Write(ctx, websocket.MessageText, b)
@@ -126,13 +136,12 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		if err != nil {
 			break
 		}
-		if !killed && n >= 500 {
-			ch.cmd.Process.Signal(syscall.SIGKILL)
-			killed = true
+		if frame > 100_000 {
+			t.Fatal("the collector acknowledged too little to kill it mid-stream")
 		}
 	}
 	if !killed {
-		t.Fatal("the collector acknowledged too little to kill it mid-stream")
+		t.Fatal("the connection failed before the collector was killed")
 	}
 	<-readDone
 	ch.cmd.Wait()

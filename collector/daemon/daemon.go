@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
@@ -195,6 +196,7 @@ func (m *Main) Run(ctx context.Context) error {
 		AllowedOrigins:        m.Config.AllowedOrigins,
 		BrowserWritable:       m.Config.BrowserWritable,
 		Static:                m.Static,
+		Metrics:               metrics.New(),
 		Logger:                m.Logger,
 	})
 	if err != nil {

@@ -187,7 +187,7 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 		}
 	}
 	if err != nil {
-		in.cfg.Metrics.recognitionRefused.Inc()
+		in.cfg.Observer.RecognitionRefused()
 		j.res.IdentityChanged = true // tell the browser to drop its cookie
 		return nil, nil
 	}

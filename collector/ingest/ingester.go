@@ -37,7 +37,8 @@ type Config struct {
 	// OnCommit, if set, is called after each commit with the stored events
 	// (the change feed). It runs on the writer: it must not block.
 	OnCommit func(events []store.EventRow)
-	Metrics  *Metrics
+	// Observer receives measurements; nil observes nothing.
+	Observer Observer
 	Logger   *slog.Logger
 	// Now and Entropy are injectable for tests.
 	Now     func() time.Time
@@ -72,8 +73,8 @@ func New(cfg Config) (*Ingester, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics(nil)
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{})}
 	if in.now == nil {
@@ -185,7 +186,7 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 	} else if err := in.enqueue(ctx, j); err != nil {
 		return nil, fmt.Errorf("collect: %w", err)
 	}
-	in.cfg.Metrics.observeJob(j)
+	in.cfg.Observer.Collected(j.received, j.stored, j.res.Ack.Rejected)
 	return in.finish(ctx, j)
 }
 

@@ -3,53 +3,24 @@ package ingest
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// Metrics are the ingest path's Prometheus metrics.
-type Metrics struct {
-	received           prometheus.Counter
-	stored             prometheus.Counter
-	rejected           *prometheus.CounterVec
-	batchEvents        prometheus.Histogram
-	commitSeconds      prometheus.Histogram
-	recognitionRefused prometheus.Counter
+// Observer hears what ingest does, for metrics. The native collector
+// exports it to Prometheus (package metrics); the edge build observes
+// nothing, which keeps the Prometheus client out of the worker. Methods
+// must be cheap and safe for concurrent use: Commit runs on the writer.
+type Observer interface {
+	// Collected is called once per Collect call, after its commit.
+	Collected(received, stored int, rejected []protocol.Rejection)
+	// Committed is called after each transaction.
+	Committed(rows int, took time.Duration)
+	// RecognitionRefused counts forged, expired or erased tokens.
+	RecognitionRefused()
 }
 
-// NewMetrics creates the metrics and registers them with reg (nil: not
-// registered, for tests and the edge build).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "visitrack_events_received_total", Help: "Events received from browsers."}),
-		stored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "visitrack_events_committed_total", Help: "Events acknowledged after a durable commit (resends included)."}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "visitrack_events_rejected_total", Help: "Events rejected in an ack, by code."}, []string{"code"}),
-		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "visitrack_commit_batch_events", Help: "Event rows written per transaction.",
-			Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
-		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "visitrack_commit_seconds", Help: "Time from a batch's start to its commit.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}),
-		recognitionRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "visitrack_recognition_refused_total", Help: "Recognition tokens that were forged, expired or of an erased identity."}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.received, m.stored, m.rejected, m.batchEvents, m.commitSeconds, m.recognitionRefused)
-	}
-	return m
-}
+type nopObserver struct{}
 
-func (m *Metrics) observeJob(j *job) {
-	m.received.Add(float64(j.received))
-	m.stored.Add(float64(j.stored))
-	for i := range j.res.Ack.Rejected {
-		m.rejected.WithLabelValues(j.res.Ack.Rejected[i].Code).Inc()
-	}
-}
-
-func (m *Metrics) observeCommit(rows int, d time.Duration) {
-	m.batchEvents.Observe(float64(rows))
-	m.commitSeconds.Observe(d.Seconds())
-}
+func (nopObserver) Collected(int, int, []protocol.Rejection) {}
+func (nopObserver) Committed(int, time.Duration)             {}
+func (nopObserver) RecognitionRefused()                      {}

@@ -153,7 +153,7 @@ func (in *Ingester) commit(jobs []*job) {
 				in.fail(pending, fmt.Errorf("commit: %w", err))
 				return
 			}
-			in.cfg.Metrics.observeCommit(len(b.rows), time.Since(start))
+			in.cfg.Observer.Committed(len(b.rows), time.Since(start))
 			if in.cfg.OnCommit != nil && len(b.rows) > 0 {
 				in.cfg.OnCommit(b.rows)
 			}

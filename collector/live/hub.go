@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -26,8 +25,13 @@ type Config struct {
 	// any site could then write into your visitors' history.
 	AllowedOrigins []string
 	Logger         *slog.Logger
-	// Registerer, if set, receives the open-connection gauge.
-	Registerer prometheus.Registerer
+	// Observer, if set, hears the number of open connections.
+	Observer Observer
+}
+
+// Observer hears the number of open WebSocket connections, for metrics.
+type Observer interface {
+	Connections(open int)
 }
 
 // Hub serves browsers and tracks their WebSocket connections by the
@@ -37,7 +41,6 @@ type Hub struct {
 	origins  map[string]bool
 	anyOrig  bool
 	writable map[string]bool
-	open     prometheus.Gauge
 
 	mu      sync.Mutex
 	subs    map[string]map[*conn]struct{} // subject key → connections
@@ -53,8 +56,6 @@ func New(cfg Config) *Hub {
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
 		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{},
-		open: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "visitrack_websocket_connections", Help: "Open tracker WebSocket connections."}),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
@@ -66,9 +67,6 @@ func New(cfg Config) *Hub {
 	}
 	for _, ns := range cfg.BrowserWritable {
 		h.writable[strings.TrimSpace(ns)] = true
-	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(h.open)
 	}
 	return h
 }
@@ -88,7 +86,9 @@ func (h *Hub) register(c *conn) bool {
 		return false
 	}
 	h.conns[c] = struct{}{}
-	h.open.Inc()
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Connections(len(h.conns))
+	}
 	return true
 }
 
@@ -99,7 +99,9 @@ func (h *Hub) unregister(c *conn) {
 		return
 	}
 	delete(h.conns, c)
-	h.open.Dec()
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Connections(len(h.conns))
+	}
 	h.unsubscribeLocked(c)
 }
 

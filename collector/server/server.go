@@ -12,9 +12,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
 	"github.com/visitrack/visitrack/collector/feed"
@@ -41,9 +38,19 @@ type Config struct {
 	// Static serves the tracker, its loader, the demo and the console;
 	// nil serves none of them.
 	Static http.Handler
-	Logger *slog.Logger
+	// Metrics observes ingest and connections and serves /metrics (the
+	// native collector's package metrics); nil on the edge.
+	Metrics Metrics
+	Logger  *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
+}
+
+// Metrics is what the server needs of a metrics exporter.
+type Metrics interface {
+	ingest.Observer
+	live.Observer
+	http.Handler
 }
 
 // Server is a running collector.
@@ -53,7 +60,6 @@ type Server struct {
 	hub      *live.Hub
 	feed     *feed.Hub // nil on the edge: no process outlives a request
 	api      *api.Handler
-	registry *prometheus.Registry
 	handler  http.Handler
 }
 
@@ -72,16 +78,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, registry: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg}
 	visitorData := store.NewVisitorData(cfg.Store)
 	var onCommit func([]store.EventRow)
 	if !cfg.Edge {
 		s.feed = feed.New(feed.Options{})
 		visitorData.AddListener(s.feed)
 		onCommit = s.publishEvents
-	}
-	if !cfg.Edge {
-		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s.ingester, err = ingest.New(ingest.Config{
 		Store:                 cfg.Store,
@@ -92,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
-		Metrics:               ingest.NewMetrics(s.registry),
+		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
 	})
@@ -105,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		BrowserWritable: cfg.BrowserWritable,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Logger:          cfg.Logger,
-		Registerer:      s.registry,
+		Observer:        cfg.Metrics,
 	})
 	visitorData.AddListener(s.hub)
 	s.api = api.New(api.Config{
@@ -120,6 +123,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// observer avoids a typed nil in the ingest config.
+func observer(m Metrics) ingest.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
 }
 
 // publishEvents hands committed events to the change feed. It runs on the
@@ -198,7 +209,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
 	mux.Handle("/v1/", s.api)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	} else {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusNotImplemented, "metrics_unavailable", "this build exports no metrics")
+		})
+	}
 	mux.HandleFunc("POST /demo/api/login", s.demoLogin)
 	if s.cfg.Static != nil {
 		mux.Handle("/", s.cfg.Static)
