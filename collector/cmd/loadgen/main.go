@@ -6,7 +6,9 @@
 //  2. a real collector (a subprocess on loopback with a fresh data
 //     directory) driven by N concurrent WebSocket visitors, each sending
 //     small events and waiting for the ack before the next frame;
-//  3. the collector's RSS with M idle connected visitors.
+//  3. the latency from a visitor-data PATCH (REST) to the push reaching
+//     the visitor's WebSocket, with N visitors connected;
+//  4. the collector's RSS with M idle connected visitors.
 //
 // It prints durable events/s, the ratio to the raw ceiling, ack latency
 // p50/p99, and the idle RSS.
@@ -82,6 +84,13 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 	fmt.Printf("ack latency:             p50 %s  p99 %s  max %s\n", res.p50, res.p99, res.max)
 	fmt.Printf("collector RSS under load: %s\n", mb(col.rss()))
 
+	push, err := pushLatency(col.addr, visitors, 2000)
+	if err != nil {
+		return fmt.Errorf("push latency: %w", err)
+	}
+	fmt.Printf("PATCH → push, %d visitors: p50 %s  p99 %s  max %s (%d pushes, %.0f PATCH/s)\n",
+		visitors, push.p50, push.p99, push.max, push.n, push.rate)
+
 	if idle > 0 {
 		col.stop()
 		if col, err = startCollector(bin, filepath.Join(tmp, "idle")); err != nil {
@@ -107,6 +116,9 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 const rawBatch = 1000
 
 var debugAddr string
+
+// adminToken is the collector's admin token for the REST calls.
+const adminToken = "vt_loadgen_admin_token_0123456789"
 
 // rawCeiling inserts event rows like the load's through the store's own
 // insert, rawBatch per transaction, and returns rows per second.
@@ -169,6 +181,7 @@ func startCollector(bin, dataDir string) (*collectorProc, error) {
 		args = append(args, "--debug-addr", debugAddr)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "VISITRACK_ADMIN_TOKEN="+adminToken)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
@@ -230,20 +243,141 @@ type loadResult struct {
 }
 
 func dial(ctx context.Context, addr string) (*websocket.Conn, error) {
+	c, _, err := dialAs(ctx, addr, ulid.Make().String())
+	return c, err
+}
+
+// dialAs connects as visitor and returns the welcome.
+func dialAs(ctx context.Context, addr, visitor string) (*websocket.Conn, []byte, error) {
 	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/v1/ws", &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	hello, _ := json.Marshal(protocol.Hello{Type: protocol.TypeHello, VisitorID: ulid.Make().String(), VisitID: ulid.Make().String()})
+	hello, _ := json.Marshal(protocol.Hello{Type: protocol.TypeHello, VisitorID: visitor, VisitID: ulid.Make().String()})
 	if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
 		c.CloseNow()
-		return nil, err
+		return nil, nil, err
 	}
-	if _, _, err := c.Read(ctx); err != nil { // welcome
+	_, welcome, err := c.Read(ctx)
+	if err != nil {
 		c.CloseNow()
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	return c, welcome, nil
+}
+
+type pushResult struct {
+	n             int
+	rate          float64
+	p50, p99, max time.Duration
+}
+
+// pushLatency connects visitors, then PATCHes a namespace of one visitor
+// after another (8 at a time) and measures until the visitorData frame
+// with that version reaches the visitor's socket.
+func pushLatency(addr string, visitors, patches int) (pushResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	type waiter struct {
+		mu   sync.Mutex
+		sent map[int64]time.Time // version → PATCH start
+	}
+	ids := make([]string, visitors)
+	waiters := make([]*waiter, visitors)
+	var mu sync.Mutex
+	var lat []time.Duration
+	for i := range ids {
+		ids[i] = ulid.Make().String()
+		w := &waiter{sent: map[int64]time.Time{}}
+		waiters[i] = w
+		c, _, err := dialAs(ctx, addr, ids[i])
+		if err != nil {
+			return pushResult{}, err
+		}
+		defer c.CloseNow()
+		go func() {
+			for {
+				_, msg, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				got := time.Now()
+				var vd protocol.VisitorDataView
+				if json.Unmarshal(msg, &vd) != nil || vd.Type != protocol.TypeVisitorData {
+					continue
+				}
+				w.mu.Lock()
+				start, ok := w.sent[vd.Version]
+				delete(w.sent, vd.Version)
+				w.mu.Unlock()
+				if ok {
+					mu.Lock()
+					lat = append(lat, got.Sub(start))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	start := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				k := i % visitors
+				w := waiters[k]
+				body := fmt.Sprintf(`{"step":%d}`, i)
+				req, _ := http.NewRequestWithContext(ctx, "PATCH", "http://"+addr+"/v1/visitors/"+ids[k]+"/visitor-data/campaign", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+				req.Header.Set("Content-Type", "application/merge-patch+json")
+				// The version is known only from the answer, and the push
+				// may come first: hold the waiter's lock across the call.
+				w.mu.Lock()
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					w.mu.Unlock()
+					errs <- err
+					return
+				}
+				var vd struct {
+					Version int64 `json:"version"`
+				}
+				json.NewDecoder(resp.Body).Decode(&vd)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					w.mu.Unlock()
+					errs <- fmt.Errorf("PATCH: %s", resp.Status)
+					return
+				}
+				w.sent[vd.Version] = t0
+				w.mu.Unlock()
+			}
+		}()
+	}
+	for i := range patches {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return pushResult{}, err
+	}
+	time.Sleep(500 * time.Millisecond) // the last pushes
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lat) == 0 {
+		return pushResult{}, errors.New("no push arrived")
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	return pushResult{n: len(lat), rate: float64(patches) / elapsed.Seconds(), p50: q(0.5), p99: q(0.99), max: lat[len(lat)-1]}, nil
 }
 
 // load runs the visitors; each sends a frame, waits for its ack, repeats.
