@@ -38,24 +38,34 @@ func (b *browser) Random(p []byte) {
 	}
 }
 
+// Reading document.cookie or localStorage throws where they are disabled
+// (sandboxed frames, blocked storage). syscall/js turns an exception into a
+// panic only for calls, not for Get and Set, so these go through Reflect.
+
 func (b *browser) Cookies() string {
 	var s string
-	catch(func() { s = str(b.global.Get("document"), "cookie") })
+	catch(func() {
+		if d := b.global.Get("document"); isObject(d) {
+			if c := b.global.Get("Reflect").Call("get", d, "cookie"); c.Type() == js.TypeString {
+				s = c.String()
+			}
+		}
+	})
 	return s
 }
 
 func (b *browser) SetCookie(a string) {
 	catch(func() {
 		if d := b.global.Get("document"); isObject(d) {
-			d.Set("cookie", a)
+			b.global.Get("Reflect").Call("set", d, "cookie", a)
 		}
 	})
 }
 
-// storage returns localStorage; reading it throws where it is disabled.
+// storage returns localStorage, or undefined where it is unavailable.
 func (b *browser) storage() js.Value {
 	s := js.Undefined()
-	catch(func() { s = b.global.Get("localStorage") })
+	catch(func() { s = b.global.Get("Reflect").Call("get", b.global, "localStorage") })
 	return s
 }
 

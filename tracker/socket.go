@@ -52,12 +52,20 @@ func (b *browser) Dial(url string, ev agent.SocketEvents) agent.Socket {
 			})
 		}
 	})
-	on("onclose", func(e js.Value) {
-		code := int(num(e, "code"))
+	closed := func(code int) {
+		if s.done {
+			return
+		}
 		s.detach()
 		b.l.post(func() { ev.Close(code) })
+	}
+	on("onclose", func(e js.Value) { closed(int(num(e, "code"))) })
+	// Browsers follow an error with close; Node 20's WebSocket does not
+	// when the connection is refused. Either way the socket is finished.
+	on("onerror", func(js.Value) {
+		closed(1006)
+		catch(func() { s.ws.Call("close") })
 	})
-	on("onerror", func(js.Value) {}) // onclose follows
 	return s
 }
 
