@@ -266,7 +266,7 @@ func (a *Agent) emitPageEntered(r Reply) {
 
 func (a *Agent) emitPageExited() {
 	var o wire.Object
-	o.Int("timeOnPageMs", a.env.Now()-a.pageStart)
+	o.Int(protocol.DataDurationMS, a.env.Now()-a.pageStart)
 	a.exited = true
 	a.emit(protocol.EventPageExited, o.Done(), &protocol.Event{URL: a.page.URL}, nil)
 }

@@ -384,7 +384,7 @@ func TestPageHideSendsBeacon(t *testing.T) {
 		t.Fatalf("beacon %+v", req)
 	}
 	ex := req.Events[2]
-	if ex.PageID != a.pageID || string(ex.Data) != `{"timeOnPageMs":12345}` {
+	if ex.PageID != a.pageID || string(ex.Data) != `{"durationMs":12345}` {
 		t.Fatalf("PageExited %+v %s", ex, ex.Data)
 	}
 }
@@ -403,7 +403,7 @@ func TestSinglePageAppNavigation(t *testing.T) {
 		t.Fatalf("events %s", names(evs))
 	}
 	ex, en := evs[2], evs[3]
-	if ex.PageID != first || string(ex.Data) != `{"timeOnPageMs":2000}` || en.PageID == first || en.URL != "https://shop.example/cart" || en.Title != "Cart" || en.Referrer != "https://shop.example/" {
+	if ex.PageID != first || string(ex.Data) != `{"durationMs":2000}` || en.PageID == first || en.URL != "https://shop.example/cart" || en.Title != "Cart" || en.Referrer != "https://shop.example/" {
 		t.Fatalf("exit %+v enter %+v", ex, en)
 	}
 	ack(e.lastSocket(), evs)

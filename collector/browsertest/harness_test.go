@@ -1,0 +1,292 @@
+//go:build browser
+
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/daemon"
+	"github.com/visitrack/visitrack/web"
+)
+
+// collectorProc is a real collector as the binary runs it (daemon.Main with
+// the embedded web files), on a loopback port and a fresh SQLite file.
+type collectorProc struct {
+	*daemon.Main
+	t       testing.TB
+	dir     string
+	flags   []string
+	stopped bool
+}
+
+// startCollector runs a collector on addr ("127.0.0.1:0" for any port) in
+// dir, stopped when the test ends.
+func startCollector(t testing.TB, dir, addr string, flags ...string) *collectorProc {
+	t.Helper()
+	m := daemon.New(io.Discard, logWriter{t})
+	args := append([]string{"--addr", addr, "--data-dir", dir, "--log-level", "warn"}, flags...)
+	if !hasFlag(flags, "--allowed-origins") {
+		args = append(args, "--allowed-origins", "*")
+	}
+	if err := m.ParseFlags(args, func(string) string { return "" }); err != nil {
+		t.Fatalf("collector flags: %v", err)
+	}
+	m.Static = web.Handler()
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("collector run: %v", err)
+	}
+	c := &collectorProc{Main: m, t: t, dir: dir, flags: flags}
+	t.Cleanup(c.stop)
+	status, body := c.get("/gt.js")
+	if status != http.StatusOK || !strings.Contains(string(body), "tracker.") {
+		t.Fatalf("GET /gt.js: %d: the web files are not embedded; run make web-assets first", status)
+	}
+	return c
+}
+
+func hasFlag(flags []string, name string) bool {
+	for _, f := range flags {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *collectorProc) stop() {
+	if c.stopped {
+		return
+	}
+	c.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Main.Close(ctx); err != nil {
+		c.t.Errorf("collector close: %v", err)
+	}
+}
+
+// restart stops the collector and starts it again on the same address and
+// data directory.
+func (c *collectorProc) restart(downFor func()) *collectorProc {
+	c.t.Helper()
+	addr := c.Addr()
+	c.stop()
+	downFor()
+	return startCollector(c.t, c.dir, addr, c.flags...)
+}
+
+func (c *collectorProc) get(path string) (int, []byte) {
+	c.t.Helper()
+	return collectortest.Request(c.t, c.URL(), c.AdminToken, "GET", path, nil)
+}
+
+// getJSON decodes a 200 answer of the History API.
+func (c *collectorProc) getJSON(path string, v any) {
+	c.t.Helper()
+	status, body := c.get(path)
+	if status != http.StatusOK {
+		c.t.Fatalf("GET %s: %d %s", path, status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		c.t.Fatalf("GET %s: %v in %s", path, err, body)
+	}
+}
+
+type list[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func (c *collectorProc) visit(id string) collector.Visit {
+	var v collector.Visit
+	c.getJSON("/v1/visits/"+id, &v)
+	return v
+}
+
+func (c *collectorProc) events(visitID string) []collector.Event {
+	var l list[collector.Event]
+	c.getJSON("/v1/visits/"+visitID+"/events?limit=1000", &l)
+	return l.Items
+}
+
+func (c *collectorProc) pages(visitID string) []collector.Page {
+	var l list[collector.Page]
+	c.getJSON("/v1/visits/"+visitID+"/pages?limit=1000", &l)
+	return l.Items
+}
+
+// waitEvents polls the History API until cond holds for the visit's
+// events, and returns them.
+func (c *collectorProc) waitEvents(visitID string, what string, cond func([]collector.Event) bool) []collector.Event {
+	c.t.Helper()
+	var evs []collector.Event
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if status, _ := c.get("/v1/visits/" + visitID); status == http.StatusOK {
+			evs = c.events(visitID)
+			if cond(evs) {
+				return evs
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("visit %s: timed out waiting for %s; events: %s", visitID, what, names(evs))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func names(evs []collector.Event) string {
+	var n []string
+	for _, e := range evs {
+		n = append(n, e.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+func count(evs []collector.Event, name string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// newBrowser starts headless Chromium with a fresh profile (FIELD-NOTES
+// flags) and returns its first tab.
+func newBrowser(t testing.TB) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed (make test-browser installs it): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	// No timeout on the first Run: it starts the browser.
+	if err := chromedp.Run(ctx); err != nil {
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+// newTab opens another tab of the same browser (same cookies and storage).
+func newTab(t testing.TB, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("new tab: %v", err)
+	}
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func run(t testing.TB, tab context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("chromedp: %v", err)
+	}
+}
+
+// eval evaluates expr in the page, awaiting a promise, into out.
+func eval(t testing.TB, tab context.Context, expr string, out any) {
+	t.Helper()
+	run(t, tab, chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+}
+
+// open navigates and waits until the tracker runs.
+func open(t testing.TB, tab context.Context, url string) {
+	t.Helper()
+	run(t, tab, chromedp.Navigate(url))
+	waitPage(t, tab, "the tracker to start", `!!(window._gt && window._gt.tracker)`)
+}
+
+// waitPage polls a boolean expression in the page.
+func waitPage(t testing.TB, tab context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var ok bool
+		eval(t, tab, expr, &ok)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (%s)", what, expr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ids is window.visitrack.ids().
+type ids struct {
+	VisitorID  string  `json:"visitorId"`
+	VisitID    string  `json:"visitId"`
+	PageID     string  `json:"pageId"`
+	IdentityID *string `json:"identityId"`
+	State      string  `json:"state"`
+	Verified   bool    `json:"verified"`
+}
+
+func pageIDs(t testing.TB, tab context.Context) ids {
+	t.Helper()
+	var v ids
+	eval(t, tab, `visitrack.ids()`, &v)
+	return v
+}
+
+// connected waits until the tracker's WebSocket was welcomed, so that ids
+// carry what the collector settled on.
+func connected(t testing.TB, tab context.Context) ids {
+	t.Helper()
+	waitPage(t, tab, "the welcome", `visitrack.stats().then(s => s.transport === 'websocket')`)
+	return pageIDs(t, tab)
+}
+
+func cookies(t testing.TB, tab context.Context) string {
+	t.Helper()
+	var s string
+	eval(t, tab, `document.cookie`, &s)
+	return s
+}
+
+// logWriter shows the collector's log in the test log with
+// VISITRACK_TEST_LOG=1.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	if os.Getenv("VISITRACK_TEST_LOG") != "" {
+		w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
