@@ -160,7 +160,17 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 		db.Close()
 		return nil, nil, err
 	}
-	return s, db.Close, nil
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sqlite.RunCheckpoints(ctx, db, time.Second)
+	}()
+	return s, func() error {
+		stop()
+		<-done
+		return db.Close()
+	}, nil
 }
 
 // Run opens the database, prepares keys and the admin token, and starts

@@ -5,7 +5,10 @@
 //     fresh file, batched transactions, no network;
 //  2. a real collector (a subprocess on loopback with a fresh data
 //     directory) driven by N concurrent WebSocket visitors, each sending
-//     small events and waiting for the ack before the next frame;
+//     small events and waiting for the ack before the next frame:
+//     first back to back (saturation: durable events/s and the ratio to
+//     the raw ceiling), then paced at a target rate (ack latency at that
+//     load: back-to-back latency only measures the queue);
 //  3. the latency from a visitor-data PATCH (REST) to the push reaching
 //     the visitor's WebSocket, with N visitors connected;
 //  4. the collector's RSS with M idle connected visitors.
@@ -21,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -43,13 +47,16 @@ import (
 func main() {
 	bin := flag.String("collector", "bin/collector", "collector binary")
 	visitors := flag.Int("visitors", 1000, "concurrent WebSocket visitors")
-	perFrame := flag.Int("events-per-frame", 1, "events in each frame")
+	perFrame := flag.Int("events-per-frame", 10, "events in each frame of the saturation run (a tracker sends what queued while it waited for the last ack)")
+	rate := flag.Int("rate", 30_000, "events/s offered in the paced latency run")
+	pacedPerFrame := flag.Int("paced-events-per-frame", 5, "events in each frame of the paced run")
 	duration := flag.Duration("duration", 10*time.Second, "measured load duration")
 	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring")
 	rawEvents := flag.Int("raw-events", 300_000, "rows for the raw SQLite ceiling")
 	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
 	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
 	flag.Parse()
+	paced = pacing{rate: *rate, perFrame: *pacedPerFrame}
 	if err := run(*bin, *visitors, *perFrame, *duration, *warmup, *rawEvents, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -75,13 +82,20 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 	}
 	defer col.stop()
 
-	res, err := load(col.addr, visitors, perFrame, duration, warmup)
+	res, err := load(col.addr, visitors, perFrame, 0, duration, warmup)
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	fmt.Printf("collector, %d visitors: %8.0f durable events/s (%d events/frame, %s)\n", visitors, res.rate, perFrame, duration)
+	fmt.Printf("saturation, %d visitors: %8.0f durable events/s (%d events/frame back to back, %s)\n", visitors, res.rate, perFrame, duration)
 	fmt.Printf("ratio to raw ceiling:    %8.2f\n", res.rate/ceiling)
-	fmt.Printf("ack latency:             p50 %s  p99 %s  max %s\n", res.p50, res.p99, res.max)
+	fmt.Printf("  (ack latency there is queueing: p50 %s p99 %s)\n", res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond))
+	interval := time.Duration(float64(visitors*paced.perFrame) / float64(paced.rate) * float64(time.Second))
+	res, err = load(col.addr, visitors, paced.perFrame, interval, duration, warmup)
+	if err != nil {
+		return fmt.Errorf("paced load: %w", err)
+	}
+	fmt.Printf("paced at %d events/s:   %8.0f durable events/s (%d events/frame, each visitor every %s)\n", paced.rate, res.rate, paced.perFrame, interval.Round(time.Millisecond))
+	fmt.Printf("ack latency:             p50 %s  p99 %s  max %s\n", res.p50.Round(100*time.Microsecond), res.p99.Round(100*time.Microsecond), res.max.Round(time.Millisecond))
 	fmt.Printf("collector RSS under load: %s\n", mb(col.rss()))
 
 	push, err := pushLatency(col.addr, visitors, 2000)
@@ -117,6 +131,11 @@ const rawBatch = 1000
 
 var debugAddr string
 
+// pacing is the paced run's offered load.
+type pacing struct{ rate, perFrame int }
+
+var paced pacing
+
 // adminToken is the collector's admin token for the REST calls.
 const adminToken = "vt_loadgen_admin_token_0123456789"
 
@@ -129,10 +148,12 @@ func rawCeiling(path string, n int) (float64, error) {
 	}
 	defer db.Close()
 	s := store.New(db)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	if err := s.Migrate(ctx); err != nil {
 		return 0, err
 	}
+	go sqlite.RunCheckpoints(ctx, db, time.Second) // as the collector does
 	rows := make([]store.EventRow, rawBatch)
 	visits := make([]string, 1000)
 	for i := range visits {
@@ -380,8 +401,10 @@ func pushLatency(addr string, visitors, patches int) (pushResult, error) {
 	return pushResult{n: len(lat), rate: float64(patches) / elapsed.Seconds(), p50: q(0.5), p99: q(0.99), max: lat[len(lat)-1]}, nil
 }
 
-// load runs the visitors; each sends a frame, waits for its ack, repeats.
-func load(addr string, visitors, perFrame int, duration, warmup time.Duration) (loadResult, error) {
+// load runs the visitors; each sends a frame, waits for its ack, and
+// repeats: at once (interval 0) or at its next tick, every interval from a
+// random start, like browsers that act independently.
+func load(addr string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), warmup+duration+time.Minute)
 	defer cancel()
 	conns := make([]*websocket.Conn, visitors)
@@ -405,7 +428,15 @@ func load(addr string, visitors, perFrame int, duration, warmup time.Duration) (
 			defer wg.Done()
 			page := ulid.Make().String()
 			var b []byte
+			next := start
+			if interval > 0 {
+				next = start.Add(time.Duration(rand.Int64N(int64(interval))))
+			}
 			for {
+				if interval > 0 {
+					time.Sleep(time.Until(next))
+					next = next.Add(interval)
+				}
 				now := time.Now()
 				if now.After(measureTo) {
 					return
