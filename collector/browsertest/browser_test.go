@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/collectortest"
 )
 
 // An anonymous visit over several pages of the demo shop: one visit, its
@@ -106,7 +107,8 @@ func TestSignInRecognizeSignOut(t *testing.T) {
 	run(t, browser,
 		chromedp.SetValue(`#login input[name=userId]`, "ann@example.com", chromedp.ByQuery),
 		chromedp.Click(`#login button`, chromedp.ByQuery))
-	waitPage(t, browser, "authenticated", `visitrack.ids().then(i => i.state === 'authenticated' && i.verified)`)
+	// The page's flash shows what signIn's promise resolved with.
+	waitPage(t, browser, "signIn to resolve verified", `document.getElementById('flash').textContent === 'Signed in, verified.'`)
 	signedIn := pageIDs(t, browser)
 	if signedIn.VisitID != before.VisitID || signedIn.IdentityID == nil {
 		t.Fatalf("after SignIn %+v (before %+v)", signedIn, before)
@@ -368,4 +370,45 @@ func fmtPtr(p *int64) string {
 		return "null"
 	}
 	return fmt.Sprint(*p)
+}
+
+// Visitor data in the browser: the welcome snapshot, an update of a
+// browser-writable namespace, the refusal of another, and a backend's
+// REST write pushed to the open page.
+func TestVisitorDataInBrowser(t *testing.T) {
+	c := startCollector(t, t.TempDir(), "127.0.0.1:0", "--browser-writable", "prefs")
+	tab := newBrowser(t)
+	open(t, tab, c.URL()+"/demo/")
+	id := connected(t, tab)
+	eval(t, tab, `window.seen = []; visitrack.visitorData.onChange((d, v) => seen.push({d, v})), true`, new(bool))
+	waitPage(t, tab, "the first callback", `seen.length === 1`)
+
+	var got struct {
+		Prefs struct{ Theme string } `json:"prefs"`
+	}
+	eval(t, tab, `visitrack.visitorData.update('prefs', {theme: 'dark'})`, &got)
+	if got.Prefs.Theme != "dark" {
+		t.Fatalf("update resolved with %+v", got)
+	}
+	var code string
+	eval(t, tab, `visitrack.visitorData.update('loyalty', {tier: 'gold'}).then(() => 'written', e => e.code)`, &code)
+	if code != "namespace_not_writable" {
+		t.Fatalf("update of a namespace browsers may not write: %q", code)
+	}
+	status, body := c.get("/v1/visitors/" + id.VisitorID + "/visitor-data")
+	if status != http.StatusOK || !strings.Contains(string(body), `"theme":"dark"`) || strings.Contains(string(body), "loyalty") {
+		t.Fatalf("stored visitor data: %d %s", status, body)
+	}
+
+	// A backend writes its namespace: the page hears of it.
+	status, body = collectortest.Request(t, c.URL(), c.AdminToken, "PATCH", "/v1/visitors/"+id.VisitorID+"/visitor-data/loyalty",
+		`{"tier":"gold"}`, "Content-Type", "application/merge-patch+json")
+	if status != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", status, body)
+	}
+	waitPage(t, tab, "the pushed change", `seen.some(s => s.d.loyalty && s.d.loyalty.tier === 'gold' && s.d.prefs.theme === 'dark')`)
+	eval(t, tab, `visitrack.visitorData.get().then(d => d.loyalty.tier)`, &code)
+	if code != "gold" {
+		t.Fatalf("get() after the push: %q", code)
+	}
 }

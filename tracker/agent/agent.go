@@ -50,6 +50,12 @@ type Agent struct {
 	ob      outbox.Outbox
 	ids     ulid.Generator
 	replies map[string]Reply // by eventId
+	// Replies of acknowledged SignIn, SignOut and UserInfo events wait for
+	// the identity frame that the collector may send after the ack, so that
+	// they resolve with the new state.
+	identityEvents  map[string]bool
+	identityWaiters []Reply
+	identityTimer   func()
 
 	// WebSocket.
 	sock     Socket
@@ -81,7 +87,7 @@ type update struct {
 // New returns an agent with the default configuration patched by defaults.
 // It does nothing until Ready is called and a collector is configured.
 func New(env Env, defaults ConfigPatch) *Agent {
-	a := &Agent{env: env, cfg: DefaultConfig(), replies: map[string]Reply{}, state: protocol.StateAnonymous}
+	a := &Agent{env: env, cfg: DefaultConfig(), replies: map[string]Reply{}, identityEvents: map[string]bool{}, state: protocol.StateAnonymous}
 	a.cfg.apply(defaults)
 	a.ids.Random = env.Random
 	a.bo = backoff.Backoff{Min: 500, Max: 30000, Random: a.random32}
@@ -383,6 +389,9 @@ func (a *Agent) emit(name, data string, ev *protocol.Event, r Reply) {
 	}
 	if r != nil {
 		a.replies[ev.EventID] = r
+		if protocol.IsIdentityEvent(name) {
+			a.identityEvents[ev.EventID] = true
+		}
 	}
 	a.persist()
 	a.scheduleFlush()

@@ -147,9 +147,14 @@ func TestSignInAndSignOut(t *testing.T) {
 	if evs[len(evs)-1].Name != "SignIn" || string(evs[len(evs)-1].Data) != `{"userId":"ann@example.com"}` {
 		t.Fatalf("SignIn %+v", evs[len(evs)-1])
 	}
+	// The collector acks before it sends the identity: the reply waits for
+	// the new state.
+	ack(s, evs)
+	if len(r.resolved) != 0 {
+		t.Fatal("SignIn resolved before its identity frame")
+	}
 	s.ev.Message(&Message{Type: protocol.TypeIdentity, Identity: protocol.Identity{State: protocol.StateAuthenticated,
 		IdentityID: ptr("01KA0000000000000000000002"), Verified: true, Recognition: ptr("signed.token")}})
-	ack(s, evs)
 	if e.cookie(cookie.User) != "signed.token" {
 		t.Fatalf("token cookie %q", e.cookie(cookie.User))
 	}
@@ -161,9 +166,21 @@ func TestSignInAndSignOut(t *testing.T) {
 		t.Fatalf("token cookie set as %s", last)
 	}
 
-	a.Push(Command{Op: OpEvent, Name: "SignOut", Data: "{}"})
+	out := &recorder{}
+	a.Push(Command{Op: OpEvent, Name: "SignOut", Data: "{}", Reply: out})
 	if e.cookie(cookie.User) != "" {
 		t.Fatal("SignOut kept the token cookie")
+	}
+	e.Advance(0)
+	evs = sentEvents(t, s)
+	ack(s, evs[len(evs)-1:])
+	e.Advance(999)
+	if len(out.resolved) != 0 {
+		t.Fatal("SignOut resolved before its identity frame or the wait")
+	}
+	e.Advance(1) // no identity frame came: resolve anyway
+	if len(out.resolved) != 1 {
+		t.Fatal("SignOut never resolved")
 	}
 	s.ev.Message(&Message{Type: protocol.TypeIdentity, Identity: protocol.Identity{State: protocol.StateAnonymous}})
 	if ids := a.IDs(); ids.State != protocol.StateAnonymous || ids.IdentityID != "" || ids.Verified {

@@ -157,6 +157,33 @@ func (a *Agent) onIdentity(id *protocol.Identity, presented bool) {
 	// An identity change always carries the token to keep: null after
 	// SignOut, or for a claim, means no token.
 	a.applyRecognition(id.Recognition, presented || a.token != "")
+	a.resolveIdentityWaiters()
+}
+
+// identityWait bounds how long an acknowledged identity event waits for
+// its identity frame: none comes when the identity did not change.
+const identityWait = 1000
+
+func (a *Agent) awaitIdentity(r Reply) {
+	a.identityWaiters = append(a.identityWaiters, r)
+	if a.identityTimer == nil {
+		a.identityTimer = a.env.After(identityWait, func() {
+			a.identityTimer = nil
+			a.resolveIdentityWaiters()
+		})
+	}
+}
+
+func (a *Agent) resolveIdentityWaiters() {
+	if a.identityTimer != nil {
+		a.identityTimer()
+		a.identityTimer = nil
+	}
+	w := a.identityWaiters
+	a.identityWaiters = nil
+	for _, r := range w {
+		r.Resolve(a.IDs())
+	}
 }
 
 func (a *Agent) onAck(ack *protocol.Ack) {
@@ -170,14 +197,22 @@ func (a *Agent) onAck(ack *protocol.Ack) {
 	}
 	a.persist()
 	for _, id := range ack.EventIDs {
-		if r := a.replies[id]; r != nil {
-			delete(a.replies, id)
-			r.Resolve(a.IDs())
+		r := a.replies[id]
+		if r == nil {
+			continue
 		}
+		delete(a.replies, id)
+		if a.identityEvents[id] && a.welcomed {
+			delete(a.identityEvents, id)
+			a.awaitIdentity(r)
+			continue
+		}
+		r.Resolve(a.IDs())
 	}
 	for _, rej := range ack.Rejected {
 		if r := a.replies[rej.EventID]; r != nil {
 			delete(a.replies, rej.EventID)
+			delete(a.identityEvents, rej.EventID)
 			r.Reject(rej.Code, rej.Message)
 		}
 	}
