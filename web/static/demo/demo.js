@@ -19,6 +19,10 @@
   if (saved.respectGPC) config.respectGPC = saved.respectGPC === '1' || saved.respectGPC === 'true';
   if (saved.visitTimeoutMinutes) config.visitTimeoutMinutes = Number(saved.visitTimeoutMinutes);
   _gt.push(['config', config]);
+  // The demo's consent manager: the choice is the site's to remember, and
+  // it tells the tracker on every page.
+  var choice = sessionStorage.getItem('vt-demo-consent');
+  if (config.requireConsent && choice) _gt.push(['consent', choice === 'yes']);
 
   var products = window.demoProducts = {
     kettle: { name: 'Copper kettle', art: '🫖', price: 49 },
@@ -53,6 +57,7 @@
       links.map(function (l) { return '<a href="/demo/' + l[0] + '"' + (l[0] === here ? ' class="here"' : '') + '>' + l[1] + '</a>'; }).join('') +
       '</nav><div class="who" id="vt-who"></div></div></header>'));
     whenLoaded(function () { document.body.append(panel()); });
+    if (config.requireConsent && !choice) consentBanner();
 
     // Any element with data-event sends that business event with its
     // data-* attributes when clicked.
@@ -78,6 +83,20 @@
     f.className = 'flash' + (bad ? ' bad' : '');
   };
   var flash = window.flash;
+
+  function consentBanner() {
+    var b = el('<div class="card" id="vt-consent" style="position:fixed;top:1rem;right:1rem;max-width:340px;z-index:2">' +
+      '<strong>Cookies?</strong><p class="note">This shop measures visits with Visitrack. Nothing is stored or sent until you accept.</p>' +
+      '<div class="row"><button id="vt-accept">Accept</button><button class="ghost" id="vt-decline">Decline</button></div></div>');
+    function decide(yes) {
+      sessionStorage.setItem('vt-demo-consent', yes ? 'yes' : 'no');
+      _gt.push(['consent', yes]);
+      b.remove();
+    }
+    b.querySelector('#vt-accept').onclick = function () { decide(true); };
+    b.querySelector('#vt-decline').onclick = function () { decide(false); };
+    document.body.append(b);
+  }
 
   function panel() {
     var p = el('<aside id="vt-panel" aria-label="What Visitrack knows"><div class="wrap">' +
