@@ -14,6 +14,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/web"
 )
 
 // An anonymous visit over several pages of the demo shop: one visit, its
@@ -410,5 +411,58 @@ func TestVisitorDataInBrowser(t *testing.T) {
 	eval(t, tab, `visitrack.visitorData.get().then(d => d.loyalty.tier)`, &code)
 	if code != "gold" {
 		t.Fatalf("get() after the push: %q", code)
+	}
+}
+
+// Tabs share the visit through the _vt_visit cookie.
+func TestVisitSharedByTabs(t *testing.T) {
+	c := startCollector(t, t.TempDir(), "127.0.0.1:0")
+	browser := newBrowser(t)
+	open(t, browser, c.URL()+"/demo/")
+	a := connected(t, browser)
+	tab := newTab(t, browser)
+	open(t, tab, c.URL()+"/demo/help.html")
+	b := connected(t, tab)
+	if a.VisitID != b.VisitID || a.VisitorID != b.VisitorID || a.PageID == b.PageID {
+		t.Fatalf("tabs %+v and %+v", a, b)
+	}
+	evs := c.waitEvents(a.VisitID, "both pages", func(evs []collector.Event) bool { return count(evs, "PageEntered") == 2 })
+	if count(evs, "VisitStarted") != 1 {
+		t.Fatalf("events %s", names(evs))
+	}
+}
+
+// A page whose tracker cannot load keeps working: with the collector down
+// gt.js never arrives; with the wasm missing, window.visitrack's promises
+// reject and the page goes on.
+func TestPageWorksWhenTrackerFails(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	site := siteServer(t, func() string { return deadURL }, `{}`)
+	tab := newBrowser(t)
+	run(t, tab, chromedp.Navigate(site+"/landing"))
+	waitPage(t, tab, "the page to load", `document.readyState === 'complete' && document.querySelector('h1').textContent === 'Partner'`)
+	var queued int
+	eval(t, tab, `_gt.push(['event', 'Later']), _gt.length`, &queued)
+	if queued != 3 {
+		t.Fatalf("%d commands queued, want config, PartnerLanding and Later", queued)
+	}
+
+	noWasm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".wasm") {
+			http.NotFound(w, r)
+			return
+		}
+		web.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(noWasm.Close)
+	site = siteServer(t, func() string { return noWasm.URL }, `{}`)
+	run(t, tab, chromedp.Navigate(site+"/landing"))
+	waitPage(t, tab, "the loader to give up", `!!_gt.failed`)
+	var msg string
+	eval(t, tab, `visitrack.track('X').then(() => 'resolved', e => e.message)`, &msg)
+	if !strings.Contains(msg, "did not load") {
+		t.Fatalf("track after a failed load: %q", msg)
 	}
 }
