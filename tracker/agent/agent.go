@@ -308,7 +308,13 @@ func (a *Agent) attrs() cookie.Attrs {
 func (a *Agent) writeIDCookies(now int64) {
 	at := a.attrs()
 	a.env.SetCookie(cookie.Set(cookie.Visitor, a.visitorID, cookie.VisitorMaxAge, at))
-	a.env.SetCookie(cookie.Set(cookie.Visit, cookie.VisitValue(a.visitID, now/1000), a.cfg.VisitTimeoutMS/1000, at))
+	a.env.SetCookie(a.visitCookie(now, at))
+}
+
+// visitCookie is the _vt_visit assignment: it lives as long as the visit
+// may, rounded up to a whole second.
+func (a *Agent) visitCookie(now int64, at cookie.Attrs) string {
+	return cookie.Set(cookie.Visit, cookie.VisitValue(a.visitID, now/1000), (a.cfg.VisitTimeoutMS+999)/1000, at)
 }
 
 func (a *Agent) adoptStoredOutboxes() {
@@ -344,14 +350,14 @@ func (a *Agent) touchVisit(now int64) {
 		a.reconnect()
 	case !live:
 		a.visitID = a.newID()
-		a.env.SetCookie(cookie.Set(cookie.Visit, cookie.VisitValue(a.visitID, now/1000), a.cfg.VisitTimeoutMS/1000, a.attrs()))
+		a.env.SetCookie(a.visitCookie(now, a.attrs()))
 		a.pageID, a.pageStart, a.exited = a.newID(), now, false
 		a.emitVisitStarted()
 		a.emitPageEntered(nil)
 		a.reconnect()
 		return
 	}
-	a.env.SetCookie(cookie.Set(cookie.Visit, cookie.VisitValue(a.visitID, now/1000), a.cfg.VisitTimeoutMS/1000, a.attrs()))
+	a.env.SetCookie(a.visitCookie(now, a.attrs()))
 }
 
 // emit makes one event and queues it for delivery. ev carries the page
