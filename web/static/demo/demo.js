@@ -51,7 +51,7 @@
 
   document.addEventListener('DOMContentLoaded', function () {
     var here = location.pathname.replace(/^\/demo\/?/, '') || 'index.html';
-    var links = [['index.html', 'Shop'], ['cart.html', 'Cart'], ['help.html', 'Help'], ['login.html', 'Account']];
+    var links = [['index.html', 'Shop'], ['cart.html', 'Cart'], ['help.html', 'Help'], ['login.html', 'Account'], ['backend.html', 'Backend']];
     document.body.prepend(el('<header class="top"><div class="wrap">' +
       '<a class="logo" href="/demo/">Brew<span>&amp;</span>Co</a><nav>' +
       links.map(function (l) { return '<a href="/demo/' + l[0] + '"' + (l[0] === here ? ' class="here"' : '') + '>' + l[1] + '</a>'; }).join('') +
