@@ -117,17 +117,17 @@ func Event(name, pageID string, data any) protocol.Event {
 }
 
 // SendEvents sends an events frame and returns its ack, plus the identity
-// frame that follows when the batch changed the identity (nil otherwise:
-// pass wantIdentity).
+// frame that precedes it when the batch changed the identity (pass
+// wantIdentity; nil otherwise).
 func (c *Client) SendEvents(wantIdentity bool, events ...protocol.Event) (protocol.Ack, *protocol.Identity) {
 	c.t.Helper()
 	c.Send(protocol.Events{Type: protocol.TypeEvents, SentAt: time.Now().UTC().Format(time.RFC3339Nano), Events: events})
+	var id *protocol.Identity
+	if wantIdentity {
+		id = new(protocol.Identity)
+		c.Expect(protocol.TypeIdentity, id)
+	}
 	var ack protocol.Ack
 	c.Expect(protocol.TypeAck, &ack)
-	if !wantIdentity {
-		return ack, nil
-	}
-	var id protocol.Identity
-	c.Expect(protocol.TypeIdentity, &id)
-	return ack, &id
+	return ack, id
 }

@@ -200,13 +200,15 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 			return err
 		}
 	}
-	if err := c.write(ctx, &res.Ack); err != nil {
-		return err
-	}
+	// identity before ack: when the tracker settles a SignIn's promise on
+	// the ack, it already holds the new state and token.
 	if res.IdentityChanged && !res.NewVisit {
 		if err := c.write(ctx, res.Visit.IdentityMessage()); err != nil {
 			return err
 		}
+	}
+	if err := c.write(ctx, &res.Ack); err != nil {
+		return err
 	}
 	if subject := res.Visit.Subject(); subject != prev.Subject() && !res.NewVisit {
 		c.hub.subscribe(c, subject.Key())
