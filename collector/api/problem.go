@@ -59,6 +59,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	writeProblem(w, status, code, collector.ErrorMessage(err))
 }
 
+// WriteProblem writes an RFC 9457 problem with a protocol or API code; the
+// browser endpoints (live) and the server's own routes use it too.
+func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
+	writeProblem(w, status, code, detail)
+}
+
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/api"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -56,7 +57,12 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(r)
 	if err != nil {
-		writeProblem(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "a batch is at most 1 MiB")
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeProblem(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "a batch is at most 1 MiB")
+		} else {
+			writeProblem(w, http.StatusBadRequest, protocol.CodeInvalidMessage, "the request body could not be read")
+		}
 		return
 	}
 	var req collectRequest
@@ -123,12 +129,4 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// writeProblem writes an RFC 9457 problem for the browser endpoints.
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail,
-	})
-}
+var writeProblem = api.WriteProblem

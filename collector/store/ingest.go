@@ -349,28 +349,6 @@ func (s *Store) EndVisit(ctx context.Context, q Querier, v *VisitState, endedAt 
 	return nil
 }
 
-// Setting returns a stored setting, or "" when it is not set.
-func (s *Store) Setting(ctx context.Context, name string) (string, error) {
-	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read setting %s: %w", name, err)
-	}
-	return v, nil
-}
-
-// SetSettingOnce stores a setting unless it is set already, and returns
-// the stored value: concurrent first starts agree on one value.
-func (s *Store) SetSettingOnce(ctx context.Context, name, value string) (string, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, value); err != nil {
-		return "", fmt.Errorf("write setting %s: %w", name, err)
-	}
-	return s.Setting(ctx, name)
-}
-
 // InsertEvent stores one event and reports whether it was new: ingest
 // runs an identity event's side effects only the first time.
 func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, error) {
