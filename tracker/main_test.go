@@ -18,86 +18,70 @@ import (
 	"github.com/visitrack/visitrack/tracker/agent"
 )
 
-// installDOM gives Node a document with a cookie jar (honouring Max-Age=0)
-// and a Map-backed localStorage, and returns the jar.
-func installDOM(t *testing.T) map[string]string {
+// fakeDOM is a document with a cookie jar (honouring Max-Age=0), a
+// Map-backed localStorage and a location, written in JavaScript: a fake
+// made of Go callbacks would nest Go in JavaScript in Go on every cookie
+// read, which no browser does and which overflows Node's stack under load.
+const fakeDOM = `
+const jar = new Map(), store = new Map();
+const doc = { title: "Node page", referrer: "" };
+Object.defineProperty(doc, "cookie", { configurable: true,
+	get() { return [...jar].map(([k, v]) => k + "=" + v).join("; "); },
+	set(s) {
+		const nv = s.split(";")[0], i = nv.indexOf("=");
+		if (s.includes("Max-Age=0")) jar.delete(nv.slice(0, i)); else jar.set(nv.slice(0, i), nv.slice(i + 1));
+	} });
+g.document = doc;
+g.localStorage = {
+	getItem(k) { return store.has(k) ? store.get(k) : null; },
+	setItem(k, v) { store.set(String(k), String(v)); },
+	removeItem(k) { store.delete(k); },
+	key(i) { const ks = [...store.keys()]; return i < ks.length ? ks[i] : null; },
+	get length() { return store.size; },
+};
+g.location = { href: "https://shop.example/cart", protocol: "https:" };
+return { cookie(name) { return jar.has(name) ? jar.get(name) : ""; }, get size() { return jar.size; } };
+`
+
+// cookieJar reads the fake document's cookies.
+type cookieJar struct{ v js.Value }
+
+func (j cookieJar) get(name string) string { return j.v.Call("cookie", name).String() }
+func (j cookieJar) size() int              { return j.v.Get("size").Int() }
+
+// installDOM installs fakeDOM on the global object until the test ends.
+func installDOM(t *testing.T) cookieJar {
 	t.Helper()
 	g := js.Global()
-	jar := map[string]string{}
-	doc := g.Get("Object").New()
-	desc := g.Get("Object").New()
-	desc.Set("configurable", true)
-	desc.Set("get", js.FuncOf(func(js.Value, []js.Value) any {
-		var parts []string
-		for k, v := range jar {
-			parts = append(parts, k+"="+v)
-		}
-		return strings.Join(parts, "; ")
-	}))
-	desc.Set("set", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		s := args[0].String()
-		nv, _, _ := strings.Cut(s, ";")
-		name, value, _ := strings.Cut(nv, "=")
-		if strings.Contains(s, "Max-Age=0") {
-			delete(jar, name)
-		} else {
-			jar[name] = value
-		}
-		return nil
-	}))
-	g.Get("Object").Call("defineProperty", doc, "cookie", desc)
-	doc.Set("title", "Node page")
-	doc.Set("referrer", "")
-	g.Set("document", doc)
-
-	store := map[string]string{}
-	var keys []string
-	ls := g.Get("Object").New()
-	ls.Set("getItem", js.FuncOf(func(_ js.Value, a []js.Value) any {
-		if v, ok := store[a[0].String()]; ok {
-			return v
-		}
-		return js.Null()
-	}))
-	ls.Set("setItem", js.FuncOf(func(_ js.Value, a []js.Value) any {
-		k := a[0].String()
-		if _, ok := store[k]; !ok {
-			keys = append(keys, k)
-		}
-		store[k] = a[1].String()
-		ls.Set("length", len(keys))
-		return nil
-	}))
-	ls.Set("removeItem", js.FuncOf(func(_ js.Value, a []js.Value) any {
-		k := a[0].String()
-		delete(store, k)
-		for i, x := range keys {
-			if x == k {
-				keys = append(keys[:i], keys[i+1:]...)
-				break
-			}
-		}
-		ls.Set("length", len(keys))
-		return nil
-	}))
-	ls.Set("key", js.FuncOf(func(_ js.Value, a []js.Value) any {
-		if i := a[0].Int(); i < len(keys) {
-			return keys[i]
-		}
-		return js.Null()
-	}))
-	ls.Set("length", 0)
-	g.Set("localStorage", ls)
-	loc := g.Get("Object").New()
-	loc.Set("href", "https://shop.example/cart")
-	loc.Set("protocol", "https:")
-	g.Set("location", loc)
+	jar := g.Get("Function").New("g", fakeDOM).Invoke(g)
 	t.Cleanup(func() {
 		for _, k := range []string{"document", "localStorage", "location", "_gt"} {
 			g.Delete(k)
 		}
 	})
-	return jar
+	return cookieJar{jar}
+}
+
+// fromTask calls obj[method](args...) from a fresh JavaScript task, as a page
+// or a socket would: never from inside a Go call into JavaScript.
+func fromTask(obj js.Value, method string, args ...any) {
+	js.Global().Get("Function").New("o", "m", "a", "setTimeout(() => o[m](...a), 0)").
+		Invoke(obj, method, js.ValueOf(args))
+}
+
+// recorder is a JavaScript function that keeps the arguments of its calls.
+func recorder() js.Value {
+	return js.Global().Get("Function").New("const f = (...a) => { f.calls.push(a) }; f.calls = []; return f").Invoke()
+}
+
+// calls returns the argument lists a recorder has seen.
+func calls(f js.Value) []js.Value {
+	c := f.Get("calls")
+	out := make([]js.Value, c.Length())
+	for i := range out {
+		out[i] = c.Index(i)
+	}
+	return out
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -180,7 +164,7 @@ func TestBrowserEnv(t *testing.T) {
 	jar := installDOM(t)
 	b := newBrowser(newLoop())
 	b.SetCookie("_vt_vid=01ARYZ6S410000000000000000; Path=/; Max-Age=63072000; SameSite=Lax")
-	if !strings.Contains(b.Cookies(), "_vt_vid=01ARYZ6S410000000000000000") || len(jar) != 1 {
+	if !strings.Contains(b.Cookies(), "_vt_vid=01ARYZ6S410000000000000000") || jar.size() != 1 {
 		t.Fatalf("cookies %q", b.Cookies())
 	}
 	b.Store("_vt_ob.a", "x")
@@ -220,24 +204,22 @@ func TestBrowserEnv(t *testing.T) {
 	}
 }
 
-// fakeSocketClass installs a WebSocket constructor that records instances.
-func fakeSocketClass(t *testing.T) *[]js.Value {
+// fakeSocketClass installs a WebSocket class, in JavaScript, whose
+// instances record what is sent; it returns the array of instances.
+func fakeSocketClass(t *testing.T) js.Value {
 	t.Helper()
-	var made []js.Value
-	old := js.Global().Get("WebSocket")
-	ctor := js.FuncOf(func(this js.Value, args []js.Value) any {
-		this.Set("url", args[0])
-		this.Set("protocol", args[1])
-		sent := js.Global().Get("Array").New()
-		this.Set("sent", sent)
-		this.Set("send", js.FuncOf(func(_ js.Value, a []js.Value) any { sent.Call("push", a[0]); return nil }))
-		this.Set("close", js.FuncOf(func(js.Value, []js.Value) any { this.Set("closed", true); return nil }))
-		made = append(made, this)
-		return nil
-	})
-	js.Global().Set("WebSocket", ctor)
-	t.Cleanup(func() { js.Global().Set("WebSocket", old) })
-	return &made
+	g := js.Global()
+	old := g.Get("WebSocket")
+	t.Cleanup(func() { g.Set("WebSocket", old) })
+	return g.Get("Function").New("g", `
+const made = [];
+g.WebSocket = function (url, protocol) {
+	this.url = url; this.protocol = protocol; this.sent = [];
+	this.send = (d) => { this.sent.push(d); };
+	this.close = () => { this.closed = true; };
+	made.push(this);
+};
+return made;`).Invoke(g)
 }
 
 func sentFrames(ws js.Value) []string {
@@ -249,10 +231,11 @@ func sentFrames(ws js.Value) []string {
 	return out
 }
 
+// deliver hands the socket's onmessage a frame, from a JavaScript task.
 func deliver(ws js.Value, frame string) {
 	ev := js.Global().Get("Object").New()
 	ev.Set("data", frame)
-	ws.Get("onmessage").Invoke(ev)
+	fromTask(ws, "onmessage", ev)
 }
 
 // TestTrackerInNode runs the whole tracker (glue and agent) on the event
@@ -262,17 +245,14 @@ func TestTrackerInNode(t *testing.T) {
 	socks := fakeSocketClass(t)
 	g := js.Global()
 
-	var ids js.Value
-	resolved := false
-	onIDs := js.FuncOf(func(_ js.Value, a []js.Value) any { ids, resolved = a[0], true; return nil })
-	var vdSeen []string
-	onData := js.FuncOf(func(_ js.Value, a []js.Value) any {
-		vdSeen = append(vdSeen, g.Get("JSON").Call("stringify", a[0]).String()+"@"+strconv.Itoa(a[1].Int()))
-		return nil
-	})
-	var rejected js.Value
-	onReject := js.FuncOf(func(_ js.Value, a []js.Value) any { rejected = a[0]; return nil })
-	noop := js.FuncOf(func(js.Value, []js.Value) any { return nil })
+	onIDs, onData, onReject, noop := recorder(), recorder(), recorder(), recorder()
+	vdSeen := func() []string {
+		var seen []string
+		for _, a := range calls(onData) {
+			seen = append(seen, g.Get("JSON").Call("stringify", a.Index(0)).String()+"@"+strconv.Itoa(a.Index(1).Int()))
+		}
+		return seen
+	}
 	q := g.Get("Array").New()
 	q.Call("push", jsArray(t, `["config",{"collector":"http://127.0.0.1:9/"}]`))
 	q.Call("push", jsArray(t, `["event","sendSignIn",{"userId":"ann@example.com"}]`))
@@ -282,22 +262,22 @@ func TestTrackerInNode(t *testing.T) {
 	l := newLoop()
 	go l.run()
 	l.post(func() { install(l) })
-	eventually(t, "a WebSocket", func() bool { return len(*socks) == 1 })
-	ws := (*socks)[0]
+	eventually(t, "a WebSocket", func() bool { return socks.Length() == 1 })
+	ws := socks.Index(0)
 	if ws.Get("url").String() != "ws://127.0.0.1:9/v1/ws" || ws.Get("protocol").String() != protocol.Subprotocol {
 		t.Fatalf("dialled %s %s", ws.Get("url"), ws.Get("protocol"))
 	}
 	if q.Get("tracker").String() == "" || q.Length() != 0 {
 		t.Fatal("the queue was not taken over")
 	}
-	if jar["_vt_vid"] == "" || jar["_vt_visit"] == "" {
-		t.Fatalf("cookies %v", jar)
+	if jar.get("_vt_vid") == "" || jar.get("_vt_visit") == "" {
+		t.Fatalf("cookies %s", g.Get("document").Get("cookie"))
 	}
 
-	ws.Get("onopen").Invoke(js.Undefined())
+	fromTask(ws, "onopen")
 	eventually(t, "hello", func() bool { return len(sentFrames(ws)) == 1 })
 	var hello protocol.Hello
-	if err := json.Unmarshal([]byte(sentFrames(ws)[0]), &hello); err != nil || hello.VisitorID != jar["_vt_vid"] {
+	if err := json.Unmarshal([]byte(sentFrames(ws)[0]), &hello); err != nil || hello.VisitorID != jar.get("_vt_vid") {
 		t.Fatalf("hello %s: %v", sentFrames(ws)[0], err)
 	}
 	deliver(ws, `{"type":"welcome","visitorId":"`+hello.VisitorID+`","visitId":"`+hello.VisitID+`","state":"anonymous","identityId":null,"verified":false,"recognition":null,"visitorData":{"version":1,"data":{"loyalty":{"tier":"gold"}}}}`)
@@ -316,26 +296,27 @@ func TestTrackerInNode(t *testing.T) {
 
 	// Commands pushed after the start, with the loader's promise form.
 	deliver(ws, `{"type":"identity","state":"authenticated","identityId":"01KA0000000000000000000002","verified":true,"recognition":"tok.en"}`)
-	q.Call("push", jsArray(t, `["_p"]`, onIDs, noop, "getIDs"))
-	eventually(t, "getIDs", func() bool { return resolved })
+	fromTask(q, "push", jsArray(t, `["_p"]`, onIDs, noop, "getIDs"))
+	eventually(t, "getIDs", func() bool { return len(calls(onIDs)) == 1 })
+	ids := calls(onIDs)[0].Index(0)
 	if ids.Get("state").String() != "authenticated" || !ids.Get("verified").Bool() || ids.Get("visitorId").String() != hello.VisitorID {
 		t.Fatalf("ids %s", g.Get("JSON").Call("stringify", ids))
 	}
-	if jar["_vt_uid"] != "tok.en" {
-		t.Fatalf("token cookie %q", jar["_vt_uid"])
+	if jar.get("_vt_uid") != "tok.en" {
+		t.Fatalf("token cookie %q", jar.get("_vt_uid"))
 	}
-	eventually(t, "visitor data callbacks "+strings.Join(vdSeen, "|"), func() bool { return len(vdSeen) == 2 })
-	if vdSeen[1] != `{"loyalty":{"tier":"gold"}}@1` {
-		t.Fatalf("visitor data %v", vdSeen)
+	eventually(t, "visitor data callbacks", func() bool { return len(vdSeen()) == 2 })
+	if vdSeen()[1] != `{"loyalty":{"tier":"gold"}}@1` {
+		t.Fatalf("visitor data %v", vdSeen())
 	}
 
-	q.Call("push", jsArray(t, `["_p"]`, noop, onReject, "visitorData", "update", "loyalty", map[string]any{"tier": "x"}))
+	fromTask(q, "push", jsArray(t, `["_p"]`, noop, onReject, "visitorData", "update", "loyalty", map[string]any{"tier": "x"}))
 	eventually(t, "update frame", func() bool { return len(sentFrames(ws)) == 3 })
 	var up protocol.VisitorDataUpdate
 	json.Unmarshal([]byte(sentFrames(ws)[2]), &up)
 	deliver(ws, `{"type":"error","code":"namespace_not_writable","message":"no","requestId":"`+up.RequestID+`"}`)
-	eventually(t, "the update's rejection", func() bool { return !rejected.IsUndefined() })
-	if rejected.Get("code").String() != protocol.CodeNamespaceNotWritable {
+	eventually(t, "the update's rejection", func() bool { return len(calls(onReject)) == 1 })
+	if rejected := calls(onReject)[0].Index(0); rejected.Get("code").String() != protocol.CodeNamespaceNotWritable {
 		t.Fatalf("rejection %v", rejected)
 	}
 

@@ -37,10 +37,15 @@ type Agent struct {
 	fresh   bool      // ids were reset by a refusal: a new visit on consent
 
 	visitorID, visitID, pageID string
-	identityID, state          string
-	verified                   bool
-	token                      string // the _vt_uid recognition token
-	tokenSent                  bool   // the current conversation presented token
+	// visitSeen is when this page last wrote the visit cookie (ms). It keeps
+	// the visit going where cookies are blocked, and is finer than the
+	// cookie's whole seconds, so that a short timeout cannot end a visit
+	// that has just begun.
+	visitSeen         int64
+	identityID, state string
+	verified          bool
+	token             string // the _vt_uid recognition token
+	tokenSent         bool   // the current conversation presented token
 
 	page      Page
 	pageStart int64
@@ -309,6 +314,7 @@ func (a *Agent) writeIDCookies(now int64) {
 	at := a.attrs()
 	a.env.SetCookie(cookie.Set(cookie.Visitor, a.visitorID, cookie.VisitorMaxAge, at))
 	a.env.SetCookie(a.visitCookie(now, at))
+	a.visitSeen = now
 }
 
 // visitCookie is the _vt_visit assignment: it lives as long as the visit
@@ -342,15 +348,25 @@ func (a *Agent) persist() {
 // visit when the old one timed out (a tab left open) or another tab
 // already started one.
 func (a *Agent) touchVisit(now int64) {
-	id, last, ok := cookie.ParseVisit(cookie.Parse(a.env.Cookies())[cookie.Visit])
-	live := ok && protocol.IsULID(id) && cookie.Continues(last, now, a.cfg.VisitTimeoutMS)
-	switch {
+	id, lastSec, ok := cookie.ParseVisit(cookie.Parse(a.env.Cookies())[cookie.Visit])
+	last := lastSec * 1000
+	if !ok || !protocol.IsULID(id) {
+		// No visit cookie to read (blocked, or cleared by the site): this
+		// page's own memory of the visit decides.
+		id, last = a.visitID, a.visitSeen
+	} else if id == a.visitID && a.visitSeen > last {
+		last = a.visitSeen
+	}
+	switch live := now-last < a.cfg.VisitTimeoutMS; {
 	case live && id != a.visitID:
 		a.visitID = id
 		a.reconnect()
 	case !live:
 		a.visitID = a.newID()
 		a.env.SetCookie(a.visitCookie(now, a.attrs()))
+		// Set before the events below, whose own touch must find the
+		// visit live whether or not the cookie was kept.
+		a.visitSeen = now
 		a.pageID, a.pageStart, a.exited = a.newID(), now, false
 		a.emitVisitStarted()
 		a.emitPageEntered(nil)
@@ -358,6 +374,7 @@ func (a *Agent) touchVisit(now int64) {
 		return
 	}
 	a.env.SetCookie(a.visitCookie(now, a.attrs()))
+	a.visitSeen = now
 }
 
 // emit makes one event and queues it for delivery. ev carries the page

@@ -529,3 +529,50 @@ func TestEventName(t *testing.T) {
 		}
 	}
 }
+
+// A browser that keeps no cookies (blocked, or a sandboxed frame whose
+// document.cookie assignments are dropped) still has one visit per page
+// load, not one per event, and never loops starting visits.
+func TestBlockedCookiesKeepOneVisit(t *testing.T) {
+	e := newEnv(t)
+	e.dropCookies = true
+	a := start(t, e, ConfigPatch{VisitTimeoutMinutes: ptr(1.0)})
+	welcome(t, e, protocol.Welcome{})
+	first := a.visitID
+	for i := 0; i < 3; i++ {
+		e.Advance(10_000)
+		a.Push(Command{Op: OpEvent, Name: "Click", Data: `{}`})
+	}
+	e.Advance(1_000)
+	if a.visitID != first || e.Cookies() != "" {
+		t.Fatalf("visit %s, want %s; cookies %q", a.visitID, first, e.Cookies())
+	}
+	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered,Click,Click,Click" {
+		t.Fatalf("events %s", got)
+	}
+	// The timeout still ends the visit, from the page's own memory.
+	e.Advance(61_000)
+	a.Push(Command{Op: OpEvent, Name: "Click", Data: `{}`})
+	if a.visitID == first {
+		t.Fatal("no new visit after the timeout")
+	}
+}
+
+// The shortest timeout a site may configure still lets the events that
+// start a visit belong to it.
+func TestTinyVisitTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.now += 999 // the cookie's whole seconds are older than the visit
+	a := start(t, e, ConfigPatch{VisitTimeoutMinutes: ptr(0.000001)})
+	welcome(t, e, protocol.Welcome{})
+	first := a.visitID
+	e.Advance(2_000)
+	a.Push(Command{Op: OpEvent, Name: "Click", Data: `{}`})
+	if a.visitID == first {
+		t.Fatal("the visit outlived its timeout")
+	}
+	welcome(t, e, protocol.Welcome{})
+	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered,Click" {
+		t.Fatalf("events of the new visit %s", got)
+	}
+}

@@ -102,7 +102,8 @@ func (c *Config) apply(p ConfigPatch) {
 		c.AutoRecognize = *p.AutoRecognize
 	}
 	if p.VisitTimeoutMinutes != nil && *p.VisitTimeoutMinutes > 0 {
-		c.VisitTimeoutMS = int64(*p.VisitTimeoutMinutes * 60000)
+		// At least one second: the cookie counts whole seconds.
+		c.VisitTimeoutMS = max(int64(*p.VisitTimeoutMinutes*60000), 1000)
 	}
 }
 

@@ -26,6 +26,9 @@ type fakeEnv struct {
 	beacons []string
 	page    Page
 	noWS    bool
+	// dropCookies ignores document.cookie assignments, as a browser that
+	// blocks cookies does.
+	dropCookies bool
 }
 
 type fakeCookie struct {
@@ -78,6 +81,9 @@ func (e *fakeEnv) Cookies() string {
 
 func (e *fakeEnv) SetCookie(s string) {
 	e.sets = append(e.sets, s)
+	if e.dropCookies {
+		return
+	}
 	attrs := strings.Split(s, "; ")
 	name, value, _ := strings.Cut(attrs[0], "=")
 	maxAge := int64(-1)
