@@ -32,19 +32,23 @@ type conn struct {
 
 	subject string // guarded by hub.mu
 
+	// sendMu orders the frames that carry visitor data (welcome, the
+	// snapshot of a subject the browser switches to, pushes) and guards
+	// last: a switch subscribes, reads and sends its snapshot under it,
+	// so that no push of the subject goes out before the snapshot and
+	// none committed after the read is lost.
+	sendMu sync.Mutex
+	last   *collector.VisitorData // the document of subject the browser holds
+
 	pushMu  sync.Mutex
 	queue   []pushItem
 	pushing bool
-	sent    map[string]int64 // subject key → last version sent
 }
 
 type pushItem struct {
 	subject   string
 	vd        *collector.VisitorData
 	requestID string
-	// snapshot marks the document of a subject the browser just switched
-	// to: it goes out even if its version is not newer.
-	snapshot bool
 }
 
 // ServeWS serves GET /v1/ws.
@@ -67,7 +71,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxBatchBytes)
-	c := &conn{hub: h, ws: ws, sent: map[string]int64{}}
+	c := &conn{hub: h, ws: ws}
 	if !h.register(c) {
 		ws.Close(websocket.StatusGoingAway, "collector shutting down")
 		return
@@ -157,22 +161,31 @@ func (c *conn) adopt(v ingest.Visit) {
 
 func (c *conn) welcome(ctx context.Context) error {
 	v := c.visit
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	w := protocol.Welcome{
 		Type: protocol.TypeWelcome, VisitorID: v.VisitorID, VisitID: v.VisitID,
 		State: v.State, Verified: v.Verified, Recognition: v.Recognition,
-		VisitorData: c.hub.visitorData(ctx, v),
+		VisitorData: c.switchSubject(ctx, v),
 	}
 	if v.IdentityID != "" {
 		id := v.IdentityID
 		w.IdentityID = &id
 	}
 	w.VisitorData.Type = ""
-	subject := v.Subject().Key()
-	c.pushMu.Lock()
-	c.sent[subject] = max(c.sent[subject], w.VisitorData.Version)
-	c.pushMu.Unlock()
-	c.hub.subscribe(c, subject)
 	return c.write(ctx, &w)
+}
+
+// switchSubject subscribes the connection to v's subject, then reads that
+// subject's document: a write committed before the subscription is in the
+// document, one committed after it is pushed (after the document, since
+// the caller holds sendMu until it has sent it).
+func (c *conn) switchSubject(ctx context.Context, v ingest.Visit) protocol.VisitorDataView {
+	subject := v.Subject()
+	c.hub.subscribe(c, subject.Key())
+	view := c.hub.visitorData(ctx, v)
+	c.last = &collector.VisitorData{Subject: subject, Version: view.Version, Data: json.RawMessage(view.Data)}
+	return view
 }
 
 // events stores a batch and acknowledges it after the commit.
@@ -210,14 +223,14 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 	if err := c.write(ctx, &res.Ack); err != nil {
 		return err
 	}
-	if subject := res.Visit.Subject(); subject != prev.Subject() && !res.NewVisit {
-		c.hub.subscribe(c, subject.Key())
-		vd := res.VisitorData
-		if vd == nil {
-			view := c.hub.visitorData(ctx, res.Visit)
-			vd = &collector.VisitorData{Subject: subject, Version: view.Version, Data: json.RawMessage(view.Data)}
-		}
-		c.enqueuePush(pushItem{subject: subject.Key(), vd: vd, snapshot: true})
+	if res.Visit.Subject() != prev.Subject() && !res.NewVisit {
+		// The browser now sees another subject (a SignIn, a SignOut): its
+		// document goes out at once. Read after subscribing, not taken
+		// from the stitch, which a backend's write may have followed.
+		c.sendMu.Lock()
+		defer c.sendMu.Unlock()
+		view := c.switchSubject(ctx, res.Visit)
+		return c.write(ctx, &view)
 	}
 	return nil
 }
@@ -255,8 +268,7 @@ func (c *conn) push(subject string, vd *collector.VisitorData) {
 
 // enqueuePush queues a visitor-data frame and sends it from a goroutine, so
 // a slow browser never blocks the writer of the change. Versions go out in
-// order; one already sent is not sent again unless it answers a request or
-// is a new subject's snapshot.
+// order: see sendPush.
 func (c *conn) enqueuePush(it pushItem) {
 	c.pushMu.Lock()
 	defer c.pushMu.Unlock()
@@ -272,37 +284,49 @@ func (c *conn) enqueuePush(it pushItem) {
 
 func (c *conn) pushLoop() {
 	for {
+		c.sendMu.Lock()
 		c.pushMu.Lock()
 		if len(c.queue) == 0 {
 			c.pushing = false
 			c.pushMu.Unlock()
+			c.sendMu.Unlock()
 			return
 		}
 		it := c.queue[0]
 		c.queue = c.queue[1:]
-		stale := it.vd.Version <= c.sent[it.subject] && it.requestID == "" && !it.snapshot
-		if !stale {
-			c.sent[it.subject] = max(c.sent[it.subject], it.vd.Version)
-		}
 		c.pushMu.Unlock()
-		if stale {
-			continue
-		}
-		c.hub.mu.Lock()
-		current := c.subject == it.subject
-		c.hub.mu.Unlock()
-		if !current && it.requestID == "" && !it.snapshot {
-			continue // the browser's identity changed since
-		}
-		m := protocol.VisitorDataView{Type: protocol.TypeVisitorData, Version: it.vd.Version,
-			Data: protocol.RawJSON(it.vd.Data), RequestID: it.requestID}
-		if err := c.write(context.Background(), &m); err != nil {
+		err := c.sendPush(it)
+		c.sendMu.Unlock()
+		if err != nil {
 			c.pushMu.Lock()
 			c.queue, c.pushing = nil, false
 			c.pushMu.Unlock()
 			return
 		}
 	}
+}
+
+// sendPush sends a queued change, under sendMu, if it is of the subject
+// the browser holds and newer than the document it holds. The answer to
+// an update always goes, so that the tracker settles it, but never with an
+// older document than the browser has (a backend's write may have been
+// pushed meanwhile) nor another subject's (the browser may have signed in
+// since): then it carries the document the browser holds.
+func (c *conn) sendPush(it pushItem) error {
+	c.hub.mu.Lock()
+	current := c.subject == it.subject
+	c.hub.mu.Unlock()
+	vd := it.vd
+	if !current || c.last == nil || vd.Version <= c.last.Version {
+		if it.requestID == "" || c.last == nil {
+			return nil
+		}
+		vd = c.last
+	}
+	c.last = vd
+	m := protocol.VisitorDataView{Type: protocol.TypeVisitorData, Version: vd.Version,
+		Data: protocol.RawJSON(vd.Data), RequestID: it.requestID}
+	return c.write(context.Background(), &m)
 }
 
 func (c *conn) write(ctx context.Context, v any) error {
