@@ -169,6 +169,7 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	return s, func() error {
 		stop()
 		<-done
+		s.Close()
 		return db.Close()
 	}, nil
 }

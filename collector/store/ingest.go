@@ -267,7 +267,7 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 				r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
 				r.URL, r.Title, r.Referrer, r.Data, r.IP)
 		}
-		if _, err := q.ExecContext(ctx, eventInsertSQL(n), args...); err != nil {
+		if _, err := s.execHot(ctx, q, eventInsertSQL(n), args...); err != nil {
 			return args, fmt.Errorf("insert %d events: %w", n, err)
 		}
 		rows = rows[n:]
@@ -298,7 +298,7 @@ func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) error {
 
 // TouchVisit moves the visit's last activity forward to at.
 func (s *Store) TouchVisit(ctx context.Context, q Querier, visitID string, at int64) error {
-	if _, err := q.ExecContext(ctx, `UPDATE visits SET last_seen_at = max(last_seen_at, ?) WHERE visit_id = ?`, at, visitID); err != nil {
+	if _, err := s.execHot(ctx, q, `UPDATE visits SET last_seen_at = max(last_seen_at, ?) WHERE visit_id = ?`, at, visitID); err != nil {
 		return fmt.Errorf("touch visit %s: %w", visitID, err)
 	}
 	return nil

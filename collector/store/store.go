@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,6 +47,11 @@ type Store struct {
 	// bound parameters per statement.
 	maxRows int
 	now     func() time.Time
+
+	// stmts holds the hot statements prepared once (by SQL text), for
+	// reuse inside the writer's transactions.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Option configures a Store.
@@ -64,11 +70,47 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a Store on db. It does not migrate; call Migrate.
 func New(db *sql.DB, opts ...Option) *Store {
-	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now}
+	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// execHot runs a statement the ingest path runs thousands of times a
+// second. In a transaction it reuses a statement prepared once, which
+// spares SQLite the parse and plan of every call; elsewhere (D1, which runs
+// each call on its own) it is a plain ExecContext.
+func (s *Store) execHot(ctx context.Context, q Querier, query string, args ...any) (sql.Result, error) {
+	tx, ok := q.(*sql.Tx)
+	if !ok || !s.transactions {
+		return q.ExecContext(ctx, query, args...)
+	}
+	s.stmtMu.Lock()
+	stmt := s.stmts[query]
+	if stmt == nil {
+		var err error
+		if stmt, err = s.db.PrepareContext(ctx, query); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		s.stmts[query] = stmt
+	}
+	s.stmtMu.Unlock()
+	// The transaction's copy is closed with the transaction; the prepared
+	// statement stays with its connection for the next one.
+	return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+}
+
+// Close releases the prepared statements. It does not close the database.
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	for q, stmt := range s.stmts {
+		stmt.Close()
+		delete(s.stmts, q)
+	}
+	return nil
 }
 
 // DB returns the underlying database.
