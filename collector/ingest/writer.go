@@ -13,6 +13,14 @@ import (
 // never holds acknowledgements back for long.
 const maxBatchEvents = 5000
 
+// commitGap is how long, under load, the writer lets jobs gather since the
+// start of its previous commit. Every commit rewrites the pages it touches
+// whole (the tail of the events table, the index leaf of each visit in the
+// batch, the database header), so many tiny commits write several times
+// more than fewer larger ones, and the CPU and I/O that costs is what makes
+// acks wait. A lone client (batches of one job) is never held back.
+const commitGap = 3 * time.Millisecond
+
 // touchEvery is how stale visits.last_seen_at may get before ingest writes
 // it; the visit cache and the events index know the exact value.
 const touchEvery = 5 * time.Second
@@ -93,22 +101,44 @@ func (in *Ingester) writer() {
 	defer in.wg.Done()
 	in.batch = newBatch(in.cache)
 	var jobs []*job
+	var lastStart time.Time
+	busy := false // the previous commit carried more than one job
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for first := range in.queue {
 		jobs = append(jobs[:0], first)
 		n := len(first.events)
-	drain:
-		for n < maxBatchEvents {
-			select {
-			case j, ok := <-in.queue:
-				if !ok {
-					break drain
-				}
-				jobs = append(jobs, j)
-				n += len(j.events)
-			default:
-				break drain
-			}
+		var until time.Time
+		if busy {
+			until = lastStart.Add(commitGap)
 		}
+	gather:
+		for n < maxBatchEvents {
+			var j *job
+			var ok bool
+			select {
+			case j, ok = <-in.queue:
+			default:
+				wait := time.Until(until)
+				if wait <= 0 {
+					break gather
+				}
+				timer.Reset(wait)
+				select {
+				case j, ok = <-in.queue:
+					timer.Stop()
+				case <-timer.C:
+					break gather
+				}
+			}
+			if !ok {
+				break gather
+			}
+			jobs = append(jobs, j)
+			n += len(j.events)
+		}
+		busy = len(jobs) > 1
+		lastStart = time.Now()
 		in.commit(jobs)
 		for _, j := range jobs {
 			close(j.done)
