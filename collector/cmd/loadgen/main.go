@@ -55,7 +55,14 @@ func main() {
 	rawEvents := flag.Int("raw-events", 300_000, "rows for the raw SQLite ceiling")
 	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
 	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
+	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle (all when empty)")
 	flag.Parse()
+	if *only != "" {
+		phases = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			phases[strings.TrimSpace(p)] = true
+		}
+	}
 	paced = pacing{rate: *rate, perFrame: *pacedPerFrame}
 	if err := run(*bin, *visitors, *perFrame, *duration, *warmup, *rawEvents, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -70,44 +77,55 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 	}
 	defer os.RemoveAll(tmp)
 
-	ceiling, err := rawCeiling(filepath.Join(tmp, "raw.db"), rawEvents)
-	if err != nil {
-		return fmt.Errorf("raw ceiling: %w", err)
+	ceiling := 0.0
+	if want("raw") {
+		if ceiling, err = rawCeiling(filepath.Join(tmp, "raw.db"), rawEvents); err != nil {
+			return fmt.Errorf("raw ceiling: %w", err)
+		}
+		fmt.Printf("raw SQLite ceiling:      %8.0f events/s (%d rows, %d per transaction)\n", ceiling, rawEvents, rawBatch)
 	}
-	fmt.Printf("raw SQLite ceiling:      %8.0f events/s (%d rows, %d per transaction)\n", ceiling, rawEvents, rawBatch)
 
-	col, err := startCollector(bin, filepath.Join(tmp, "data"))
-	if err != nil {
-		return err
+	if want("saturation") || want("paced") || want("push") {
+		col, err := startCollector(bin, filepath.Join(tmp, "data"))
+		if err != nil {
+			return err
+		}
+		defer col.stop()
+		if want("saturation") {
+			res, err := load(col.addr, visitors, perFrame, 0, duration, warmup)
+			if err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
+			fmt.Printf("saturation, %d visitors: %8.0f durable events/s (%d events/frame back to back, %s)\n", visitors, res.rate, perFrame, duration)
+			if ceiling > 0 {
+				fmt.Printf("ratio to raw ceiling:    %8.2f\n", res.rate/ceiling)
+			}
+			fmt.Printf("  (ack latency there is queueing: p50 %s p99 %s)\n", res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond))
+		}
+		if want("paced") {
+			interval := time.Duration(float64(visitors*paced.perFrame) / float64(paced.rate) * float64(time.Second))
+			res, err := load(col.addr, visitors, paced.perFrame, interval, duration, warmup)
+			if err != nil {
+				return fmt.Errorf("paced load: %w", err)
+			}
+			fmt.Printf("paced at %d events/s:   %8.0f durable events/s (%d events/frame, each visitor every %s)\n", paced.rate, res.rate, paced.perFrame, interval.Round(time.Millisecond))
+			fmt.Printf("ack latency:             p50 %s  p99 %s  max %s\n", res.p50.Round(100*time.Microsecond), res.p99.Round(100*time.Microsecond), res.max.Round(time.Millisecond))
+			fmt.Printf("collector RSS under load: %s\n", mb(col.rss()))
+		}
+		if want("push") {
+			push, err := pushLatency(col.addr, visitors, 2000)
+			if err != nil {
+				return fmt.Errorf("push latency: %w", err)
+			}
+			fmt.Printf("PATCH → push, %d visitors: p50 %s  p99 %s  max %s (%d pushes, %.0f PATCH/s)\n",
+				visitors, push.p50, push.p99, push.max, push.n, push.rate)
+		}
+		col.stop() // the idle measurement starts a fresh one
 	}
-	defer col.stop()
 
-	res, err := load(col.addr, visitors, perFrame, 0, duration, warmup)
-	if err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
-	fmt.Printf("saturation, %d visitors: %8.0f durable events/s (%d events/frame back to back, %s)\n", visitors, res.rate, perFrame, duration)
-	fmt.Printf("ratio to raw ceiling:    %8.2f\n", res.rate/ceiling)
-	fmt.Printf("  (ack latency there is queueing: p50 %s p99 %s)\n", res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond))
-	interval := time.Duration(float64(visitors*paced.perFrame) / float64(paced.rate) * float64(time.Second))
-	res, err = load(col.addr, visitors, paced.perFrame, interval, duration, warmup)
-	if err != nil {
-		return fmt.Errorf("paced load: %w", err)
-	}
-	fmt.Printf("paced at %d events/s:   %8.0f durable events/s (%d events/frame, each visitor every %s)\n", paced.rate, res.rate, paced.perFrame, interval.Round(time.Millisecond))
-	fmt.Printf("ack latency:             p50 %s  p99 %s  max %s\n", res.p50.Round(100*time.Microsecond), res.p99.Round(100*time.Microsecond), res.max.Round(time.Millisecond))
-	fmt.Printf("collector RSS under load: %s\n", mb(col.rss()))
-
-	push, err := pushLatency(col.addr, visitors, 2000)
-	if err != nil {
-		return fmt.Errorf("push latency: %w", err)
-	}
-	fmt.Printf("PATCH → push, %d visitors: p50 %s  p99 %s  max %s (%d pushes, %.0f PATCH/s)\n",
-		visitors, push.p50, push.p99, push.max, push.n, push.rate)
-
-	if idle > 0 {
-		col.stop()
-		if col, err = startCollector(bin, filepath.Join(tmp, "idle")); err != nil {
+	if idle > 0 && want("idle") {
+		col, err := startCollector(bin, filepath.Join(tmp, "idle"))
+		if err != nil {
 			return err
 		}
 		defer col.stop()
@@ -130,6 +148,11 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 const rawBatch = 1000
 
 var debugAddr string
+
+// phases are the parts of the run that -only asked for; nil runs all.
+var phases map[string]bool
+
+func want(phase string) bool { return phases == nil || phases[phase] }
 
 // pacing is the paced run's offered load.
 type pacing struct{ rate, perFrame int }
