@@ -27,7 +27,7 @@ type collectRequest struct {
 // ServeCollect serves POST /v1/collect, the HTTP transport, and its CORS
 // preflight. It does everything the WebSocket does except the push: the
 // answer always carries the visit's identity (HTTP has no welcome), and
-// the visitor data when it is newer than the client's.
+// the visitor data when its version is not the client's.
 func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	if !h.originAllowed(r) {
 		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not send events; see --allowed-origins")
@@ -101,9 +101,12 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		out.VisitorData = &protocol.VisitorDataView{Version: res.VisitorData.Version, Data: protocol.RawJSON(res.VisitorData.Data)}
 	case h.cfg.VisitorData != nil:
 		view := h.visitorData(r.Context(), res.Visit)
-		// The client's version refers to its old subject when the identity
-		// changed, so the document goes along then too.
-		if view.Version > req.VisitorDataVersion || res.IdentityChanged || res.NewVisit {
+		// Any other version than the client's goes: an older one is news,
+		// and a newer one in the client means the document was erased and
+		// its versions started again. The client's version refers to its
+		// old subject when the identity changed, so the document goes then
+		// too.
+		if view.Version != req.VisitorDataVersion || res.IdentityChanged || res.NewVisit {
 			view.Type = ""
 			out.VisitorData = &view
 		}

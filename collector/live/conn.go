@@ -49,6 +49,9 @@ type pushItem struct {
 	subject   string
 	vd        *collector.VisitorData
 	requestID string
+	// resync (with vd nil) sends the subject's document as stored now,
+	// whatever its version: after an erasure the versions start again.
+	resync *collector.Subject
 }
 
 // ServeWS serves GET /v1/ws.
@@ -316,6 +319,20 @@ func (c *conn) sendPush(it pushItem) error {
 	c.hub.mu.Lock()
 	current := c.subject == it.subject
 	c.hub.mu.Unlock()
+	if it.resync != nil {
+		if !current {
+			return nil
+		}
+		// Read under sendMu: a write committed after the read is pushed
+		// after this, with a higher version.
+		vd, err := c.hub.read(context.Background(), *it.resync)
+		if err != nil {
+			return nil
+		}
+		c.last = vd
+		return c.write(context.Background(), &protocol.VisitorDataView{Type: protocol.TypeVisitorData,
+			Version: vd.Version, Data: protocol.RawJSON(vd.Data)})
+	}
 	vd := it.vd
 	if !current || c.last == nil || vd.Version <= c.last.Version {
 		if it.requestID == "" || c.last == nil {

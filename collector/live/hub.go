@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -175,6 +176,35 @@ func (h *Hub) Connections() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.conns)
+}
+
+// SubjectErased makes the subject's open connections send the document
+// as it is stored now. Erasure deletes it, and the versions of the next
+// writes start again from 1, which the connections would otherwise take
+// for old versions and not push.
+func (h *Hub) SubjectErased(s collector.Subject) {
+	key := s.Key()
+	h.mu.Lock()
+	targets := make([]*conn, 0, len(h.subs[key]))
+	for c := range h.subs[key] {
+		targets = append(targets, c)
+	}
+	h.mu.Unlock()
+	for _, c := range targets {
+		c.enqueuePush(pushItem{subject: key, resync: &s})
+	}
+}
+
+// read returns the subject's stored document.
+func (h *Hub) read(ctx context.Context, s collector.Subject) (*collector.VisitorData, error) {
+	if h.cfg.VisitorData == nil {
+		return &collector.VisitorData{Subject: s, Data: json.RawMessage("{}")}, nil
+	}
+	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, s)
+	if err != nil {
+		h.cfg.Logger.Error("read visitor data", "subject", s.Key(), "err", err)
+	}
+	return vd, err
 }
 
 // visitorData returns the snapshot the browser of v may see.

@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	visitorData.AddListener(s.hub)
 	s.api = api.New(api.Config{
-		History:     erasing{cfg.Store, s.ingester},
+		History:     erasing{cfg.Store, s.ingester, s.hub},
 		Tokens:      cfg.Store,
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
@@ -147,24 +147,30 @@ func (s *Server) publishEvents(rows []store.EventRow) {
 }
 
 // erasing tells the ingester to forget cached visits after an erasure,
-// which deletes rows behind the writer's back.
+// which deletes rows behind the writer's back, and the browsers still
+// connected as the erased subject that its visitor data is gone.
 type erasing struct {
 	collector.HistoryService
-	in *ingest.Ingester
+	in  *ingest.Ingester
+	hub *live.Hub
 }
 
 func (e erasing) DeleteIdentity(ctx context.Context, identityID string) error {
 	err := e.HistoryService.DeleteIdentity(ctx, identityID)
-	if ierr := e.in.InvalidateCache(ctx); err == nil {
-		err = ierr
-	}
-	return err
+	return e.after(ctx, err, collector.Subject{Kind: collector.SubjectIdentity, ID: identityID})
 }
 
 func (e erasing) DeleteVisitor(ctx context.Context, visitorID string) error {
 	err := e.HistoryService.DeleteVisitor(ctx, visitorID)
+	return e.after(ctx, err, collector.Subject{Kind: collector.SubjectVisitor, ID: visitorID})
+}
+
+func (e erasing) after(ctx context.Context, err error, s collector.Subject) error {
 	if ierr := e.in.InvalidateCache(ctx); err == nil {
 		err = ierr
+	}
+	if err == nil {
+		e.hub.SubjectErased(s)
 	}
 	return err
 }
