@@ -19,10 +19,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/identity"
+	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 )
@@ -38,6 +41,17 @@ const (
 	EnvVisitTimeout          = "VISITRACK_VISIT_TIMEOUT"
 	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
 	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
+	EnvSweepLimit            = "VISITRACK_SWEEP_LIMIT" // edge only: visits the Cron Trigger's sweep ends per run
+)
+
+// The visit-timeout sweep (Sweep) ends at most DefaultSweepLimit visits a
+// run unless EnvSweepLimit says otherwise. Each visit it ends costs five D1
+// queries and the sweep one more: 9 keeps a run within the 50 queries a
+// Worker invocation may make on the Free plan (1,000 on the Paid plan,
+// where up to 190 fit). maxSweepLimit is the native sweeper's own bound.
+const (
+	DefaultSweepLimit = 9
+	maxSweepLimit     = 500
 )
 
 // D1's limit of bound parameters per statement.
@@ -52,6 +66,7 @@ type Settings struct {
 	VisitTimeout          time.Duration
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	SweepLimit            int
 }
 
 // LoadSettings reads the settings with getenv. The recognition key is
@@ -64,6 +79,7 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 		AllowedOrigins:  splitList(getenv(EnvAllowedOrigins)),
 		BrowserWritable: splitList(getenv(EnvBrowserWritable)),
 		VisitTimeout:    30 * time.Minute,
+		SweepLimit:      DefaultSweepLimit,
 	}
 	key := strings.TrimSpace(getenv(EnvRecognitionKey))
 	if key == "" {
@@ -76,6 +92,11 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 	if v := strings.TrimSpace(getenv(EnvVisitTimeout)); v != "" {
 		if s.VisitTimeout, err = time.ParseDuration(v); err != nil || s.VisitTimeout <= 0 {
 			return nil, fmt.Errorf("%s %q: want a positive duration such as 30m", EnvVisitTimeout, v)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvSweepLimit)); v != "" {
+		if s.SweepLimit, err = strconv.Atoi(v); err != nil || s.SweepLimit < 1 || s.SweepLimit > maxSweepLimit {
+			return nil, fmt.Errorf("%s %q: want a number of visits from 1 to %d", EnvSweepLimit, v, maxSweepLimit)
 		}
 	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireVerifiedSignIn))); v {
@@ -133,6 +154,30 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		return nil, err
 	}
 	return &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}, nil
+}
+
+// Sweep ends the visits that have been idle for the visit timeout, as the
+// native collector's sweeper does: at their last activity plus the
+// timeout, with a VisitEnded event, oldest first and at most the sweep
+// limit of them. It returns how many it ended. The Worker runs it on its
+// Cron Trigger (wrangler.jsonc "triggers"), in an instance of its own.
+func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (int, error) {
+	set, err := LoadSettings(getenv)
+	if err != nil {
+		return 0, err
+	}
+	signer, err := identity.NewSigner(set.RecognitionKey, 0, nil)
+	if err != nil {
+		return 0, err
+	}
+	in, err := ingest.New(ingest.Config{
+		Store: OpenStore(db), Signer: signer, VisitTimeout: set.VisitTimeout,
+		Direct: true, Logger: logger,
+	})
+	if err != nil {
+		return 0, err
+	}
+	return in.Sweep(ctx, set.SweepLimit)
 }
 
 // handler adapts the server to the Workers platform.

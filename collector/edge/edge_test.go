@@ -46,6 +46,13 @@ func startWorker(t *testing.T, vars map[string]string, seed ...string) *worker {
 // wrangler.Options.Ready).
 func startWorkerReady(t *testing.T, vars map[string]string, ready func(int) bool, seed ...string) *worker {
 	t.Helper()
+	return startWorkerWith(t, wrangler.Options{Vars: vars, Ready: ready}, seed...)
+}
+
+// startWorkerWith is startWorker with more of wrangler's options; it sets
+// opt's Dir and StateDir.
+func startWorkerWith(t *testing.T, opt wrangler.Options, seed ...string) *worker {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	state := t.TempDir()
@@ -57,7 +64,8 @@ func startWorkerReady(t *testing.T, vars map[string]string, ready func(int) bool
 			t.Fatal(err)
 		}
 	}
-	dev, err := wrangler.Start(ctx, wrangler.Options{Dir: ".", StateDir: state, Vars: vars, Ready: ready})
+	opt.Dir, opt.StateDir = ".", state
+	dev, err := wrangler.Start(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +110,44 @@ func TestConformance(t *testing.T) {
 	}
 	w := startWorker(t, settings(), strings.Join(seed, "; "))
 	conformance.Run(t, conformance.Target{BaseURL: w.URL, AdminToken: admin, Origin: origin, Tokens: tokens})
+}
+
+// TestCronSweep: the Worker's Cron Trigger ends the visits idle for
+// VISITRACK_VISIT_TIMEOUT, at most VISITRACK_SWEEP_LIMIT a run, with
+// VisitEnded at their last activity plus the timeout, as the native
+// collector's sweeper does (live's TestVisitTimeout); visits that are not
+// idle stay open. wrangler dev runs the scheduled handler on request
+// (--test-scheduled).
+func TestCronSweep(t *testing.T) {
+	const timeout = 3 * time.Second
+	vars := settings()
+	vars[edge.EnvVisitTimeout] = timeout.String()
+	vars[edge.EnvSweepLimit] = "1"
+	w := startWorkerWith(t, wrangler.Options{Vars: vars, TestScheduled: true})
+	c := &sweepClient{t: t, base: w.URL, origin: origin, admin: admin}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cron := func() {
+		t.Helper()
+		if err := w.Scheduled(ctx, "* * * * *"); err != nil {
+			t.Fatalf("%v\nwrangler's output:\n%s", err, w.Output())
+		}
+	}
+
+	first := c.browse()
+	second := c.browse()
+	cron()
+	c.open(first) // not idle yet
+	c.waitIdle(second, timeout)
+	third := c.browse()
+	cron()
+	c.ended(first, timeout) // the oldest first, one a run
+	c.open(second)
+	c.open(third)
+	cron()
+	c.ended(second, timeout)
+	cron()
+	c.ended(first, timeout) // ended once only
 }
 
 // TestEdgeLimits: what the edge cannot do is answered on purpose.

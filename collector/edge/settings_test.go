@@ -17,17 +17,18 @@ func TestLoadSettings(t *testing.T) {
 		return func(k string) string { return m[k] }
 	}
 	s, err := LoadSettings(env(EnvAllowedOrigins, " https://a.example, https://b.example ,", EnvVisitTimeout, "10m",
-		EnvBrowserWritable, "prefs", EnvAdminToken, "vt_0123456789abcdef"))
+		EnvBrowserWritable, "prefs", EnvAdminToken, "vt_0123456789abcdef", EnvSweepLimit, "150"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(s.AllowedOrigins, []string{"https://a.example", "https://b.example"}) ||
 		s.VisitTimeout != 10*time.Minute || !slices.Equal(s.BrowserWritable, []string{"prefs"}) ||
-		len(s.RecognitionKey) != 32 || s.AdminToken != "vt_0123456789abcdef" || s.RequireVerifiedSignIn {
+		len(s.RecognitionKey) != 32 || s.AdminToken != "vt_0123456789abcdef" || s.RequireVerifiedSignIn ||
+		s.SweepLimit != 150 {
 		t.Fatalf("settings %+v", s)
 	}
-	if s, err = LoadSettings(env()); err != nil || s.VisitTimeout != 30*time.Minute {
-		t.Fatalf("defaults: %+v, %v; want a 30m visit timeout", s, err)
+	if s, err = LoadSettings(env()); err != nil || s.VisitTimeout != 30*time.Minute || s.SweepLimit != DefaultSweepLimit {
+		t.Fatalf("defaults: %+v, %v; want a 30m visit timeout and a sweep limit of %d", s, err, DefaultSweepLimit)
 	}
 
 	for _, c := range []struct {
@@ -39,6 +40,9 @@ func TestLoadSettings(t *testing.T) {
 		{env(EnvRecognitionKey, "abcd"), "64 hex digits"},
 		{env(EnvVisitTimeout, "soon"), EnvVisitTimeout},
 		{env(EnvVisitTimeout, "-5m"), EnvVisitTimeout},
+		{env(EnvSweepLimit, "0"), EnvSweepLimit},
+		{env(EnvSweepLimit, "501"), EnvSweepLimit},
+		{env(EnvSweepLimit, "many"), EnvSweepLimit},
 		{env(EnvRequireVerifiedSignIn, "maybe"), EnvRequireVerifiedSignIn},
 		{env(EnvRequireVerifiedSignIn, "true"), "needs " + EnvIdentitySecret},
 		{env(EnvAdminToken, "short"), EnvAdminToken},

@@ -2,8 +2,8 @@
 
 // Command worker is the collector's entry point on Cloudflare Workers:
 // `make edge-build` compiles it to build/app.wasm, which syumai/workers'
-// glue (build/worker.mjs) runs for each request. The collector itself is
-// package edge.
+// glue (build/worker.mjs) runs for each request and each Cron Trigger
+// event. The collector itself is package edge.
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
+	"github.com/syumai/workers/cloudflare/cron"
 	"github.com/syumai/workers/cloudflare/d1"
 
 	"github.com/visitrack/visitrack/collector/edge"
@@ -24,19 +25,38 @@ import (
 func main() {
 	// What the program writes shows in `wrangler tail` and the dashboard.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h, err := open(logger)
+	db, err := openDB()
+	var h http.Handler
+	if err == nil {
+		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger)
+	}
 	if err != nil {
 		logger.Error("edge: cannot start", "err", err)
 		h = edge.Unavailable(err)
 	}
+	// The Cron Trigger (wrangler.jsonc "triggers") ends timed-out visits.
+	// syumai/workers panics on an error the task returns: that ends this
+	// Go instance, which serves this one event only, and the run shows as
+	// failed in the Worker's cron events.
+	cron.ScheduleTaskNonBlock(func(ctx context.Context) error {
+		if db == nil {
+			return err
+		}
+		n, err := edge.Sweep(ctx, db, cloudflare.Getenv, logger)
+		if err != nil {
+			logger.Error("edge: visit timeout sweep", "ended", n, "err", err)
+			return err
+		}
+		return nil
+	})
 	workers.Serve(h)
 }
 
-// open builds the collector on the D1 binding DB (wrangler.jsonc).
-func open(logger *slog.Logger) (http.Handler, error) {
+// openDB opens the D1 binding DB (wrangler.jsonc).
+func openDB() (*sql.DB, error) {
 	c, err := d1.OpenConnector("DB")
 	if err != nil {
 		return nil, fmt.Errorf("the D1 binding DB: %w", err)
 	}
-	return edge.New(context.Background(), sql.OpenDB(c), cloudflare.Getenv, logger)
+	return sql.OpenDB(c), nil
 }

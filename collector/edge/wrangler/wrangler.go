@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,6 +155,9 @@ type Options struct {
 	// Ready reports whether a status means the worker is up; nil accepts
 	// any below 500.
 	Ready func(status int) bool
+	// TestScheduled serves /__scheduled, which runs the worker's
+	// scheduled handler (its Cron Trigger): see Dev.Scheduled.
+	TestScheduled bool
 }
 
 // Dev is a running `wrangler dev`.
@@ -187,11 +191,15 @@ func Start(ctx context.Context, opt Options) (*Dev, error) {
 		return nil, fmt.Errorf("wrangler dev: %w", err)
 	}
 	// The process outlives ctx's deadline for readiness: it ends at Stop.
-	cmd, err := command(context.WithoutCancel(ctx), opt.Dir, "dev",
+	args := []string{"dev",
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--inspector-port", strconv.Itoa(inspector),
 		"--persist-to", opt.StateDir, "--env-file", envFile,
-		"--show-interactive-dev-session=false", "--live-reload=false", "--log-level", "warn")
+		"--show-interactive-dev-session=false", "--live-reload=false", "--log-level", "warn"}
+	if opt.TestScheduled {
+		args = append(args, "--test-scheduled")
+	}
+	cmd, err := command(context.WithoutCancel(ctx), opt.Dir, args...)
 	if err != nil {
 		return nil, fmt.Errorf("wrangler dev: %w", err)
 	}
@@ -245,6 +253,26 @@ func (d *Dev) waitReady(ctx context.Context, url string, ready func(int) bool) e
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// Scheduled runs the worker's scheduled handler as its Cron Trigger of
+// schedule cron would, through /__scheduled (Options.TestScheduled), and
+// returns once the handler has finished: an error if it failed.
+func (d *Dev) Scheduled(ctx context.Context, cron string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+"/__scheduled?cron="+url.QueryEscape(cron), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("scheduled event: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("scheduled event: %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	return nil
 }
 
 // Output returns the end of wrangler's output.
