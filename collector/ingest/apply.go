@@ -150,8 +150,16 @@ func firstURL(events []decodedEvent) (string, string) {
 
 // endVisit closes a visit that timed out and records VisitEnded.
 func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, endedAt, now int64) error {
-	if err := in.cfg.Store.EndVisit(ctx, b.q, &v.VisitState, endedAt); err != nil {
+	ended, err := in.cfg.Store.EndVisit(ctx, b.q, &v.VisitState, endedAt)
+	if err != nil {
 		return err
+	}
+	b.cache.delete(v.VisitID)
+	if !ended {
+		// Another call (on the edge, a cron sweep or a request running
+		// at the same time) ended it and recorded VisitEnded.
+		v.EndedAt = endedAt
+		return nil
 	}
 	b.rows = append(b.rows, store.EventRow{
 		EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
@@ -159,7 +167,6 @@ func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, ende
 		Name: protocol.EventVisitEnded, Category: protocol.CategorySystem,
 		Timestamp: endedAt, CorrectedAt: endedAt, ReceivedAt: now, Data: "{}",
 	})
-	b.cache.delete(v.VisitID)
 	return nil
 }
 

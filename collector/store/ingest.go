@@ -336,17 +336,25 @@ func (s *Store) IdleVisits(ctx context.Context, q Querier, before int64, limit i
 	return ids, rows.Err()
 }
 
-// EndVisit closes the visit and its open session at endedAt.
-func (s *Store) EndVisit(ctx context.Context, q Querier, v *VisitState, endedAt int64) error {
-	if _, err := q.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE visit_id = ? AND ended_at IS NULL`, endedAt, v.VisitID); err != nil {
-		return fmt.Errorf("end sessions of visit %s: %w", v.VisitID, err)
+// EndVisit closes the visit and its open session at endedAt, and reports
+// whether this call closed it (false: it was closed already).
+func (s *Store) EndVisit(ctx context.Context, q Querier, v *VisitState, endedAt int64) (bool, error) {
+	// One statement decides: on D1 a cron sweep and a visitor's request may
+	// end the same visit at once, and only one of them may record it.
+	var id string
+	err := q.QueryRowContext(ctx, `UPDATE visits SET ended_at = ?, last_seen_at = max(last_seen_at, ?)
+		WHERE visit_id = ? AND ended_at IS NULL RETURNING visit_id`, endedAt, endedAt, v.VisitID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	if _, err := q.ExecContext(ctx, `UPDATE visits SET ended_at = ?, last_seen_at = max(last_seen_at, ?) WHERE visit_id = ? AND ended_at IS NULL`,
-		endedAt, endedAt, v.VisitID); err != nil {
-		return fmt.Errorf("end visit %s: %w", v.VisitID, err)
+	if err != nil {
+		return false, fmt.Errorf("end visit %s: %w", v.VisitID, err)
+	}
+	if _, err := q.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE visit_id = ? AND ended_at IS NULL`, endedAt, v.VisitID); err != nil {
+		return false, fmt.Errorf("end sessions of visit %s: %w", v.VisitID, err)
 	}
 	v.EndedAt = endedAt
-	return nil
+	return true, nil
 }
 
 // InsertEvent stores one event and reports whether it was new: ingest
