@@ -22,7 +22,9 @@ var register sync.Once
 // the collector relies on: WAL; synchronous=NORMAL (durable across a crash
 // of the process; a power cut may lose the last transactions); a busy
 // timeout for readers; immediate write transactions; and no automatic
-// checkpoints: run RunCheckpoints beside it.
+// checkpoints: run RunCheckpoints beside it. Temporary files stay in
+// memory: a multi-row INSERT keeps a statement journal, which on disk
+// more than doubled the bytes ingest wrote per event.
 //
 // An automatic checkpoint runs inside the commit that crosses the
 // threshold, and the ingest writer's acks wait behind it; the events index
@@ -33,7 +35,7 @@ func Open(path string) (*sql.DB, error) {
 	register.Do(func() {
 		sql.Register(driverName, &sqlite3.SQLiteDriver{
 			ConnectHook: func(c *sqlite3.SQLiteConn) error {
-				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY", nil)
 				return err
 			},
 		})
