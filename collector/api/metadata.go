@@ -36,42 +36,34 @@ func (h *Handler) getMetadata(w http.ResponseWriter, r *http.Request) error {
 	return writeMetadata(w, md)
 }
 
-// PUT /v1/visits/{visitId}/metadata
+// PUT (replace) and PATCH (merge patch) /v1/visits/{visitId}/metadata:
+// the same request but for the body's media type and the write.
 func (h *Handler) putMetadata(w http.ResponseWriter, r *http.Request) error {
-	id, err := h.metadataRequest(r)
-	if err != nil {
-		return err
-	}
-	ifMatch, err := ifMatchHeader(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(w, r, protocol.MaxVisitorDataBytes, mediaJSON)
-	if err != nil {
-		return err
-	}
-	md, err := h.cfg.Metadata.PutVisitMetadata(r.Context(), id, body, ifMatch)
-	if err != nil {
-		return err
-	}
-	return writeMetadata(w, md)
+	return h.writeMetadataWith(w, r, false)
 }
 
-// PATCH /v1/visits/{visitId}/metadata
 func (h *Handler) patchMetadata(w http.ResponseWriter, r *http.Request) error {
+	return h.writeMetadataWith(w, r, true)
+}
+
+func (h *Handler) writeMetadataWith(w http.ResponseWriter, r *http.Request, patch bool) error {
 	id, err := h.metadataRequest(r)
 	if err != nil {
 		return err
+	}
+	media, write := mediaJSON, h.cfg.Metadata.PutVisitMetadata
+	if patch {
+		media, write = mediaMergePatch, h.cfg.Metadata.PatchVisitMetadata
 	}
 	ifMatch, err := ifMatchHeader(r)
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, protocol.MaxVisitorDataBytes, mediaMergePatch)
+	body, err := readBody(w, r, protocol.MaxVisitorDataBytes, media)
 	if err != nil {
 		return err
 	}
-	md, err := h.cfg.Metadata.PatchVisitMetadata(r.Context(), id, body, ifMatch)
+	md, err := write(r.Context(), id, body, ifMatch)
 	if err != nil {
 		return err
 	}
