@@ -93,7 +93,7 @@ func (m *Metadata) update(ctx context.Context, visitID string, ifMatch *int64, f
 			}
 		}
 		now := m.s.now()
-		err = casMetadata(ctx, m.s.db, visitID, ver, next, now)
+		err = metadataTable.cas(ctx, m.s.db, visitID, ver, next, now)
 		if errors.Is(err, errRetry) {
 			if ifMatch != nil {
 				return nil, staleError(ver+1, *ifMatch)
@@ -139,25 +139,6 @@ func (m *Metadata) readRaw(ctx context.Context, visitID string) (int64, json.Raw
 		return 0, nil, err
 	}
 	return ver, json.RawMessage(data), nil
-}
-
-// casMetadata is casVisitorData for visit_metadata.
-func casMetadata(ctx context.Context, q Querier, visitID string, from int64, data []byte, now time.Time) error {
-	var got int64
-	var err error
-	if from == 0 {
-		err = q.QueryRowContext(ctx, `INSERT INTO visit_metadata (visit_id, version, data, updated_at)
-			VALUES (?, 1, ?, ?) ON CONFLICT (visit_id) DO NOTHING RETURNING version`,
-			visitID, string(data), ms(now)).Scan(&got)
-	} else {
-		err = q.QueryRowContext(ctx, `UPDATE visit_metadata SET version = version + 1, data = ?, updated_at = ?
-			WHERE visit_id = ? AND version = ? RETURNING version`,
-			string(data), ms(now), visitID, from).Scan(&got)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return errRetry
-	}
-	return err
 }
 
 func (m *Metadata) checkVisit(ctx context.Context, visitID string) error {

@@ -233,7 +233,7 @@ func (v *VisitorData) update(ctx context.Context, s collector.Subject, ifMatch *
 				return nil, err
 			}
 		}
-		err = casVisitorData(ctx, v.s.db, key, ver, enc, v.s.now())
+		err = visitorDataTable.cas(ctx, v.s.db, key, ver, enc, v.s.now())
 		if errors.Is(err, errRetry) {
 			if ifMatch != nil {
 				return nil, staleError(ver+1, *ifMatch)
@@ -320,7 +320,7 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 				if err != nil {
 					return err
 				}
-				if err := casVisitorData(ctx, q, is.Key(), iver, enc, v.s.now()); err != nil {
+				if err := visitorDataTable.cas(ctx, q, is.Key(), iver, enc, v.s.now()); err != nil {
 					return err
 				}
 				result = &collector.VisitorData{Subject: is, Version: iver + 1, Data: enc}
@@ -337,7 +337,7 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 			if err != nil {
 				return err
 			}
-			if err := casVisitorData(ctx, q, vs.Key(), vver, enc, v.s.now()); err != nil {
+			if err := visitorDataTable.cas(ctx, q, vs.Key(), vver, enc, v.s.now()); err != nil {
 				return err
 			}
 			written = append(written, &collector.VisitorData{Subject: vs, Version: vver + 1, Data: enc})
@@ -377,21 +377,35 @@ func readVisitorData(ctx context.Context, q Querier, key string) (int64, []byte,
 	return ver, []byte(data), nil
 }
 
-// casVisitorData writes data as version from+1 if the stored version is
-// still from (0: no row). It returns errRetry when it is not. One
-// statement, with RETURNING so that D1 and SQLite report the outcome alike
-// (no row: the compare failed).
-func casVisitorData(ctx context.Context, q Querier, key string, from int64, data []byte, now time.Time) error {
+// versioned is a table of versioned JSON documents (visitor_data,
+// visit_metadata): a key column, version, data and updated_at.
+type versioned struct{ insert, update string }
+
+func newVersioned(table, key string) versioned {
+	return versioned{
+		insert: `INSERT INTO ` + table + ` (` + key + `, version, data, updated_at)
+			VALUES (?, 1, ?, ?) ON CONFLICT (` + key + `) DO NOTHING RETURNING version`,
+		update: `UPDATE ` + table + ` SET version = version + 1, data = ?, updated_at = ?
+			WHERE ` + key + ` = ? AND version = ? RETURNING version`,
+	}
+}
+
+var (
+	visitorDataTable = newVersioned("visitor_data", "subject")
+	metadataTable    = newVersioned("visit_metadata", "visit_id")
+)
+
+// cas writes data as version from+1 if the stored version is still from
+// (0: no row). It returns errRetry when it is not. One statement, with
+// RETURNING so that D1 and SQLite report the outcome alike (no row: the
+// compare failed).
+func (t versioned) cas(ctx context.Context, q Querier, key string, from int64, data []byte, now time.Time) error {
 	var got int64
 	var err error
 	if from == 0 {
-		err = q.QueryRowContext(ctx, `INSERT INTO visitor_data (subject, version, data, updated_at)
-			VALUES (?, 1, ?, ?) ON CONFLICT (subject) DO NOTHING RETURNING version`,
-			key, string(data), ms(now)).Scan(&got)
+		err = q.QueryRowContext(ctx, t.insert, key, string(data), ms(now)).Scan(&got)
 	} else {
-		err = q.QueryRowContext(ctx, `UPDATE visitor_data SET version = version + 1, data = ?, updated_at = ?
-			WHERE subject = ? AND version = ? RETURNING version`,
-			string(data), ms(now), key, from).Scan(&got)
+		err = q.QueryRowContext(ctx, t.update, string(data), ms(now), key, from).Scan(&got)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return errRetry
