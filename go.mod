@@ -11,6 +11,7 @@ require (
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/syumai/workers v0.33.0
+	golang.org/x/time v0.16.0
 )
 
 require (

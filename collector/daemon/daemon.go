@@ -17,12 +17,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
@@ -38,7 +41,11 @@ type Config struct {
 	IdentitySecret        string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
-	LogLevel              string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed; RateLimit the events per second per client IP (0: none).
+	TrustedProxies []netip.Prefix
+	RateLimit      int
+	LogLevel       string
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
@@ -99,6 +106,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
+	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
+	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -117,6 +126,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errors.New("--require-verified-signin needs --identity-secret")
 	}
 	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
+	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.RateLimit, err = strconv.Atoi(strings.TrimSpace(*rateLimit)); err != nil || c.RateLimit < 0 {
+		return fmt.Errorf("--rate-limit %q: want events per second, 0 for no limit", *rateLimit)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %w", c.LogLevel, err)
@@ -206,6 +221,8 @@ func (m *Main) Run(ctx context.Context) error {
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,
 		BrowserWritable:       m.Config.BrowserWritable,
+		TrustedProxies:        m.Config.TrustedProxies,
+		RateLimit:             m.Config.RateLimit,
 		Static:                m.Static,
 		Metrics:               metrics.New(),
 		Logger:                m.Logger,

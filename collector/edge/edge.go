@@ -147,8 +147,12 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		VisitTimeout:          set.VisitTimeout,
 		AllowedOrigins:        set.AllowedOrigins,
 		BrowserWritable:       set.BrowserWritable,
-		Edge:                  true,
-		Logger:                logger,
+		// No per-IP limit: nothing lives between requests here. No
+		// TrustedProxies either: handler sets the client's address from
+		// CF-Connecting-IP.
+		RateLimit: 0,
+		Edge:      true,
+		Logger:    logger,
 	})
 	if err != nil {
 		return nil, err

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
@@ -76,9 +77,17 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, status, fe.Code, fe.Message)
 		return
 	}
+	ip := h.clientIP(r)
+	if ok, wait := h.limiter.take(ip, len(req.Events), time.Now()); !ok {
+		// Nothing of the batch is stored; the tracker keeps the events
+		// and posts them again after its backoff.
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+		writeProblem(w, http.StatusTooManyRequests, "rate_limited", h.rateLimitMessage())
+		return
+	}
 	c := ingest.Client{
 		VisitorID: req.VisitorID, VisitID: req.VisitID, Recognition: req.Recognition,
-		UserAgent: r.UserAgent(), IP: clientIP(r),
+		UserAgent: r.UserAgent(), IP: ip,
 	}
 	res, err := h.cfg.Ingester.Collect(r.Context(), c, req.SentAt, req.Events)
 	if err != nil {
@@ -121,15 +130,18 @@ func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(nil, r.Body, protocol.MaxBatchBytes))
 }
 
-// clientIP is the peer address. Behind a proxy, run the collector with the
-// proxy's address rewritten by the proxy itself; X-Forwarded-For is not
-// trusted, since any browser can send it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// retryAfterSeconds rounds a wait up to whole seconds, at least 1, as
+// Retry-After wants.
+func retryAfterSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
 	}
-	return host
+	return max(s, 1)
+}
+
+func (h *Hub) rateLimitMessage() string {
+	return "rate limit: " + strconv.Itoa(h.cfg.RateLimit) + " events/s per client"
 }
 
 var writeProblem = api.WriteProblem

@@ -81,7 +81,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.unregister(c)
 	c.client.UserAgent = r.UserAgent()
-	c.client.IP = clientIP(r)
+	c.client.IP = h.clientIP(r)
 	err = c.serve(r.Context())
 	switch status := websocket.CloseStatus(err); {
 	case status != -1, errors.Is(err, context.Canceled), errors.Is(err, net.ErrClosed):
@@ -127,6 +127,11 @@ func (c *conn) serve(ctx context.Context) error {
 		}
 		switch f.Type {
 		case protocol.TypeEvents:
+			if ok, _ := c.hub.limiter.take(c.client.IP, len(f.Events), time.Now()); !ok {
+				// Nothing of the frame is stored: the tracker keeps the
+				// unacknowledged events and reconnects after its backoff.
+				return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
+			}
 			err = c.events(ctx, &f)
 		case protocol.TypeVisitorDataUpdate:
 			err = c.updateVisitorData(ctx, &f)

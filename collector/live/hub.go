@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -25,7 +26,14 @@ type Config struct {
 	// may connect. "*" allows every origin: only for trying things out, as
 	// any site could then write into your visitors' history.
 	AllowedOrigins []string
-	Logger         *slog.Logger
+	// TrustedProxies lists the reverse proxies whose X-Forwarded-For
+	// names the client (see ParseTrustedProxies); none by default.
+	TrustedProxies []netip.Prefix
+	// RateLimit is the events per second one client IP may send, over
+	// all its WebSocket frames and /v1/collect requests together, with a
+	// burst of twice that (at least a full batch); 0 turns it off.
+	RateLimit int
+	Logger    *slog.Logger
 	// Observer, if set, hears the number of open connections.
 	Observer Observer
 }
@@ -42,6 +50,7 @@ type Hub struct {
 	origins  map[string]bool
 	anyOrig  bool
 	writable map[string]bool
+	limiter  *ipLimiter // nil: no limit
 
 	mu      sync.Mutex
 	subs    map[string]map[*conn]struct{} // subject key → connections
@@ -57,6 +66,7 @@ func New(cfg Config) *Hub {
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
 		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{},
+		limiter: newIPLimiter(cfg.RateLimit),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")

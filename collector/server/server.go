@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
@@ -32,6 +33,13 @@ type Config struct {
 	VisitTimeout          time.Duration
 	AllowedOrigins        []string
 	BrowserWritable       []string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (live.Config.TrustedProxies).
+	TrustedProxies []netip.Prefix
+	// RateLimit is the events per second per client IP; 0 is no limit
+	// (live.Config.RateLimit). The edge leaves it 0: no state outlives a
+	// request there.
+	RateLimit int
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -107,6 +115,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitorData:     visitorData,
 		BrowserWritable: cfg.BrowserWritable,
 		AllowedOrigins:  cfg.AllowedOrigins,
+		TrustedProxies:  cfg.TrustedProxies,
+		RateLimit:       cfg.RateLimit,
 		Logger:          cfg.Logger,
 		Observer:        cfg.Metrics,
 	})

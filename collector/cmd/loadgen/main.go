@@ -220,7 +220,9 @@ func startCollector(bin, dataDir string) (*collectorProc, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--allowed-origins", "*", "--log-level", "warn"}
+	// --rate-limit 0: every simulated visitor comes from 127.0.0.1, and the
+	// point is the collector's capacity, not its limit.
+	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--allowed-origins", "*", "--log-level", "warn", "--rate-limit", "0"}
 	if debugAddr != "" {
 		args = append(args, "--debug-addr", debugAddr)
 	}

@@ -1,0 +1,117 @@
+package live
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ParseTrustedProxies parses --trusted-proxies: CIDRs such as 10.0.0.0/8
+// or ::1/128; a bare address stands for itself alone.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted proxy %q: want a CIDR such as 10.0.0.0/8", s)
+			}
+			a = a.Unmap().WithZone("")
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			// ::ffff:10.0.0.0/104 means 10.0.0.0/8: addresses are unmapped
+			// before they are compared.
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("trusted proxy %q: an IPv4-mapped prefix needs at least /96", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// clientIP is the visitor's address: the peer's, or, when the peer is a
+// trusted proxy, the one X-Forwarded-For names (see forwardedFor).
+func (h *Hub) clientIP(r *http.Request) string {
+	return forwardedFor(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.cfg.TrustedProxies)
+}
+
+// forwardedFor returns the client address of a request from remoteAddr
+// (host:port) carrying the X-Forwarded-For header lines xff. The header is
+// believed only when the peer is inside a trusted prefix: then the client
+// is the rightmost listed address that is not itself trusted, since each
+// proxy appends the address it received the request from and everything
+// left of the first untrusted one may be the client's own invention. If
+// the header is absent, or an entry the walk reaches is not an address,
+// the peer's address stands. If every listed address is trusted, the
+// leftmost is the origin.
+func forwardedFor(remoteAddr string, xff []string, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	if len(trusted) == 0 {
+		return host
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	var hops []string
+	for _, line := range xff {
+		hops = append(hops, strings.Split(line, ",")...)
+	}
+	client := ""
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			return host
+		}
+		client = a.String()
+		if !isTrusted(a, trusted) {
+			return client
+		}
+	}
+	if client == "" {
+		return host
+	}
+	return client
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, possibly with a
+// port ("203.0.113.7:4711", "[2001:db8::1]:4711"), as some proxies write,
+// or in brackets.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap().WithZone("")
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

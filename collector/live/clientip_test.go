@@ -1,0 +1,62 @@
+package live
+
+import "testing"
+
+func TestForwardedFor(t *testing.T) {
+	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8", " 192.168.1.1 ", "::1/128", "::ffff:172.16.0.0/108"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, remote string
+		xff          []string
+		trusted      bool // false: no trusted proxies at all
+		want         string
+	}{
+		{"no proxies configured", "10.0.0.5:443", []string{"203.0.113.7"}, false, "10.0.0.5"},
+		{"untrusted peer", "198.51.100.9:5000", []string{"203.0.113.7"}, true, "198.51.100.9"},
+		{"trusted peer, no header", "10.0.0.5:443", nil, true, "10.0.0.5"},
+		{"trusted peer, empty header", "10.0.0.5:443", []string{""}, true, "10.0.0.5"},
+		{"one hop", "10.0.0.5:443", []string{"203.0.113.7"}, true, "203.0.113.7"},
+		{"spoofed left part", "10.0.0.5:443", []string{"1.2.3.4, 203.0.113.7"}, true, "203.0.113.7"},
+		{"proxy chain", "10.0.0.5:443", []string{"1.2.3.4, 203.0.113.7, 10.1.2.3, 192.168.1.1"}, true, "203.0.113.7"},
+		{"several header lines", "10.0.0.5:443", []string{"1.2.3.4, 203.0.113.7", "10.9.9.9"}, true, "203.0.113.7"},
+		{"single address, not its neighbour", "192.168.1.2:80", []string{"203.0.113.7"}, true, "192.168.1.2"},
+		{"all trusted: leftmost", "10.0.0.5:443", []string{"10.3.3.3, 10.2.2.2"}, true, "10.3.3.3"},
+		{"garbage rightmost", "10.0.0.5:443", []string{"203.0.113.7, unknown"}, true, "10.0.0.5"},
+		{"garbage left of the client is not reached", "10.0.0.5:443", []string{"nonsense, 203.0.113.7"}, true, "203.0.113.7"},
+		{"entry with port", "10.0.0.5:443", []string{"203.0.113.7:4711"}, true, "203.0.113.7"},
+		{"IPv6 entry with port", "10.0.0.5:443", []string{"[2001:db8::7]:4711"}, true, "2001:db8::7"},
+		{"IPv6 entry in brackets", "10.0.0.5:443", []string{"[2001:db8::7]"}, true, "2001:db8::7"},
+		{"IPv6 loopback proxy", "[::1]:8080", []string{"2001:db8::7"}, true, "2001:db8::7"},
+		{"IPv4-mapped peer", "[::ffff:10.0.0.5]:443", []string{"203.0.113.7"}, true, "203.0.113.7"},
+		{"IPv4-mapped entry", "10.0.0.5:443", []string{"::ffff:203.0.113.7"}, true, "203.0.113.7"},
+		{"IPv4-mapped prefix", "172.16.4.4:443", []string{"203.0.113.7"}, true, "203.0.113.7"},
+		{"IPv4-mapped prefix, outside", "172.32.0.1:443", []string{"203.0.113.7"}, true, "172.32.0.1"},
+		{"peer without port", "10.0.0.5", []string{"203.0.113.7"}, true, "203.0.113.7"},
+		{"unparsable peer", "pipe", []string{"203.0.113.7"}, true, "pipe"},
+	} {
+		tr := trusted
+		if !tc.trusted {
+			tr = nil
+		}
+		if got := forwardedFor(tc.remote, tc.xff, tr); got != tc.want {
+			t.Errorf("%s: forwardedFor(%q, %q) = %q, want %q", tc.name, tc.remote, tc.xff, got, tc.want)
+		}
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	for _, bad := range []string{"10.0.0.0/33", "proxy.example", "10.0.0.0/", "::ffff:10.0.0.0/80"} {
+		if _, err := ParseTrustedProxies([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	got, err := ParseTrustedProxies([]string{"10.1.2.3/8", "", "2001:db8::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].String() != "10.0.0.0/8" || got[1].String() != "2001:db8::1/128" {
+		t.Fatalf("parsed %v", got)
+	}
+}

@@ -1,0 +1,97 @@
+package live
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	// golang.org/x/time/rate is the Go team's token bucket, the
+	// well-kept standard choice; nothing here needs more than it.
+	"golang.org/x/time/rate"
+
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// pruneEvery is how often, at most, the limiter drops the buckets of
+// clients idle for over pruneIdle.
+const (
+	pruneEvery = time.Minute
+	pruneIdle  = time.Minute
+)
+
+// ipLimiter is a token bucket per client IP, shared by the WebSocket and
+// /v1/collect: perSecond events, and a burst of twice that (at least a
+// full batch, which could otherwise never pass).
+type ipLimiter struct {
+	limit rate.Limit
+	burst int
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastPrune time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	used time.Time
+}
+
+// newIPLimiter returns nil, which allows everything, for perSecond <= 0.
+func newIPLimiter(perSecond int) *ipLimiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	return &ipLimiter{
+		limit:   rate.Limit(perSecond),
+		burst:   max(2*perSecond, protocol.MaxBatchEvents),
+		buckets: map[string]*bucket{},
+	}
+}
+
+// take takes n events from ip's bucket, or nothing: then it returns how
+// long until the bucket holds n. Zero events are always allowed.
+func (l *ipLimiter) take(ip string, n int, now time.Time) (ok bool, retryAfter time.Duration) {
+	if l == nil || n <= 0 {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pruneLocked(now)
+	b := l.buckets[ip]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.buckets[ip] = b
+	}
+	b.used = now
+	r := b.lim.ReserveN(now, n)
+	if !r.OK() { // n > burst: cannot happen for a valid batch
+		return false, time.Duration(math.MaxInt64)
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// pruneLocked drops, at most once per pruneEvery, the buckets unused for
+// over pruneIdle that have refilled: such a bucket is as good as a new one,
+// so forgetting it changes no decision.
+func (l *ipLimiter) pruneLocked(now time.Time) {
+	if now.Sub(l.lastPrune) < pruneEvery {
+		return
+	}
+	l.lastPrune = now
+	for ip, b := range l.buckets {
+		if now.Sub(b.used) > pruneIdle && b.lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.buckets, ip)
+		}
+	}
+}
+
+// size returns the number of buckets held, for tests.
+func (l *ipLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
