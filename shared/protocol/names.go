@@ -90,4 +90,5 @@ const (
 	ClosePolicyViolation = 1008 // protocol misuse, e.g. a frame before hello
 	CloseTooBig          = 1009 // a frame over MaxBatchBytes
 	CloseInternal        = 1011
+	CloseTryAgainLater   = 1013 // over the per-client rate limit: back off
 )

@@ -68,8 +68,11 @@ type Agent struct {
 	welcomed bool
 	sent     map[string]bool // eventIds sent on the current socket
 	bo       backoff.Backoff
-	retry    func()
-	useHTTP  bool // auto transport while the WebSocket is down
+	// throttled: the last socket closed with 1013 (rate limit); a welcome
+	// no longer resets bo, an ack does.
+	throttled bool
+	retry     func()
+	useHTTP   bool // auto transport while the WebSocket is down
 
 	// HTTP.
 	posting   bool

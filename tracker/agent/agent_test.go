@@ -576,3 +576,31 @@ func TestTinyVisitTimeout(t *testing.T) {
 		t.Fatalf("events of the new visit %s", got)
 	}
 }
+
+// A close with 1013 (the collector's rate limit) keeps the backoff growing
+// across reconnections, welcome or not, until a batch is acknowledged.
+func TestRateLimitCloseKeepsBackingOff(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{Transport: ptr("websocket")})
+	welcome(t, e, protocol.Welcome{})
+	for i := 1; i <= 3; i++ {
+		e.lastSocket().ev.Close(protocol.CloseTryAgainLater)
+		e.Advance(30_000)
+		welcome(t, e, protocol.Welcome{})
+		if a.bo.Attempts() != i {
+			t.Fatalf("after %d rate-limit closes: %d backoff attempts, want %d", i, a.bo.Attempts(), i)
+		}
+	}
+	s := e.lastSocket()
+	ack(s, sentEvents(t, s))
+	if a.bo.Attempts() != 0 || a.throttled {
+		t.Fatalf("an ack did not end the throttling: %d attempts", a.bo.Attempts())
+	}
+	// An ordinary drop is back to the welcome resetting it.
+	s.ev.Close(1006)
+	e.Advance(30_000)
+	welcome(t, e, protocol.Welcome{})
+	if a.bo.Attempts() != 0 {
+		t.Fatal("backoff not reset by the welcome after an ordinary drop")
+	}
+}

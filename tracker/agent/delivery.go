@@ -79,7 +79,12 @@ func (a *Agent) onOpen() {
 	a.sock.Send(wire.Hello(&h))
 }
 
-func (a *Agent) onClose(int) {
+func (a *Agent) onClose(code int) {
+	if code == protocol.CloseTryAgainLater {
+		// The collector asked to wait: the backoff keeps growing across
+		// reconnections until a batch is acknowledged again.
+		a.throttled = true
+	}
 	a.sock = nil
 	a.welcomed, a.sent = false, nil
 	if !a.active {
@@ -117,7 +122,9 @@ func (a *Agent) onWelcome(w *protocol.Welcome) {
 	a.applyVisitorData(w.VisitorData)
 	a.welcomed, a.useHTTP = true, false
 	a.sent = map[string]bool{}
-	a.bo.Reset()
+	if !a.throttled {
+		a.bo.Reset()
+	}
 	for _, u := range a.updates {
 		u.sent = false
 	}
@@ -194,6 +201,10 @@ func (a *Agent) onAck(ack *protocol.Ack) {
 	a.ob.Remove(ids...)
 	for _, id := range ids {
 		delete(a.sent, id)
+	}
+	if a.throttled {
+		a.throttled = false
+		a.bo.Reset()
 	}
 	a.persist()
 	for _, id := range ack.EventIDs {
