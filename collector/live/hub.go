@@ -144,15 +144,21 @@ func (h *Hub) unsubscribeLocked(c *conn) {
 // connections. It never blocks on a connection.
 func (h *Hub) VisitorDataChanged(vd *collector.VisitorData) {
 	key := vd.Subject.Key()
+	for _, c := range h.subscribers(key) {
+		c.push(key, vd)
+	}
+}
+
+// subscribers returns the connections of a subject, so that the caller can
+// reach them without holding mu.
+func (h *Hub) subscribers(key string) []*conn {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	targets := make([]*conn, 0, len(h.subs[key]))
 	for c := range h.subs[key] {
 		targets = append(targets, c)
 	}
-	h.mu.Unlock()
-	for _, c := range targets {
-		c.push(key, vd)
-	}
+	return targets
 }
 
 // Shutdown closes every connection with 1001 (going away) so that
@@ -194,13 +200,7 @@ func (h *Hub) Connections() int {
 // for old versions and not push.
 func (h *Hub) SubjectErased(s collector.Subject) {
 	key := s.Key()
-	h.mu.Lock()
-	targets := make([]*conn, 0, len(h.subs[key]))
-	for c := range h.subs[key] {
-		targets = append(targets, c)
-	}
-	h.mu.Unlock()
-	for _, c := range targets {
+	for _, c := range h.subscribers(key) {
 		c.enqueuePush(pushItem{subject: key, resync: &s})
 	}
 }
