@@ -2,16 +2,11 @@ package edge_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/visitrack/visitrack/collector/conformance"
 	"github.com/visitrack/visitrack/collector/edge"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 )
 
 // TestConformanceFreshInstances runs the suite natively against package
@@ -21,31 +16,13 @@ import (
 // runs against the real worker under wrangler dev in test-edge.
 func TestConformanceFreshInstances(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "edge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st := edge.OpenStore(db)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const origin, admin = "http://shop.example", "vt_edge-sqlite-admin-0123456789"
 	env := map[string]string{
 		edge.EnvAdminToken:     admin,
 		edge.EnvRecognitionKey: strings.Repeat("a7", 32),
 		edge.EnvAllowedOrigins: origin,
 	}
-	logger := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, err := edge.New(r.Context(), db, func(k string) string { return env[k] }, logger)
-		if err != nil {
-			edge.Unavailable(err).ServeHTTP(w, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	_, st, url := freshWorker(t, env)
 
 	tokens := map[string]string{}
 	for _, sc := range conformance.NeededScopes {
@@ -55,5 +32,5 @@ func TestConformanceFreshInstances(t *testing.T) {
 		}
 		tokens[sc] = secret
 	}
-	conformance.Run(t, conformance.Target{BaseURL: srv.URL, AdminToken: admin, Origin: origin, Tokens: tokens})
+	conformance.Run(t, conformance.Target{BaseURL: url, AdminToken: admin, Origin: origin, Tokens: tokens})
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/edge"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -29,14 +26,6 @@ import (
 // request; TestCronSweep runs it in the Worker under wrangler dev.
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "edge.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := edge.OpenStore(db).Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const origin, admin, timeout = "http://shop.example", "vt_edge-sweep-admin-0123456789", 300 * time.Millisecond
 	env := map[string]string{
 		edge.EnvAdminToken:     admin,
@@ -47,16 +36,8 @@ func TestSweep(t *testing.T) {
 	}
 	getenv := func(k string) string { return env[k] }
 	logger := slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, err := edge.New(r.Context(), db, getenv, logger)
-		if err != nil {
-			edge.Unavailable(err).ServeHTTP(w, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c := &sweepClient{t: t, base: srv.URL, origin: origin, admin: admin}
+	db, _, url := freshWorker(t, env)
+	c := &sweepClient{t: t, base: url, origin: origin, admin: admin}
 	sweep := func(want int) {
 		t.Helper()
 		n, err := edge.Sweep(ctx, db, getenv, logger)
