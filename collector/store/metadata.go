@@ -70,43 +70,19 @@ func (m *Metadata) PatchVisitMetadata(ctx context.Context, visitID string, patch
 }
 
 func (m *Metadata) update(ctx context.Context, visitID string, ifMatch *int64, fn func(json.RawMessage) (json.RawMessage, error)) (*collector.VisitMetadata, error) {
-	for attempt := 0; attempt < m.maxAttempts; attempt++ {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-		}
-		ver, raw, err := m.readRaw(ctx, visitID)
-		if err != nil {
-			return nil, err
-		}
-		if ifMatch != nil && *ifMatch != ver {
-			return nil, staleError(ver, *ifMatch)
-		}
-		next, err := fn(raw)
-		if err != nil {
-			return nil, ruleError(err)
-		}
-		if ver == 0 {
-			if err := m.checkVisit(ctx, visitID); err != nil {
-				return nil, err
-			}
-		}
-		now := m.s.now()
-		err = metadataTable.cas(ctx, m.s.db, visitID, ver, next, now)
-		if errors.Is(err, errRetry) {
-			if ifMatch != nil {
-				return nil, staleError(ver+1, *ifMatch)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return newVisitMetadata(visitID, ver+1, next, now)
+	if !protocol.IsULID(visitID) {
+		return nil, collector.Errorf(collector.ENOTFOUND, "visit %s not found", clipID(visitID))
 	}
-	return nil, collector.Errorf(collector.ECONFLICT,
-		"metadata of visit %s kept changing during %d attempts; try again", visitID, m.maxAttempts)
+	ver, data, at, err := metadataTable.write(ctx, m.s, visitID, "metadata of visit "+visitID, ifMatch, m.maxAttempts,
+		func(raw []byte) ([]byte, error) {
+			next, err := fn(raw)
+			return next, ruleError(err)
+		},
+		func() error { return m.checkVisit(ctx, visitID) })
+	if err != nil {
+		return nil, err
+	}
+	return newVisitMetadata(visitID, ver, data, at)
 }
 
 func (m *Metadata) read(ctx context.Context, visitID string) (*collector.VisitMetadata, error) {
@@ -123,22 +99,6 @@ func (m *Metadata) read(ctx context.Context, visitID string) (*collector.VisitMe
 		return nil, err
 	}
 	return newVisitMetadata(visitID, ver, []byte(data), fromMS(at))
-}
-
-func (m *Metadata) readRaw(ctx context.Context, visitID string) (int64, json.RawMessage, error) {
-	if !protocol.IsULID(visitID) {
-		return 0, nil, collector.Errorf(collector.ENOTFOUND, "visit %s not found", clipID(visitID))
-	}
-	var ver int64
-	var data string
-	err := m.s.db.QueryRowContext(ctx, `SELECT version, data FROM visit_metadata WHERE visit_id = ?`, visitID).Scan(&ver, &data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	return ver, json.RawMessage(data), nil
 }
 
 func (m *Metadata) checkVisit(ctx context.Context, visitID string) error {

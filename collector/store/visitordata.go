@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,7 +86,7 @@ func (v *VisitorData) GetVisitorData(ctx context.Context, s collector.Subject) (
 	if err := checkSubject(s); err != nil {
 		return nil, err
 	}
-	ver, raw, err := readVisitorData(ctx, v.s.db, s.Key())
+	ver, raw, err := visitorDataTable.get(ctx, v.s.db, s.Key())
 	if err != nil {
 		return nil, fmt.Errorf("get visitor data %s: %w", s.Key(), err)
 	}
@@ -188,13 +187,10 @@ func (v *VisitorData) DeleteNamespace(ctx context.Context, s collector.Subject, 
 	return vd, nil
 }
 
-// errRetry tells update that the compare-and-set lost and it may try again.
-var errRetry = errors.New("version moved on")
-
-// update is the read, compute, compare-and-set loop of every single-subject
-// write. fn gets the current document (never nil) and returns the new one;
-// its errors are returned as they are, except the rule errors of package
-// visitordata, which become EINVALID or ETOOLARGE.
+// update is the write of one subject's document: fn gets the current
+// document and returns the new one; its errors are returned as they are,
+// except the rule errors of package visitordata, which become EINVALID or
+// ETOOLARGE.
 func (v *VisitorData) update(ctx context.Context, s collector.Subject, ifMatch *int64, fn func(visitordata.Document) (visitordata.Document, error)) (*collector.VisitorData, error) {
 	if err := checkSubject(s); err != nil {
 		return nil, err
@@ -203,52 +199,29 @@ func (v *VisitorData) update(ctx context.Context, s collector.Subject, ifMatch *
 	mu := &v.locks[v.stripe(key)]
 	mu.Lock()
 	defer mu.Unlock()
-	for attempt := 0; attempt < v.maxAttempts; attempt++ {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+	ver, enc, _, err := visitorDataTable.write(ctx, v.s, key, "visitor data of "+key, ifMatch, v.maxAttempts,
+		func(raw []byte) ([]byte, error) {
+			cur, err := visitordata.ParseStored(raw)
+			if err != nil {
 				return nil, err
 			}
-		}
-		ver, raw, err := readVisitorData(ctx, v.s.db, key)
-		if err != nil {
-			return nil, err
-		}
-		if ifMatch != nil && *ifMatch != ver {
-			return nil, staleError(ver, *ifMatch)
-		}
-		cur, err := visitordata.ParseStored(raw)
-		if err != nil {
-			return nil, err
-		}
-		next, err := fn(cur)
-		if err != nil {
-			return nil, ruleError(err)
-		}
-		enc, err := next.Encode()
-		if err != nil {
-			return nil, ruleError(err)
-		}
-		if ver == 0 {
-			if err := v.checkExists(ctx, s); err != nil {
-				return nil, err
+			next, err := fn(cur)
+			if err != nil {
+				return nil, ruleError(err)
 			}
-		}
-		err = visitorDataTable.cas(ctx, v.s.db, key, ver, enc, v.s.now())
-		if errors.Is(err, errRetry) {
-			if ifMatch != nil {
-				return nil, staleError(ver+1, *ifMatch)
+			enc, err := next.Encode()
+			if err != nil {
+				return nil, ruleError(err)
 			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		vd := &collector.VisitorData{Subject: s, Version: ver + 1, Data: enc}
-		v.notify(vd)
-		return vd, nil
+			return enc, nil
+		},
+		func() error { return v.checkExists(ctx, s) })
+	if err != nil {
+		return nil, err
 	}
-	return nil, collector.Errorf(collector.ECONFLICT,
-		"visitor data of %s kept changing during %d attempts; try again", key, v.maxAttempts)
+	vd := &collector.VisitorData{Subject: s, Version: ver, Data: enc}
+	v.notify(vd)
+	return vd, nil
 }
 
 // StitchVisitorData merges the visitor's document into the identity's at
@@ -294,11 +267,11 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 		var written []*collector.VisitorData
 		err := v.s.inTx(ctx, func(q Querier) error {
 			written = written[:0]
-			iver, iraw, err := readVisitorData(ctx, q, is.Key())
+			iver, iraw, err := visitorDataTable.get(ctx, q, is.Key())
 			if err != nil {
 				return err
 			}
-			vver, vraw, err := readVisitorData(ctx, q, vs.Key())
+			vver, vraw, err := visitorDataTable.get(ctx, q, vs.Key())
 			if err != nil {
 				return err
 			}
@@ -360,57 +333,6 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 	}
 	return nil, collector.Errorf(collector.ECONFLICT,
 		"visitor data of %s or %s kept changing during %d attempts; try again", vs.Key(), is.Key(), v.maxAttempts)
-}
-
-// readVisitorData returns a subject's version and document: 0 and {} when
-// there is none.
-func readVisitorData(ctx context.Context, q Querier, key string) (int64, []byte, error) {
-	var ver int64
-	var data string
-	err := q.QueryRowContext(ctx, `SELECT version, data FROM visitor_data WHERE subject = ?`, key).Scan(&ver, &data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, []byte(visitordata.Empty), nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	return ver, []byte(data), nil
-}
-
-// versioned is a table of versioned JSON documents (visitor_data,
-// visit_metadata): a key column, version, data and updated_at.
-type versioned struct{ insert, update string }
-
-func newVersioned(table, key string) versioned {
-	return versioned{
-		insert: `INSERT INTO ` + table + ` (` + key + `, version, data, updated_at)
-			VALUES (?, 1, ?, ?) ON CONFLICT (` + key + `) DO NOTHING RETURNING version`,
-		update: `UPDATE ` + table + ` SET version = version + 1, data = ?, updated_at = ?
-			WHERE ` + key + ` = ? AND version = ? RETURNING version`,
-	}
-}
-
-var (
-	visitorDataTable = newVersioned("visitor_data", "subject")
-	metadataTable    = newVersioned("visit_metadata", "visit_id")
-)
-
-// cas writes data as version from+1 if the stored version is still from
-// (0: no row). It returns errRetry when it is not. One statement, with
-// RETURNING so that D1 and SQLite report the outcome alike (no row: the
-// compare failed).
-func (t versioned) cas(ctx context.Context, q Querier, key string, from int64, data []byte, now time.Time) error {
-	var got int64
-	var err error
-	if from == 0 {
-		err = q.QueryRowContext(ctx, t.insert, key, string(data), ms(now)).Scan(&got)
-	} else {
-		err = q.QueryRowContext(ctx, t.update, string(data), ms(now), key, from).Scan(&got)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return errRetry
-	}
-	return err
 }
 
 // checkExists refuses the first write of a subject the collector has never
