@@ -125,13 +125,20 @@ func (c *conn) serve(ctx context.Context) error {
 			c.writeFrameError(ctx, err, "")
 			continue
 		}
+		// Events count one each; a visitor-data update, a write too, counts
+		// one. Hello is free, so that a reconnecting tracker always gets
+		// its welcome.
+		cost := len(f.Events)
+		if f.Type == protocol.TypeVisitorDataUpdate {
+			cost = 1
+		}
+		if ok, _ := c.hub.limiter.take(c.client.IP, cost, time.Now()); !ok {
+			// Nothing of the frame is stored: the tracker keeps the
+			// unacknowledged events and reconnects after its backoff.
+			return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
+		}
 		switch f.Type {
 		case protocol.TypeEvents:
-			if ok, _ := c.hub.limiter.take(c.client.IP, len(f.Events), time.Now()); !ok {
-				// Nothing of the frame is stored: the tracker keeps the
-				// unacknowledged events and reconnects after its backoff.
-				return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
-			}
 			err = c.events(ctx, &f)
 		case protocol.TypeVisitorDataUpdate:
 			err = c.updateVisitorData(ctx, &f)

@@ -149,3 +149,18 @@ func TestTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// A browser's visitor-data update writes to the database: it counts
+// against the limit too.
+func TestRateLimitCountsUpdates(t *testing.T) {
+	col := collectortest.Start(t, "--rate-limit", "10", "--browser-writable", "prefs") // burst 500
+	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	ack, _ := c.SendEvents(false, batch(500)...)
+	eq(t, "acked within the burst", len(ack.EventIDs), 500)
+	c.Send(protocol.VisitorDataUpdate{Type: protocol.TypeVisitorDataUpdate, RequestID: "r1", Namespace: "prefs", Value: protocol.RawJSON(`{"theme":"dark"}`)})
+	eq(t, "close status", expectClose(t, c), websocket.StatusTryAgainLater)
+	status, b := col.Do("GET", "/v1/visitors/"+c.Welcome.VisitorID+"/visitor-data", nil)
+	if status != 200 || bytes.Contains(b, []byte("dark")) {
+		t.Fatalf("the refused update was stored: %d %s", status, b)
+	}
+}
