@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -11,6 +12,21 @@ import (
 
 // maxUserIDLen bounds the site's userId.
 const maxUserIDLen = 256
+
+// maxUserAgentLen bounds the stored User-Agent header: real ones are a few
+// hundred bytes, and a request's headers may otherwise carry a megabyte.
+const maxUserAgentLen = 512
+
+// clip cuts s to at most n bytes, at a UTF-8 character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
 
 // apply runs one job's writes on b: it settles the visit, applies the
 // recognition token, and files each event. Validation failures go to the
@@ -126,7 +142,7 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 		VisitID: id, VisitorID: visitorID, SessionID: in.newID(),
 		State: protocol.StateAnonymous, StartedAt: now, LastSeenAt: now,
 	}
-	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: c.UserAgent, IP: c.IP}
+	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: clip(c.UserAgent, maxUserAgentLen), IP: c.IP}
 	if origin.URL == "" {
 		origin.URL, origin.Referrer = firstURL(j.events)
 	}
