@@ -4,34 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/daemon"
 )
-
-// openTestStore opens and migrates <dir>/visitrack.db, as the collector does.
-func openTestStore(dir string) (*store.Store, func() error, error) {
-	db, err := sqlite.Open(filepath.Join(dir, "visitrack.db"))
-	if err != nil {
-		return nil, nil, err
-	}
-	s := store.New(db)
-	if err := s.Migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return s, db.Close, nil
-}
 
 // tokenCmd runs "collector token …" and returns its stdout and stderr.
 func tokenCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := runToken(context.Background(), args, &stdout, &stderr, openTestStore)
+	err := runToken(context.Background(), args, &stdout, &stderr, daemon.OpenStore)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -48,7 +32,7 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("create printed %q: want only the token and a newline", out)
 	}
 
-	s, closeStore, err := openTestStore(dir)
+	s, closeStore, err := daemon.OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +69,7 @@ func TestTokenCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &listed); err != nil || listed.TokenID != tok.TokenID || listed.RevokedAt == nil {
 		t.Errorf("list --json: %q %v", out, err)
 	}
-	s, closeStore, _ = openTestStore(dir)
+	s, closeStore, _ = daemon.OpenStore(dir)
 	_, err = s.Authenticate(context.Background(), secret)
 	closeStore()
 	if collector.ErrorCode(err) != collector.EUNAUTHORIZED {
