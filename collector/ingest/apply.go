@@ -122,7 +122,7 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 		}
 		v.LastSeenAt = max(v.LastSeenAt, last)
 		if now-v.LastSeenAt > timeout {
-			if err := in.endVisit(ctx, b, v, v.LastSeenAt+timeout, now); err != nil {
+			if _, err := in.endVisit(ctx, b, v, v.LastSeenAt+timeout, now); err != nil {
 				return nil, err
 			}
 		}
@@ -164,18 +164,19 @@ func firstURL(events []decodedEvent) (string, string) {
 	return "", ""
 }
 
-// endVisit closes a visit that timed out and records VisitEnded.
-func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, endedAt, now int64) error {
+// endVisit closes a visit that timed out and records VisitEnded; it
+// reports whether this call ended it.
+func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, endedAt, now int64) (bool, error) {
 	ended, err := in.cfg.Store.EndVisit(ctx, b.q, &v.VisitState, endedAt)
 	if err != nil {
-		return err
+		return false, err
 	}
 	b.cache.delete(v.VisitID)
 	if !ended {
 		// Another call (on the edge, a cron sweep or a request running
 		// at the same time) ended it and recorded VisitEnded.
 		v.EndedAt = endedAt
-		return nil
+		return false, nil
 	}
 	b.rows = append(b.rows, store.EventRow{
 		EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
@@ -183,7 +184,7 @@ func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, ende
 		Name: protocol.EventVisitEnded, Category: protocol.CategorySystem,
 		Timestamp: endedAt, CorrectedAt: endedAt, ReceivedAt: now, Data: "{}",
 	})
-	return nil
+	return true, nil
 }
 
 // errErased refuses a valid token whose identity was erased since.

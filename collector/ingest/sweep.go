@@ -73,10 +73,7 @@ func (in *Ingester) sweepVisit(ctx context.Context, b *batch, id string, now int
 		v.written = 0
 		return false, nil
 	}
-	if err := in.endVisit(ctx, b, v, v.LastSeenAt+timeout, now); err != nil {
-		return false, err
-	}
-	return true, nil
+	return in.endVisit(ctx, b, v, v.LastSeenAt+timeout, now)
 }
 
 // Sweep is the visit-timeout sweep for Direct mode, where no sweeper runs
