@@ -170,7 +170,7 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := store.New(db)
+	s := store.New(db, store.WithPurge(sqlite.Purge))
 	if err := s.Migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, nil, err

@@ -47,6 +47,7 @@ type Store struct {
 	// bound parameters per statement.
 	maxRows int
 	now     func() time.Time
+	purge   func(context.Context, *sql.DB) error // after erasures; see WithPurge
 
 	// stmts holds the hot statements prepared once (by SQL text), for
 	// reuse inside the writer's transactions.

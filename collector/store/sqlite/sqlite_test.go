@@ -26,7 +26,7 @@ func TestOpenSettings(t *testing.T) {
 		conns = append(conns, c)
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal", "synchronous": "1", "temp_store": "2",
-			"wal_autocheckpoint": "0", "busy_timeout": "5000",
+			"wal_autocheckpoint": "0", "busy_timeout": "5000", "secure_delete": "1",
 		} {
 			var got string
 			if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
