@@ -49,6 +49,11 @@ type Config struct {
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
+
+	// MaxSocketsPerIP caps one client address's open WebSockets (0: no
+	// cap); BodyTimeout is how long a request's body may take to arrive.
+	MaxSocketsPerIP int
+	BodyTimeout     time.Duration
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -108,6 +113,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
+	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP may hold; more get 429; 0 turns the cap off")
+	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +138,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.RateLimit, err = strconv.Atoi(strings.TrimSpace(*rateLimit)); err != nil || c.RateLimit < 0 {
 		return fmt.Errorf("--rate-limit %q: want events per second, 0 for no limit", *rateLimit)
+	}
+	if c.MaxSocketsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxSockets)); err != nil || c.MaxSocketsPerIP < 0 {
+		return fmt.Errorf("--max-sockets-per-ip %q: want a number of sockets, 0 for no cap", *maxSockets)
+	}
+	if c.BodyTimeout, err = time.ParseDuration(*bodyTimeout); err != nil || c.BodyTimeout <= 0 {
+		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -223,6 +236,7 @@ func (m *Main) Run(ctx context.Context) error {
 		BrowserWritable:       m.Config.BrowserWritable,
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
+		MaxSocketsPerIP:       m.Config.MaxSocketsPerIP,
 		Static:                m.Static,
 		Metrics:               metrics.New(),
 		Logger:                m.Logger,
@@ -234,7 +248,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	// Browsers send a few KB of headers; Go's default allows 1 MB a request.
-	m.http = &http.Server{Handler: m.server.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	m.http = &http.Server{Handler: withBodyDeadline(m.server.Handler(), m.Config.BodyTimeout), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	if m.Config.DebugAddr != "" {

@@ -40,6 +40,9 @@ type Config struct {
 	// (live.Config.RateLimit). The edge leaves it 0: no state outlives a
 	// request there.
 	RateLimit int
+	// MaxSocketsPerIP caps one client address's open WebSockets
+	// (live.Config.MaxSocketsPerIP); 0 is no cap.
+	MaxSocketsPerIP int
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -117,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AllowedOrigins:  cfg.AllowedOrigins,
 		TrustedProxies:  cfg.TrustedProxies,
 		RateLimit:       cfg.RateLimit,
+		MaxSocketsPerIP: cfg.MaxSocketsPerIP,
 		Logger:          cfg.Logger,
 		Observer:        cfg.Metrics,
 	})
@@ -220,7 +224,7 @@ func (s *Server) routes() http.Handler {
 				"the change feed needs a long-lived process, which the edge build does not have; poll the REST API")
 		})
 	} else {
-		mux.HandleFunc("GET /v1/ws", s.hub.ServeWS)
+		mux.HandleFunc("GET /v1/ws", s.hub.ServeSocket)
 	}
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
 	mux.Handle("/v1/", s.api)
