@@ -36,8 +36,9 @@ func WithPurge(purge func(ctx context.Context, db *sql.DB) error) Option {
 	return func(s *Store) { s.purge = purge }
 }
 
-// afterErasure runs the purge. Its error says that the erasure itself
-// committed, since a retry finds nothing left to erase (ENOTFOUND).
+// afterErasure runs the purge. Its error (EUNAVAILABLE) says that the
+// erasure itself committed, since a retry finds nothing left to erase
+// (ENOTFOUND).
 func (s *Store) afterErasure(ctx context.Context) error {
 	if s.purge == nil {
 		return nil
@@ -45,7 +46,8 @@ func (s *Store) afterErasure(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeTimeout)
 	defer cancel()
 	if err := s.purge(ctx, s.db); err != nil {
-		return fmt.Errorf("erased, but old copies remain in the WAL until the next checkpoint that empties it: %w", err)
+		return collector.Errorf(collector.EUNAVAILABLE, "erased, but old copies of the erased rows remain in the "+
+			"database's WAL until the next erasure or a clean shutdown: %v", err)
 	}
 	return nil
 }
