@@ -32,7 +32,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// RateLimit is the events per second one client IP may send, over
 	// all its WebSocket frames and /v1/collect requests together, with a
-	// burst of twice that (at least a full batch); 0 turns it off.
+	// burst of twice that (at least a full batch). Every request and
+	// frame counts at least one, hello included. 0 turns it off.
 	RateLimit int
 	// MaxSocketsPerIP is how many WebSockets one client address (after
 	// TrustedProxies) may hold open; more are refused with 429 before the
