@@ -269,3 +269,38 @@ func TestLegacyVisitorGetsKey(t *testing.T) {
 		t.Fatalf("the claimant with its key: %+v", w)
 	}
 }
+
+// TestErasureTakesOnlyWhatWasProven: erasing an identity erases the
+// visits that name it, claims included (their events carry the person's
+// userId), but not the claimant's browser and its other visits: only a
+// proof makes a browser the identity's.
+func TestErasureTakesOnlyWhatWasProven(t *testing.T) {
+	col := collectortest.Start(t, "--identity-secret", testSecret)
+	owner := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	owner.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
+	identityID := identityOf(t, col, "ada")
+
+	claimant := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	claimant.SendEvents(false, collectortest.Event("Browse", "", nil))
+	own := claimant.Welcome.VisitID
+	claim := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: claimant.Welcome.VisitorID,
+		VisitorKey: claimant.Welcome.VisitorKey, VisitID: collectortest.NewID()})
+	claim.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ada"}))
+	claimed := claim.Welcome.VisitID
+	if claimed == own {
+		t.Fatal("the claim did not open a visit of its own")
+	}
+
+	if status, b := col.Do("DELETE", "/v1/identities/"+identityID, nil); status != 204 {
+		t.Fatalf("erase: %d %s", status, b)
+	}
+	if status, _ := col.Do("GET", "/v1/visits/"+owner.Welcome.VisitID, nil); status != 404 {
+		t.Fatalf("the owner's visit survived the erasure: %d", status)
+	}
+	if status, _ := col.Do("GET", "/v1/visits/"+claimed, nil); status != 404 {
+		t.Fatalf("the claim's visit, which names ada, survived the erasure: %d", status)
+	}
+	if status, b := col.Do("GET", "/v1/visits/"+own, nil); status != 200 {
+		t.Fatalf("the claimant's own visit was erased with ada: %d %s", status, b)
+	}
+}
