@@ -304,3 +304,29 @@ func TestErasureTakesOnlyWhatWasProven(t *testing.T) {
 		t.Fatalf("the claimant's own visit was erased with ada: %d %s", status, b)
 	}
 }
+
+// TestSignOutRevokesEveryTokenOfTheConnection: a browser recognized by
+// one token that then signs in holds two tokens on the connection; SignOut
+// revokes both.
+func TestSignOutRevokesEveryTokenOfTheConnection(t *testing.T) {
+	col := collectortest.Start(t, "--identity-secret", testSecret)
+	first := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	_, id := first.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
+	old := *id.Recognition
+
+	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: first.Welcome.VisitorID, VisitorKey: first.Welcome.VisitorKey,
+		VisitID: collectortest.NewID(), Recognition: &old})
+	eq(t, "recognized by the old token", c.Welcome.State, protocol.StateRecognized)
+	_, id = c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
+	fresh := *id.Recognition
+	if fresh == old {
+		t.Fatal("the SignIn issued the same token")
+	}
+	c.SendEvents(true, collectortest.Event(protocol.EventSignOut, "", nil))
+	for name, tok := range map[string]string{"presented at hello": old, "issued by the SignIn": fresh} {
+		w := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID(), Recognition: &tok}).Welcome
+		if w.State != protocol.StateAnonymous || w.Recognition != nil {
+			t.Fatalf("token %s still recognizes after SignOut: %+v", name, w)
+		}
+	}
+}
