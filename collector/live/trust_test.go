@@ -117,7 +117,7 @@ func TestNoSecretVerifiesNothing(t *testing.T) {
 // without the visitor's key is a new visitor: it joins no visit, gets none
 // of the visitor's data, and no push of it.
 func TestTakeoverOverWebSocket(t *testing.T) {
-	col := collectortest.Start(t)
+	col := collectortest.Start(t, "--browser-writable", "prefs")
 	victim := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
 	victim.SendEvents(false, collectortest.Event("Browse", "", nil))
 	vid, visitID, key := victim.Welcome.VisitorID, victim.Welcome.VisitID, victim.Welcome.VisitorKey
@@ -137,6 +137,22 @@ func TestTakeoverOverWebSocket(t *testing.T) {
 		}
 		patch(t, col, "/v1/visitors/"+vid+"/visitor-data/offers", `{"again":"VICTIM-ONLY"}`)
 		noPushOf(t, col, x, w.VisitorID, "VICTIM-ONLY")
+		// Its writes go to its own visitor, never the victim's.
+		x.Send(protocol.VisitorDataUpdate{Type: protocol.TypeVisitorDataUpdate, RequestID: "w1", Namespace: "prefs", Value: protocol.RawJSON(`{"by":"STRANGER"}`)})
+		for {
+			_, b, err := x.Read()
+			if err != nil {
+				t.Fatalf("%s: waiting for the answer to the update: %v", name, err)
+			}
+			if strings.Contains(string(b), `"requestId":"w1"`) {
+				break
+			}
+		}
+		var vd struct{ Data map[string]any }
+		col.Get("/v1/visitors/"+vid+"/visitor-data", &vd)
+		if _, ok := vd.Data["prefs"]; ok {
+			t.Fatalf("%s: the stranger wrote the victim's visitor data: %v", name, vd.Data)
+		}
 		e := collectortest.Event("Takeover", "", nil)
 		x.SendEvents(false, e)
 		var evs list[event]
