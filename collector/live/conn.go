@@ -27,6 +27,7 @@ const (
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
+	req    *http.Request // the handshake: where a key cookie would come from
 	client ingest.Client
 	visit  ingest.Visit
 
@@ -74,7 +75,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxBatchBytes)
-	c := &conn{hub: h, ws: ws}
+	c := &conn{hub: h, ws: ws, req: r}
 	if !h.register(c) {
 		ws.Close(websocket.StatusGoingAway, "collector shutting down")
 		return
@@ -154,6 +155,7 @@ func (c *conn) serve(ctx context.Context) error {
 // hello settles the visit and answers welcome.
 func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = m.VisitorID, m.VisitID, m.Recognition
+	c.client.VisitorKey = presentedKey(c.req, m.VisitorKey)
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
 	}
@@ -165,10 +167,24 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	return c.welcome(ctx)
 }
 
-// adopt makes v the connection's visit: later frames name it.
+// maxHeld bounds the tokens a connection remembers for SignOut to revoke.
+const maxHeld = 4
+
+// adopt makes v the connection's visit: later frames name it. A token
+// replaced by another (a SignIn after recognition) is remembered, so that
+// SignOut revokes every token the browser held on the connection; SignOut
+// itself (no token) forgets them, having revoked them.
 func (c *conn) adopt(v ingest.Visit) {
+	old := c.client.Recognition
+	switch {
+	case v.Recognition == nil:
+		c.client.Held = nil
+	case old != nil && *old != *v.Recognition && len(c.client.Held) < maxHeld:
+		c.client.Held = append(c.client.Held, *old)
+	}
 	c.visit = v
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
+	c.client.VisitorKey = v.VisitorKey
 	c.client.URL, c.client.Referrer = "", ""
 }
 
@@ -177,13 +193,9 @@ func (c *conn) welcome(ctx context.Context) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	w := protocol.Welcome{
-		Type: protocol.TypeWelcome, VisitorID: v.VisitorID, VisitID: v.VisitID,
-		State: v.State, Verified: v.Verified, Recognition: v.Recognition,
+		Type: protocol.TypeWelcome, VisitorID: v.VisitorID, VisitorKey: v.VisitorKey, VisitID: v.VisitID,
+		State: v.State, IdentityID: v.BrowserIdentityID(), Verified: v.Verified, Recognition: v.Recognition,
 		VisitorData: c.switchSubject(ctx, v),
-	}
-	if v.IdentityID != "" {
-		id := v.IdentityID
-		w.IdentityID = &id
 	}
 	w.VisitorData.Type = ""
 	return c.write(ctx, &w)
