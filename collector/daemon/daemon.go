@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/enrich"
+	"github.com/visitrack/visitrack/collector/enrich/geoip"
+	"github.com/visitrack/visitrack/collector/enrich/useragent"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
@@ -49,6 +52,8 @@ type Config struct {
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
+	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
+	GeoIPDB string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -68,6 +73,7 @@ type Main struct {
 	adminFromEnv   string
 	store          *store.Store
 	closeDB        func() error
+	geoip          *geoip.DB // closed with the program
 	server         *server.Server
 	http           *http.Server
 	debug          *http.Server
@@ -109,6 +115,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
+	fs.StringVar(&c.GeoIPDB, "geoip-db", env("geoip-db", ""), "MaxMind City or Country database (.mmdb) for the visits' country, region and city")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -213,7 +220,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
 	}
+	var geo enrich.Geo
+	if m.Config.GeoIPDB != "" {
+		db, err := geoip.Open(m.Config.GeoIPDB)
+		if err != nil {
+			return fmt.Errorf("--geoip-db: %w", err)
+		}
+		m.geoip, geo = db, db
+	}
 	m.server, err = server.New(ctx, server.Config{
+		UserAgents:            useragent.New(),
+		GeoIP:                 geo,
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
@@ -346,6 +363,9 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	if m.debug != nil {
 		m.debug.Close()
+	}
+	if m.geoip != nil {
+		m.geoip.Close()
 	}
 	if m.closeDB != nil {
 		if err := m.closeDB(); err != nil {

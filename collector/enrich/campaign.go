@@ -80,7 +80,7 @@ func Campaign(landingURL string) (UTM, map[string]string) {
 		if err != nil || value == "" {
 			continue
 		}
-		value = sanitize(value, maxValueBytes)
+		value = Clean(value, maxValueBytes)
 		if dst != nil {
 			if *dst == "" {
 				*dst = value

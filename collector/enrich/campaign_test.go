@@ -69,3 +69,12 @@ func TestReferrerType(t *testing.T) {
 		}
 	}
 }
+
+func TestClean(t *testing.T) {
+	if s := Clean("a\x00b\xffc\u0085d", 100); s != "a b c d" {
+		t.Errorf("Clean = %q", s)
+	}
+	if s := Clean(strings.Repeat("€", 10), 4); s != "€" {
+		t.Errorf("Clean cut = %q, want one whole character", s)
+	}
+}

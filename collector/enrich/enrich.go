@@ -36,18 +36,22 @@ type Visit struct {
 
 // Enricher describes visits. It is safe for concurrent use.
 type Enricher struct {
-	agents *UserAgents
+	agents AgentParser
 	geo    Geo
 }
 
-// New returns an Enricher; geo may be nil (no GeoIP database).
-func New(geo Geo) *Enricher {
-	return &Enricher{agents: NewUserAgents(), geo: geo}
+// New returns an Enricher. agents may be nil (user agents are not
+// classified), and so may geo (no GeoIP database).
+func New(agents AgentParser, geo Geo) *Enricher {
+	return &Enricher{agents: agents, geo: geo}
 }
 
 // Visit describes the visit that in opens.
 func (e *Enricher) Visit(in Input) Visit {
-	v := Visit{Agent: e.agents.Parse(in.UserAgent)}
+	var v Visit
+	if e.agents != nil {
+		v.Agent = e.agents.Parse(in.UserAgent)
+	}
 	v.UTM, v.ClickIDs = Campaign(in.LandingURL)
 	v.ReferrerType = ReferrerType(in.Referrer, in.LandingURL, v.UTM, v.ClickIDs)
 	if e.geo != nil {

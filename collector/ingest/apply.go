@@ -146,6 +146,11 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	if origin.URL == "" {
 		origin.URL, origin.Referrer = firstURL(j.events)
 	}
+	if j.insight != nil {
+		origin.Insight = *j.insight
+	} else {
+		origin.Insight = in.insight(c, origin.URL, origin.Referrer)
+	}
 	if err := in.cfg.Store.CreateVisit(ctx, b.q, st, origin); err != nil {
 		return nil, err
 	}

@@ -40,9 +40,12 @@ type job struct {
 
 	res    Result
 	stitch string // identity whose visitor data absorbs the visitor's, after commit
-	stored int    // events accepted
-	err    error
-	done   chan struct{}
+	// insight classifies the visit the job opens, when prepare could tell
+	// that it opens one; else resolveVisit classifies it.
+	insight *store.VisitInsight
+	stored  int // events accepted
+	err     error
+	done    chan struct{}
 }
 
 // batch is the state of one transaction (or, on the edge, one call).

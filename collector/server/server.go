@@ -15,6 +15,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/feed"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
@@ -40,6 +41,11 @@ type Config struct {
 	// (live.Config.RateLimit). The edge leaves it 0: no state outlives a
 	// request there.
 	RateLimit int
+	// UserAgents classifies visits' browsers, devices and bots, and GeoIP
+	// locates client addresses; nil leaves those fields empty (the edge
+	// worker cannot afford the parser's tables).
+	UserAgents enrich.AgentParser
+	GeoIP      enrich.Geo
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -103,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
+		Enricher:              enrich.New(cfg.UserAgents, cfg.GeoIP),
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,

@@ -37,6 +37,20 @@ type VisitOrigin struct {
 	Referrer  string
 	UserAgent string
 	IP        string
+	Insight   VisitInsight
+}
+
+// VisitInsight is what enrichment learned about a new visit (SPEC section
+// 8). UTM and ClickIDs are JSON objects; the three UTM fields that stats
+// break down by are also kept on their own.
+type VisitInsight struct {
+	Browser, BrowserVersion, OS, DeviceType string
+	Bot                                     bool
+	BotReason                               string
+	ReferrerType                            string
+	UTM, ClickIDs                           string
+	UTMSource, UTMMedium, UTMCampaign       string
+	Country, Region, City                   string
 }
 
 // EventRow is one row of the events table.
@@ -130,10 +144,23 @@ func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o Vis
 		v.VisitorID, v.StartedAt, v.StartedAt); err != nil {
 		return fmt.Errorf("create visitor %s: %w", v.VisitorID, err)
 	}
+	in := &o.Insight
+	if in.UTM == "" {
+		in.UTM = "{}"
+	}
+	if in.ClickIDs == "" {
+		in.ClickIDs = "{}"
+	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
-		started_at, last_seen_at, landing_url, referrer, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		started_at, last_seen_at, landing_url, referrer, user_agent, ip,
+		browser, browser_version, os, device_type, bot, bot_reason, referrer_type,
+		utm, utm_source, utm_medium, utm_campaign, click_ids, country, region, city, reached, was_verified)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.VisitID, v.VisitorID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.SessionID,
-		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP); err != nil {
+		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP,
+		in.Browser, in.BrowserVersion, in.OS, in.DeviceType, boolInt(in.Bot), in.BotReason, in.ReferrerType,
+		in.UTM, in.UTMSource, in.UTMMedium, in.UTMCampaign, in.ClickIDs, in.Country, in.Region, in.City,
+		v.State, boolInt(v.Verified)); err != nil {
 		return fmt.Errorf("create visit %s: %w", v.VisitID, err)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at)
@@ -154,8 +181,14 @@ func (s *Store) SwitchSession(ctx context.Context, q Querier, v *VisitState, nex
 		VALUES (?, ?, ?, ?, ?, ?)`, next.SessionID, v.VisitID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified), at); err != nil {
 		return fmt.Errorf("open session in visit %s: %w", v.VisitID, err)
 	}
-	if _, err := q.ExecContext(ctx, `UPDATE visits SET session_id = ?, identity_id = ?, state = ?, verified = ? WHERE visit_id = ?`,
-		next.SessionID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified), v.VisitID); err != nil {
+	// reached and was_verified only ever go up: the stats count the most
+	// identified state a visit reached.
+	if _, err := q.ExecContext(ctx, `UPDATE visits SET session_id = ?, identity_id = ?, state = ?, verified = ?,
+		reached = CASE WHEN reached = 'authenticated' OR ? = 'authenticated' THEN 'authenticated'
+			WHEN reached = 'recognized' OR ? = 'recognized' THEN 'recognized' ELSE reached END,
+		was_verified = max(was_verified, ?) WHERE visit_id = ?`,
+		next.SessionID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified),
+		next.State, next.State, boolInt(next.Verified), v.VisitID); err != nil {
 		return fmt.Errorf("update visit %s: %w", v.VisitID, err)
 	}
 	v.SessionID, v.IdentityID, v.State, v.Verified = next.SessionID, next.IdentityID, next.State, next.Verified

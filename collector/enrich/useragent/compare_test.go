@@ -1,4 +1,4 @@
-package enrich
+package useragent
 
 import (
 	"strings"
@@ -7,6 +7,7 @@ import (
 	medama "github.com/medama-io/go-useragent"
 	mileusna "github.com/mileusna/useragent"
 	"github.com/ua-parser/uap-go/uaparser"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/x-way/crawlerdetect"
 )
 
@@ -81,14 +82,14 @@ func BenchmarkParsers(b *testing.B) {
 		}
 	})
 	b.Run("enrich-uncached", func(b *testing.B) {
-		u := NewUserAgents()
+		u := New()
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			u.parse(realAgents[i%len(realAgents)].ua)
 		}
 	})
 	b.Run("enrich-cached", func(b *testing.B) {
-		u := NewUserAgents()
+		u := New()
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			u.Parse(realAgents[i%len(realAgents)].ua)
@@ -99,8 +100,8 @@ func BenchmarkParsers(b *testing.B) {
 // BenchmarkVisit is the whole enrichment of one new visit, as ingest runs
 // it: cached user agent, campaign, referrer type, no GeoIP.
 func BenchmarkVisit(b *testing.B) {
-	e := New(nil)
-	in := Input{UserAgent: realAgents[0].ua, LandingURL: "https://shop.example/?utm_source=google&utm_medium=cpc&gclid=x",
+	e := enrich.New(New(), nil)
+	in := enrich.Input{UserAgent: realAgents[0].ua, LandingURL: "https://shop.example/?utm_source=google&utm_medium=cpc&gclid=x",
 		Referrer: "https://www.google.com/", IP: "81.2.69.160"}
 	b.ReportAllocs()
 	for b.Loop() {

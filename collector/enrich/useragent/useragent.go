@@ -1,30 +1,21 @@
-package enrich
+// Package useragent classifies User-Agent headers for enrich: browser,
+// version, OS and device type with github.com/medama-io/go-useragent (a
+// trie built once, no allocation per parse), bots with
+// github.com/x-way/crawlerdetect (the crawler list of the PHP CrawlerDetect
+// project) and the parser's own bot class. It is a package of its own so
+// that builds that cannot afford its tables (the edge worker, under its
+// size limit) leave it out. BenchmarkParsers compares it with
+// mileusna/useragent and ua-parser/uap-go.
+package useragent
 
 import (
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/medama-io/go-useragent"
 	"github.com/medama-io/go-useragent/agents"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/x-way/crawlerdetect"
-)
-
-// Device types stored on a visit.
-const (
-	DeviceDesktop = "desktop"
-	DeviceMobile  = "mobile"
-	DeviceTablet  = "tablet"
-	DeviceBot     = "bot"
-	DeviceOther   = "other"
-)
-
-// Reasons a visit is flagged as a bot.
-const (
-	BotNoUserAgent = "no-user-agent" // browsers always send one
-	BotCrawlerList = "crawler-list"  // matched a known crawler, tool or library
-	BotHeadless    = "headless"      // a headless browser (automation)
-	BotParser      = "parser"        // the user-agent parser's bot class
 )
 
 // maxUserAgent bounds the part of a User-Agent header that is parsed: real
@@ -32,42 +23,32 @@ const (
 // expression whose cost grows with the input.
 const maxUserAgent = 512
 
-// Agent is what a User-Agent header says about the browser.
-type Agent struct {
-	Browser        string
-	BrowserVersion string
-	OS             string
-	DeviceType     string
-	Bot            bool
-	BotReason      string
-}
-
-// UserAgents parses User-Agent headers. It is safe for concurrent use; the
-// parsers are built once (NewUserAgents takes a few milliseconds).
-type UserAgents struct {
+// Parser parses User-Agent headers. It is safe for concurrent use; the
+// parsers are built once (New takes a few milliseconds).
+type Parser struct {
 	parser   *useragent.Parser
 	crawlers *crawlerdetect.CrawlerDetect
 
 	mu    sync.Mutex
-	cache map[string]Agent // a few thousand distinct headers cover most traffic
+	cache map[string]enrich.Agent // a few thousand distinct headers cover most traffic
 }
 
 // cacheSize bounds the cache; past it the cache starts over.
 const cacheSize = 4096
 
-// NewUserAgents builds the parsers.
-func NewUserAgents() *UserAgents {
-	return &UserAgents{
+// New builds the parsers.
+func New() *Parser {
+	return &Parser{
 		parser:   useragent.NewParser(),
 		crawlers: crawlerdetect.New(),
-		cache:    make(map[string]Agent),
+		cache:    make(map[string]enrich.Agent),
 	}
 }
 
 // Parse describes ua. Hostile input (megabytes, control characters,
 // invalid UTF-8) is cut and cleaned first, so the cost is bounded.
-func (u *UserAgents) Parse(ua string) Agent {
-	ua = sanitize(ua, maxUserAgent)
+func (u *Parser) Parse(ua string) enrich.Agent {
+	ua = enrich.Clean(ua, maxUserAgent)
 	u.mu.Lock()
 	a, ok := u.cache[ua]
 	u.mu.Unlock()
@@ -84,12 +65,12 @@ func (u *UserAgents) Parse(ua string) Agent {
 	return a
 }
 
-func (u *UserAgents) parse(ua string) Agent {
+func (u *Parser) parse(ua string) enrich.Agent {
 	if strings.TrimSpace(ua) == "" {
-		return Agent{DeviceType: DeviceBot, Bot: true, BotReason: BotNoUserAgent}
+		return enrich.Agent{DeviceType: enrich.DeviceBot, Bot: true, BotReason: enrich.BotNoUserAgent}
 	}
 	p := u.parser.Parse(ua)
-	a := Agent{
+	a := enrich.Agent{
 		Browser:        string(p.Browser()),
 		BrowserVersion: p.BrowserVersion(),
 		OS:             string(p.OS()),
@@ -97,14 +78,14 @@ func (u *UserAgents) parse(ua string) Agent {
 	}
 	switch {
 	case strings.Contains(ua, "HeadlessChrome") || strings.Contains(ua, "PhantomJS"):
-		a.Bot, a.BotReason = true, BotHeadless
+		a.Bot, a.BotReason = true, enrich.BotHeadless
 	case (a.Browser == "" || suspicious(ua)) && u.crawlers.IsCrawler(ua):
-		a.Bot, a.BotReason = true, BotCrawlerList
+		a.Bot, a.BotReason = true, enrich.BotCrawlerList
 	case p.IsBot():
-		a.Bot, a.BotReason = true, BotParser
+		a.Bot, a.BotReason = true, enrich.BotParser
 	}
 	if a.Bot {
-		a.DeviceType = DeviceBot
+		a.DeviceType = enrich.DeviceBot
 	}
 	return a
 }
@@ -131,44 +112,13 @@ func suspicious(ua string) bool {
 func deviceType(d agents.Device) string {
 	switch d {
 	case agents.DeviceDesktop:
-		return DeviceDesktop
+		return enrich.DeviceDesktop
 	case agents.DeviceMobile:
-		return DeviceMobile
+		return enrich.DeviceMobile
 	case agents.DeviceTablet:
-		return DeviceTablet
+		return enrich.DeviceTablet
 	case agents.DeviceBot:
-		return DeviceBot
+		return enrich.DeviceBot
 	}
-	return DeviceOther
-}
-
-// sanitize cuts s to at most n bytes at a character boundary and replaces
-// control characters and invalid UTF-8 with spaces, so that what is stored
-// and shown is plain text.
-func sanitize(s string, n int) string {
-	if len(s) > n {
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n]
-	}
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if r == utf8.RuneError || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			r = ' '
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return enrich.DeviceOther
 }
