@@ -36,6 +36,12 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)),
 		Rejected: append(make([]protocol.Rejection, 0, len(j.rejected)), j.rejected...)}
 	now := j.receivedAt.UnixMilli()
+	if len(j.events) > 0 {
+		// Identity events are inserted as they are filed, before flush.
+		if err := in.markHighWater(ctx, b); err != nil {
+			return err
+		}
+	}
 
 	v, err := in.resolveVisit(ctx, b, j, now)
 	if err != nil {

@@ -55,6 +55,24 @@ type batch struct {
 	rows    []store.EventRow
 	args    []any
 	touched map[string]int64 // visitID → latest activity in this batch
+	// highWater is the events rowid before the batch's first insert
+	// (known once hwKnown): the stats rollup counts the rows after it.
+	highWater int64
+	hwKnown   bool
+}
+
+// markHighWater reads the events high water before the batch inserts its
+// first event.
+func (in *Ingester) markHighWater(ctx context.Context, b *batch) error {
+	if b.hwKnown {
+		return nil
+	}
+	hw, err := in.cfg.Store.EventsHighWater(ctx, b.q)
+	if err != nil {
+		return err
+	}
+	b.highWater, b.hwKnown = hw, true
+	return nil
 }
 
 func newBatch(cache *visitCache) *batch {
@@ -66,6 +84,7 @@ func (b *batch) reset(q store.Querier) {
 	clear(b.rows[:cap(b.rows)]) // drop references for the GC
 	b.rows = b.rows[:0]
 	clear(b.touched)
+	b.hwKnown = false
 }
 
 func (b *batch) touch(visitID string, at int64) {
@@ -217,12 +236,23 @@ func (in *Ingester) fail(jobs []*job, err error) {
 	}
 }
 
-// flush writes what a batch gathered: the events, and the last activity
-// of visits whose stored value is stale.
+// flush writes what a batch gathered: the events, their count in the
+// stats rollup, and the last activity of visits whose stored value is
+// stale.
 func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
+	if len(b.rows) > 0 {
+		if err := in.markHighWater(ctx, b); err != nil {
+			return err
+		}
+	}
 	var err error
 	if b.args, err = in.cfg.Store.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
 		return err
+	}
+	if b.hwKnown {
+		if err := in.cfg.Store.CountEvents(ctx, b.q, b.highWater); err != nil {
+			return err
+		}
 	}
 	for visitID, at := range b.touched {
 		e := b.cache.get(visitID)

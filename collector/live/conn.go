@@ -31,6 +31,7 @@ type conn struct {
 	visit  ingest.Visit
 
 	subject string // guarded by hub.mu
+	visitID string // guarded by hub.mu: for OpenVisits
 
 	// sendMu orders the frames that carry visitor data (welcome, the
 	// snapshot of a subject the browser switches to, pushes) and guards
@@ -170,6 +171,9 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 // adopt makes v the connection's visit: later frames name it.
 func (c *conn) adopt(v ingest.Visit) {
 	c.visit = v
+	c.hub.mu.Lock()
+	c.visitID = v.VisitID
+	c.hub.mu.Unlock()
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
 	c.client.URL, c.client.Referrer = "", ""
 }

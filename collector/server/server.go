@@ -133,7 +133,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tokens:      cfg.Store,
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
+		Stats:       cfg.Store,
+		Connections: s.hub,
 		Logger:      cfg.Logger,
+		Now:         cfg.Now,
 	})
 	if s.feed != nil {
 		s.api.HandleStream(s.feed, api.StreamOptions{})

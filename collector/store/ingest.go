@@ -406,3 +406,29 @@ func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, 
 	}
 	return true, nil
 }
+
+// EventsHighWater returns the largest rowid of events: rows inserted after
+// it, in the same transaction, are the ones CountEvents counts.
+func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
+	var hw sql.NullInt64
+	if err := q.QueryRowContext(ctx, `SELECT max(rowid) FROM events`).Scan(&hw); err != nil {
+		return 0, fmt.Errorf("events high water: %w", err)
+	}
+	return hw.Int64, nil
+}
+
+// CountEvents adds the events inserted after highWater to the per-minute
+// rollup that the stats read, with their visit's bot flag. Run in the
+// transaction that inserted them, it counts each stored event once: a
+// resend inserts no row. (On D1, without transactions, a request that
+// runs at the same moment can make the count of a minute approximate.)
+func (s *Store) CountEvents(ctx context.Context, q Querier, highWater int64) error {
+	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (minute, name, bot, n)
+		SELECT e.corrected_at / 60000, e.name, coalesce(v.bot, 0), count(*)
+		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id
+		WHERE e.rowid > ? GROUP BY 1, 2, 3
+		ON CONFLICT (minute, name, bot) DO UPDATE SET n = n + excluded.n`, highWater); err != nil {
+		return fmt.Errorf("count events: %w", err)
+	}
+	return nil
+}
