@@ -139,7 +139,7 @@ func TestStatsBreakdownAndTimeseries(t *testing.T) {
 		"dimension=deviceType":           "desktop=2 mobile=1",
 		"dimension=deviceType&bots=only": "bot=1",
 		"dimension=event":                "PageEntered=5 VisitStarted=3 AddToCart=2 SignIn=1",
-		"dimension=page&limit=2":         "https://shop.example/shoes=2 https://shop.example/=1",
+		"dimension=page&limit=2":         "https://shop.example/=2 https://shop.example/shoes=2",
 		"dimension=state":                "anonymous=2 authenticated=1",
 		"dimension=utmSource":            "=2 news=1",
 		"dimension=referrerType":         "direct=2 email=1",

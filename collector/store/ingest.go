@@ -417,18 +417,34 @@ func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
 	return hw.Int64, nil
 }
 
-// CountEvents adds the events inserted after highWater to the per-minute
-// rollup that the stats read, with their visit's bot flag. Run in the
-// transaction that inserted them, it counts each stored event once: a
-// resend inserts no row. (On D1, without transactions, a request that
-// runs at the same moment can make the count of a minute approximate.)
+// statsLevels are the bucket lengths of the stats rollups: a minute, an
+// hour and a day, in milliseconds.
+const statsLevels = `(SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000)`
+
+// pageURL is the SQL for an event's URL without its query and fragment,
+// the page of the page breakdown.
+const pageURL = `CASE WHEN instr(e.url, '?') > 0 THEN substr(e.url, 1, instr(e.url, '?') - 1)
+	WHEN instr(e.url, '#') > 0 THEN substr(e.url, 1, instr(e.url, '#') - 1) ELSE e.url END`
+
+// CountEvents adds the events inserted after highWater to the rollups that
+// the stats read, with their visit's bot flag. Run in the transaction that
+// inserted them, it counts each stored event once: a resend inserts no
+// row. (On D1, without transactions, a request that runs at the same
+// moment can make the count of a minute approximate.)
 func (s *Store) CountEvents(ctx context.Context, q Querier, highWater int64) error {
-	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (minute, name, bot, n)
-		SELECT e.corrected_at / 60000, e.name, coalesce(v.bot, 0), count(*)
-		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id
-		WHERE e.rowid > ? GROUP BY 1, 2, 3
-		ON CONFLICT (minute, name, bot) DO UPDATE SET n = n + excluded.n`, highWater); err != nil {
+	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (level, bucket, name, bot, n)
+		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
+		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
+		WHERE e.rowid > ? GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, highWater); err != nil {
 		return fmt.Errorf("count events: %w", err)
+	}
+	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
+		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
+		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
+		WHERE e.rowid > ? AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, highWater); err != nil {
+		return fmt.Errorf("count page views: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
@@ -14,7 +15,8 @@ import (
 // The stats API (SPEC section 8), fast by design: visit figures read the
 // visits that started in the period through the visits_started index
 // (one row a visit, never the events), and pageviews and events read the
-// per-minute rollup stats_events that ingest keeps. Every statement is a
+// rollups stats_events and stats_pages that ingest keeps per minute, hour
+// and day. Every statement is a
 // single SELECT that D1 also runs.
 
 var _ collector.StatsService = (*Store)(nil)
@@ -30,11 +32,73 @@ func botCond(bots, column string) string {
 	return column + " = 0"
 }
 
-// minutes converts a period to the rollup's minute range [from, to).
-func minutes(f collector.StatsFilter) (from, to int64) {
-	from = f.Since.UnixMilli() / 60000
-	to = (f.Until.UnixMilli() + 59999) / 60000
-	return from, to
+// Rollup levels, in milliseconds (store/ingest.go statsLevels).
+const (
+	levelMinute = int64(60_000)
+	levelHour   = int64(3_600_000)
+	levelDay    = int64(86_400_000)
+)
+
+// tile is a run of rollup buckets of one level: [from, to), both aligned
+// to level.
+type tile struct{ level, from, to int64 }
+
+// tiles covers a period with the fewest rollup rows: whole days in the
+// middle, whole hours beside them, minutes at the edges, using no level
+// coarser than maxLevel. The period's edges are widened to whole minutes.
+func tiles(f collector.StatsFilter, maxLevel int64) []tile {
+	from := floorTo(ms(f.Since), levelMinute)
+	to := -floorTo(-ms(f.Until), levelMinute)
+	levels := []int64{levelDay, levelHour, levelMinute}
+	for levels[0] > maxLevel {
+		levels = levels[1:]
+	}
+	return split(from, to, levels)
+}
+
+func split(from, to int64, levels []int64) []tile {
+	if from >= to {
+		return nil
+	}
+	l := levels[0]
+	if len(levels) == 1 {
+		return []tile{{l, from, to}}
+	}
+	a, b := -floorTo(-from, l), floorTo(to, l)
+	if a >= b {
+		return split(from, to, levels[1:])
+	}
+	out := split(from, a, levels[1:])
+	out = append(out, tile{l, a, b})
+	return append(out, split(b, to, levels[1:])...)
+}
+
+// floorTo rounds v down to a multiple of step, also for negative v.
+func floorTo(v, step int64) int64 {
+	if v < 0 {
+		return -((-v + step - 1) / step) * step
+	}
+	return v / step * step
+}
+
+// tileCond is the SQL condition that selects the rows of ts, with its
+// arguments.
+func tileCond(ts []tile) (string, []any) {
+	if len(ts) == 0 {
+		return "0", nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, 3*len(ts))
+	b.WriteString("(")
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(level = ? AND bucket >= ? AND bucket < ?)")
+		args = append(args, t.level, t.from, t.to)
+	}
+	b.WriteString(")")
+	return b.String(), args
 }
 
 // Summary implements collector.StatsService.
@@ -63,10 +127,10 @@ func (s *Store) Summary(ctx context.Context, f collector.StatsFilter) (*collecto
 		WHERE v.started_at >= ? AND v.started_at < ? AND v.bot = 1`, since, until).Scan(&out.Bots); err != nil {
 		return nil, fmt.Errorf("stats summary bots: %w", err)
 	}
-	from, to := minutes(f)
+	cond, args := tileCond(tiles(f, levelDay))
 	var events, pageviews sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT sum(n), sum(CASE WHEN name = 'PageEntered' THEN n ELSE 0 END)
-		FROM stats_events WHERE minute >= ? AND minute < ? AND `+botCond(f.Bots, "bot"), from, to).Scan(&events, &pageviews); err != nil {
+		FROM stats_events WHERE `+cond+` AND `+botCond(f.Bots, "bot"), args...).Scan(&events, &pageviews); err != nil {
 		return nil, fmt.Errorf("stats summary events: %w", err)
 	}
 	out.Events, out.Pageviews = events.Int64, pageviews.Int64
@@ -93,14 +157,17 @@ func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric 
 			WHERE v.started_at >= ? AND v.started_at < ? AND ` + botCond(f.Bots, "v.bot") + ` GROUP BY 1`
 		args = []any{step, step, ms(f.Since), until}
 	case "pageviews", "events":
-		from, to := minutes(f)
+		if step%levelMinute != 0 {
+			return nil, collector.Errorf(collector.EINVALID, "the interval must be whole minutes")
+		}
 		name := ""
 		if metric == "pageviews" {
 			name = ` AND name = 'PageEntered'`
 		}
-		query = `SELECT minute * 60000 / ? * ?, sum(n) FROM stats_events
-			WHERE minute >= ? AND minute < ? AND ` + botCond(f.Bots, "bot") + name + ` GROUP BY 1`
-		args = []any{step, step, from, to}
+		cond, targs := tileCond(tiles(f, step))
+		query = `SELECT bucket / ? * ?, sum(n) FROM stats_events
+			WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") + name + ` GROUP BY 1`
+		args = append([]any{step, step}, targs...)
 	default:
 		return nil, collector.Errorf(collector.EINVALID, "unknown metric %q (want visits, visitors, pageviews or events)", metric)
 	}
@@ -135,8 +202,8 @@ var breakdownColumns = map[string]string{
 }
 
 // Breakdown implements collector.StatsService: count is pageviews for
-// page (those of the visits that started in the period), events for event,
-// visits otherwise.
+// page (the URL without query or fragment), events for event, visits
+// otherwise.
 func (s *Store) Breakdown(ctx context.Context, f collector.StatsFilter, dimension string, limit int) ([]collector.StatsItem, error) {
 	var query string
 	var args []any
@@ -146,14 +213,15 @@ func (s *Store) Breakdown(ctx context.Context, f collector.StatsFilter, dimensio
 			botCond(f.Bots, "v.bot") + ` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
 		args = []any{ms(f.Since), ms(f.Until), limit}
 	case dimension == "page":
-		query = `SELECT p.url, count(*) FROM visits v JOIN pages p ON p.visit_id = v.visit_id
-			WHERE v.started_at >= ? AND v.started_at < ? AND ` + botCond(f.Bots, "v.bot") + ` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
-		args = []any{ms(f.Since), ms(f.Until), limit}
+		cond, targs := tileCond(tiles(f, levelDay))
+		query = `SELECT url, sum(n) FROM stats_pages WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") +
+			` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
+		args = append(targs, limit)
 	case dimension == "event":
-		from, to := minutes(f)
-		query = `SELECT name, sum(n) FROM stats_events WHERE minute >= ? AND minute < ? AND ` +
-			botCond(f.Bots, "bot") + ` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
-		args = []any{from, to, limit}
+		cond, targs := tileCond(tiles(f, levelDay))
+		query = `SELECT name, sum(n) FROM stats_events WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") +
+			` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
+		args = append(targs, limit)
 	default:
 		return nil, collector.Errorf(collector.EINVALID, "unknown dimension %q", dimension)
 	}

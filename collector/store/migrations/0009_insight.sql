@@ -31,18 +31,27 @@ UPDATE visits SET reached = state, was_verified = verified;
 ALTER TABLE identities ADD COLUMN first_touch TEXT;
 ALTER TABLE identities ADD COLUMN last_touch  TEXT;
 
--- Events per minute, name and bot flag, kept by ingest in the same
--- transaction as the events (Store.CountEvents: one statement per commit
--- over the rows it inserted, so a resent event, ignored by the events
--- primary key, is not counted twice). Stats read a few thousand rows of it
--- instead of scanning events.
+-- Events and page views counted per minute, hour and day (level is the
+-- bucket's length in milliseconds, bucket its start), by name or page URL
+-- (without query or fragment) and bot flag. Ingest keeps them in the same
+-- transaction as the events (Store.CountEvents: one statement per table
+-- per commit over the rows it inserted, so a resent event, ignored by the
+-- events primary key, is not counted twice). A stats call reads the few
+-- rows of the coarsest levels that tile its period instead of the events.
 CREATE TABLE stats_events (
-  minute INTEGER NOT NULL, -- Unix minutes of corrected_at
+  level  INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
   name   TEXT NOT NULL,
   bot    INTEGER NOT NULL,
   n      INTEGER NOT NULL,
-  PRIMARY KEY (minute, name, bot)
+  PRIMARY KEY (level, bucket, name, bot)
 ) STRICT, WITHOUT ROWID;
 
-INSERT INTO stats_events (minute, name, bot, n)
-  SELECT e.corrected_at / 60000, e.name, 0, count(*) FROM events e WHERE true GROUP BY 1, 2;
+CREATE TABLE stats_pages (
+  level  INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
+  url    TEXT NOT NULL,
+  bot    INTEGER NOT NULL,
+  n      INTEGER NOT NULL,
+  PRIMARY KEY (level, bucket, url, bot)
+) STRICT, WITHOUT ROWID;
