@@ -59,6 +59,70 @@ type batch struct {
 	// (known once hwKnown): the stats rollup counts the rows after it.
 	highWater int64
 	hwKnown   bool
+	// counts and pages are the rollup rows of rows (countRows).
+	counts, pages map[store.StatKey]int64
+}
+
+// count inserts the batch's rows and adds every event the transaction
+// stored to the stats rollups. Events inserted one by one while the jobs
+// were applied (identity events) lie between the high water read before
+// the first of them and the one read now, and are counted in SQL. The
+// batch's rows are counted here in Go when every one of them was new (the
+// rule); a resend among them, or the edge (no transaction, and a driver
+// whose count of inserted rows is not trusted), counts them in SQL.
+func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
+	st := in.cfg.Store
+	if err := in.markHighWater(ctx, b); err != nil {
+		return err
+	}
+	now, err := st.EventsHighWater(ctx, b.q)
+	if err != nil {
+		return err
+	}
+	if now > b.highWater {
+		if err := st.CountEvents(ctx, b.q, b.highWater, now); err != nil {
+			return err
+		}
+	}
+	var inserted int64
+	if b.args, inserted, err = st.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
+		return err
+	}
+	if len(b.rows) == 0 {
+		return nil
+	}
+	if direct || inserted != int64(len(b.rows)) || !in.countRows(b) {
+		return st.CountEvents(ctx, b.q, now, 0)
+	}
+	if err := st.AddStats(ctx, b.q, false, b.counts); err != nil {
+		return err
+	}
+	if len(b.pages) > 0 {
+		return st.AddStats(ctx, b.q, true, b.pages)
+	}
+	return nil
+}
+
+// countRows tallies b.rows per rollup row in b.counts and b.pages; false
+// when a row's visit is not in the cache (its bot flag unknown).
+func (in *Ingester) countRows(b *batch) bool {
+	clear(b.counts)
+	clear(b.pages)
+	for i := range b.rows {
+		r := &b.rows[i]
+		v := b.cache.get(r.VisitID)
+		if v == nil {
+			return false
+		}
+		for _, l := range store.StatsLevels {
+			bucket := r.CorrectedAt / l * l
+			b.counts[store.StatKey{Level: l, Bucket: bucket, Key: r.Name, Bot: v.Bot}]++
+			if r.Name == protocol.EventPageEntered {
+				b.pages[store.StatKey{Level: l, Bucket: bucket, Key: store.PageURL(r.URL), Bot: v.Bot}]++
+			}
+		}
+	}
+	return true
 }
 
 // markHighWater reads the events high water before the batch inserts its
@@ -76,7 +140,8 @@ func (in *Ingester) markHighWater(ctx context.Context, b *batch) error {
 }
 
 func newBatch(cache *visitCache) *batch {
-	return &batch{cache: cache, touched: make(map[string]int64)}
+	return &batch{cache: cache, touched: make(map[string]int64),
+		counts: make(map[store.StatKey]int64), pages: make(map[store.StatKey]int64)}
 }
 
 func (b *batch) reset(q store.Querier) {
@@ -240,17 +305,8 @@ func (in *Ingester) fail(jobs []*job, err error) {
 // stats rollup, and the last activity of visits whose stored value is
 // stale.
 func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
-	if len(b.rows) > 0 {
-		if err := in.markHighWater(ctx, b); err != nil {
-			return err
-		}
-	}
-	var err error
-	if b.args, err = in.cfg.Store.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
-		return err
-	}
-	if b.hwKnown {
-		if err := in.cfg.Store.CountEvents(ctx, b.q, b.highWater); err != nil {
+	if len(b.rows) > 0 || b.hwKnown {
+		if err := in.count(ctx, b, direct); err != nil {
 			return err
 		}
 	}

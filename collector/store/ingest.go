@@ -29,6 +29,8 @@ type VisitState struct {
 	StartedAt  int64
 	LastSeenAt int64
 	EndedAt    int64
+	// Bot is the visit's bot flag (enrichment), for the stats rollups.
+	Bot bool
 }
 
 // VisitOrigin is what a new visit records about where it came from.
@@ -124,8 +126,8 @@ func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*Visi
 	var identity sql.NullString
 	var ended sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT visitor_id, identity_id, session_id, state, verified,
-		started_at, last_seen_at, ended_at FROM visits WHERE visit_id = ?`, visitID).
-		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended)
+		started_at, last_seen_at, ended_at, bot FROM visits WHERE visit_id = ?`, visitID).
+		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &v.Bot)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -145,6 +147,7 @@ func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o Vis
 		return fmt.Errorf("create visitor %s: %w", v.VisitorID, err)
 	}
 	in := &o.Insight
+	v.Bot = in.Bot
 	if in.UTM == "" {
 		in.UTM = "{}"
 	}
@@ -289,8 +292,10 @@ func eventInsertSQL(n int) string {
 
 // InsertEvents stores rows with as few statements as the parameter limit
 // allows. An event already stored is left as it is, so resending is
-// harmless. args is scratch space the caller may reuse between calls.
-func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, args []any) ([]any, error) {
+// harmless. args is scratch space the caller may reuse between calls. It
+// returns how many rows were new.
+func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, args []any) ([]any, int64, error) {
+	var inserted int64
 	for len(rows) > 0 {
 		n := min(len(rows), s.maxRows)
 		args = args[:0]
@@ -300,12 +305,20 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 				r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
 				r.URL, r.Title, r.Referrer, r.Data, r.IP)
 		}
-		if _, err := s.execHot(ctx, q, eventInsertSQL(n), args...); err != nil {
-			return args, fmt.Errorf("insert %d events: %w", n, err)
+		res, err := s.execHot(ctx, q, eventInsertSQL(n), args...)
+		if err != nil {
+			return args, inserted, fmt.Errorf("insert %d events: %w", n, err)
+		}
+		// A driver that cannot count (D1 answers it too) reports -1:
+		// the caller then counts in SQL.
+		if c, err := res.RowsAffected(); err == nil && inserted >= 0 {
+			inserted += c
+		} else {
+			inserted = -1
 		}
 		rows = rows[n:]
 	}
-	return args, nil
+	return args, inserted, nil
 }
 
 // UpsertPage records a page entry or exit.
@@ -410,41 +423,111 @@ func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, 
 // EventsHighWater returns the largest rowid of events: rows inserted after
 // it, in the same transaction, are the ones CountEvents counts.
 func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
-	var hw sql.NullInt64
-	if err := q.QueryRowContext(ctx, `SELECT max(rowid) FROM events`).Scan(&hw); err != nil {
+	const query = `SELECT coalesce(max(rowid), 0) FROM events`
+	var hw int64
+	stmt, err := s.preparedHot(ctx, q, query)
+	if err == nil && stmt != nil {
+		err = stmt.QueryRowContext(ctx).Scan(&hw)
+	} else if err == nil {
+		err = q.QueryRowContext(ctx, query).Scan(&hw)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("events high water: %w", err)
 	}
-	return hw.Int64, nil
+	return hw, nil
 }
 
 // statsLevels are the bucket lengths of the stats rollups: a minute, an
 // hour and a day, in milliseconds.
 const statsLevels = `(SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000)`
 
+// StatsLevels are the same lengths for callers that count in Go.
+var StatsLevels = [...]int64{60_000, 3_600_000, 86_400_000}
+
 // pageURL is the SQL for an event's URL without its query and fragment,
-// the page of the page breakdown.
+// the page of the page breakdown (PageURL in Go).
 const pageURL = `CASE WHEN instr(e.url, '?') > 0 THEN substr(e.url, 1, instr(e.url, '?') - 1)
 	WHEN instr(e.url, '#') > 0 THEN substr(e.url, 1, instr(e.url, '#') - 1) ELSE e.url END`
 
-// CountEvents adds the events inserted after highWater to the rollups that
-// the stats read, with their visit's bot flag. Run in the transaction that
-// inserted them, it counts each stored event once: a resend inserts no
-// row. (On D1, without transactions, a request that runs at the same
-// moment can make the count of a minute approximate.)
-func (s *Store) CountEvents(ctx context.Context, q Querier, highWater int64) error {
+// PageURL is url without its query and fragment.
+func PageURL(url string) string {
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		return url[:i]
+	}
+	if i := strings.IndexByte(url, '#'); i >= 0 {
+		return url[:i]
+	}
+	return url
+}
+
+// CountEvents adds the events with a rowid in (after, upTo] (upTo 0: no
+// bound) to the rollups that the stats read, with their visit's bot flag.
+// Run in the transaction that inserted them, it counts each stored event
+// once: a resend inserts no row. Ingest counts in Go what it can (see
+// AddStats) and calls this for the rest. (On D1, without transactions, a
+// request that runs at the same moment can make a minute approximate.)
+func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64) error {
+	if upTo <= 0 {
+		upTo = 1<<63 - 1
+	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (level, bucket, name, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
-		WHERE e.rowid > ? GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, highWater); err != nil {
+		WHERE e.rowid > ? AND e.rowid <= ? GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
-		WHERE e.rowid > ? AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, highWater); err != nil {
+		WHERE e.rowid > ? AND e.rowid <= ? AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
 		return fmt.Errorf("count page views: %w", err)
 	}
 	return nil
+}
+
+// StatKey is one rollup row: the bucket (its start in Unix ms) of a level,
+// an event name (stats_events) or a page URL (stats_pages), and the bot
+// flag.
+type StatKey struct {
+	Level, Bucket int64
+	Key           string
+	Bot           bool
+}
+
+// statsChunk bounds the rows of one rollup statement, so that a handful
+// of statement shapes are prepared once.
+const statsChunk = 16
+
+// AddStats adds counts to stats_events, or to stats_pages when pages.
+func (s *Store) AddStats(ctx context.Context, q Querier, pages bool, counts map[StatKey]int64) error {
+	table, col := "stats_events", "name"
+	if pages {
+		table, col = "stats_pages", "url"
+	}
+	args := make([]any, 0, 5*statsChunk)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		query := `INSERT INTO ` + table + ` (level, bucket, ` + col + `, bot, n) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) +
+			` ON CONFLICT (level, bucket, ` + col + `, bot) DO UPDATE SET n = n + excluded.n`
+		if _, err := s.execHot(ctx, q, query, args...); err != nil {
+			return fmt.Errorf("add to %s: %w", table, err)
+		}
+		args, n = args[:0], 0
+		return nil
+	}
+	for k, c := range counts {
+		args = append(args, k.Level, k.Bucket, k.Key, boolInt(k.Bot), c)
+		if n++; n == statsChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
