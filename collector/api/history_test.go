@@ -72,6 +72,9 @@ func TestGetVisit(t *testing.T) {
 		"lastSeenAt": "2026-11-20T10:03:00Z", "endedAt": "2026-11-20T10:33:00Z",
 		"landingUrl": "https://shop.example/", "referrer": "https://search.example/", "userAgent": "UA-1",
 		"pageCount": float64(2), "eventCount": float64(3),
+		// Seeded without enrichment: the defaults of an unclassified visit.
+		"browser": "", "browserVersion": "", "os": "", "deviceType": "", "bot": false, "referrerType": "",
+		"utm": map[string]any{}, "clickIds": map[string]any{}, "reached": "anonymous", "wasVerified": false,
 	}
 	if !equalJSON(v, want) {
 		t.Errorf("visit\n got %v\nwant %v", v, want)
@@ -349,14 +352,19 @@ func TestErasure(t *testing.T) {
 	}
 }
 
+// visitFields are a visit's JSON fields (botReason, country, region and
+// city are left out when empty).
+var visitFields = []string{"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt",
+	"lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount",
+	"browser", "browserVersion", "os", "deviceType", "bot", "referrerType", "utm", "clickIds", "reached", "wasVerified"}
+
 // TestWireNames pins the JSON field names of every resource: the wire
 // protocol's names, times as RFC 3339 UTC.
 func TestWireNames(t *testing.T) {
 	e := newEnv(t)
 	f := e.f
 	for path, fields := range map[string][]string{
-		"/v1/visits/" + f.V2: {"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt",
-			"lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount"},
+		"/v1/visits/" + f.V2:        visitFields,
 		"/v1/pages/" + f.P1:         {"pageId", "visitId", "url", "title", "referrer", "enteredAt", "exitedAt", "durationMs"},
 		"/v1/identities/" + f.Alice: {"identityId", "userId", "attributes", "firstSeenAt", "lastSeenAt", "visitorIds"},
 	} {
@@ -369,7 +377,7 @@ func TestWireNames(t *testing.T) {
 			"category", "timestamp", "correctedAt", "receivedAt", "url", "data"},
 		"/v1/visits/" + f.V2 + "/sessions?limit=1": {"sessionId", "visitId", "identityId", "state", "verified", "startedAt", "endedAt"},
 		"/v1/visits/" + f.V2 + "/identities":       {"identityId", "userId", "how", "verified", "linkedAt"},
-		"/v1/visits?limit=1":                       {"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt", "lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount"},
+		"/v1/visits?limit=1":                       visitFields,
 	} {
 		var raw map[string]json.RawMessage
 		e.get(path).ok(t, &raw)

@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/enrich"
+	"github.com/visitrack/visitrack/collector/enrich/geoip"
+	"github.com/visitrack/visitrack/collector/enrich/useragent"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
@@ -57,6 +60,8 @@ type Config struct {
 	// cap); BodyTimeout is how long a request's body may take to arrive.
 	MaxSocketsPerIP int
 	BodyTimeout     time.Duration
+	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
+	GeoIPDB string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -76,6 +81,7 @@ type Main struct {
 	adminFromEnv   string
 	store          *store.Store
 	closeDB        func() error
+	geoip          *geoip.DB // closed with the program
 	server         *server.Server
 	http           *http.Server
 	debug          *http.Server
@@ -124,6 +130,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP may hold; more get 429; 0 turns the cap off")
 	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
+	fs.StringVar(&c.GeoIPDB, "geoip-db", env("geoip-db", ""), "MaxMind City or Country database (.mmdb) for the visits' country, region and city")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -237,7 +244,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.identitySecret(); err != nil {
 		return err
 	}
+	var geo enrich.Geo
+	if m.Config.GeoIPDB != "" {
+		db, err := geoip.Open(m.Config.GeoIPDB)
+		if err != nil {
+			return fmt.Errorf("--geoip-db: %w", err)
+		}
+		m.geoip, geo = db, db
+	}
 	m.server, err = server.New(ctx, server.Config{
+		UserAgents:            useragent.New(),
+		GeoIP:                 geo,
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
@@ -393,6 +410,9 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	if m.debug != nil {
 		m.debug.Close()
+	}
+	if m.geoip != nil {
+		m.geoip.Close()
 	}
 	if m.closeDB != nil {
 		if err := m.closeDB(); err != nil {

@@ -22,6 +22,7 @@ import (
 type person struct {
 	userID, data, url, title, ua, ip string
 	visitorID, visitID, identityID   string
+	visitorKey                       string // the browser key the collector issued
 }
 
 func newPerson(tag string) *person {
@@ -50,7 +51,7 @@ func (p *person) markers() map[string]string {
 // through the trusted loopback proxy) with p's user agent.
 func (p *person) collect(t *testing.T, col *collectortest.Collector, events ...protocol.Event) protocol.CollectResponse {
 	t.Helper()
-	body := protocol.CollectRequest{VisitorID: p.visitorID, VisitID: p.visitID, Events: events}
+	body := protocol.CollectRequest{VisitorID: p.visitorID, VisitID: p.visitID, VisitorKey: p.visitorKey, Events: events}
 	status, b := collectortest.Request(t, col.URL(), "", "POST", "/v1/collect", body,
 		"User-Agent", p.ua, "X-Forwarded-For", p.ip)
 	if status != 200 {
@@ -61,6 +62,9 @@ func (p *person) collect(t *testing.T, col *collectortest.Collector, events ...p
 		t.Fatal(err)
 	}
 	p.visitorID, p.visitID = res.VisitorID, res.VisitID
+	if res.VisitorKey != "" {
+		p.visitorKey = res.VisitorKey
+	}
 	return res
 }
 

@@ -36,6 +36,12 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)),
 		Rejected: append(make([]protocol.Rejection, 0, len(j.rejected)), j.rejected...)}
 	now := j.receivedAt.UnixMilli()
+	if len(j.events) > 0 {
+		// Identity events are inserted as they are filed, before flush.
+		if err := in.markHighWater(ctx, b); err != nil {
+			return err
+		}
+	}
 
 	v, err := in.resolveVisit(ctx, b, j, now)
 	if err != nil {
@@ -153,6 +159,11 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: clip(c.UserAgent, maxUserAgentLen), IP: c.IP}
 	if origin.URL == "" {
 		origin.URL, origin.Referrer = firstURL(j.events)
+	}
+	if j.insight != nil {
+		origin.Insight = *j.insight
+	} else {
+		origin.Insight = in.insight(c, origin.URL, origin.Referrer)
 	}
 	if err := in.cfg.Store.CreateVisit(ctx, b.q, st, origin); err != nil {
 		return nil, err

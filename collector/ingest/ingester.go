@@ -13,6 +13,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -39,6 +40,9 @@ type Config struct {
 	// OnCommit, if set, is called after each commit with the stored events
 	// (the change feed). It runs on the writer: it must not block.
 	OnCommit func(events []store.EventRow)
+	// Enricher classifies new visits (user agent, bots, campaign, referrer,
+	// GeoIP); nil stores them unclassified.
+	Enricher *enrich.Enricher
 	// Observer receives measurements; nil observes nothing.
 	Observer Observer
 	Logger   *slog.Logger
@@ -242,6 +246,15 @@ func (in *Ingester) prepare(c Client, sentAt string, events []json.RawMessage) *
 		// what sentAt corrects, is pulled back to the receipt.
 		e.corrected = min(e.at+j.skew, now)
 		j.events = append(j.events, e)
+	}
+	if !protocol.IsULID(c.VisitID) {
+		// A first contact opens a visit: classify it here, off the writer.
+		url, ref := c.URL, c.Referrer
+		if url == "" {
+			url, ref = firstURL(j.events)
+		}
+		ins := in.insight(&c, url, ref)
+		j.insight = &ins
 	}
 	return j
 }

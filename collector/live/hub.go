@@ -274,3 +274,17 @@ func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorD
 	view.Version, view.Data = vd.Version, protocol.RawJSON(vd.Data)
 	return view
 }
+
+// OpenVisits returns the visit ids of the open connections that have been
+// welcomed (with repeats when a visit has several tabs open).
+func (h *Hub) OpenVisits() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.conns))
+	for c := range h.conns {
+		if c.visitID != "" {
+			out = append(out, c.visitID)
+		}
+	}
+	return out
+}

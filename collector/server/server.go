@@ -15,6 +15,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/feed"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
@@ -43,6 +44,11 @@ type Config struct {
 	// MaxSocketsPerIP caps one client address's open WebSockets
 	// (live.Config.MaxSocketsPerIP); 0 is no cap.
 	MaxSocketsPerIP int
+	// UserAgents classifies visits' browsers, devices and bots, and GeoIP
+	// locates client addresses; nil leaves those fields empty (the edge
+	// worker cannot afford the parser's tables).
+	UserAgents enrich.AgentParser
+	GeoIP      enrich.Geo
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -110,6 +116,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
+		Enricher:              enrich.New(cfg.UserAgents, cfg.GeoIP),
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
@@ -134,7 +141,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tokens:      cfg.Store,
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
+		Stats:       cfg.Store,
+		Connections: s.hub,
 		Logger:      cfg.Logger,
+		Now:         cfg.Now,
 	})
 	if s.feed != nil {
 		s.api.HandleStream(s.feed, api.StreamOptions{})

@@ -103,6 +103,27 @@ func (s *Store) execHot(ctx context.Context, q Querier, query string, args ...an
 	return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 }
 
+// preparedHot returns the statement for query prepared once (see execHot),
+// or nil where statements are not kept (outside a transaction, D1).
+func (s *Store) preparedHot(ctx context.Context, q Querier, query string) (*sql.Stmt, error) {
+	tx, ok := q.(*sql.Tx)
+	if !ok || !s.transactions {
+		return nil, nil
+	}
+	s.stmtMu.Lock()
+	stmt := s.stmts[query]
+	if stmt == nil {
+		var err error
+		if stmt, err = s.db.PrepareContext(ctx, query); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		s.stmts[query] = stmt
+	}
+	s.stmtMu.Unlock()
+	return tx.StmtContext(ctx, stmt), nil
+}
+
 // Close releases the prepared statements. It does not close the database.
 func (s *Store) Close() error {
 	s.stmtMu.Lock()
