@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -76,4 +77,129 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDecodeEventSecurityRules(t *testing.T) {
+	const id, page = "01JD3Z8Q5N0000000000000000", "01JD3Z8Q5N0000000000000001"
+	event := func(name, ts, data string) json.RawMessage {
+		return json.RawMessage(`{"eventId":"` + strings.ToLower(id) + `","name":"` + name + `","timestamp":"` + ts +
+			`","pageId":"` + strings.ToLower(page) + `","data":` + data + `}`)
+	}
+	var e decodedEvent
+	if rej := decodeEvent(event("Clicked", "2026-11-21T10:00:00Z", "{}"), &e); rej != nil {
+		t.Fatalf("lower-case ids rejected: %+v", rej)
+	}
+	if e.EventID != id || e.PageID != page {
+		t.Fatalf("ids %s, %s; want them upper-cased", e.EventID, e.PageID)
+	}
+	for name, tc := range map[string]struct{ ts, data, problem string }{
+		"year 0":          {"0000-01-01T00:00:00.000Z", "{}", "timestamp"},
+		"before 1970":     {"1969-12-31T23:59:59.999Z", "{}", "timestamp"},
+		"year 2100":       {"2100-01-01T00:00:00Z", "{}", "timestamp"},
+		"year 9999":       {"9999-12-31T23:59:59.999Z", "{}", "timestamp"},
+		"invalid UTF-8":   {"2026-11-21T10:00:00Z", "{\"a\":\"\xff\"}", "UTF-8"},
+		"infinite":        {"2026-11-21T10:00:00Z", `{"a":1e999999}`, "range"},
+		"minus infinite":  {"2026-11-21T10:00:00Z", `{"a":[1,-1E400]}`, "range"},
+		"400 digits":      {"2026-11-21T10:00:00Z", `{"a":` + strings.Repeat("9", 400) + `}`, "range"},
+		"after a string":  {"2026-11-21T10:00:00Z", `{"a":"x\"y","b":2e308}`, "range"},
+		"in a nested key": {"2026-11-21T10:00:00Z", `{"a":{"b":[{"c":1.8e308}]}}`, "range"},
+	} {
+		rej := decodeEvent(event("Clicked", tc.ts, tc.data), &e)
+		if rej == nil || rej.Code != protocol.CodeInvalidEvent || rej.EventID != id || !strings.Contains(rej.Message, tc.problem) {
+			t.Errorf("%s: rejection %+v, want invalid_event for %s naming %s", name, rej, tc.problem, id)
+		}
+	}
+	for name, tc := range map[string]struct{ ts, data string }{
+		"year 1970":      {"1970-01-01T00:00:00Z", "{}"},
+		"year 2099":      {"2099-12-31T23:59:59.999Z", "{}"},
+		"offset":         {"2026-11-21T10:00:00.5+14:00", "{}"},
+		"underflow is 0": {"2026-11-21T10:00:00Z", `{"a":1e-400}`},
+		"the largest":    {"2026-11-21T10:00:00Z", `{"a":-1.7976931348623157e308}`},
+		"in a string":    {"2026-11-21T10:00:00Z", `{"a":"1e999999","1e999":"\"1e999","b":["\\",1]}`},
+		"long string":    {"2026-11-21T10:00:00Z", `{"a":"` + strings.Repeat("9", 400) + `"}`},
+		"300 digits":     {"2026-11-21T10:00:00Z", `{"a":` + strings.Repeat("9", 300) + `}`},
+		"unicode":        {"2026-11-21T10:00:00Z", `{"a":"€ \ud83d\ude00"}`},
+	} {
+		if rej := decodeEvent(event("Clicked", tc.ts, tc.data), &e); rej != nil {
+			t.Errorf("%s: rejected %+v", name, rej)
+		}
+	}
+}
+
+func TestDurationMS(t *testing.T) {
+	for data, want := range map[string]int64{
+		`{"durationMs":1500}`:                1500,
+		`{"durationMs":1500.9}`:              1500,
+		`{"durationMs":-5}`:                  0,
+		`{"durationMs":9e18}`:                maxDurationMS,
+		`{"durationMs":9000000000000000000}`: maxDurationMS,
+		`{"durationMs":31536000000}`:         31536000000,
+		`{"durationMs":31536000001}`:         maxDurationMS,
+		`{"durationMs":"12"}`:                0,
+		`{"durationMs":null}`:                0,
+		`{}`:                                 0,
+	} {
+		raw := `{"eventId":"01JD3Z8Q5N0000000000000000","name":"PageExited","timestamp":"2026-11-21T10:00:00Z","pageId":"01JD3Z8Q5N0000000000000001","data":` + data + `}`
+		var e decodedEvent
+		if rej := decodeEvent(json.RawMessage(raw), &e); rej != nil {
+			t.Fatalf("%s: rejected %+v", data, rej)
+		}
+		if e.durationMS != want {
+			t.Errorf("%s: durationMS %d, want %d", data, e.durationMS, want)
+		}
+	}
+	if maxDurationMS != 365*24*time.Hour/time.Millisecond {
+		t.Fatalf("maxDurationMS is %d, not a year", maxDurationMS)
+	}
+}
+
+// TestPrepareTimes checks the corrected times of a batch: the skew of
+// sentAt applied, then clamped to [receivedAt - 90 days, receivedAt]; a
+// sentAt that is no sane time rejects the batch's events.
+func TestPrepareTimes(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	in := &Ingester{now: func() time.Time { return now }}
+	day := 24 * time.Hour
+	stamp := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z07:00") }
+	event := func(n int, at time.Time) json.RawMessage {
+		return json.RawMessage(`{"eventId":"01JD3Z8Q5N000000000000000` + string(rune('0'+n)) + `","name":"Clicked","timestamp":"` + stamp(at) + `"}`)
+	}
+	for name, tc := range map[string]struct {
+		sentAt string
+		at     time.Time
+		want   time.Time
+	}{
+		"skew corrected":     {stamp(now.Add(-time.Hour)), now.Add(-time.Hour - time.Second), now.Add(-time.Second)},
+		"no sentAt":          {"", now.Add(-time.Minute), now.Add(-time.Minute)},
+		"future clamped":     {stamp(now), now.Add(30 * day), now},
+		"past clamped":       {stamp(now), now.Add(-400 * day), now.Add(-90 * day)},
+		"90 days kept":       {stamp(now), now.Add(-90 * day), now.Add(-90 * day)},
+		"slow clock":         {stamp(now.Add(-50 * 365 * day)), now.Add(-50*365*day - time.Second), now.Add(-time.Second)},
+		"year 1970, no skew": {"", time.UnixMilli(0), now.Add(-90 * day)},
+	} {
+		j := in.prepare(Client{}, tc.sentAt, []json.RawMessage{event(1, tc.at)})
+		if len(j.rejected) != 0 || len(j.events) != 1 {
+			t.Errorf("%s: rejected %+v", name, j.rejected)
+			continue
+		}
+		if got := j.events[0].corrected; got != tc.want.UnixMilli() {
+			t.Errorf("%s: corrected %s, want %s", name, time.UnixMilli(got).UTC(), tc.want)
+		}
+	}
+	for _, sentAt := range []string{"9999-12-31T23:59:59.999Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "soon", "2026-11-21"} {
+		j := in.prepare(Client{}, sentAt, []json.RawMessage{event(1, now), event(2, now)})
+		if len(j.events) != 0 || len(j.rejected) != 2 {
+			t.Errorf("sentAt %q: %d events accepted, rejections %+v; want both rejected", sentAt, len(j.events), j.rejected)
+			continue
+		}
+		for _, r := range j.rejected {
+			if r.Code != protocol.CodeInvalidEvent || !strings.Contains(r.Message, "sentAt") || !protocol.IsULID(r.EventID) {
+				t.Errorf("sentAt %q: rejection %+v", sentAt, r)
+			}
+		}
+	}
+	j := in.prepare(Client{VisitorID: "01jd3z8q5n0000000000000000", VisitID: "01jd3z8q5n000000000000000a"}, "", nil)
+	if j.client.VisitorID != "01JD3Z8Q5N0000000000000000" || j.client.VisitID != "01JD3Z8Q5N000000000000000A" {
+		t.Fatalf("client ids %s, %s; want them upper-cased", j.client.VisitorID, j.client.VisitID)
+	}
 }
