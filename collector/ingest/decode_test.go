@@ -1,10 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -44,14 +47,15 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 // FuzzDecodeFrame feeds arbitrary frames through what the collector does
-// with a WebSocket frame or a collect body: it must never panic, and what
-// it accepts must satisfy the protocol's rules.
+// with a WebSocket frame: it must never panic, and what it accepts must
+// satisfy the protocol's rules.
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte(`{"type":"events","sentAt":"2026-11-21T10:00:00.200Z","events":[` + goodEvent + `]}`))
 	f.Add([]byte(`{"type":"hello","visitorId":"01JD3Z8Q5N0000000000000000","visitId":"","recognition":null}`))
 	f.Add([]byte(`{"type":"events","events":[{"eventId":"x"},7,null,[],{"eventId":"01JD3Z8Q5N0000000000000000","name":"SignIn","timestamp":"2026-11-21T10:00:00Z","data":{"userId":5}}]}`))
 	f.Add([]byte(`{"type":"visitorData.update","requestId":"r1","namespace":"campaign","value":{"a":1}}`))
 	f.Add([]byte(`{"type":"events","events":[{"eventId":"01JD3Z8Q5N0000000000000000","data":"\u0000\\\"{["}]}`))
+	addHostileSeeds(f, `"type":"events",`)
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		var b Frame
 		if DecodeFrame(frame, &b) != nil {
@@ -60,23 +64,129 @@ func FuzzDecodeFrame(f *testing.F) {
 		if b.Type == "" {
 			t.Fatal("empty type accepted")
 		}
-		if len(b.Events) > protocol.MaxBatchEvents {
-			t.Fatalf("%d events accepted", len(b.Events))
-		}
-		var e decodedEvent
-		for _, raw := range b.Events {
-			if decodeEvent(raw, &e) != nil {
-				continue
-			}
-			if !protocol.IsULID(e.EventID) || e.Name == "" || len(raw) > protocol.MaxEventBytes ||
-				protocol.Depth(raw, protocol.MaxDepth) > protocol.MaxDepth {
-				t.Fatalf("accepted an event that breaks the rules: %s", raw)
-			}
-			if !e.Data.IsNull() && !json.Valid(e.Data) {
-				t.Fatalf("accepted invalid data %q", e.Data)
-			}
-		}
+		checkAccepted(t, Client{VisitorID: b.VisitorID, VisitID: b.VisitID}, b.SentAt, b.Events)
 	})
+}
+
+// FuzzDecodeCollect is FuzzDecodeFrame for a /v1/collect body, decoded
+// as live decodes it, and run through prepare with the body's ids.
+func FuzzDecodeCollect(f *testing.F) {
+	f.Add([]byte(`{"visitorId":"01jd3z8q5n0000000000000000","visitId":"01JD3Z8Q5N0000000000000001","sentAt":"2026-11-21T10:00:00.200Z","events":[` + goodEvent + `]}`))
+	f.Add([]byte(`{"visitorId":null,"events":[]}`))
+	addHostileSeeds(f, `"visitorId":"01JD3Z8Q5N0000000000000000",`)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req struct {
+			VisitorID string `json:"visitorId"`
+			VisitID   string `json:"visitId"`
+			RawBatch
+		}
+		if DecodeBatch(body, &req, func() []json.RawMessage { return req.Events }) != nil {
+			return
+		}
+		checkAccepted(t, Client{VisitorID: req.VisitorID, VisitID: req.VisitID}, req.SentAt, req.Events)
+	})
+}
+
+// addHostileSeeds adds the inputs of the security review: absurd times
+// and durations, lower-case ids, data with invalid UTF-8 or infinite
+// numbers. head opens the object ("type":"events", for a frame).
+func addHostileSeeds(f *testing.F, head string) {
+	for _, s := range []string{
+		`{` + head + `"sentAt":"9999-12-31T23:59:59.999Z","events":[{"eventId":"01JD3Z8Q5N0000000000000000","name":"Clicked","timestamp":"0000-01-01T00:00:00.000Z"}]}`,
+		`{` + head + `"sentAt":"2026-11-21T10:00:00Z","events":[{"eventId":"01JD3Z8Q5N0000000000000000","name":"PageExited","pageId":"01jd3z8q5n0000000000000001","timestamp":"2026-11-21T10:00:00Z","data":{"durationMs":9e18}}]}`,
+		`{` + head + `"events":[{"eventId":"01jd3z8q5n0000000000000000","name":"Clicked","timestamp":"1999-01-01T00:00:00+23:59","data":{"n":1e999999,"s":"` + "\xff" + `"}}]}`,
+		`{` + head + `"events":[{"eventId":"01JD3Z8Q5N0000000000000000","name":"Clicked","timestamp":"2026-11-21T10:00:00Z","data":{"s":"` + "\xff\xfe" + `","n":-1e308}}]}`,
+		`{` + head + `"events":[{"eventId":"01JD3Z8Q5N0000000000000000","name":"Clicked","timestamp":"2026-11-21T10:00:00Z","data":{"n":[1,2e308]}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// checkAccepted runs the batch's events through prepare, at a fixed
+// receipt time, and fails on an accepted event that breaks a rule: no
+// event may be stored with an id in lower case, a time outside its bounds,
+// data that is not valid UTF-8 JSON with finite numbers, or an unbounded
+// duration.
+func checkAccepted(t *testing.T, c Client, sentAt string, events []json.RawMessage) {
+	t.Helper()
+	if len(events) > protocol.MaxBatchEvents {
+		t.Fatalf("%d events accepted", len(events))
+	}
+	var e decodedEvent
+	for _, raw := range events {
+		if decodeEvent(raw, &e) == nil && (len(raw) > protocol.MaxEventBytes || protocol.Depth(raw, protocol.MaxDepth) > protocol.MaxDepth) {
+			t.Fatalf("accepted an event of %d bytes, %d deep", len(raw), protocol.Depth(raw, protocol.MaxDepth))
+		}
+	}
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	in := &Ingester{now: func() time.Time { return now }}
+	j := in.prepare(c, sentAt, events)
+	if len(j.events)+len(j.rejected) != len(events) {
+		t.Fatalf("%d events: %d accepted, %d rejected", len(events), len(j.events), len(j.rejected))
+	}
+	for _, id := range []string{j.client.VisitorID, j.client.VisitID} {
+		if protocol.IsULID(id) && id != strings.ToUpper(id) {
+			t.Fatalf("client id %q kept in lower case", id)
+		}
+	}
+	for _, e := range j.events {
+		if !protocol.IsULID(e.EventID) || e.EventID != strings.ToUpper(e.EventID) || e.PageID != strings.ToUpper(e.PageID) ||
+			e.Name == "" || e.Name == protocol.EventVisitEnded {
+			t.Fatalf("accepted an event with ids %q, %q, name %q", e.EventID, e.PageID, e.Name)
+		}
+		if e.at < 0 || e.at >= time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() {
+			t.Fatalf("accepted timestamp %q (%d)", e.Timestamp, e.at)
+		}
+		if e.corrected > now.UnixMilli() || e.corrected < now.Add(-90*24*time.Hour).UnixMilli() {
+			t.Fatalf("corrected time %s outside [now - 90 days, now]", time.UnixMilli(e.corrected).UTC())
+		}
+		if e.durationMS < 0 || e.durationMS > (365*24*time.Hour).Milliseconds() {
+			t.Fatalf("duration %d ms accepted", e.durationMS)
+		}
+		if e.Data.IsNull() {
+			continue
+		}
+		if !utf8.Valid(e.Data) {
+			t.Fatalf("accepted data that is not UTF-8: %q", e.Data)
+		}
+		if err := finiteJSON(e.Data); err != nil {
+			t.Fatalf("accepted data %q: %v", e.Data, err)
+		}
+	}
+}
+
+// finiteJSON is checkData's independent oracle: it decodes b fully and
+// parses every number as a double.
+func finiteJSON(b []byte) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return err
+	}
+	var walk func(v any) error
+	walk = func(v any) error {
+		switch v := v.(type) {
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(v), 64); err != nil {
+				return err
+			}
+		case []any:
+			for _, x := range v {
+				if err := walk(x); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			for _, x := range v {
+				if err := walk(x); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v)
 }
 
 func TestDecodeEventSecurityRules(t *testing.T) {
