@@ -132,7 +132,7 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 	reject := func(code, msg string) *protocol.Rejection {
 		return &protocol.Rejection{EventID: e.EventID, Code: code, Message: msg}
 	}
-	e.Event = protocol.Event{}
+	*e = decodedEvent{} // e is reused: nothing may leak from the last event
 	if len(raw) > protocol.MaxEventBytes {
 		e.EventID = peekEventID(raw)
 		return reject(protocol.CodeTooLarge, "event is larger than 16 KiB")
@@ -168,9 +168,9 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 	return nil
 }
 
-// checkData checks event data that encoding/json accepted as syntax, as
-// visitor data is checked: it must be valid UTF-8 (a json.RawMessage keeps
-// the bytes as sent), and every number must be finite as a double, which
+// checkData checks event data that encoding/json accepted as syntax. Like
+// visitor data, it must be valid UTF-8 (a json.RawMessage keeps the bytes
+// as sent); and every number must be finite as a double, which
 // is how JavaScript and most JSON libraries read it (1e999999 is Infinity
 // there, and no JSON encoder can write Infinity back). It returns what is
 // wrong, or "".
@@ -187,12 +187,11 @@ func checkData(b []byte) string {
 				}
 			}
 		case c == '-' || c >= '0' && c <= '9':
-			j, exp := i+1, false
-			for ; j < len(b) && isNumberByte(b[j]); j++ {
-				exp = exp || b[j] == 'e' || b[j] == 'E'
+			j := i + 1
+			for j < len(b) && isNumberByte(b[j]) {
+				j++
 			}
-			// Without an exponent, 300 characters cannot reach 1.8e308.
-			if exp || j-i > 300 {
+			if !surelyFinite(b[i:j]) {
 				if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
 					return "data has a number beyond the range of a double: " + clip(string(b[i:j]), 32)
 				}
@@ -201,6 +200,33 @@ func checkData(b []byte) string {
 		}
 	}
 	return ""
+}
+
+// surelyFinite reports, without parsing, that the JSON number n is below
+// 1e300 in magnitude: fewer than 300 characters before its exponent, and
+// an exponent that keeps the sum of both under 300. Anything else is left
+// to strconv.ParseFloat; this only spares common numbers such as 2.5e3 an
+// allocation.
+func surelyFinite(n []byte) bool {
+	m := 0
+	for m < len(n) && n[m] != 'e' && n[m] != 'E' {
+		m++
+	}
+	if m == len(n) {
+		return m < 300
+	}
+	exp, neg := 0, false
+	for _, c := range n[m+1:] {
+		switch {
+		case c == '-':
+			neg = true
+		case c >= '0' && c <= '9':
+			if exp = exp*10 + int(c-'0'); exp >= 300 {
+				return false
+			}
+		}
+	}
+	return neg && m < 300 || m+exp < 300
 }
 
 func isNumberByte(c byte) bool {

@@ -258,6 +258,19 @@ func TestDurationMS(t *testing.T) {
 			t.Errorf("%s: durationMS %d, want %d", data, e.durationMS, want)
 		}
 	}
+	// decodeEvent reuses its event: a PageExited without a duration after
+	// one with a duration has none.
+	var e decodedEvent
+	for _, c := range []struct {
+		data string
+		want int64
+	}{{`{"durationMs":1500}`, 1500}, {`null`, 0}} {
+		data, want := c.data, c.want
+		raw := `{"eventId":"01JD3Z8Q5N0000000000000000","name":"PageExited","timestamp":"2026-11-21T10:00:00Z","pageId":"01JD3Z8Q5N0000000000000001","data":` + data + `}`
+		if rej := decodeEvent(json.RawMessage(raw), &e); rej != nil || e.durationMS != want {
+			t.Fatalf("%s after another: durationMS %d (%+v), want %d", data, e.durationMS, rej, want)
+		}
+	}
 	if maxDurationMS != 365*24*time.Hour/time.Millisecond {
 		t.Fatalf("maxDurationMS is %d, not a year", maxDurationMS)
 	}
@@ -311,5 +324,21 @@ func TestPrepareTimes(t *testing.T) {
 	j := in.prepare(Client{VisitorID: "01jd3z8q5n0000000000000000", VisitID: "01jd3z8q5n000000000000000a"}, "", nil)
 	if j.client.VisitorID != "01JD3Z8Q5N0000000000000000" || j.client.VisitID != "01JD3Z8Q5N000000000000000A" {
 		t.Fatalf("client ids %s, %s; want them upper-cased", j.client.VisitorID, j.client.VisitID)
+	}
+}
+
+// TestSurelyFinite: the shortcut may only vouch for numbers that parse.
+func TestSurelyFinite(t *testing.T) {
+	for n, want := range map[string]bool{
+		"1": true, "-2.5e3": true, "2.5E+12": true, "1e-400": false, "9e299": false, "9e298": true,
+		"1e308": false, "1e999999": false, strings.Repeat("9", 299): true, strings.Repeat("9", 300): false,
+		"1" + strings.Repeat("0", 290) + "e8": true, "1" + strings.Repeat("0", 290) + "e9": false,
+	} {
+		if got := surelyFinite([]byte(n)); got != want {
+			t.Errorf("surelyFinite(%.40s) = %v, want %v", n, got, want)
+		}
+		if _, err := strconv.ParseFloat(n, 64); surelyFinite([]byte(n)) && err != nil {
+			t.Errorf("surelyFinite vouched for %.40s, which does not parse: %v", n, err)
+		}
 	}
 }
