@@ -76,8 +76,13 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				continue
 			}
 		} else {
-			if err := in.page(ctx, b, e, &row); err != nil {
+			rej, err := in.page(ctx, b, e, &row)
+			if err != nil {
 				return err
+			}
+			if rej != nil {
+				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
+				continue
 			}
 			b.rows = append(b.rows, row)
 		}
@@ -260,26 +265,25 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 	return tok, nil
 }
 
-// page records page entries and exits in the pages table.
-func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *store.EventRow) error {
+// page records page entries and exits in the pages table. It refuses an
+// event whose pageId another visit owns: that visit's page keeps its URL,
+// title and times.
+func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *store.EventRow) (*protocol.Rejection, error) {
+	var p *store.PageRow
 	switch e.Name {
 	case protocol.EventPageEntered:
-		return in.cfg.Store.UpsertPage(ctx, b.q, &store.PageRow{
-			PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
-			Referrer: e.Referrer, EnteredAt: row.CorrectedAt,
-		})
+		p = &store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
+			Referrer: e.Referrer, EnteredAt: row.CorrectedAt}
 	case protocol.EventPageExited:
-		var d struct {
-			DurationMS int64 `json:"durationMs"`
-		}
-		if !e.Data.IsNull() {
-			json.Unmarshal(e.Data, &d) // a malformed duration is stored as 0
-		}
-		d.DurationMS = max(d.DurationMS, 0)
-		return in.cfg.Store.UpsertPage(ctx, b.q, &store.PageRow{
-			PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
-			EnteredAt: row.CorrectedAt - d.DurationMS, ExitedAt: row.CorrectedAt, DurationMS: d.DurationMS,
-		})
+		p = &store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
+			EnteredAt: row.CorrectedAt - e.durationMS, ExitedAt: row.CorrectedAt, DurationMS: e.durationMS}
+	default:
+		return nil, nil
 	}
-	return nil
+	ok, err := in.cfg.Store.UpsertPage(ctx, b.q, p)
+	if err != nil || ok {
+		return nil, err
+	}
+	return &protocol.Rejection{EventID: e.EventID, Code: protocol.CodeInvalidEvent,
+		Message: "pageId " + e.PageID + " belongs to another visit: use a new pageId for each page view"}, nil
 }

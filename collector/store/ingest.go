@@ -323,25 +323,37 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 	return args, inserted, nil
 }
 
-// UpsertPage records a page entry or exit.
-func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) error {
-	var err error
+// UpsertPage records a page entry or exit. A page belongs to the visit
+// that first used its pageId (SPEC section 12): when another visit owns
+// it, nothing changes and UpsertPage reports false. The check is the
+// upsert's own WHERE, so that one statement decides on D1 too.
+func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) (bool, error) {
+	var row *sql.Row
 	if p.ExitedAt == 0 {
-		_, err = q.ExecContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at)
+		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (page_id) DO UPDATE SET url = excluded.url, title = excluded.title,
-				referrer = excluded.referrer, entered_at = excluded.entered_at`,
+				referrer = excluded.referrer, entered_at = excluded.entered_at
+			WHERE pages.visit_id = excluded.visit_id
+			RETURNING page_id`,
 			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt)
 	} else {
-		_, err = q.ExecContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms)
+		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (page_id) DO UPDATE SET exited_at = excluded.exited_at, duration_ms = excluded.duration_ms`,
+			ON CONFLICT (page_id) DO UPDATE SET exited_at = excluded.exited_at, duration_ms = excluded.duration_ms
+			WHERE pages.visit_id = excluded.visit_id
+			RETURNING page_id`,
 			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt, p.ExitedAt, p.DurationMS)
 	}
-	if err != nil {
-		return fmt.Errorf("record page %s: %w", p.PageID, err)
+	var id string
+	err := row.Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("record page %s: %w", p.PageID, err)
+	}
+	return true, nil
 }
 
 // TouchVisit moves the visit's last activity forward to at.

@@ -198,8 +198,20 @@ func (s *Store) inTx(ctx context.Context, fn func(Querier) error) error {
 // ms converts a time to the stored Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// fromMS converts stored Unix milliseconds to a UTC time.
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+// The stored times fromMS can return: 0000-01-01 to 9999-12-31 UTC, the
+// years RFC 3339 (and encoding/json) can write.
+const (
+	minEncodableMS = -62167219200000
+	maxEncodableMS = 253402300799999
+)
+
+// fromMS converts stored Unix milliseconds to a UTC time. Ingest keeps
+// times near their receipt, but a row written before it did (or by hand)
+// may hold any integer: such a time is clamped to the years RFC 3339 can
+// write, so that one row cannot make a whole list fail to encode.
+func fromMS(v int64) time.Time {
+	return time.UnixMilli(min(max(v, minEncodableMS), maxEncodableMS)).UTC()
+}
 
 // fromNullMS converts a nullable column.
 func fromNullMS(v sql.NullInt64) *time.Time {
