@@ -101,7 +101,7 @@ func testMigrateUpperCaseIDs(t *testing.T, opts []store.Option) {
 	// variants), metadata and visitor data; it claimed identity I.
 	v, x, p, s, i := id(), id(), id(), id(), id()
 	e1, e2 := id(), id()
-	exec(`INSERT INTO visitors VALUES (?, ?, ?)`, low(v), at, at)
+	exec(`INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at) VALUES (?, ?, ?)`, low(v), at, at)
 	exec(`INSERT INTO identities (identity_id, user_id, first_seen_at, last_seen_at) VALUES (?, 'vera@example.com', ?, ?)`, i, at, at)
 	exec(`INSERT INTO visits (visit_id, visitor_id, identity_id, state, session_id, started_at, last_seen_at)
 		VALUES (?, ?, ?, 'recognized', ?, ?, ?)`, low(x), low(v), i, s, at, at)
@@ -126,7 +126,7 @@ func testMigrateUpperCaseIDs(t *testing.T, opts []store.Option) {
 	// in each, and both have visitor data and a link to I.
 	d, y, e3, e4 := id(), id(), id(), id()
 	for _, c := range []string{low(d), d} {
-		exec(`INSERT INTO visitors VALUES (?, ?, ?)`, c, at, at)
+		exec(`INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at) VALUES (?, ?, ?)`, c, at, at)
 		exec(`INSERT INTO identity_visitors VALUES (?, ?, ?)`, i, c, at)
 	}
 	for _, c := range []string{low(y), y} {
