@@ -27,6 +27,23 @@ type firefox struct {
 	nextID int
 }
 
+// firefoxPrefs are set before Firefox starts, as geckodriver sets them.
+// Above all, no slow-script guard: on a loaded 2-core machine the
+// tracker's WebAssembly start or its pagehide handler can take more than
+// the default 10 s of wall time, and Firefox would kill the page's script
+// mid-story ("Script terminated by timeout"). The rest keeps a headless
+// test browser from phoning home.
+const firefoxPrefs = `user_pref("dom.max_script_run_time", 0);
+user_pref("dom.max_chrome_script_run_time", 0);
+user_pref("dom.ipc.reportProcessHangs", false);
+user_pref("remote.prefs.recommended", true);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+user_pref("app.update.disabledForTesting", true);
+user_pref("messaging-system.rsexperimentloader.enabled", false);
+`
+
 // bidiListening is the line Firefox prints to stderr once its WebDriver
 // BiDi server listens; with port 0 it is the only way to learn the port.
 var bidiListening = regexp.MustCompile(`WebDriver BiDi listening on (ws://\S+)`)
@@ -40,6 +57,9 @@ func StartFirefox(ctx context.Context, opt EngineOptions) (Engine, error) {
 	}
 	profile := filepath.Join(opt.Dir, "firefox-profile")
 	if err := os.MkdirAll(profile, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(firefoxPrefs), 0o600); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(path, "--headless", "--no-remote", "--profile", profile,
