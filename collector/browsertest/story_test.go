@@ -152,7 +152,7 @@ func runIdentityStory(t *testing.T, start StartEngine, cfg storyConfig) {
 	}
 
 	// 5. The visit times out: the collector ends it.
-	s.waitFor("the first visit to time out", func() bool { return c.visit(first).EndedAt != nil })
+	s.waitFor("the first visit to time out", func() bool { return c.visit(first).EndedAt != nil }, nil)
 	if evs := c.events(first); evs[len(evs)-1].Name != "VisitEnded" {
 		t.Fatalf("first visit's events after the timeout %s", names(evs))
 	}
@@ -337,13 +337,18 @@ func (s *story) eval(expr string, out any) {
 	}
 }
 
-// waitFor polls cond until it holds.
-func (s *story) waitFor(what string, cond func() bool) {
+// waitFor polls cond until it holds; seen (may be nil) tells what was
+// there instead when it times out.
+func (s *story) waitFor(what string, cond func() bool, seen func() string) {
 	s.t.Helper()
 	deadline := time.Now().Add(storyWait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: timed out after %s waiting for %s", s.eng.Name(), storyWait, what)
+			instead := ""
+			if seen != nil {
+				instead = "; seen: " + seen()
+			}
+			s.t.Fatalf("%s: timed out after %s waiting for %s%s", s.eng.Name(), storyWait, what, instead)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -356,7 +361,7 @@ func (s *story) waitPage(what, expr string) {
 		var ok bool
 		s.eval(expr, &ok)
 		return ok
-	})
+	}, nil)
 }
 
 // open loads a page of the site and waits for the collector's welcome, so
@@ -385,7 +390,7 @@ func (s *story) waitEvents(visitID, what string, cond func([]collector.Event) bo
 		}
 		evs = s.c.events(visitID)
 		return cond(evs)
-	})
+	}, func() string { return names(evs) })
 	return evs
 }
 
