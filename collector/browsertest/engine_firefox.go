@@ -27,12 +27,10 @@ type firefox struct {
 	nextID int
 }
 
-// firefoxPrefs are set before Firefox starts, as geckodriver sets them.
-// Above all, no slow-script guard: on a loaded 2-core machine the
-// tracker's WebAssembly start or its pagehide handler can take more than
-// the default 10 s of wall time, and Firefox would kill the page's script
-// mid-story ("Script terminated by timeout"). The rest keeps a headless
-// test browser from phoning home.
+// firefoxPrefs are set before Firefox starts, as geckodriver sets them:
+// no slow-script guard (a loaded 2-core machine stretches the tracker's
+// WebAssembly callbacks tenfold, and Firefox would stop the page's script
+// mid-story), and nothing that makes a headless test browser phone home.
 const firefoxPrefs = `user_pref("dom.max_script_run_time", 0);
 user_pref("dom.max_chrome_script_run_time", 0);
 user_pref("dom.ipc.reportProcessHangs", false);

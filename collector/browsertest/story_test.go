@@ -111,9 +111,10 @@ func runIdentityStory(t *testing.T, start StartEngine, cfg storyConfig) {
 	}
 	identityID := *signedIn.IdentityID
 
-	// 3. A business event, 4. leave the site: PageExited goes by beacon.
+	// 3. A business event, 4. leave the site by a link: PageExited goes by
+	// beacon.
 	s.eval(`visitrack.track('AddToCart', {sku: 'mug', qty: 2}).then(() => true)`, new(bool))
-	s.navigate("about:blank")
+	s.follow("about:blank")
 
 	// What the first visit stored (checked while it times out).
 	first := anon.VisitID
@@ -170,7 +171,8 @@ func runIdentityStory(t *testing.T, start StartEngine, cfg storyConfig) {
 	if out.State != "anonymous" || out.Verified || out.IdentityID != nil || out.VisitID != back.VisitID {
 		t.Fatalf("signOut resolved with %+v", out)
 	}
-	next := s.open("/shop/next")
+	s.follow(s.site + "/shop/next")
+	next := s.welcomed("/shop/next")
 	if next.VisitID != back.VisitID || next.State != "anonymous" || next.Verified || next.IdentityID != nil {
 		t.Fatalf("the page after SignOut %+v (visit %s)", next, back.VisitID)
 	}
@@ -364,13 +366,42 @@ func (s *story) waitPage(what, expr string) {
 	}, nil)
 }
 
-// open loads a page of the site and waits for the collector's welcome, so
-// that ids() carry what the collector settled on.
+// open loads a page of the site as a visitor who types its address, and
+// waits for the collector's welcome.
 func (s *story) open(path string) ids {
 	s.t.Helper()
 	s.navigate(s.site + path)
+	return s.welcomed(path)
+}
+
+// welcomed waits for the collector's welcome of the page's tracker, so
+// that ids() carry what the collector settled on.
+func (s *story) welcomed(path string) ids {
+	s.t.Helper()
 	s.waitPage("the welcome on "+path, `window.visitrack ? visitrack.stats().then(s => s.transport === 'websocket') : false`)
 	return s.ids()
+}
+
+// follow leaves the page for url as a visitor does by following a link:
+// the page navigates itself. A navigation ordered by the browser would
+// not do here: Firefox cancels the running script of a page that the
+// browser navigates elsewhere, and on a loaded machine the tracker is
+// often running (its callbacks take milliseconds, stretched tenfold),
+// which would kill it before its pagehide handler sends PageExited.
+func (s *story) follow(url string) {
+	s.t.Helper()
+	s.eval(fmt.Sprintf(`setTimeout(() => { location.href = %q }, 0), true`, url), new(bool))
+	want, _ := json.Marshal(url)
+	var last string
+	s.waitFor("the page to reach "+url, func() bool {
+		// While the page changes, an evaluation may fail (its realm is
+		// gone): try again.
+		ctx, cancel := context.WithTimeout(context.Background(), storyWait)
+		defer cancel()
+		got, err := s.eng.Eval(ctx, `document.readyState === 'complete' && location.href`)
+		last = fmt.Sprint(got, err)
+		return err == nil && got == string(want)
+	}, func() string { return last })
 }
 
 func (s *story) ids() ids {
