@@ -32,7 +32,8 @@ chromium:
 
 # The other engines of the identity story: Firefox ESR (WebDriver BiDi, no
 # extra driver) and WebKitGTK's WebDriver with its MiniBrowser under Xvfb.
-browser-engines:
+# After chromium, so that two apt-gets never race for dpkg's lock (make -j).
+browser-engines: chromium
 	@missing=; \
 	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
 	command -v WebKitWebDriver >/dev/null || missing="$$missing webkit2gtk-driver"; \

@@ -120,7 +120,8 @@ func runIdentityStory(t *testing.T, start StartEngine, cfg storyConfig) {
 	// What the first visit stored (checked while it times out).
 	first := anon.VisitID
 	evs := s.waitEvents(first, "PageExited", func(evs []collector.Event) bool { return count(evs, "PageExited") == 1 })
-	if got := names(evs); got != "VisitStarted,PageEntered,SignIn,AddToCart,PageExited" {
+	// (VisitEnded may already follow on a slow machine: checked below.)
+	if got := strings.TrimSuffix(names(evs), ",VisitEnded"); got != "VisitStarted,PageEntered,SignIn,AddToCart,PageExited" {
 		t.Fatalf("first visit's events %s", got)
 	}
 	signIn, cart, exited := evs[2], evs[3], evs[4]
@@ -180,7 +181,9 @@ func runIdentityStory(t *testing.T, start StartEngine, cfg storyConfig) {
 	}
 
 	// What the second visit stored.
-	evs = s.waitEvents(back.VisitID, "the second page", func(evs []collector.Event) bool { return count(evs, "PageEntered") == 2 })
+	evs = s.waitEvents(back.VisitID, "the second page", func(evs []collector.Event) bool {
+		return count(evs, "PageEntered") == 2 && count(evs, "PageExited") == 1
+	})
 	if got := names(evs); got != "VisitStarted,PageEntered,UserInfo,SignOut,PageExited,PageEntered" {
 		t.Fatalf("second visit's events %s", got)
 	}
