@@ -91,6 +91,7 @@ func runIdentityStory(t *testing.T, start StartEngine, cfg storyConfig) {
 		"--identity-secret", storySecret}, cfg.flags...)
 	c = startCollector(t, t.TempDir(), "127.0.0.1:0", flags...)
 	s := &story{t: t, c: c, site: site, eng: startStoryEngine(t, start)}
+	checkEngineContract(t, s.eng)
 
 	// 1. Anonymous.
 	anon := s.open("/shop/landing")
