@@ -84,6 +84,7 @@ func StartFirefox(ctx context.Context, opt EngineOptions) (Engine, error) {
 	select {
 	case url = <-found:
 	case <-proc.done:
+		proc.stop() // its children, if any
 		return nil, fmt.Errorf("firefox-esr exited before its BiDi server listened: %v", proc.err)
 	case <-ctx.Done():
 		proc.stop()
