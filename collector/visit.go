@@ -99,6 +99,11 @@ type Identity struct {
 	FirstSeenAt time.Time       `json:"firstSeenAt"`
 	LastSeenAt  time.Time       `json:"lastSeenAt"`
 	VisitorIDs  []string        `json:"visitorIds"`
+	// FirstTouch and LastTouch are the attribution of the visits that
+	// brought the identity ({at, landingUrl, referrer, referrerType, utm}),
+	// set at each proven link; null before the first.
+	FirstTouch json.RawMessage `json:"firstTouch"`
+	LastTouch  json.RawMessage `json:"lastTouch"`
 }
 
 // VisitIdentity says how an identity is linked to a visit.

@@ -177,7 +177,8 @@ func TestIdentities(t *testing.T) {
 	var i map[string]any
 	e.get("/v1/identities/"+f.Alice).ok(t, &i)
 	want := map[string]any{"identityId": f.Alice, "userId": f.AliceUser, "attributes": map[string]any{"plan": "gold"},
-		"firstSeenAt": "2026-11-20T11:00:00Z", "lastSeenAt": "2026-11-20T12:00:00Z", "visitorIds": []any{f.VisitorA}}
+		"firstSeenAt": "2026-11-20T11:00:00Z", "lastSeenAt": "2026-11-20T12:00:00Z", "visitorIds": []any{f.VisitorA},
+		"firstTouch": nil, "lastTouch": nil} // seeded without ingest: no touch
 	if !equalJSON(i, want) {
 		t.Errorf("identity\n got %v\nwant %v", i, want)
 	}
@@ -366,7 +367,7 @@ func TestWireNames(t *testing.T) {
 	for path, fields := range map[string][]string{
 		"/v1/visits/" + f.V2:        visitFields,
 		"/v1/pages/" + f.P1:         {"pageId", "visitId", "url", "title", "referrer", "enteredAt", "exitedAt", "durationMs"},
-		"/v1/identities/" + f.Alice: {"identityId", "userId", "attributes", "firstSeenAt", "lastSeenAt", "visitorIds"},
+		"/v1/identities/" + f.Alice: {"identityId", "userId", "attributes", "firstSeenAt", "lastSeenAt", "visitorIds", "firstTouch", "lastTouch"},
 	} {
 		var m map[string]any
 		e.get(path).ok(t, &m)

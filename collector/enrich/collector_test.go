@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/daemon"
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/enrich/geoip/geoiptest"
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -122,5 +124,64 @@ func TestGeoIPFromFlag(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "--geoip-db") {
 			t.Errorf("%s: error %q does not name the flag", path, err)
 		}
+	}
+}
+
+func TestIdentityTouches(t *testing.T) {
+	const secret = "touch-test-secret"
+	c := collectortest.Start(t, "--identity-secret", secret)
+	signIn := func(landing, referrer string, proof bool) *string {
+		t.Helper()
+		page := collectortest.NewID()
+		entered := collectortest.Event(protocol.EventPageEntered, page, nil)
+		entered.URL, entered.Referrer = landing, referrer
+		data := map[string]any{"userId": "tess@example.com"}
+		if proof {
+			data["userHash"] = identity.UserHash(secret, "tess@example.com")
+		}
+		status, body := collectortest.Request(t, c.URL(), "", "POST", "/v1/collect", map[string]any{
+			"events": []protocol.Event{entered, collectortest.Event(protocol.EventSignIn, page, data)},
+		}, "User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+		if status != http.StatusOK {
+			t.Fatalf("collect: %d %s", status, body)
+		}
+		var res protocol.CollectResponse
+		json.Unmarshal(body, &res)
+		return res.Identity.IdentityID
+	}
+	type touch struct {
+		At           time.Time
+		LandingURL   string `json:"landingUrl"`
+		ReferrerType string `json:"referrerType"`
+		UTM          enrich.UTM
+	}
+	var ident struct{ FirstTouch, LastTouch *touch }
+
+	// An unproven SignIn proves nothing: no touch.
+	signIn("https://shop.example/?utm_source=spam", "", false)
+	var list struct{ Items []struct{ IdentityID string } }
+	c.Get("/v1/identities?userId=tess@example.com", &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("identities: %+v", list)
+	}
+	c.Get("/v1/identities/"+list.Items[0].IdentityID, &ident)
+	if ident.FirstTouch != nil || ident.LastTouch != nil {
+		t.Fatalf("an unproven claim set touches: %+v %+v", ident.FirstTouch, ident.LastTouch)
+	}
+
+	id := signIn("https://shop.example/?utm_source=news&utm_medium=email", "", true)
+	if id == nil {
+		t.Fatal("proven SignIn has no identity")
+	}
+	signIn("https://shop.example/shoes", "https://www.google.com/", true)
+	c.Get("/v1/identities/"+*id, &ident)
+	if ident.FirstTouch == nil || ident.LastTouch == nil {
+		t.Fatalf("touches missing: %+v", ident)
+	}
+	if f := ident.FirstTouch; f.UTM.Source != "news" || f.ReferrerType != enrich.RefEmail || f.At.IsZero() {
+		t.Errorf("first touch %+v, want the newsletter visit", f)
+	}
+	if l := ident.LastTouch; l.LandingURL != "https://shop.example/shoes" || l.ReferrerType != enrich.RefSearch {
+		t.Errorf("last touch %+v, want the search visit", l)
 	}
 }

@@ -333,7 +333,8 @@ func (s *Store) FindVisitIdentities(ctx context.Context, visitID string) ([]*col
 
 // identityColumns reads an identity with the ids of the browsers it used.
 const identityColumns = `i.identity_id, i.user_id, i.attributes, i.first_seen_at, i.last_seen_at,
-	(SELECT group_concat(iv.visitor_id, ' ') FROM identity_visitors iv WHERE iv.identity_id = i.identity_id)`
+	(SELECT group_concat(iv.visitor_id, ' ') FROM identity_visitors iv WHERE iv.identity_id = i.identity_id),
+	i.first_touch, i.last_touch`
 
 // FindIdentities returns identities in the order they were created; with
 // a userID, the one identity of that user (or none).
@@ -518,10 +519,12 @@ func scanIdentity(sc scanner) (*collector.Identity, error) {
 		attrs           string
 		first, lastSeen int64
 		visitors        sql.NullString
+		firstT, lastT   sql.NullString
 	)
-	if err := sc.Scan(&i.IdentityID, &i.UserID, &attrs, &first, &lastSeen, &visitors); err != nil {
+	if err := sc.Scan(&i.IdentityID, &i.UserID, &attrs, &first, &lastSeen, &visitors, &firstT, &lastT); err != nil {
 		return nil, err
 	}
+	i.FirstTouch, i.LastTouch = touch(firstT), touch(lastT)
 	i.Attributes = jsonOrEmpty(attrs)
 	i.FirstSeenAt, i.LastSeenAt = fromMS(first), fromMS(lastSeen)
 	i.VisitorIDs = strings.Fields(visitors.String)
@@ -548,4 +551,13 @@ func jsonObject(s string) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return json.RawMessage(s)
+}
+
+// touch returns a stored touch, or null when there is none (or it is not
+// a JSON object), so that an identity always encodes.
+func touch(v sql.NullString) json.RawMessage {
+	if !v.Valid {
+		return json.RawMessage("null")
+	}
+	return jsonObject(v.String)
 }

@@ -244,8 +244,23 @@ func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, iden
 		ON CONFLICT DO NOTHING`, identityID, v.VisitorID, at); err != nil {
 		return fmt.Errorf("link identity %s to visitor %s: %w", identityID, v.VisitorID, err)
 	}
+	// Attribution: the first touch is the earliest visit of the first
+	// browser proven to be the identity (its anonymous visits are
+	// stitched), the last touch this visit.
+	if _, err := q.ExecContext(ctx, `UPDATE identities SET
+		first_touch = coalesce(first_touch, (SELECT `+touchJSON+` FROM visits t
+			WHERE t.visitor_id = ? ORDER BY t.started_at, t.visit_id LIMIT 1)),
+		last_touch = (SELECT `+touchJSON+` FROM visits t WHERE t.visit_id = ?)
+		WHERE identity_id = ?`, v.VisitorID, v.VisitID, identityID); err != nil {
+		return fmt.Errorf("touches of identity %s: %w", identityID, err)
+	}
 	return nil
 }
+
+// touchJSON is a visit t as an identity's touch: {at, landingUrl,
+// referrer, referrerType, utm}.
+const touchJSON = `json_object('at', strftime('%Y-%m-%dT%H:%M:%fZ', t.started_at / 1000.0, 'unixepoch'),
+	'landingUrl', t.landing_url, 'referrer', t.referrer, 'referrerType', t.referrer_type, 'utm', json(t.utm))`
 
 // StitchVisits links the visitor's earlier visits that no identity claims
 // yet to the identity, as "stitched": its anonymous history becomes part of
