@@ -47,9 +47,11 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	if err != nil {
 		return err
 	}
-	recognition, err := in.recognize(ctx, b, j, v, now)
-	if err != nil {
-		return err
+	recognition := j.client.Recognition // a late delivery recognizes nothing
+	if !j.late {
+		if recognition, err = in.recognize(ctx, b, j, v, now); err != nil {
+			return err
+		}
 	}
 
 	latest := int64(0)
@@ -90,8 +92,10 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		latest = max(latest, corrected)
 	}
 	j.stored = len(res.Ack.EventIDs)
-	b.touch(v.VisitID, max(latest, now))
-	v.LastSeenAt = max(v.LastSeenAt, latest, now)
+	if !j.late {
+		b.touch(v.VisitID, max(latest, now))
+		v.LastSeenAt = max(v.LastSeenAt, latest, now)
+	}
 
 	res.Visit = Visit{
 		VisitorID: v.VisitorID, VisitID: v.VisitID, SessionID: v.SessionID,
@@ -147,6 +151,13 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 		}
 	}
 	if v != nil && v.EndedAt != 0 {
+		if lateDelivery(j, v.EndedAt) {
+			// Events made before the visit ended, delivered after (a page's
+			// beacon resent by the next page): they belong to the ended
+			// visit, and no new visit is opened for them.
+			j.late = true
+			return v, nil
+		}
 		v, forceNew = nil, true
 	}
 	if v != nil {
@@ -175,6 +186,21 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	}
 	j.res.NewVisit = id != c.VisitID || visitorID != c.VisitorID
 	return b.cache.put(st), nil
+}
+
+// lateDelivery reports whether every event of j happened by endedAt, so
+// that the job adds to an ended visit rather than opening a new one. A job
+// without events (a hello, an empty collect) is not late: it opens a visit.
+func lateDelivery(j *job, endedAt int64) bool {
+	if len(j.events) == 0 {
+		return false
+	}
+	for i := range j.events {
+		if j.events[i].corrected > endedAt {
+			return false
+		}
+	}
+	return true
 }
 
 // firstURL returns the url and referrer of the first event that has one,

@@ -42,6 +42,9 @@ type job struct {
 	stitch string // identity whose visitor data absorbs the visitor's, after commit
 	// visitorKey is the browser key the client proved or was given.
 	visitorKey string
+	// late is set when the job's events all happened before the ended
+	// visit it names: they are filed there, and nothing else changes.
+	late bool
 	// insight classifies the visit the job opens, when prepare could tell
 	// that it opens one; else resolveVisit classifies it.
 	insight *store.VisitInsight
@@ -286,7 +289,7 @@ func (in *Ingester) commit(jobs []*job) {
 		rest := make([]*job, 0, len(pending)-1)
 		for i, j := range pending {
 			if i != failed {
-				j.res, j.stitch, j.stored = Result{}, "", 0
+				j.res, j.stitch, j.stored, j.late = Result{}, "", 0, false
 				rest = append(rest, j)
 			}
 		}

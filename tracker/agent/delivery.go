@@ -365,7 +365,13 @@ func (a *Agent) post(visitID string) {
 		batch = append(batch, e.JSON)
 		size += len(e.JSON) + 1
 	}
-	rec := a.recognition()
+	// Only the current visit is recognized: an older one's events (a
+	// beacon resent by this page) are late deliveries that change nothing.
+	current := visitID == a.visitID
+	rec := ""
+	if current {
+		rec = a.recognition()
+	}
 	key := ""
 	if visitorID == a.visitorID {
 		key = a.key // the key proves the current visitor only
@@ -385,14 +391,14 @@ func (a *Agent) post(visitID string) {
 			return
 		}
 		a.postBo.Reset()
-		if visitID == a.visitID {
+		if current {
 			a.adoptIDs(resp.VisitorID, resp.VisitorKey, resp.VisitID)
-		}
-		if resp.Identity != nil {
-			a.onIdentity(resp.Identity, rec != "")
-		}
-		if resp.VisitorData != nil {
-			a.applyVisitorData(*resp.VisitorData)
+			if resp.Identity != nil {
+				a.onIdentity(resp.Identity, rec != "")
+			}
+			if resp.VisitorData != nil {
+				a.applyVisitorData(*resp.VisitorData)
+			}
 		}
 		before := a.ob.Len()
 		a.onAck(&resp.Ack)
