@@ -83,7 +83,8 @@ const (
 	ScopeVisitorDataWrite = "visitordata:write:" // + namespace or *
 	ScopeMetadataRead     = "metadata:read"
 	ScopeMetadataWrite    = "metadata:write"
-	ScopeAdmin            = "admin" // every scope; the admin token has it
+	ScopeNotifyWrite      = "notify:write" // POST /v1/visits/{visitId}/notifications
+	ScopeAdmin            = "admin"        // every scope; the admin token has it
 )
 
 // TokenService keeps API tokens.

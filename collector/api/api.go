@@ -50,6 +50,11 @@ type Config struct {
 	Tokens      collector.TokenService
 	VisitorData collector.VisitorDataService
 	Metadata    collector.MetadataService
+	// Notifier reaches the open pages of a visit; nil (the edge) answers
+	// notifications with 501.
+	Notifier collector.Notifier
+	// NewID makes the ids of notifications; nil uses ULIDs of the clock.
+	NewID func() string
 	// Logger receives internal errors and erasures; nil discards.
 	Logger *slog.Logger
 }
@@ -78,6 +83,7 @@ func New(cfg Config) *Handler {
 	if r, ok := any(h).(interface{ metadataRoutes() }); ok {
 		r.metadataRoutes()
 	}
+	h.notificationRoutes()
 	return h
 }
 

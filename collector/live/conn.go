@@ -168,6 +168,7 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 // adopt makes v the connection's visit: later frames name it.
 func (c *conn) adopt(v ingest.Visit) {
 	c.visit = v
+	c.hub.visits.set(c, v.VisitID)
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
 	c.client.URL, c.client.Referrer = "", ""
 }

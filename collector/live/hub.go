@@ -64,6 +64,8 @@ type Hub struct {
 	conns   map[*conn]struct{}
 	perIP   map[string]int // open sockets (and upgrades under way) by client address
 	closing bool
+
+	visits visitIndex // open connections by visit, for Notify
 }
 
 // New returns a Hub.
@@ -147,6 +149,7 @@ func (h *Hub) register(c *conn) bool {
 }
 
 func (h *Hub) unregister(c *conn) {
+	h.visits.remove(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.conns[c]; !ok {

@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tokens:      cfg.Store,
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
+		Notifier:    notifier(cfg.Edge, s.hub),
 		Logger:      cfg.Logger,
 	})
 	if s.feed != nil {
@@ -137,6 +138,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// notifier is the hub, except on the edge, whose pages have no WebSocket
+// to reach.
+func notifier(edge bool, hub *live.Hub) collector.Notifier {
+	if edge {
+		return nil
+	}
+	return hub
 }
 
 // observer avoids a typed nil in the ingest config.
