@@ -302,7 +302,8 @@ const identityColumns = `i.identity_id, i.user_id, i.attributes, i.first_seen_at
 	(SELECT group_concat(iv.visitor_id, ' ') FROM identity_visitors iv WHERE iv.identity_id = i.identity_id)`
 
 // FindIdentities returns identities in the order they were created; with
-// a userID, the one identity of that user (or none).
+// a userID, the one identity of that user (or none), which is the identity
+// it was merged into if it was.
 func (s *Store) FindIdentities(ctx context.Context, userID string, opt collector.ListOptions) ([]*collector.Identity, string, error) {
 	ids, next, err := s.findIdentities(ctx, userID, opt)
 	if err != nil {
@@ -322,7 +323,8 @@ func (s *Store) findIdentities(ctx context.Context, userID string, opt collector
 	}
 	var w where
 	if userID != "" {
-		w.and(`i.user_id = ?`, userID)
+		// A userId merged into another identity resolves to it.
+		w.and(`(i.user_id = ? OR i.identity_id = (SELECT identity_id FROM identity_aliases WHERE user_id = ?))`, userID, userID)
 	}
 	if c != nil {
 		w.and(`i.identity_id > ?`, c.ID)
