@@ -36,7 +36,7 @@ func Count(t testing.TB, s *store.Store, table, where string, args ...any) int {
 // Tables lists every table that holds history, identity or visitor data:
 // what an erasure must reach.
 var Tables = []string{"visitors", "visits", "sessions", "pages", "events", "identities",
-	"identity_visitors", "visit_identities", "visitor_data", "visit_metadata", "identity_aliases", "identity_merges"}
+	"identity_visitors", "visit_identities", "visitor_data", "visit_metadata"}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
