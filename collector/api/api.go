@@ -53,6 +53,8 @@ type Config struct {
 	// Notifier reaches the open pages of a visit; nil (the edge) answers
 	// notifications with 501.
 	Notifier collector.Notifier
+	// Merges merges identities; nil serves no merge endpoints.
+	Merges collector.MergeService
 	// NewID makes the ids of notifications; nil uses ULIDs of the clock.
 	NewID func() string
 	// Logger receives internal errors and erasures; nil discards.
@@ -84,6 +86,7 @@ func New(cfg Config) *Handler {
 		r.metadataRoutes()
 	}
 	h.notificationRoutes()
+	h.mergeRoutes()
 	return h
 }
 

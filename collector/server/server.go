@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
 		Notifier:    notifier(cfg.Edge, s.hub),
+		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
 		Logger:      cfg.Logger,
 	})
 	if s.feed != nil {
