@@ -78,7 +78,7 @@ func TestMergeThroughTheAPI(t *testing.T) {
 	if got := e.list(t, "/v1/identities?userId="+f.BobUser, "identityId"); len(got) != 1 || got[0] != f.Alice {
 		t.Errorf("Bob's userId resolves to %v, want Alice", got)
 	}
-	e.get("/v1/identities/" + f.Bob).problem(t, http.StatusNotFound, collector.ENOTFOUND)
+	e.get("/v1/identities/"+f.Bob).problem(t, http.StatusNotFound, collector.ENOTFOUND)
 
 	var merges page
 	e.do("GET", "/v1/identities/"+f.Alice+"/merges", e.admin).ok(t, &merges)
