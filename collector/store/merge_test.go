@@ -303,3 +303,28 @@ func TestMergeCrashHalfway(t *testing.T) {
 		}
 	}
 }
+
+// Sweep re-keys what a writer with a stale cache filed under the merged
+// identity after the merge: an event in one of its former visits.
+func TestMergeSweep(t *testing.T) {
+	ctx := context.Background()
+	r := newMergeRig(t)
+	rec, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := storetest.ID(5, 77)
+	storetest.InsertEvent(t, r.s, &collector.Event{EventID: late, VisitID: r.V5, VisitorID: r.VisitorC, SessionID: r.S5,
+		IdentityID: &r.Bob, Name: "Late", Category: "business", Timestamp: r.T0, CorrectedAt: r.T0, ReceivedAt: r.T0,
+		Data: []byte(`{}`)})
+	storetest.Exec(t, r.s, `UPDATE sessions SET identity_id = ? WHERE session_id = ?`, r.Bob, r.S5)
+	if err := r.m.Sweep(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if n := storetest.Count(t, r.s, "events", "event_id = ? AND identity_id = ?", late, r.Alice); n != 1 {
+		t.Errorf("the late event was not swept to Alice")
+	}
+	if n := storetest.Count(t, r.s, "sessions", "session_id = ? AND identity_id = ?", r.S5, r.Alice); n != 1 {
+		t.Errorf("the late session change was not swept to Alice")
+	}
+}
