@@ -23,6 +23,9 @@ func (m merging) MergeIdentities(ctx context.Context, into, from string, opt col
 	if err != nil || rec.State != collector.MergeDone {
 		return rec, err
 	}
+	// The merge has committed: finish the follow-up even if the client
+	// hangs up.
+	ctx = context.WithoutCancel(ctx)
 	if err := m.in.InvalidateCache(ctx); err != nil {
 		return nil, err
 	}
