@@ -33,6 +33,9 @@ func newMergeRig(t *testing.T, opts ...store.Option) *mergeRig {
 	storetest.Exec(t, s, `UPDATE visitor_data SET data = '{"loyalty":{"tier":"none"},"chat":{"open":true}}' WHERE subject = ?`, "identity:"+f.Bob)
 	storetest.Exec(t, s, `INSERT INTO identity_visitors (identity_id, visitor_id, linked_at) VALUES (?, ?, 5), (?, ?, 6)`,
 		f.Bob, f.VisitorC, f.Bob, f.VisitorA)
+	// Bob also claimed Alice's first visit, before she was stitched to it:
+	// both link V1, his link is the stronger kind, hers the verified one.
+	storetest.LinkVisit(t, s, f.V1, &collector.VisitIdentity{IdentityID: f.Bob, How: collector.LinkRecognized, LinkedAt: f.T0.Add(time.Minute)})
 	storetest.InsertIdentity(t, s, &collector.Identity{IdentityID: r.Carol, UserID: "carol@example.com", FirstSeenAt: f.T0, LastSeenAt: f.T0})
 	if _, err := r.m.MergeIdentities(context.Background(), f.Bob, r.Carol, collector.MergeOptions{TokenID: "tok-1"}); err != nil {
 		t.Fatal(err)
@@ -87,7 +90,7 @@ func TestMergeIdentities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := collector.MergeCounts{Visits: 1, Sessions: 1, Events: 1, VisitLinks: 1, VisitorLinks: 2, VisitorDataNamespaces: 2}
+	want := collector.MergeCounts{Visits: 2, Sessions: 1, Events: 1, VisitLinks: 2, VisitorLinks: 2, VisitorDataNamespaces: 2}
 	if dry.State != collector.MergeDryRun || dry.MergeID != "" || dry.Moved != want || dry.FromUserID != f.BobUser {
 		t.Fatalf("dry run: %+v, want counts %+v", dry, want)
 	}
@@ -123,6 +126,13 @@ func TestMergeIdentities(t *testing.T) {
 	links, _ := s.FindVisitIdentities(ctx, f.V5)
 	if len(links) != 1 || links[0].IdentityID != f.Alice || links[0].How != collector.LinkRecognized || links[0].Verified {
 		t.Errorf("V5's links: %+v", links)
+	}
+	// Where both were linked, one link stays: the stronger kind, verified
+	// if either was, from the earlier time.
+	links, _ = s.FindVisitIdentities(ctx, f.V1)
+	if len(links) != 1 || links[0].IdentityID != f.Alice || links[0].How != collector.LinkRecognized || !links[0].Verified ||
+		!links[0].LinkedAt.Equal(f.T0.Add(time.Minute)) {
+		t.Errorf("V1's links: %+v", links)
 	}
 	alice, err := s.FindIdentity(ctx, f.Alice)
 	if err != nil || string(alice.Attributes) != `{"plan":"gold","city":"Oslo"}` ||
