@@ -32,10 +32,27 @@ type VisitFilter struct {
 type EventFilter struct {
 	VisitID    string
 	IdentityID string
-	Name       string
-	Category   string
-	Since      time.Time
-	Until      time.Time
+	PageID     string
+	// URL matches the event's url exactly; URLPrefix matches every url
+	// that starts with it, byte for byte (no wildcards, case-sensitive).
+	URL       string
+	URLPrefix string
+	Name      string
+	Category  string
+	Since     time.Time
+	Until     time.Time
+	ListOptions
+}
+
+// PageFilter selects the pages of one visit or of one identity (exactly
+// one of VisitID and IdentityID); the other fields are optional. URL and
+// Title match exactly, URLPrefix byte for byte.
+type PageFilter struct {
+	VisitID    string
+	IdentityID string
+	URL        string
+	URLPrefix  string
+	Title      string
 	ListOptions
 }
 
@@ -49,6 +66,10 @@ type HistoryService interface {
 	// FindPages returns a visit's pages in the order they were entered.
 	FindPages(ctx context.Context, visitID string, opt ListOptions) ([]*Page, string, error)
 	FindPage(ctx context.Context, pageID string) (*Page, error)
+	// ListPages returns the pages of a visit or of an identity (its
+	// stitched visits included) in the order they were entered; ENOTFOUND
+	// for an unknown visit or identity.
+	ListPages(ctx context.Context, f PageFilter) ([]*Page, string, error)
 	// FindEvents returns events in order of their corrected time.
 	FindEvents(ctx context.Context, f EventFilter) ([]*Event, string, error)
 	FindSessions(ctx context.Context, visitID string, opt ListOptions) ([]*Session, string, error)
@@ -83,7 +104,8 @@ const (
 	ScopeVisitorDataWrite = "visitordata:write:" // + namespace or *
 	ScopeMetadataRead     = "metadata:read"
 	ScopeMetadataWrite    = "metadata:write"
-	ScopeAdmin            = "admin" // every scope; the admin token has it
+	ScopeNotifyWrite      = "notify:write" // POST /v1/visits/{visitId}/notifications
+	ScopeAdmin            = "admin"        // every scope; the admin token has it
 )
 
 // TokenService keeps API tokens.

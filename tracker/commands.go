@@ -67,6 +67,8 @@ func decodeCommand(v js.Value) (c agent.Command, ok bool) {
 		}
 	case "stats":
 		c = agent.Command{Op: agent.OpStats}
+	case "subscribe":
+		return subscribeCommand(arg(1), arg(2))
 	default:
 		return c, false
 	}

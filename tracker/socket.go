@@ -116,6 +116,8 @@ func decodeMessage(v js.Value) *agent.Message {
 		m.RequestID = str(v, "requestId")
 	case protocol.TypeError:
 		m.Error = protocol.Error{Type: m.Type, Code: str(v, "code"), Message: str(v, "message"), RequestID: str(v, "requestId")}
+	case protocol.TypeNotification:
+		m.Notification = decodeNotification(v)
 	default:
 		return nil
 	}

@@ -57,6 +57,13 @@ type Config struct {
 	Connections interface{ OpenVisits() []string }
 	// Now is the clock of the stats' default period; nil is time.Now.
 	Now func() time.Time
+	// Notifier reaches the open pages of a visit; nil (the edge) answers
+	// notifications with 501.
+	Notifier collector.Notifier
+	// Merges merges identities; nil serves no merge endpoints.
+	Merges collector.MergeService
+	// NewID makes the ids of notifications; nil uses ULIDs of the clock.
+	NewID func() string
 	// Logger receives internal errors and erasures; nil discards.
 	Logger *slog.Logger
 }
@@ -88,6 +95,8 @@ func New(cfg Config) *Handler {
 	if cfg.Stats != nil {
 		h.statsRoutes()
 	}
+	h.notificationRoutes()
+	h.mergeRoutes()
 	return h
 }
 

@@ -17,6 +17,8 @@ func (h *Handler) historyRoutes() {
 	h.Handle("GET /v1/visits/{visitId}/sessions", read, h.listVisitSessions)
 	h.Handle("GET /v1/visits/{visitId}/identities", read, h.listVisitIdentities)
 	h.Handle("GET /v1/pages/{pageId}", read, h.getPage)
+	h.Handle("GET /v1/pages/{pageId}/events", read, h.listPageEvents)
+	h.Handle("GET /v1/identities/{identityId}/pages", read, h.listIdentityPages)
 	h.Handle("GET /v1/events", read, h.listEvents)
 	h.Handle("GET /v1/identities", read, h.listIdentities)
 	h.Handle("GET /v1/identities/{identityId}", read, h.getIdentity)
@@ -72,17 +74,9 @@ func (h *Handler) getVisit(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, v)
 }
 
-// GET /v1/visits/{visitId}/pages
+// GET /v1/visits/{visitId}/pages?url=&urlPrefix=&title=
 func (h *Handler) listVisitPages(w http.ResponseWriter, r *http.Request) error {
-	id, opt, err := subList(r, "visitId")
-	if err != nil {
-		return err
-	}
-	pages, next, err := h.cfg.History.FindPages(r.Context(), id, opt)
-	if err != nil {
-		return err
-	}
-	return writeList(w, pages, next)
+	return h.listPages(w, r, "visitId")
 }
 
 // GET /v1/visits/{visitId}/events?name=&category=&since=&until=
@@ -152,7 +146,7 @@ func (h *Handler) getPage(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, p)
 }
 
-// GET /v1/events?visitId=&identityId=&name=&category=&since=&until=
+// GET /v1/events?visitId=&identityId=&name=&category=&since=&until=&url=&urlPrefix=
 func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	f, err := eventFilter(r, true)
 	if err != nil {
@@ -283,7 +277,7 @@ func subList(r *http.Request, name string) (string, collector.ListOptions, error
 // eventFilter reads the event filters; visitId and identityId only where
 // they are not in the path (top is true for /v1/events).
 func eventFilter(r *http.Request, top bool) (collector.EventFilter, error) {
-	allowed := []string{"name", "category", "since", "until", paramLimit, paramCursor}
+	allowed := []string{"name", "category", "since", "until", "url", "urlPrefix", paramLimit, paramCursor}
 	if top {
 		allowed = append(allowed, "visitId", "identityId")
 	}
@@ -292,6 +286,9 @@ func eventFilter(r *http.Request, top bool) (collector.EventFilter, error) {
 		return collector.EventFilter{}, err
 	}
 	f := collector.EventFilter{Name: q.Get("name"), Category: q.Get("category")}
+	if f.URL, f.URLPrefix, err = urlParams(q); err != nil {
+		return f, err
+	}
 	if f.VisitID, err = idParam("visitId", q.Get("visitId")); err != nil {
 		return f, err
 	}

@@ -84,6 +84,8 @@ func Run(t *testing.T, target Target) {
 	t.Run("Metadata", s.testMetadata)
 	t.Run("Auth", s.testAuth)
 	t.Run("Erasure", s.testErasure)
+	t.Run("Merge", s.testMerge)
+	t.Run("PagesAndURLs", s.testPagesAndURLs)
 }
 
 type suite struct {

@@ -32,7 +32,6 @@ type conn struct {
 	visit  ingest.Visit
 
 	subject string // guarded by hub.mu
-	visitID string // guarded by hub.mu: for OpenVisits
 
 	// sendMu orders the frames that carry visitor data (welcome, the
 	// snapshot of a subject the browser switches to, pushes) and guards
@@ -184,9 +183,7 @@ func (c *conn) adopt(v ingest.Visit) {
 		c.client.Held = append(c.client.Held, *old)
 	}
 	c.visit = v
-	c.hub.mu.Lock()
-	c.visitID = v.VisitID
-	c.hub.mu.Unlock()
+	c.hub.visits.set(c, v.VisitID)
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
 	c.client.VisitorKey = v.VisitorKey
 	c.client.URL, c.client.Referrer = "", ""

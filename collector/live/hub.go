@@ -64,6 +64,8 @@ type Hub struct {
 	conns   map[*conn]struct{}
 	perIP   map[string]int // open sockets (and upgrades under way) by client address
 	closing bool
+
+	visits visitIndex // open connections by visit, for Notify
 }
 
 // New returns a Hub.
@@ -147,6 +149,7 @@ func (h *Hub) register(c *conn) bool {
 }
 
 func (h *Hub) unregister(c *conn) {
+	h.visits.remove(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.conns[c]; !ok {
@@ -276,15 +279,7 @@ func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorD
 }
 
 // OpenVisits returns the visit ids of the open connections that have been
-// welcomed (with repeats when a visit has several tabs open).
+// welcomed, one per visit.
 func (h *Hub) OpenVisits() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.conns))
-	for c := range h.conns {
-		if c.visitID != "" {
-			out = append(out, c.visitID)
-		}
-	}
-	return out
+	return h.visits.ids()
 }

@@ -143,6 +143,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Metadata:    store.NewMetadata(cfg.Store),
 		Stats:       cfg.Store,
 		Connections: s.hub,
+		Notifier:    notifier(cfg.Edge, s.hub),
+		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
 	})
@@ -151,6 +153,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// notifier is the hub, except on the edge, whose pages have no WebSocket
+// to reach.
+func notifier(edge bool, hub *live.Hub) collector.Notifier {
+	if edge {
+		return nil
+	}
+	return hub
 }
 
 // observer avoids a typed nil in the ingest config.

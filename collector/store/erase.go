@@ -115,6 +115,9 @@ func identityErasure(id string) []step {
 			AND NOT EXISTS (SELECT 1 FROM identity_visitors o WHERE o.visitor_id = visitors.visitor_id AND o.identity_id <> ?)
 			AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visitor_id = visitors.visitor_id)`, []any{id, id}},
 		{`DELETE FROM identity_visitors WHERE identity_id = ?`, []any{id}},
+		// The userIds merged into it, and the record of those merges.
+		{`DELETE FROM identity_aliases WHERE identity_id = ?`, []any{id}},
+		{`DELETE FROM identity_merges WHERE identity_id = ?`, []any{id}},
 		{`DELETE FROM identities WHERE identity_id = ?`, []any{id}},
 	}
 }

@@ -117,51 +117,13 @@ func (s *Store) FindVisit(ctx context.Context, visitID string) (*collector.Visit
 }
 
 // FindPages returns a visit's pages in the order they were entered, or
-// ENOTFOUND for an unknown visit.
+// ENOTFOUND for an unknown visit: ListPages with only a visit.
 func (s *Store) FindPages(ctx context.Context, visitID string, opt collector.ListOptions) ([]*collector.Page, string, error) {
-	pages, next, err := s.findPages(ctx, visitID, opt)
-	if err != nil {
-		return nil, "", fmt.Errorf("find pages of visit %s: %w", visitID, err)
-	}
-	return pages, next, nil
+	return s.ListPages(ctx, collector.PageFilter{VisitID: visitID, ListOptions: opt})
 }
 
 const pageColumns = `page_id, visit_id, url, title, referrer, entered_at, exited_at,
 	coalesce(duration_ms, exited_at - entered_at)`
-
-func (s *Store) findPages(ctx context.Context, visitID string, opt collector.ListOptions) ([]*collector.Page, string, error) {
-	limit, err := pageLimit(opt)
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := decodeCursor(listPages, opt.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	var w where
-	w.and(`visit_id = ?`, visitID)
-	if c != nil {
-		w.and(`(entered_at, page_id) > (?, ?)`, c.T, c.ID)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+pageColumns+` FROM pages`+w.String()+
-		` ORDER BY entered_at, page_id LIMIT ?`, append(w.args, limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	pages, err := scanAll(rows, scanPage)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(pages) == 0 {
-		if err := s.mustExist(ctx, "visit", visitID); err != nil {
-			return nil, "", err
-		}
-	}
-	pages, next := page(pages, limit, listPages, func(p *collector.Page) (int64, string) {
-		return ms(p.EnteredAt), p.PageID
-	})
-	return pages, next, nil
-}
 
 // FindPage returns one page, or ENOTFOUND.
 func (s *Store) FindPage(ctx context.Context, pageID string) (*collector.Page, error) {
@@ -207,6 +169,12 @@ func (s *Store) findEvents(ctx context.Context, f collector.EventFilter) ([]*col
 	if f.IdentityID != "" {
 		w.and(`e.visit_id IN (`+identityVisitIDs+`)`, f.IdentityID, f.IdentityID)
 	}
+	if f.PageID != "" {
+		// Through the page's visit, so that the events_visit index finds
+		// the rows: events has no index on page_id.
+		w.and(`e.visit_id = (SELECT visit_id FROM pages WHERE page_id = ?) AND e.page_id = ?`, f.PageID, f.PageID)
+	}
+	urlFilter(&w, "e.url", f.URL, f.URLPrefix)
 	if f.Name != "" {
 		w.and(`e.name = ?`, f.Name)
 	}
@@ -337,7 +305,8 @@ const identityColumns = `i.identity_id, i.user_id, i.attributes, i.first_seen_at
 	i.first_touch, i.last_touch`
 
 // FindIdentities returns identities in the order they were created; with
-// a userID, the one identity of that user (or none).
+// a userID, the one identity of that user (or none), which is the identity
+// it was merged into if it was.
 func (s *Store) FindIdentities(ctx context.Context, userID string, opt collector.ListOptions) ([]*collector.Identity, string, error) {
 	ids, next, err := s.findIdentities(ctx, userID, opt)
 	if err != nil {
@@ -357,7 +326,8 @@ func (s *Store) findIdentities(ctx context.Context, userID string, opt collector
 	}
 	var w where
 	if userID != "" {
-		w.and(`i.user_id = ?`, userID)
+		// A userId merged into another identity resolves to it.
+		w.and(`(i.user_id = ? OR i.identity_id = (SELECT identity_id FROM identity_aliases WHERE user_id = ?))`, userID, userID)
 	}
 	if c != nil {
 		w.and(`i.identity_id > ?`, c.ID)

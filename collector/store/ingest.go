@@ -206,17 +206,33 @@ func (s *Store) SwitchSession(ctx context.Context, q Querier, v *VisitState, nex
 
 // UpsertIdentity finds the identity of userID or creates it with newID,
 // merging attrs (a JSON object) into its attributes. It returns the
-// identity's id.
+// identity's id. A userID whose identity was merged into another resolves
+// to that one (identity_aliases): the common case, no alias, is one
+// statement, since the INSERT selects nothing when there is one.
 func (s *Store) UpsertIdentity(ctx context.Context, q Querier, newID, userID, attrs string, at int64) (string, error) {
 	if attrs == "" {
 		attrs = "{}"
 	}
 	var id string
 	err := q.QueryRowContext(ctx, `INSERT INTO identities (identity_id, user_id, attributes, first_seen_at, last_seen_at)
-		VALUES (?, ?, ?, ?, ?)
+		SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM identity_aliases WHERE user_id = ?)
 		ON CONFLICT (user_id) DO UPDATE SET attributes = json_patch(attributes, excluded.attributes),
 			last_seen_at = max(last_seen_at, excluded.last_seen_at)
-		RETURNING identity_id`, newID, userID, attrs, at, at).Scan(&id)
+		RETURNING identity_id`, newID, userID, attrs, at, at, userID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = q.QueryRowContext(ctx, `UPDATE identities SET attributes = json_patch(attributes, ?),
+			last_seen_at = max(last_seen_at, ?)
+			WHERE identity_id = (SELECT identity_id FROM identity_aliases WHERE user_id = ?)
+			RETURNING identity_id`, attrs, at, userID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			// The alias names an identity erased since: the userId starts
+			// afresh.
+			_, err = q.ExecContext(ctx, `DELETE FROM identity_aliases WHERE user_id = ?`, userID)
+			if err == nil {
+				return s.UpsertIdentity(ctx, q, newID, userID, attrs, at)
+			}
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("upsert identity: %w", err)
 	}

@@ -89,14 +89,14 @@ func TestTokenLifecycle(t *testing.T) {
 func TestCreateTokenScopes(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.New(t)
-	for _, ok := range [][]string{{"history:read"}, {"history:delete", "metadata:read", "metadata:write"},
+	for _, ok := range [][]string{{"history:read"}, {"history:delete", "metadata:read", "metadata:write", "notify:write"},
 		{"visitordata:read", "visitordata:write:*", "visitordata:write:a_1"}, {"admin"}} {
 		if _, _, err := s.CreateToken(ctx, ok); err != nil {
 			t.Errorf("%v: %v", ok, err)
 		}
 	}
 	for _, bad := range [][]string{nil, {}, {"history"}, {"history:read", "root"}, {"visitordata:write:"},
-		{"visitordata:write:Bad-Name"}, {""}} {
+		{"visitordata:write:Bad-Name"}, {""}, {"notify"}, {"notify:read"}} {
 		if _, _, err := s.CreateToken(ctx, bad); collector.ErrorCode(err) != collector.EINVALID {
 			t.Errorf("%q: %v, want EINVALID", bad, err)
 		}

@@ -15,3 +15,7 @@ const (
 	MaxURLLen           = 4096
 	MaxTitleLen         = 1024
 )
+
+// MaxNotificationDataBytes bounds the data of one notification, as JSON
+// (SPEC section 10).
+const MaxNotificationDataBytes = 16 << 10

@@ -136,3 +136,14 @@ type CollectResponse struct {
 	Identity    *Identity        `json:"identity,omitempty"`
 	VisitorData *VisitorDataView `json:"visitorData,omitempty"`
 }
+
+// Notification is a backend's message to the open pages of one visit
+// (Genesys's Notification API). ID is a ULID; Channel follows the rules
+// of namespace names; Data is any JSON value. Notifications are not
+// stored: a page that is not open when it is sent never sees it.
+type Notification struct {
+	Type    string  `json:"type"`
+	ID      string  `json:"id"`
+	Channel string  `json:"channel"`
+	Data    RawJSON `json:"data"`
+}

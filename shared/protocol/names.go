@@ -17,6 +17,9 @@ const (
 	TypeIdentity    = "identity"
 	TypeVisitorData = "visitorData"
 	TypeError       = "error"
+	// TypeNotification carries a backend's notification to the visit's
+	// open pages (SPEC section 10); it is not stored.
+	TypeNotification = "notification"
 )
 
 // System event names. Any other name is a business event.

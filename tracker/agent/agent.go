@@ -83,6 +83,7 @@ type Agent struct {
 
 	vd      VisitorData
 	subs    []Subscriber
+	notes   notifications // see notify.go
 	updates []*update
 	nextReq int64
 }
@@ -156,6 +157,8 @@ func (a *Agent) Push(c Command) {
 		}
 	case OpUpdate:
 		a.update(c)
+	case OpNotifications:
+		a.notes.add(c.Listener)
 	default:
 		reject(c.Reply, protocol.CodeUnknownType, "unknown command "+c.Op)
 	}

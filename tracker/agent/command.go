@@ -31,8 +31,9 @@ type Command struct {
 	// OpUpdate: the namespace and its new value as JSON.
 	Namespace, Value string
 
-	Subscriber Subscriber // OpSubscribe
-	Reply      Reply      // may be nil
+	Subscriber Subscriber           // OpSubscribe
+	Listener   NotificationListener // OpNotifications
+	Reply      Reply                // may be nil
 }
 
 // EventName maps a command's event name to the wire's. Genesys's

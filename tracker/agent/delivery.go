@@ -112,6 +112,8 @@ func (a *Agent) onMessage(m *Message) {
 		a.onVisitorData(&m.VisitorData, m.RequestID)
 	case protocol.TypeError:
 		a.onError(&m.Error)
+	case protocol.TypeNotification:
+		a.notes.deliver(&m.Notification)
 	}
 }
 

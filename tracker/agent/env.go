@@ -80,6 +80,8 @@ type Message struct {
 	Identity    protocol.Identity
 	VisitorData protocol.VisitorDataView
 	Error       protocol.Error
+	// Notification is a backend's message to this visit's open pages.
+	Notification protocol.Notification
 	// RequestID of a visitorData frame that answers an update, when the
 	// collector says which.
 	RequestID string

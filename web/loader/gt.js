@@ -30,6 +30,7 @@
   api.ids = function () { return call('getIDs'); };
   api.stats = function () { return call('stats'); };
   api.consent = function (given) { return call('consent', given); };
+  api.onNotification = function (cb) { q.push(['subscribe', 'notification', cb]); };
   api.visitorData = {
     get: function () { return call('visitorData', 'get'); },
     update: function (ns, value) { return call('visitorData', 'update', ns, value); },

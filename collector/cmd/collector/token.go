@@ -23,7 +23,7 @@ const tokenUsage = `usage:
 create prints the new token, and nothing else, on standard output; it
 cannot be shown again. Scopes: history:read, history:delete,
 visitordata:read, visitordata:write:<namespace>, visitordata:write:*,
-metadata:read, metadata:write, admin. --data-dir defaults to
+metadata:read, metadata:write, notify:write, admin. --data-dir defaults to
 $VISITRACK_DATA_DIR, else ./data.
 `
 

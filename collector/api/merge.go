@@ -1,0 +1,84 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/visitrack/visitrack/collector"
+)
+
+// Identity merges (SPEC section 10), for operators: scope admin, since a
+// merge rewrites whose history is whose.
+
+func (h *Handler) mergeRoutes() {
+	if h.cfg.Merges == nil {
+		return
+	}
+	h.Handle("POST /v1/identities/{identityId}/merge", collector.ScopeAdmin, h.mergeIdentity)
+	h.Handle("GET /v1/identities/{identityId}/merges", collector.ScopeAdmin, h.listMerges)
+}
+
+// POST /v1/identities/{identityId}/merge?dryRun=true {"from":"<identityId>"}
+// → 200 with the merge and the counts it moved (or would move).
+func (h *Handler) mergeIdentity(w http.ResponseWriter, r *http.Request) error {
+	into, err := pathID(r, "identityId")
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "dryRun")
+	if err != nil {
+		return err
+	}
+	var opt collector.MergeOptions
+	switch q.Get("dryRun") {
+	case "", "false":
+	case "true":
+		opt.DryRun = true
+	default:
+		return collector.Errorf(collector.EINVALID, "dryRun must be true or false, not %q", q.Get("dryRun"))
+	}
+	body, err := readBody(w, r, 4096, "application/json")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		From *string `json:"from"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || dec.More() {
+		return collector.Errorf(collector.EINVALID, `send {"from":"<identityId>"}, the identity to merge into this one`)
+	}
+	if in.From == nil {
+		return collector.Errorf(collector.EINVALID, "from is required: the identity to merge into this one")
+	}
+	from, err := idParam("from", *in.From)
+	if err != nil {
+		return err
+	}
+	opt.TokenID = TokenFrom(r.Context()).TokenID
+	rec, err := h.cfg.Merges.MergeIdentities(r.Context(), into, from, opt)
+	if err != nil {
+		return err
+	}
+	if !opt.DryRun {
+		h.log.InfoContext(r.Context(), "api: merged identity", "into", into, "from", from,
+			"mergeId", rec.MergeID, "tokenId", opt.TokenID)
+	}
+	return writeJSON(w, http.StatusOK, rec)
+}
+
+// GET /v1/identities/{identityId}/merges: the merges into it, newest
+// first.
+func (h *Handler) listMerges(w http.ResponseWriter, r *http.Request) error {
+	id, opt, err := subList(r, "identityId")
+	if err != nil {
+		return err
+	}
+	recs, next, err := h.cfg.Merges.FindMerges(r.Context(), id, opt)
+	if err != nil {
+		return err
+	}
+	return writeList(w, recs, next)
+}

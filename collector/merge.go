@@ -1,0 +1,61 @@
+package collector
+
+import (
+	"context"
+	"time"
+)
+
+// IdentityMerge records one identity merged into another (SPEC section
+// 10): FromIdentityID's history, links and visitor data moved to
+// IdentityID, and FromUserID resolves to IdentityID from then on.
+type IdentityMerge struct {
+	MergeID        string      `json:"mergeId,omitempty"` // empty for a dry run
+	IdentityID     string      `json:"identityId"`        // merged into; it stays
+	FromIdentityID string      `json:"fromIdentityId"`    // merged away
+	FromUserID     string      `json:"fromUserId"`
+	TokenID        string      `json:"tokenId"`
+	State          string      `json:"state"` // MergePending, MergeDone or MergeDryRun
+	Moved          MergeCounts `json:"moved"`
+	StartedAt      time.Time   `json:"startedAt"`
+	FinishedAt     *time.Time  `json:"finishedAt"`
+}
+
+// States of an IdentityMerge.
+const (
+	MergePending = "pending" // under way, or stopped halfway on D1: run it again
+	MergeDone    = "done"
+	MergeDryRun  = "dryRun" // counted only; nothing was written
+)
+
+// MergeCounts says what a merge moves: the visits linked to the merged
+// identity, and the sessions and events that carried its id, its links to
+// visits and to browsers (visitors), and its visitor-data namespaces.
+type MergeCounts struct {
+	Visits                int `json:"visits"`
+	Sessions              int `json:"sessions"`
+	Events                int `json:"events"`
+	VisitLinks            int `json:"visitLinks"`
+	VisitorLinks          int `json:"visitorLinks"`
+	VisitorDataNamespaces int `json:"visitorDataNamespaces"`
+}
+
+// MergeOptions are the choices of one merge.
+type MergeOptions struct {
+	DryRun  bool   // count, write nothing
+	TokenID string // who asked, for the record
+}
+
+// MergeService merges identities.
+type MergeService interface {
+	// MergeIdentities moves from's visits, sessions, events, links and
+	// visitor data into into (where both hold a visitor-data namespace,
+	// into's wins) and makes from's userId resolve to into. Errors:
+	// EINVALID (from is into), ENOTFOUND (either is unknown or erased),
+	// ECONFLICT (either was merged away already, another merge of from is
+	// pending, or the merged visitor data would not fit its limits).
+	// A pending merge of the same pair is finished.
+	MergeIdentities(ctx context.Context, into, from string, opt MergeOptions) (*IdentityMerge, error)
+	// FindMerges returns the merges into identityID, newest first;
+	// ENOTFOUND for an unknown identity.
+	FindMerges(ctx context.Context, identityID string, opt ListOptions) ([]*IdentityMerge, string, error)
+}
