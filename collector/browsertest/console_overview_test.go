@@ -9,11 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/daemon"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -165,7 +168,32 @@ func TestConsoleOverview(t *testing.T) {
 	waitPage(t, browser, "the visit from the live list", consoleText("#visit-fields")+`.includes(`+consoleJS(iphone)+`)`)
 	consoleNoScript(t, browser)
 
+	// stats:read is enough for the overview, without the user ids; a
+	// token that may not read stats is told so where the figures would be.
+	st, closeDB, err := daemon.OpenStore(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, statsOnly, err1 := st.CreateToken(context.Background(), []string{collector.ScopeStatsRead})
+	_, vdOnly, err2 := st.CreateToken(context.Background(), []string{collector.ScopeVisitorDataRead})
+	closeDB()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	run(t, browser, chromedp.Navigate(c.URL()+"/console/#/overview"))
+	consoleUseToken(t, browser, statsOnly)
+	waitPage(t, browser, "the overview with stats:read (bots still included)", consoleText(`#ov-kpis [data-stat="visits"]`)+` === '5' && `+consoleText("#ov-live-count")+` === '4'`)
+	if got := overviewText(t, browser, `#ov-live tr[data-visit-id="`+iphone+`"] a[data-identity]`); got == "" || strings.Contains(got, "ivy@") {
+		t.Errorf("a stats:read token's live list shows %q for the signed-in visit, want its identity without the user id", got)
+	}
+	consoleUseToken(t, browser, vdOnly)
+	waitPage(t, browser, "the 403 on the overview", consoleText(`#ov-msg .flash[data-status='403']`)+`.includes('stats:read')`)
+	if got := overviewText(t, browser, `#ov-kpis [data-stat="visits"]`); got != "–" {
+		t.Errorf("the refused token's overview shows %q visits, want –", got)
+	}
+
 	if dir := os.Getenv("VISITRACK_SCREENSHOTS"); dir != "" {
+		consoleUseToken(t, browser, c.AdminToken)
 		overviewScreenshots(t, browser, c.URL()+"/console/#/overview", dir)
 	}
 }
