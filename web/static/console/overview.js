@@ -214,7 +214,7 @@
           h('span', { class: 'title', text: v.title || v.url || v.visitId }));
         var who = v.identityId
           ? h('a', { class: 'id', href: '#/identity/' + encodeURIComponent(v.identityId), dataset: { identity: v.identityId },
-            text: v.userId || 'identity ' + v.identityId.slice(-6) })
+            title: v.userId || v.identityId, text: v.userId || 'identity ' + v.identityId.slice(-6) })
           : h('span', { class: 'muted', text: 'visitor …' + v.visitorId.slice(-6) });
         return h('tr', { dataset: { visitId: v.visitId } },
           h('td', { class: 'url' }, page, v.title && v.url ? h('div', { class: 'muted small', text: v.url }) : null),
