@@ -74,9 +74,11 @@ type LiveVisit struct {
 	Country    string    `json:"country"`
 }
 
-// Metrics of the time series, dimensions of the breakdown.
+// Metrics of the time series, dimensions of the breakdown, and the states
+// a visit time series can be narrowed to.
 var (
 	StatsMetrics    = []string{"visits", "visitors", "pageviews", "events"}
+	StatsStates     = []string{"anonymous", "recognized", "authenticated"}
 	StatsDimensions = []string{"page", "referrer", "referrerType", "utmSource", "utmMedium", "utmCampaign",
 		"browser", "os", "deviceType", "country", "event", "state"}
 )
@@ -86,8 +88,10 @@ var (
 type StatsService interface {
 	Summary(ctx context.Context, f StatsFilter) (*StatsSummary, error)
 	// Timeseries returns every bucket of interval from the one holding
-	// f.Since to the one before f.Until, empty ones as 0.
-	Timeseries(ctx context.Context, f StatsFilter, metric string, interval time.Duration) ([]StatsPoint, error)
+	// f.Since to the one before f.Until, empty ones as 0. A state, for the
+	// visit metrics only, counts just the visits that reached it (one
+	// series a state, for a chart of visits by state); "" counts all.
+	Timeseries(ctx context.Context, f StatsFilter, metric, state string, interval time.Duration) ([]StatsPoint, error)
 	// Breakdown returns the limit largest values of dimension.
 	Breakdown(ctx context.Context, f StatsFilter, dimension string, limit int) ([]StatsItem, error)
 	// Live returns the visits with an event since active, and the open

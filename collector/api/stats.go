@@ -89,9 +89,11 @@ func (h *Handler) statsSummary(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, s)
 }
 
-// GET /v1/stats/timeseries?metric=&interval=&since=&until=&bots=
+// GET /v1/stats/timeseries?metric=&interval=&state=&since=&until=&bots=
+// state (visits and visitors only) counts the visits that reached it: the
+// console draws visits by state as three series.
 func (h *Handler) statsTimeseries(w http.ResponseWriter, r *http.Request) error {
-	f, q, err := h.statsFilter(r, "metric", "interval")
+	f, q, err := h.statsFilter(r, "metric", "interval", "state")
 	if err != nil {
 		return err
 	}
@@ -111,15 +113,17 @@ func (h *Handler) statsTimeseries(w http.ResponseWriter, r *http.Request) error 
 	if n := f.Until.Sub(start) / step; n >= maxPoints {
 		return collector.Errorf(collector.EINVALID, "%d %s buckets is more than %d: shorten the period or widen the interval", n, name, maxPoints)
 	}
-	points, err := h.cfg.Stats.Timeseries(r.Context(), f, metric, step)
+	state := q.Get("state")
+	points, err := h.cfg.Stats.Timeseries(r.Context(), f, metric, state, step)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, struct {
 		Metric   string                 `json:"metric"`
 		Interval string                 `json:"interval"`
+		State    string                 `json:"state,omitempty"`
 		Points   []collector.StatsPoint `json:"points"`
-	}{metric, name, points})
+	}{metric, name, state, points})
 }
 
 // GET /v1/stats/breakdown?dimension=&limit=&since=&until=&bots=

@@ -287,3 +287,64 @@ func TestLive(t *testing.T) {
 		t.Errorf("stats:read token: %d live visits", got.Count)
 	}
 }
+
+// TestStatsTimeseriesByState: state narrows the visit series to the visits
+// that reached it, so that the three series add up to all visits and each
+// agrees with the summary's states (the console's chart of visits by state).
+func TestStatsTimeseriesByState(t *testing.T) {
+	e := seedStats(t)
+	// D, Chrome again: a bare claim of a user id makes a visit recognized.
+	e.send(uaChrome, map[string]any{"events": []protocol.Event{
+		event(protocol.EventVisitStarted, "https://shop.example/cart", nil),
+		event(protocol.EventPageEntered, "https://shop.example/cart", nil),
+		event(protocol.EventUserInfo, "https://shop.example/cart", map[string]any{"userId": "dan@example.com"}),
+	}})
+
+	p := period()
+	series := func(metric, state string) (sum int64) {
+		var ts struct {
+			Metric, Interval, State string
+			Points                  []collector.StatsPoint
+		}
+		e.get(e.c.AdminToken, "/v1/stats/timeseries?"+p+"&metric="+metric+"&interval=hour&state="+state, &ts)
+		if ts.State != state || len(ts.Points) < 2 {
+			t.Errorf("%s state=%s: answered state %q with %d points", metric, state, ts.State, len(ts.Points))
+		}
+		for _, pt := range ts.Points {
+			sum += pt.Value
+		}
+		return sum
+	}
+	var summary collector.StatsSummary
+	e.get(e.c.AdminToken, "/v1/stats/summary?"+p, &summary)
+	want := map[string]int64{"anonymous": 2, "recognized": 1, "authenticated": 1}
+	fromSummary := map[string]int64{"anonymous": summary.States.Anonymous,
+		"recognized": summary.States.Recognized, "authenticated": summary.States.Authenticated}
+	var total int64
+	for state, n := range want {
+		got := series("visits", state)
+		if got != n || fromSummary[state] != n {
+			t.Errorf("visits state=%s: series %d, summary %d, want %d", state, got, fromSummary[state], n)
+		}
+		total += got
+	}
+	if all := series("visits", ""); all != total || all != 4 {
+		t.Errorf("visits: %d in all, %d by state, want 4", all, total)
+	}
+	if v := series("visitors", "recognized"); v != 1 {
+		t.Errorf("recognized visitors: %d, want 1", v)
+	}
+
+	for _, path := range []string{
+		"/v1/stats/timeseries?state=known",
+		"/v1/stats/timeseries?metric=pageviews&state=anonymous",
+		"/v1/stats/timeseries?metric=events&state=recognized",
+	} {
+		status, body := collectortest.Request(t, e.c.URL(), e.c.AdminToken, "GET", path, nil)
+		var pr struct{ Code, Detail string }
+		json.Unmarshal(body, &pr)
+		if status != http.StatusBadRequest || pr.Code != collector.EINVALID || pr.Detail == "" {
+			t.Errorf("%s: %d %s, want 400 %s with a detail", path, status, body, collector.EINVALID)
+		}
+	}
+}

@@ -42,8 +42,11 @@ func TestConsole(t *testing.T) {
 	consoleUseToken(t, op, "not-a-real-token")
 	waitPage(t, op, "the 401 message", consoleText("#auth-error")+`.includes('401 Unauthorized: the collector refused this token')`)
 
-	// The admin token: the visit in the list, newest first.
+	// The admin token: the console opens on the overview; the visit is in
+	// the list of visits, newest first.
 	consoleUseToken(t, op, c.AdminToken)
+	waitPage(t, op, "the overview", `!document.getElementById('view-overview').classList.contains('hidden')`)
+	run(t, op, chromedp.Click(`#nav a[data-view=visits]`, chromedp.ByQuery))
 	waitPage(t, op, "the visit in the list", `!!document.querySelector('#visits a[data-visit="`+id.VisitID+`"]')`)
 	waitPage(t, op, "the 401 message to go", `!document.getElementById('auth-error')`)
 	var kept bool

@@ -138,10 +138,16 @@ func (s *Store) Summary(ctx context.Context, f collector.StatsFilter) (*collecto
 }
 
 // Timeseries implements collector.StatsService.
-func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric string, interval time.Duration) ([]collector.StatsPoint, error) {
+// A state narrows the visit metrics to the visits that reached it
+// (visits.reached, as the summary's states count them); the rollups of
+// pageviews and events keep no state, so it is refused for them.
+func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric, state string, interval time.Duration) ([]collector.StatsPoint, error) {
 	step := interval.Milliseconds()
 	if step <= 0 {
 		return nil, collector.Errorf(collector.EINVALID, "the interval must be positive")
+	}
+	if state != "" && !slices.Contains(collector.StatsStates, state) {
+		return nil, collector.Errorf(collector.EINVALID, "state must be anonymous, recognized or authenticated, not %q", state)
 	}
 	start := ms(f.Since) / step * step
 	until := ms(f.Until)
@@ -153,10 +159,18 @@ func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric 
 		if metric == "visitors" {
 			agg = "count(DISTINCT v.visitor_id)"
 		}
-		query = `SELECT v.started_at / ? * ?, ` + agg + ` FROM visits v
-			WHERE v.started_at >= ? AND v.started_at < ? AND ` + botCond(f.Bots, "v.bot") + ` GROUP BY 1`
+		reached := ""
 		args = []any{step, step, ms(f.Since), until}
+		if state != "" {
+			reached = ` AND v.reached = ?`
+			args = append(args, state)
+		}
+		query = `SELECT v.started_at / ? * ?, ` + agg + ` FROM visits v
+			WHERE v.started_at >= ? AND v.started_at < ? AND ` + botCond(f.Bots, "v.bot") + reached + ` GROUP BY 1`
 	case "pageviews", "events":
+		if state != "" {
+			return nil, collector.Errorf(collector.EINVALID, "state narrows only the visits and visitors series, not %s", metric)
+		}
 		if step%levelMinute != 0 {
 			return nil, collector.Errorf(collector.EINVALID, "the interval must be whole minutes")
 		}

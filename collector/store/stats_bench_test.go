@@ -24,11 +24,11 @@ func BenchmarkStats(b *testing.B) {
 	calls := map[string]func() error{
 		"summary": func() error { _, err := s.Summary(ctx, f); return err },
 		"timeseries-visits-hour": func() error {
-			_, err := s.Timeseries(ctx, f, "visits", time.Hour)
+			_, err := s.Timeseries(ctx, f, "visits", "", time.Hour)
 			return err
 		},
 		"timeseries-events-hour": func() error {
-			_, err := s.Timeseries(ctx, f, "events", time.Hour)
+			_, err := s.Timeseries(ctx, f, "events", "", time.Hour)
 			return err
 		},
 		"breakdown-page":    func() error { _, err := s.Breakdown(ctx, f, "page", 10); return err },

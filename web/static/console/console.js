@@ -1,7 +1,8 @@
 // The Visitrack operator console: visits, visitors, identities, their
 // visitor data and internal metadata, and the live change feed, all
 // through the REST API (SPEC section 4) with a bearer token that stays in
-// this tab's sessionStorage.
+// this tab's sessionStorage. The overview (overview.js) registers itself
+// in window.vtConsole.views and uses the helpers exported there.
 //
 // Everything shown comes from visitors' browsers (titles, URLs, event
 // data) and is untrusted: elements are built with createElement and
@@ -153,6 +154,7 @@
   var authState = '';
   function authRefused(err) {
     authState = 'refused';
+    $('auth').dataset.auth = 'refused';
     fill($('auth-msg'), h('div', { class: 'flash bad', id: 'auth-error', dataset: { status: 401 },
       text: '401 Unauthorized: the collector refused this token (' + err.detail +
         '). Check that you pasted the whole token, and that it was not revoked (bin/collector token list).' }));
@@ -161,24 +163,29 @@
   function authAccepted() {
     if (authState === 'accepted') return;
     authState = 'accepted';
+    $('auth').dataset.auth = 'accepted';
     $('auth-msg').replaceChildren();
     $('token-state').textContent = 'token accepted';
   }
 
   // ---- routing ------------------------------------------------------------
 
-  // Routes: #/visits, #/visit/ID, #/lookup, #/visitor/ID, #/identity/ID,
-  // #/user/USERID, #/live. Each view keeps its state while another shows.
+  // Routes: #/overview (the default), #/visits, #/visit/ID, #/lookup,
+  // #/visitor/ID, #/identity/ID, #/user/USERID, #/live. Each view keeps its
+  // state while another shows; views registered in vtConsole.views (the
+  // overview) are told when they show and hide.
   var current = { view: '', arg: '' };
+  var views = {};
   function route() {
     var parts = location.hash.replace(/^#\/?/, '').split('/');
-    var name = parts[0] || 'visits', arg = decodeURIComponent(parts.slice(1).join('/'));
-    var view = { visits: 'visits', visit: 'visit', lookup: 'lookup', visitor: 'lookup', identity: 'lookup', user: 'lookup', live: 'live' }[name] || 'visits';
+    var name = parts[0] || 'overview', arg = decodeURIComponent(parts.slice(1).join('/'));
+    var view = { overview: 'overview', visits: 'visits', visit: 'visit', lookup: 'lookup', visitor: 'lookup', identity: 'lookup', user: 'lookup', live: 'live' }[name] || 'overview';
     document.querySelectorAll('.view').forEach(function (s) { s.classList.toggle('hidden', s.id !== 'view-' + view); });
     document.querySelectorAll('#nav a').forEach(function (a) {
       var v = a.dataset.view;
       a.classList.toggle('here', v === view || (v === 'visits' && view === 'visit'));
     });
+    Object.keys(views).forEach(function (v) { if (v === view) views[v].show(); else views[v].hide(); });
     var same = current.view === name && current.arg === arg;
     current = { view: name, arg: arg };
     if (!token()) return;
@@ -187,9 +194,7 @@
       case 'visitor': if (!same) showVisitor(arg); break;
       case 'identity': if (!same) showIdentity(arg); break;
       case 'user': if (!same) showUser(arg); break;
-      case 'live': break;
-      case 'lookup': break;
-      default: if (!visits.loaded) loadVisits(); break;
+      case 'visits': if (!visits.loaded) loadVisits(); break;
     }
   }
   // go shows hash, again if it is showing: a lookup repeated is a refresh.
@@ -669,15 +674,18 @@
   function useToken(t) {
     if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
     authState = '';
+    delete $('auth').dataset.auth;
     $('auth-msg').replaceChildren();
     $('token-state').textContent = t ? 'checking…' : 'no token';
     // Start afresh: what was shown came with the other token.
     visits.loaded = false;
     visitShown = '';
     current = { view: '', arg: '' };
+    Object.keys(views).forEach(function (v) { views[v].reset(); });
     if (live.following) { stopFollowing(); }
     if (!t) {
       fill($('visits'), note('Paste an API token above to list visits.'));
+      route();
       return;
     }
     // Any answer but 401 means that the collector knows the token: a probe
@@ -686,6 +694,16 @@
     api('/v1/visits?limit=1').catch(function () {});
     route();
   }
+
+  // The helpers the overview (overview.js, loaded after this file) builds
+  // on. A view registers {show, hide, reset} in views: show when its route
+  // shows (also without a token: it says what is missing), hide when
+  // another does, reset when the token changes.
+  window.vtConsole = {
+    h: h, add: add, fill: fill, note: note, loading: loading, text: text, time: time,
+    idLink: idLink, stateBadge: stateBadge, table: table, api: api, token: token,
+    errorBox: errorBox, views: views
+  };
 
   document.addEventListener('DOMContentLoaded', function () {
     $('token').value = token();
