@@ -68,6 +68,11 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		if !e.Data.IsNull() {
 			row.Data = string(e.Data)
 		}
+		if protocol.IsIdentityEvent(e.Name) && v.Cookieless {
+			res.Ack.Rejected = append(res.Ack.Rejected, protocol.Rejection{EventID: e.EventID, Code: protocol.CodeInvalidEvent,
+				Message: e.Name + " is refused in a cookieless visit: it has no identity until the visitor consents"})
+			continue
+		}
 		if protocol.IsIdentityEvent(e.Name) {
 			rej, err := in.identityEvent(ctx, b, j, v, e, &row, &recognition)
 			if err != nil {
@@ -100,7 +105,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res.Visit = Visit{
 		VisitorID: v.VisitorID, VisitID: v.VisitID, SessionID: v.SessionID,
 		State: v.State, IdentityID: v.IdentityID, Verified: v.Verified, Recognition: recognition,
-		VisitorKey: j.visitorKey,
+		VisitorKey: j.visitorKey, Cookieless: v.Cookieless,
 	}
 	return nil
 }
@@ -110,6 +115,11 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 // not prove it is the visitor it names (visitorOf).
 func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int64) (*cachedVisit, error) {
 	c := &j.client
+	if c.Cookieless {
+		if err := in.cookielessClient(ctx, b, j); err != nil {
+			return nil, err
+		}
+	}
 	var v *cachedVisit
 	forceNew := false
 	if protocol.IsULID(c.VisitID) {
@@ -124,8 +134,14 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 			}
 		}
 	}
-	visitorID, key, keyHash, impostor, err := in.visitorOf(ctx, b, j, v)
-	if err != nil {
+	var (
+		visitorID, key, keyHash string
+		impostor                bool
+		err                     error
+	)
+	if c.Cookieless {
+		visitorID, keyHash = c.VisitorID, cookielessKey
+	} else if visitorID, key, keyHash, impostor, err = in.visitorOf(ctx, b, j, v); err != nil {
 		return nil, err
 	}
 	j.visitorKey = key
@@ -171,6 +187,7 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	st := &store.VisitState{
 		VisitID: id, VisitorID: visitorID, SessionID: in.newID(),
 		State: protocol.StateAnonymous, StartedAt: now, LastSeenAt: now, KeyHash: keyHash,
+		Cookieless: c.Cookieless,
 	}
 	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: clip(c.UserAgent, maxUserAgentLen), IP: c.IP}
 	if origin.URL == "" {

@@ -61,6 +61,7 @@ type Ingester struct {
 	idRand  io.Reader
 	keyMu   sync.Mutex
 	keyRand io.Reader
+	salt    dailySalt // of cookieless visitors
 	prover  *identity.Prover // nil without an identity secret
 
 	queue  chan *job
@@ -99,6 +100,7 @@ func New(cfg Config) (*Ingester, error) {
 	if in.keyRand == nil {
 		in.keyRand = rand.Reader
 	}
+	in.salt.rand = in.keyRand
 	in.prover = identity.NewProver(cfg.IdentitySecret, in.now)
 	if !cfg.Direct {
 		in.queue = make(chan *job, 4096)
@@ -139,6 +141,11 @@ type Client struct {
 	Referrer  string
 	UserAgent string
 	IP        string
+	// Cookieless is a browser without consent to keep ids (SPEC section
+	// 8): its ids, key and recognition are ignored, and its visitor is
+	// derived from Site, IP and UserAgent for the day.
+	Cookieless bool
+	Site       string // the page's origin
 }
 
 // Visit is the visit the collector settled on for a client.
@@ -155,6 +162,8 @@ type Visit struct {
 	// VisitorKey is the browser key to keep beside the visitorId: the one
 	// the browser proved, or a new one for a new visitor.
 	VisitorKey string
+	// Cookieless visits have no key, identity or visitor data.
+	Cookieless bool
 }
 
 // Subject is whose visitor data this browser may see: the identity's when

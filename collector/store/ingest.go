@@ -34,6 +34,8 @@ type VisitState struct {
 	KeyHash string
 	// Bot is the visit's bot flag (enrichment), for the stats rollups.
 	Bot bool
+	// Cookieless visits are counted without ids (SPEC section 8).
+	Cookieless bool
 }
 
 // VisitOrigin is what a new visit records about where it came from.
@@ -129,9 +131,9 @@ func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*Visi
 	var identity, key sql.NullString
 	var ended sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
-		v.started_at, v.last_seen_at, v.ended_at, r.key_hash, v.bot FROM visits v
+		v.started_at, v.last_seen_at, v.ended_at, r.key_hash, v.bot, v.cookieless FROM visits v
 		LEFT JOIN visitors r ON r.visitor_id = v.visitor_id WHERE v.visit_id = ?`, visitID).
-		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key, &v.Bot)
+		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key, &v.Bot, &v.Cookieless)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -163,13 +165,13 @@ func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o Vis
 	if _, err := q.ExecContext(ctx, `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
 		started_at, last_seen_at, landing_url, referrer, user_agent, ip,
 		browser, browser_version, os, device_type, bot, bot_reason, referrer_type,
-		utm, utm_source, utm_medium, utm_campaign, click_ids, country, region, city, reached, was_verified)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		utm, utm_source, utm_medium, utm_campaign, click_ids, country, region, city, reached, was_verified, cookieless)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.VisitID, v.VisitorID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.SessionID,
 		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP,
 		in.Browser, in.BrowserVersion, in.OS, in.DeviceType, boolInt(in.Bot), in.BotReason, in.ReferrerType,
 		in.UTM, in.UTMSource, in.UTMMedium, in.UTMCampaign, in.ClickIDs, in.Country, in.Region, in.City,
-		v.State, boolInt(v.Verified)); err != nil {
+		v.State, boolInt(v.Verified), boolInt(v.Cookieless)); err != nil {
 		return fmt.Errorf("create visit %s: %w", v.VisitID, err)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at)
@@ -463,6 +465,22 @@ func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, 
 		return false, fmt.Errorf("insert event %s: %w", r.EventID, err)
 	}
 	return true, nil
+}
+
+// OpenVisitOf returns the newest visit of visitorID that has not ended,
+// or "" (a cookieless visitor's visit, found without any id from the
+// browser).
+func (s *Store) OpenVisitOf(ctx context.Context, q Querier, visitorID string) (string, error) {
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT visit_id FROM visits WHERE visitor_id = ? AND ended_at IS NULL
+		ORDER BY started_at DESC LIMIT 1`, visitorID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("open visit of %s: %w", visitorID, err)
+	}
+	return id, nil
 }
 
 // EventsHighWater returns the largest rowid of events: rows inserted after
