@@ -29,6 +29,11 @@ type conn struct {
 	ws     *websocket.Conn
 	client ingest.Client
 	visit  ingest.Visit
+	// fp and jar: in first-party mode, the collector's cookies as the
+	// handshake carried them, and then as the tracker was told to store
+	// them (see welcome).
+	fp  firstParty
+	jar jar
 
 	subject string // guarded by hub.mu
 
@@ -60,6 +65,15 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins")
 		return
 	}
+	// Accept writes the handshake answer: the cookies go on w before it.
+	var fp firstParty
+	var j jar
+	if q := r.URL.Query(); wantsServerCookies(q.Get("cookies")) {
+		if fp = h.firstParty(r, q.Get("cookieDomain")); fp.on {
+			j = readJar(r)
+			h.handshakeCookies(w, fp, &j)
+		}
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{protocol.Subprotocol},
 		// The Origin was checked above against --allowed-origins.
@@ -74,7 +88,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxBatchBytes)
-	c := &conn{hub: h, ws: ws}
+	c := &conn{hub: h, ws: ws, fp: fp, jar: j}
 	if !h.register(c) {
 		ws.Close(websocket.StatusGoingAway, "collector shutting down")
 		return
@@ -129,7 +143,7 @@ func (c *conn) serve(ctx context.Context) error {
 		// one. Hello is free, so that a reconnecting tracker always gets
 		// its welcome.
 		cost := len(f.Events)
-		if f.Type == protocol.TypeVisitorDataUpdate {
+		if f.Type == protocol.TypeVisitorDataUpdate || f.Type == protocol.TypeHandoff {
 			cost = 1
 		}
 		if ok, _ := c.hub.limiter.take(c.client.IP, cost, time.Now()); !ok {
@@ -144,6 +158,8 @@ func (c *conn) serve(ctx context.Context) error {
 			err = c.updateVisitorData(ctx, &f)
 		case protocol.TypeHello:
 			err = c.hello(ctx, &f)
+		case protocol.TypeHandoff:
+			err = c.handoff(ctx, &f)
 		default:
 			c.writeError(ctx, protocol.CodeUnknownType, "unknown frame type "+quote(f.Type), "")
 		}
@@ -159,6 +175,10 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
 	}
+	if c.fp.on {
+		c.jar.apply(&c.client)
+	}
+	c.hub.redeemHandoff(ctx, m.Handoff, &c.client)
 	res, err := c.hub.cfg.Ingester.Collect(ctx, c.client, "", nil)
 	if err != nil {
 		return c.closeInternal(err)
@@ -188,6 +208,21 @@ func (c *conn) welcome(ctx context.Context) error {
 		w.IdentityID = &id
 	}
 	w.VisitorData.Type = ""
+	if c.fp.on {
+		// The handshake's cookies are right when they name this visitor
+		// and token; else the tracker posts them to /v1/cookies, and only
+		// then does the token reach the script.
+		rec := ""
+		if v.Recognition != nil {
+			rec = *v.Recognition
+		}
+		if c.jar.visitorID == v.VisitorID && c.jar.token == rec {
+			w.Cookies, w.Recognition = protocol.CookiesServer, nil
+		} else {
+			w.Cookies = protocol.CookiesSync
+			c.jar.visitorID, c.jar.token = v.VisitorID, rec
+		}
+	}
 	return c.write(ctx, &w)
 }
 
@@ -231,6 +266,13 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 	// identity before ack: when the tracker settles a SignIn's promise on
 	// the ack, it already holds the new state and token.
 	if res.IdentityChanged && !res.NewVisit {
+		// The tracker posts the new token (or its deletion) to
+		// /v1/cookies; the next hello on this connection must not
+		// present the old one.
+		c.jar.token = ""
+		if res.Visit.Recognition != nil {
+			c.jar.token = *res.Visit.Recognition
+		}
 		if err := c.write(ctx, res.Visit.IdentityMessage()); err != nil {
 			return err
 		}
