@@ -20,7 +20,7 @@ build: web-assets
 	$(GO) build -trimpath -o bin/collector ./collector/cmd/collector
 
 run: build
-	./bin/collector serve --addr $(ADDR) --data-dir $(DATA_DIR) --browser-writable prefs,campaign \
+	./bin/collector serve --demo --addr $(ADDR) --data-dir $(DATA_DIR) --browser-writable prefs,campaign \
 		--allowed-origins http://$(ADDR),http://localhost:$(lastword $(subst :, ,$(ADDR)))
 
 # Other fragments add test-tracker, test-browser, test-edge.

@@ -37,7 +37,8 @@ type collectorProc struct {
 func startCollector(t testing.TB, dir, addr string, flags ...string) *collectorProc {
 	t.Helper()
 	m := daemon.New(io.Discard, logWriter{t})
-	args := append([]string{"--addr", addr, "--data-dir", dir, "--log-level", "warn"}, flags...)
+	// The browser tests walk the demo shop, which exists only with --demo.
+	args := append([]string{"--addr", addr, "--data-dir", dir, "--log-level", "warn", "--demo"}, flags...)
 	if !hasFlag(flags, "--allowed-origins") {
 		args = append(args, "--allowed-origins", "*")
 	}

@@ -13,6 +13,7 @@ import (
 // browser is what a tracker keeps in its cookies.
 type browser struct {
 	visitorID, visitID string
+	visitorKey         string // the browser key the collector issued
 	recognition        *string
 	dataVersion        int64
 	page               string // the current pageId
@@ -37,9 +38,10 @@ func (b *browser) event(name string, data any) map[string]any {
 
 // collectAnswer is the body of a /v1/collect answer.
 type collectAnswer struct {
-	VisitorID string `json:"visitorId"`
-	VisitID   string `json:"visitId"`
-	Ack       struct {
+	VisitorID  string `json:"visitorId"`
+	VisitorKey string `json:"visitorKey"`
+	VisitID    string `json:"visitId"`
+	Ack        struct {
 		EventIDs []string `json:"eventIds"`
 		Rejected []struct {
 			EventID string `json:"eventId"`
@@ -52,6 +54,7 @@ type collectAnswer struct {
 		Version int64           `json:"version"`
 		Data    json.RawMessage `json:"data"`
 	} `json:"visitorData"`
+	raw string // the body as sent
 }
 
 // identityAnswer is the identity part of a /v1/collect answer.
@@ -81,7 +84,7 @@ func (b *browser) body(events ...map[string]any) map[string]any {
 		events = []map[string]any{}
 	}
 	return map[string]any{
-		"visitorId": b.visitorID, "visitId": b.visitID, "recognition": b.recognition,
+		"visitorId": b.visitorID, "visitorKey": b.visitorKey, "visitId": b.visitID, "recognition": b.recognition,
 		"visitorDataVersion": b.dataVersion, "sentAt": stamp(time.Now()), "events": events,
 	}
 }
@@ -94,8 +97,12 @@ func (s *suite) collect(t *testing.T, b *browser, events ...map[string]any) *col
 	r.want(t, http.StatusOK)
 	var a collectAnswer
 	r.decode(t, &a)
+	a.raw = string(r.Body)
 	if a.VisitorID != "" {
 		b.visitorID = a.VisitorID
+	}
+	if a.VisitorKey != "" {
+		b.visitorKey = a.VisitorKey
 	}
 	if a.VisitID != "" {
 		b.visitID = a.VisitID
@@ -297,6 +304,7 @@ func (s *suite) testCollectContentTypes(t *testing.T) {
 		var a collectAnswer
 		r.decode(t, &a)
 		a.wantAcked(t, e)
+		b.visitorKey = a.VisitorKey // as the tracker keeps it
 	}
 	for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
 		r := s.do(t, req{method: "POST", path: "/v1/collect", contentType: ct, body: body, header: map[string]string{"Origin": s.Origin}})

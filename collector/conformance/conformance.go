@@ -35,6 +35,9 @@ type Target struct {
 	// Tokens maps each scope of NeededScopes to a token that has that
 	// scope alone, for the 403 checks.
 	Tokens map[string]string
+	// IdentitySecret is the collector's identity secret: the suite proves
+	// its sign-ins with it, as a site's backend does.
+	IdentitySecret string
 	// Client makes the requests; http.DefaultClient when nil.
 	Client *http.Client
 }
@@ -53,6 +56,9 @@ func Run(t *testing.T, target Target) {
 			t.Fatalf("conformance: Target.Tokens needs a token with the single scope %q", sc)
 		}
 	}
+	if target.IdentitySecret == "" {
+		t.Fatal("conformance: Target.IdentitySecret is required (the identity story signs in with a proof)")
+	}
 	s := &suite{Target: target, run: strings.ToLower(ulid.Make().String()[16:])}
 	t.Run("Health", s.testHealth)
 	t.Run("Collect", s.testCollect)
@@ -63,6 +69,9 @@ func Run(t *testing.T, target Target) {
 	t.Run("BadBatches", s.testBadBatches)
 	t.Run("IdentityStory", s.testIdentityStory)
 	t.Run("Claims", s.testClaims)
+	t.Run("UnprovenSignIn", s.testUnprovenSignIn)
+	t.Run("BrowserKey", s.testBrowserKey)
+	t.Run("SignOutRevokes", s.testSignOutRevokes)
 	t.Run("History", s.testHistory)
 	t.Run("Pagination", s.testPagination)
 	t.Run("VisitorData", s.testVisitorData)

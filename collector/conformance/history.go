@@ -149,7 +149,7 @@ func (s *suite) testErasure(t *testing.T) {
 	s.collect(t, b, e).wantAcked(t, e)
 	anon := b.visitID
 	b.nextVisit()
-	signIn := b.event("SignIn", map[string]any{"userId": userID})
+	signIn := b.event("SignIn", s.proven(userID, nil))
 	a := s.collect(t, b, signIn)
 	if a.Identity == nil || a.Identity.IdentityID == nil {
 		t.Fatalf("SignIn answered identity %+v", a.Identity)

@@ -53,7 +53,7 @@ func (s *suite) testIdentityStory(t *testing.T) {
 	// A person takes longer than a millisecond to sign in: the sessions'
 	// start times differ, so their order does not rest on id tie-breaks.
 	time.Sleep(5 * time.Millisecond)
-	signIn := b.event("SignIn", map[string]any{"userId": userID, "plan": "gold"})
+	signIn := b.event("SignIn", s.proven(userID, map[string]any{"plan": "gold"}))
 	a = s.collect(t, b, signIn)
 	a.wantAcked(t, signIn)
 	if a.Identity == nil || a.Identity.State != "authenticated" || !a.Identity.Verified || a.Identity.IdentityID == nil {

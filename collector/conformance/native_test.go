@@ -16,9 +16,11 @@ func TestNative(t *testing.T) {
 	dir := t.TempDir()
 	const origin = "http://shop.example"
 	const admin = "vt_conformance-admin-token-0123456789"
+	const identitySecret = "conformance-identity-secret-0123456789"
 	env := map[string]string{"VISITRACK_ADMIN_TOKEN": admin}
 	m := daemon.New(io.Discard, io.Discard)
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--allowed-origins", origin, "--log-level", "error"},
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--allowed-origins", origin, "--log-level", "error",
+		"--identity-secret", identitySecret},
 		func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
@@ -48,5 +50,5 @@ func TestNative(t *testing.T) {
 		}
 		tokens[sc] = secret
 	}
-	conformance.Run(t, conformance.Target{BaseURL: m.URL(), AdminToken: admin, Origin: origin, Tokens: tokens})
+	conformance.Run(t, conformance.Target{BaseURL: m.URL(), AdminToken: admin, Origin: origin, Tokens: tokens, IdentitySecret: identitySecret})
 }

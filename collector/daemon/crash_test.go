@@ -92,6 +92,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	var order []string
 
 	c := collectortest.Dial(t, "ws://"+ch.addr+"/v1/ws", protocol.Hello{VisitorID: visitor, VisitID: visitID})
+	key := c.Welcome.VisitorKey // the restarted collector must know this browser
 	// Read acks in the background while frames go out back to back.
 	readDone := make(chan struct{})
 	go func() {
@@ -157,7 +158,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	// Restart on the same file and resend what was not acknowledged, the
 	// way the tracker's outbox does.
 	ch = startChild(t, dir)
-	c = collectortest.Dial(t, "ws://"+ch.addr+"/v1/ws", protocol.Hello{VisitorID: visitor, VisitID: visitID})
+	c = collectortest.Dial(t, "ws://"+ch.addr+"/v1/ws", protocol.Hello{VisitorID: visitor, VisitorKey: key, VisitID: visitID})
 	var pending []protocol.Event
 	for _, id := range order {
 		if !acked[id] {

@@ -41,6 +41,9 @@ type Config struct {
 	IdentitySecret        string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	// Demo serves the demo shop and its signer; without IdentitySecret it
+	// makes a random one for this run.
+	Demo bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed; RateLimit the events per second per client IP (0: none).
 	TrustedProxies []netip.Prefix
@@ -99,12 +102,17 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
-	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "HMAC secret the site's backend uses to compute userHash for SignIn")
+	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
 	requireEnv, err := parseBool(env("require-verified-signin", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_REQUIRE_VERIFIED_SIGNIN: %w", err)
 	}
-	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash")
+	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash or signInToken")
+	demoEnv, err := parseBool(env("demo", "false"))
+	if err != nil {
+		return fmt.Errorf("VISITRACK_DEMO: %w", err)
+	}
+	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
@@ -213,6 +221,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
 	}
+	if err := m.identitySecret(); err != nil {
+		return err
+	}
 	m.server, err = server.New(ctx, server.Config{
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
@@ -221,6 +232,7 @@ func (m *Main) Run(ctx context.Context) error {
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,
 		BrowserWritable:       m.Config.BrowserWritable,
+		Demo:                  m.Config.Demo,
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
 		Static:                m.Static,
@@ -242,8 +254,29 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	m.Logger.Info("collector listening", "addr", "http://"+m.ln.Addr().String(), "data", m.Config.DataDir,
-		"demo", "http://"+m.ln.Addr().String()+"/demo/")
+	attrs := []any{"addr", "http://" + m.ln.Addr().String(), "data", m.Config.DataDir}
+	if m.Config.Demo {
+		attrs = append(attrs, "demo", "http://"+m.ln.Addr().String()+"/demo/")
+	}
+	m.Logger.Info("collector listening", attrs...)
+	return nil
+}
+
+// identitySecret settles the secret of sign-in proofs: --demo without one
+// makes a random one for this run (its signer is the only backend), and
+// with none the collector says once that no SignIn can be verified.
+func (m *Main) identitySecret() error {
+	if m.Config.IdentitySecret == "" && m.Config.Demo {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return fmt.Errorf("demo identity secret: %w", err)
+		}
+		m.Config.IdentitySecret = hex.EncodeToString(b)
+		m.Logger.Info("--demo without --identity-secret: a random identity secret signs the demo's sign-ins for this run")
+	}
+	if m.Config.IdentitySecret == "" {
+		m.Logger.Warn("no --identity-secret: sign-ins cannot be verified; every SignIn is an unverified claim and no browser gets an identity's visitor data")
+	}
 	return nil
 }
 

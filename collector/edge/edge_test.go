@@ -83,6 +83,7 @@ func settings() map[string]string {
 		edge.EnvAdminToken:     admin,
 		edge.EnvRecognitionKey: strings.Repeat("5e", 32),
 		edge.EnvAllowedOrigins: origin,
+		edge.EnvIdentitySecret: identitySecret,
 	}
 }
 
@@ -109,7 +110,7 @@ func TestConformance(t *testing.T) {
 		seed = append(seed, tokenRow(tokens[sc], sc))
 	}
 	w := startWorker(t, settings(), strings.Join(seed, "; "))
-	conformance.Run(t, conformance.Target{BaseURL: w.URL, AdminToken: admin, Origin: origin, Tokens: tokens})
+	conformance.Run(t, conformance.Target{BaseURL: w.URL, AdminToken: admin, Origin: origin, Tokens: tokens, IdentitySecret: identitySecret})
 }
 
 // TestCronSweep: the Worker's Cron Trigger ends the visits idle for

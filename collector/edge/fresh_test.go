@@ -9,6 +9,10 @@ import (
 	"github.com/visitrack/visitrack/collector/edge"
 )
 
+// identitySecret proves the conformance suite's sign-ins (also in the
+// wrangler tests, edge_test.go).
+const identitySecret = "edge-identity-secret-0123456789"
+
 // TestConformanceFreshInstances runs the suite natively against package
 // edge on SQLite with D1's restrictions (no transactions, 100 parameters),
 // building the collector anew for every request as a Worker does: whatever
@@ -21,6 +25,7 @@ func TestConformanceFreshInstances(t *testing.T) {
 		edge.EnvAdminToken:     admin,
 		edge.EnvRecognitionKey: strings.Repeat("a7", 32),
 		edge.EnvAllowedOrigins: origin,
+		edge.EnvIdentitySecret: identitySecret,
 	}
 	_, st, url := freshWorker(t, env)
 
@@ -32,5 +37,5 @@ func TestConformanceFreshInstances(t *testing.T) {
 		}
 		tokens[sc] = secret
 	}
-	conformance.Run(t, conformance.Target{BaseURL: url, AdminToken: admin, Origin: origin, Tokens: tokens})
+	conformance.Run(t, conformance.Target{BaseURL: url, AdminToken: admin, Origin: origin, Tokens: tokens, IdentitySecret: identitySecret})
 }

@@ -2,6 +2,8 @@ package identity
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -23,16 +25,21 @@ import (
 // Referer, so it lives at most MaxHandoffTTL, is accepted once, and names
 // only ids, never a userId. It is "h1.<payload>.<mac>", both parts
 // base64url without padding; the payload is the token id, the visitorId,
-// the verified identityId (empty for none) and the expiry in Unix seconds,
-// joined by newlines. The mac is HMAC-SHA256 over "h1." + payload with the
-// recognition key; the prefix keeps a recognition token from ever passing
-// for a handoff token, and the other way round.
+// the sealed browser key, the verified identityId (empty for none) and the
+// expiry in Unix seconds, joined by newlines. The mac is HMAC-SHA256 over
+// "h1." + payload with the recognition key; the prefix keeps a recognition
+// token from ever passing for a handoff token, and the other way round.
+//
+// The browser key (SPEC section 12) must reach the other site's browser,
+// or it would be an impostor of the visitor it adopts; the collector
+// stores only its hash, so the token carries it, sealed with AES-GCM
+// under a key derived from the recognition key: a logged URL shows no key.
 
 // MaxHandoffTTL is the longest a handoff token lives.
 const MaxHandoffTTL = 2 * time.Minute
 
-// maxHandoffLen bounds what Verify reads: a real token is about 200 bytes.
-const maxHandoffLen = 512
+// maxHandoffLen bounds what Verify reads: a real token is about 300 bytes.
+const maxHandoffLen = 640
 
 const handoffPrefix = "h1."
 
@@ -43,6 +50,8 @@ var ErrReused = errors.New("handoff token was used before")
 type HandoffClaims struct {
 	ID        string // random; the key of single use
 	VisitorID string
+	// VisitorKey is the visitor's browser key, for the adopting browser.
+	VisitorKey string
 	// IdentityID is the identity the browser was verified as on the first
 	// site; empty when it was anonymous or only claimed an identity.
 	IdentityID string
@@ -59,6 +68,7 @@ type Redeemer interface {
 // Handoffs issues and redeems handoff tokens with one key.
 type Handoffs struct {
 	key    []byte
+	aead   cipher.AEAD
 	ttl    time.Duration
 	now    func() time.Time
 	random io.Reader
@@ -80,21 +90,37 @@ func NewHandoffs(key []byte, ttl time.Duration, now func() time.Time, random io.
 	if random == nil {
 		random = rand.Reader
 	}
-	return &Handoffs{key: key, ttl: ttl, now: now, random: random}, nil
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("visitrack handoff: browser key sealing"))
+	block, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		return nil, fmt.Errorf("identity: handoff cipher: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("identity: handoff cipher: %w", err)
+	}
+	return &Handoffs{key: key, aead: aead, ttl: ttl, now: now, random: random}, nil
 }
 
-// Issue returns a token for the visitor and, when it is verified, its
+// Issue returns a token for the visitor, its browser key (the one the
+// browser proved, or was just given) and, when it is verified, its
 // identity: callers pass "" for an anonymous browser or an unverified
 // claim, which must not carry over.
-func (h *Handoffs) Issue(visitorID, verifiedIdentityID string) (string, error) {
+func (h *Handoffs) Issue(visitorID, visitorKey, verifiedIdentityID string) (string, error) {
 	if visitorID == "" || strings.ContainsRune(visitorID+verifiedIdentityID, '\n') {
 		return "", errors.New("issue handoff token: bad ids")
 	}
 	var id [16]byte
+	nonce := make([]byte, h.aead.NonceSize())
 	if _, err := io.ReadFull(h.random, id[:]); err != nil {
 		return "", fmt.Errorf("issue handoff token: %w", err)
 	}
-	payload := b64.EncodeToString(id[:]) + "\n" + visitorID + "\n" + verifiedIdentityID + "\n" +
+	if _, err := io.ReadFull(h.random, nonce); err != nil {
+		return "", fmt.Errorf("issue handoff token: %w", err)
+	}
+	sealed := h.aead.Seal(nonce, nonce, []byte(visitorKey), []byte(visitorID))
+	payload := b64.EncodeToString(id[:]) + "\n" + visitorID + "\n" + b64.EncodeToString(sealed) + "\n" + verifiedIdentityID + "\n" +
 		strconv.FormatInt(h.now().Add(h.ttl).Unix(), 10)
 	body := handoffPrefix + b64.EncodeToString([]byte(payload))
 	return body + "." + b64.EncodeToString(h.mac(body)), nil
@@ -124,14 +150,23 @@ func (h *Handoffs) Verify(token string) (HandoffClaims, error) {
 		return HandoffClaims{}, ErrMalformed
 	}
 	parts := strings.Split(string(raw), "\n")
-	if len(parts) != 4 || parts[0] == "" || parts[1] == "" {
+	if len(parts) != 5 || parts[0] == "" || parts[1] == "" {
 		return HandoffClaims{}, ErrMalformed
 	}
-	exp, err := strconv.ParseInt(parts[3], 10, 64)
+	exp, err := strconv.ParseInt(parts[4], 10, 64)
 	if err != nil {
 		return HandoffClaims{}, ErrMalformed
 	}
-	c := HandoffClaims{ID: parts[0], VisitorID: parts[1], IdentityID: parts[2], ExpiresAt: time.Unix(exp, 0).UTC()}
+	sealed, err := b64.DecodeString(parts[2])
+	ns := h.aead.NonceSize()
+	if err != nil || len(sealed) < ns {
+		return HandoffClaims{}, ErrMalformed
+	}
+	key, err := h.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(parts[1]))
+	if err != nil {
+		return HandoffClaims{}, ErrMalformed
+	}
+	c := HandoffClaims{ID: parts[0], VisitorID: parts[1], VisitorKey: string(key), IdentityID: parts[3], ExpiresAt: time.Unix(exp, 0).UTC()}
 	now := h.now()
 	// A signed expiry beyond the longest lifetime was not made by Issue
 	// as configured now (a longer TTL of an older version): refuse it.

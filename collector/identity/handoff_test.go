@@ -33,19 +33,20 @@ func testHandoffs(t *testing.T, key byte, now *time.Time) *Handoffs {
 func TestHandoffRoundTripOnce(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	h := testHandoffs(t, 7, &now)
-	tok, err := h.Issue("01JD000000000000000000VSTR", "01JD000000000000000000IDNT")
+	tok, err := h.Issue("01JD000000000000000000VSTR", "key-of-the-browser-0123", "01JD000000000000000000IDNT")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(tok, "@") || len(tok) > maxHandoffLen {
-		t.Fatalf("token %q", tok)
+	payload, err := b64.DecodeString(tok[len(handoffPrefix):strings.LastIndexByte(tok, '.')])
+	if err != nil || strings.Contains(string(payload), "key-of-the-browser") || len(tok) > maxHandoffLen {
+		t.Fatalf("token %q (payload %q): the browser key must be sealed, the token short", tok, payload)
 	}
 	used := usedIDs{}
 	c, err := h.Redeem(context.Background(), used, tok)
 	if err != nil {
 		t.Fatalf("Redeem: %v", err)
 	}
-	if c.VisitorID != "01JD000000000000000000VSTR" || c.IdentityID != "01JD000000000000000000IDNT" {
+	if c.VisitorID != "01JD000000000000000000VSTR" || c.IdentityID != "01JD000000000000000000IDNT" || c.VisitorKey != "key-of-the-browser-0123" {
 		t.Fatalf("claims = %+v", c)
 	}
 	// The TTL asked for (an hour) is capped at two minutes.
@@ -55,7 +56,7 @@ func TestHandoffRoundTripOnce(t *testing.T) {
 	if _, err := h.Redeem(context.Background(), used, tok); !errors.Is(err, ErrReused) {
 		t.Fatalf("second Redeem: %v, want ErrReused", err)
 	}
-	other, _ := h.Issue("01JD000000000000000000VSTR", "")
+	other, _ := h.Issue("01JD000000000000000000VSTR", "", "")
 	if c, err := h.Redeem(context.Background(), used, other); err != nil || c.IdentityID != "" {
 		t.Fatalf("anonymous token: %+v %v", c, err)
 	}
@@ -64,12 +65,12 @@ func TestHandoffRoundTripOnce(t *testing.T) {
 func TestHandoffRefused(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	h := testHandoffs(t, 7, &now)
-	tok, _ := h.Issue("01JD000000000000000000VSTR", "01JD000000000000000000IDNT")
-	forged, _ := testHandoffs(t, 8, &now).Issue("01JD000000000000000000VSTR", "01JD000000000000000000IDNT")
-	evil, _ := h.Issue("01JD000000000000000000EVIL", "01JD000000000000000000IDNT")
+	tok, _ := h.Issue("01JD000000000000000000VSTR", "key-of-the-browser-0123", "01JD000000000000000000IDNT")
+	forged, _ := testHandoffs(t, 8, &now).Issue("01JD000000000000000000VSTR", "k", "01JD000000000000000000IDNT")
+	evil, _ := h.Issue("01JD000000000000000000EVIL", "k", "01JD000000000000000000IDNT")
 	spliced := evil[:strings.LastIndexByte(evil, '.')] + tok[strings.LastIndexByte(tok, '.'):]
 	signer, _ := NewSigner(bytes.Repeat([]byte{7}, 32), 0, func() time.Time { return now })
-	recognition := signer.Issue("01JD000000000000000000IDNT", "ada@example.com")
+	recognition := signer.Issue("01JD000000000000000000IDNT", "ada@example.com", true)
 
 	cases := map[string]struct {
 		tok  string
@@ -82,7 +83,7 @@ func TestHandoffRefused(t *testing.T) {
 		"other key":         {forged, ErrSignature},
 		"spliced":           {spliced, ErrSignature},
 		"recognition token": {recognition, ErrMalformed},
-		"recognition as h1": {"h1." + strings.TrimPrefix(recognition, "v1."), ErrSignature},
+		"recognition as h1": {"h1." + recognition[3:], ErrSignature},
 	}
 	for name, tc := range cases {
 		if _, err := h.Redeem(context.Background(), usedIDs{}, tc.tok); !errors.Is(err, tc.want) {
@@ -99,7 +100,7 @@ func TestHandoffIssueRefusesBadIDs(t *testing.T) {
 	now := time.Now()
 	h := testHandoffs(t, 7, &now)
 	for _, ids := range [][2]string{{"", ""}, {"a\nb", ""}, {"01JD000000000000000000VSTR", "x\n1"}} {
-		if _, err := h.Issue(ids[0], ids[1]); err == nil {
+		if _, err := h.Issue(ids[0], "k", ids[1]); err == nil {
 			t.Errorf("Issue(%q, %q) succeeded", ids[0], ids[1])
 		}
 	}

@@ -2,7 +2,10 @@ package identity
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,29 +23,74 @@ func testSigner(t *testing.T, now *time.Time) *Signer {
 func TestTokenRoundTrip(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	s := testSigner(t, &now)
-	tok := s.Issue("01JD0000000000000000000000", "ada@example.com")
+	for _, verified := range []bool{true, false} {
+		tok := s.Issue("01JD0000000000000000000000", "ada@example.com", verified)
+		c, err := s.Verify(tok)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if c.IdentityID != "01JD0000000000000000000000" || c.UserID != "ada@example.com" || c.Verified != verified {
+			t.Fatalf("claims = %+v, want verified %v", c, verified)
+		}
+		if !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
+			t.Fatalf("times = %v %v", c.IssuedAt, c.ExpiresAt)
+		}
+		if len(c.ID) < 22 {
+			t.Fatalf("token id %q, want at least 128 bits", c.ID)
+		}
+	}
+}
+
+// TestTokenIDsDiffer: each token has its own id, so that SignOut revokes
+// that token and no other.
+func TestTokenIDsDiffer(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	s := testSigner(t, &now)
+	a, _ := s.Verify(s.Issue("01JD0000000000000000000000", "ada@example.com", true))
+	b, _ := s.Verify(s.Issue("01JD0000000000000000000000", "ada@example.com", true))
+	if a.ID == "" || a.ID == b.ID {
+		t.Fatalf("token ids %q and %q, want two different ids", a.ID, b.ID)
+	}
+}
+
+// TestTokenV1 keeps tokens of the first format verifying, as unverified
+// claims with an id derived from their mac.
+func TestTokenV1(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	key := bytes.Repeat([]byte{7}, 32)
+	s := testSigner(t, &now)
+	payload := "01JD0000000000000000000000\nada@example.com\n" + strconv.FormatInt(now.Unix(), 10) + "\n" + strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	body := "v1." + b64.EncodeToString([]byte(payload))
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(body))
+	tok := body + "." + b64.EncodeToString(h.Sum(nil))
 	c, err := s.Verify(tok)
 	if err != nil {
-		t.Fatalf("Verify: %v", err)
+		t.Fatalf("Verify v1: %v", err)
 	}
-	if c.IdentityID != "01JD0000000000000000000000" || c.UserID != "ada@example.com" {
-		t.Fatalf("claims = %+v", c)
+	if c.Verified || c.UserID != "ada@example.com" || !strings.HasPrefix(c.ID, "v1:") {
+		t.Fatalf("v1 claims = %+v, want unverified with a v1: id", c)
 	}
-	if !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Fatalf("times = %v %v", c.IssuedAt, c.ExpiresAt)
+	again, _ := s.Verify(tok)
+	if again.ID != c.ID {
+		t.Fatalf("v1 id not stable: %q then %q", c.ID, again.ID)
 	}
 }
 
 func TestTokenRefused(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	s := testSigner(t, &now)
-	tok := s.Issue("01JD0000000000000000000000", "ada@example.com")
+	tok := s.Issue("01JD0000000000000000000000", "ada@example.com", true)
 
 	other, _ := NewSigner(bytes.Repeat([]byte{8}, 32), time.Hour, func() time.Time { return now })
-	forged := other.Issue("01JD0000000000000000000000", "ada@example.com")
+	forged := other.Issue("01JD0000000000000000000000", "ada@example.com", true)
 
 	// Swap the payload for another user's while keeping the signature.
-	evil := s.Issue("01JD0000000000000000000000", "eve@example.com")
+	evil := s.Issue("01JD0000000000000000000000", "eve@example.com", true)
+	// An unverified token turned verified keeps its signature no more.
+	unverified := s.Issue("01JD0000000000000000000000", "ada@example.com", false)
+	ub, _ := b64.DecodeString(unverified[3:strings.LastIndexByte(unverified, '.')])
+	upgraded := "v2." + b64.EncodeToString(append(ub[:len(ub)-1], '1')) + unverified[strings.LastIndexByte(unverified, '.'):]
 	spliced := evil[:strings.LastIndexByte(evil, '.')] + tok[strings.LastIndexByte(tok, '.'):]
 
 	cases := map[string]struct {
@@ -55,6 +103,7 @@ func TestTokenRefused(t *testing.T) {
 		"bad base64 sig": {"v1.abc.!!!", ErrMalformed},
 		"other key":      {forged, ErrSignature},
 		"spliced":        {spliced, ErrSignature},
+		"upgraded":       {upgraded, ErrSignature},
 		"sql":            {"v1.' OR 1=1 --.x", ErrMalformed},
 	}
 	for name, tc := range cases {

@@ -85,18 +85,16 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res.Visit = Visit{
 		VisitorID: v.VisitorID, VisitID: v.VisitID, SessionID: v.SessionID,
 		State: v.State, IdentityID: v.IdentityID, Verified: v.Verified, Recognition: recognition,
+		VisitorKey: j.visitorKey,
 	}
 	return nil
 }
 
 // resolveVisit finds the client's visit, or opens a new one when there is
-// none, it belongs to another visitor, or it has ended.
+// none, it belongs to another visitor, it has ended, or the client could
+// not prove it is the visitor it names (visitorOf).
 func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int64) (*cachedVisit, error) {
 	c := &j.client
-	visitorID := c.VisitorID
-	if !protocol.IsULID(visitorID) {
-		visitorID = in.newID()
-	}
 	var v *cachedVisit
 	forceNew := false
 	if protocol.IsULID(c.VisitID) {
@@ -110,6 +108,16 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 				v = b.cache.put(st)
 			}
 		}
+	}
+	visitorID, key, keyHash, impostor, err := in.visitorOf(ctx, b, j, v)
+	if err != nil {
+		return nil, err
+	}
+	j.visitorKey = key
+	if impostor {
+		// Whoever it is gets nothing of the visitor it named: no visit,
+		// no recognition, no identity.
+		j.client.Recognition = nil
 	}
 	if v != nil && v.VisitorID != visitorID {
 		v, forceNew = nil, true // another browser's visit id: never join it
@@ -140,7 +148,7 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	}
 	st := &store.VisitState{
 		VisitID: id, VisitorID: visitorID, SessionID: in.newID(),
-		State: protocol.StateAnonymous, StartedAt: now, LastSeenAt: now,
+		State: protocol.StateAnonymous, StartedAt: now, LastSeenAt: now, KeyHash: keyHash,
 	}
 	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: clip(c.UserAgent, maxUserAgentLen), IP: c.IP}
 	if origin.URL == "" {
@@ -187,13 +195,15 @@ func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, ende
 	return true, nil
 }
 
-// errErased refuses a valid token whose identity was erased since.
-var errErased = errors.New("recognition token names an erased identity")
+// errRevoked refuses a valid token that SignOut revoked, or whose identity
+// was erased since.
+var errRevoked = errors.New("recognition token is revoked or names an erased identity")
 
 // recognize applies the client's recognition token. A valid token for a
 // stored identity makes an anonymous visit (or an unverified claim)
-// recognized and verified, and the collector records the UserInfo event
-// itself. It returns the token the browser should keep: the same one, or
+// recognized, verified as the token says (a token earned by an unproven
+// SignIn recognizes unverified), and the collector records the UserInfo
+// event itself. It returns the token the browser should keep: the same one, or
 // nil when it is invalid (the tracker then deletes the cookie).
 func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVisit, now int64) (*string, error) {
 	tok := j.client.Recognition
@@ -202,12 +212,12 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 	}
 	claims, err := in.cfg.Signer.Verify(*tok)
 	if err == nil {
-		exists, dbErr := in.cfg.Store.IdentityExists(ctx, b.q, claims.IdentityID)
+		valid, dbErr := in.cfg.Store.RecognitionValid(ctx, b.q, claims.IdentityID, claims.ID)
 		if dbErr != nil {
 			return nil, dbErr
 		}
-		if !exists {
-			err = errErased
+		if !valid {
+			err = errRevoked
 		}
 	}
 	if err != nil {
@@ -215,14 +225,14 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 		j.res.IdentityChanged = true // tell the browser to drop its cookie
 		return nil, nil
 	}
-	if v.State == protocol.StateAuthenticated || v.State == protocol.StateRecognized && v.Verified {
+	if v.State == protocol.StateAuthenticated || v.State == protocol.StateRecognized && (v.Verified || !claims.Verified) {
 		return tok, nil
 	}
-	next := store.VisitState{SessionID: in.newID(), IdentityID: claims.IdentityID, State: protocol.StateRecognized, Verified: true}
+	next := store.VisitState{SessionID: in.newID(), IdentityID: claims.IdentityID, State: protocol.StateRecognized, Verified: claims.Verified}
 	if err := in.cfg.Store.SwitchSession(ctx, b.q, &v.VisitState, next, now); err != nil {
 		return nil, err
 	}
-	if err := in.cfg.Store.LinkIdentity(ctx, b.q, &v.VisitState, claims.IdentityID, "recognized", true, now); err != nil {
+	if err := in.cfg.Store.LinkIdentity(ctx, b.q, &v.VisitState, claims.IdentityID, "recognized", claims.Verified, now); err != nil {
 		return nil, err
 	}
 	data, _ := json.Marshal(struct {

@@ -58,7 +58,7 @@ func BenchmarkCollect(b *testing.B) {
 				b.Errorf("ack %+v", res.Ack)
 				return
 			}
-			c.VisitID = res.Visit.VisitID
+			c.VisitID, c.VisitorKey = res.Visit.VisitID, res.Visit.VisitorKey
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")

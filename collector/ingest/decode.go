@@ -25,6 +25,7 @@ type Frame struct {
 	Type string `json:"type"`
 	// hello
 	VisitorID          string  `json:"visitorId"`
+	VisitorKey         string  `json:"visitorKey"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
 	Tracker            string  `json:"tracker"`

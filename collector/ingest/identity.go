@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -30,59 +29,101 @@ func (in *Ingester) identityEvent(ctx context.Context, b *batch, j *job, v *cach
 				return nil, err
 			}
 		}
+		if err := in.revoke(ctx, b, j, *recognition); err != nil {
+			return nil, err
+		}
 		*recognition = nil
 		j.res.IdentityChanged = true
 		return nil, nil
 
 	case protocol.EventSignIn, protocol.EventUserInfo:
-		fields, userID, userHash, rej := identityData(e)
+		fields, userID, proof, rej := identityData(e)
 		if rej != "" {
 			return reject(protocol.CodeInvalidEvent, rej), nil
 		}
+		// Proofs are credentials: never stored.
+		if hasProofField(fields) {
+			delete(fields, "userHash")
+			delete(fields, "signInToken")
+			stored, _ := json.Marshal(fields)
+			row.Data = string(stored)
+		}
 		if e.Name == protocol.EventSignIn {
-			return in.signIn(ctx, b, j, v, row, fields, userID, userHash, recognition, reject)
+			return in.signIn(ctx, b, j, v, row, fields, userID, proof, recognition, reject)
 		}
 		return in.userInfo(ctx, b, j, v, row, userID)
 	}
 	return nil, nil
 }
 
-// identityData reads data.userId and data.userHash; the other fields are
-// the identity's attributes. It returns a message when the data is unfit.
-func identityData(e *decodedEvent) (fields map[string]json.RawMessage, userID, userHash, problem string) {
-	if e.Data.IsNull() || json.Unmarshal(e.Data, &fields) != nil {
-		return nil, "", "", e.Name + " needs data.userId"
-	}
-	if raw, ok := fields["userId"]; !ok || json.Unmarshal(raw, &userID) != nil || userID == "" {
-		return nil, "", "", e.Name + " needs data.userId, a non-empty string"
-	}
-	if len(userID) > maxUserIDLen {
-		return nil, "", "", "data.userId is longer than 256 bytes"
-	}
-	if raw, ok := fields["userHash"]; ok && json.Unmarshal(raw, &userHash) != nil {
-		return nil, "", "", "data.userHash must be a string"
-	}
-	return fields, userID, userHash, ""
+// signInProof is what a SignIn's data may carry to prove its userId.
+type signInProof struct {
+	userHash, signInToken string
 }
 
-// signIn authenticates the visit. With an identity secret, only a
-// matching userHash is verified; without one the site's word is trusted.
-// Only a verified SignIn gets a recognition token and merges the visitor's
-// data into the identity's: an unverified one could otherwise take over
-// someone else's identity on the next visit.
-func (in *Ingester) signIn(ctx context.Context, b *batch, j *job, v *cachedVisit, row *store.EventRow,
-	fields map[string]json.RawMessage, userID, userHash string, recognition **string,
-	reject func(code, msg string) *protocol.Rejection) (*protocol.Rejection, error) {
-	verified := true
-	if in.cfg.IdentitySecret != "" {
-		verified = userHash != "" && identity.CheckUserHash(in.cfg.IdentitySecret, userID, userHash)
-		if !verified && in.cfg.RequireVerifiedSignIn {
-			return reject(protocol.CodeUnverifiedSignIn, "SignIn needs a userHash that matches userId"), nil
+func hasProofField(fields map[string]json.RawMessage) bool {
+	_, a := fields["userHash"]
+	_, b := fields["signInToken"]
+	return a || b
+}
+
+// identityData reads data.userId and the proofs (data.userHash,
+// data.signInToken); the other fields are the identity's attributes. It
+// returns a message when the data is unfit.
+func identityData(e *decodedEvent) (fields map[string]json.RawMessage, userID string, proof signInProof, problem string) {
+	if e.Data.IsNull() || json.Unmarshal(e.Data, &fields) != nil {
+		return nil, "", proof, e.Name + " needs data.userId"
+	}
+	if raw, ok := fields["userId"]; !ok || json.Unmarshal(raw, &userID) != nil || userID == "" {
+		return nil, "", proof, e.Name + " needs data.userId, a non-empty string"
+	}
+	if len(userID) > maxUserIDLen {
+		return nil, "", proof, "data.userId is longer than 256 bytes"
+	}
+	if raw, ok := fields["userHash"]; ok && json.Unmarshal(raw, &proof.userHash) != nil {
+		return nil, "", proof, "data.userHash must be a string"
+	}
+	if raw, ok := fields["signInToken"]; ok && json.Unmarshal(raw, &proof.signInToken) != nil {
+		return nil, "", proof, "data.signInToken must be a string"
+	}
+	return fields, userID, proof, ""
+}
+
+// revoke records the recognition tokens the browser held as revoked
+// (SPEC section 12, SignOut revokes): the one it presented and the one it
+// holds now (issued earlier in this batch, or on this connection). An
+// invalid token needs no revocation.
+func (in *Ingester) revoke(ctx context.Context, b *batch, j *job, current *string) error {
+	now := j.receivedAt.UnixMilli()
+	for _, tok := range []*string{j.client.Recognition, current} {
+		if tok == nil || *tok == "" {
+			continue
+		}
+		claims, err := in.cfg.Signer.Verify(*tok)
+		if err != nil {
+			continue
+		}
+		if err := in.cfg.Store.RevokeRecognition(ctx, b.q, claims.ID, claims.ExpiresAt.UnixMilli(), now); err != nil {
+			return err
 		}
 	}
-	delete(fields, "userHash") // a credential: never stored
-	stored, _ := json.Marshal(fields)
-	row.Data = string(stored)
+	return nil
+}
+
+// signIn authenticates the visit. Only a SignIn proven by the site's
+// backend (identity.Prover; never without an identity secret) is
+// verified: it gets a verified recognition token, stitches the visitor's
+// earlier visits and merges its visitor data into the identity's. An
+// unproven one is a claim: the visit is authenticated, unverified, and
+// its token recognizes unverified; it learns nothing of the identity, or
+// anyone could read a person's data by naming them.
+func (in *Ingester) signIn(ctx context.Context, b *batch, j *job, v *cachedVisit, row *store.EventRow,
+	fields map[string]json.RawMessage, userID string, proof signInProof, recognition **string,
+	reject func(code, msg string) *protocol.Rejection) (*protocol.Rejection, error) {
+	verified := in.prover.Proven(userID, proof.userHash, proof.signInToken)
+	if !verified && in.cfg.RequireVerifiedSignIn {
+		return reject(protocol.CodeUnverifiedSignIn, "SignIn needs a userHash or signInToken that proves userId"), nil
+	}
 	delete(fields, "userId")
 	attrs := "{}"
 	if verified && len(fields) > 0 {
@@ -114,10 +155,12 @@ func (in *Ingester) signIn(ctx context.Context, b *batch, j *job, v *cachedVisit
 			}
 		}
 	}
-	if v.State == protocol.StateAuthenticated && v.IdentityID == identityID && v.Verified {
-		tok := in.cfg.Signer.Issue(identityID, userID)
+	if v.State == protocol.StateAuthenticated && v.IdentityID == identityID {
+		tok := in.cfg.Signer.Issue(identityID, userID, v.Verified)
 		*recognition = &tok
-		j.stitch = identityID
+		if v.Verified {
+			j.stitch = identityID
+		}
 	} else if v.IdentityID == identityID {
 		*recognition = nil
 	}

@@ -25,8 +25,10 @@ type Config struct {
 	// VisitorData merges a visitor's data into the identity's at SignIn.
 	// Optional.
 	VisitorData collector.VisitorDataService
-	// IdentitySecret, when set, makes SignIn verified only with a matching
-	// userHash; RequireVerifiedSignIn then refuses the others.
+	// IdentitySecret is the key of the proofs a site's backend gives
+	// SignIn (a userHash or a signInToken, see identity.Prover): only a
+	// proven SignIn is verified, and with no secret none is.
+	// RequireVerifiedSignIn refuses the unproven ones.
 	IdentitySecret        string
 	RequireVerifiedSignIn bool
 	// VisitTimeout ends a visit after this long without events.
@@ -40,17 +42,22 @@ type Config struct {
 	// Observer receives measurements; nil observes nothing.
 	Observer Observer
 	Logger   *slog.Logger
-	// Now and Entropy are injectable for tests.
+	// Now and Entropy (ULIDs) are injectable for tests; Rand makes browser
+	// keys (crypto/rand when nil).
 	Now     func() time.Time
 	Entropy io.Reader
+	Rand    io.Reader
 }
 
 // Ingester files events. It is safe for concurrent use.
 type Ingester struct {
-	cfg    Config
-	now    func() time.Time
-	idMu   sync.Mutex
-	idRand io.Reader
+	cfg     Config
+	now     func() time.Time
+	idMu    sync.Mutex
+	idRand  io.Reader
+	keyMu   sync.Mutex
+	keyRand io.Reader
+	prover  *identity.Prover // nil without an identity secret
 
 	queue  chan *job
 	closed chan struct{} // closed by Close: stops the sweeper
@@ -84,6 +91,11 @@ func New(cfg Config) (*Ingester, error) {
 	if in.idRand == nil {
 		in.idRand = ulid.Monotonic(rand.Reader, 0)
 	}
+	in.keyRand = cfg.Rand
+	if in.keyRand == nil {
+		in.keyRand = rand.Reader
+	}
+	in.prover = identity.NewProver(cfg.IdentitySecret, in.now)
 	if !cfg.Direct {
 		in.queue = make(chan *job, 4096)
 		in.cache = newVisitCache(100_000)
@@ -109,7 +121,10 @@ func (in *Ingester) newID() string {
 
 // Client is who sends: the browser's cookies and request details.
 type Client struct {
-	VisitorID   string
+	VisitorID string
+	// VisitorKey proves the browser is VisitorID (SPEC section 12): from
+	// the hello or collect body, or the _vt_key cookie.
+	VisitorKey  string
 	VisitID     string
 	Recognition *string // the token from _vt_uid, if any
 	URL         string  // the page, for a new visit's landing URL
@@ -129,6 +144,9 @@ type Visit struct {
 	// Recognition is the token the browser should keep in _vt_uid; nil
 	// means delete the cookie.
 	Recognition *string
+	// VisitorKey is the browser key to keep beside the visitorId: the one
+	// the browser proved, or a new one for a new visitor.
+	VisitorKey string
 }
 
 // Subject is whose visitor data this browser may see: the identity's when
@@ -142,12 +160,19 @@ func (v Visit) Subject() collector.Subject {
 
 // IdentityMessage is the identity frame for v.
 func (v Visit) IdentityMessage() *protocol.Identity {
-	m := &protocol.Identity{Type: protocol.TypeIdentity, State: v.State, Verified: v.Verified, Recognition: v.Recognition}
-	if v.IdentityID != "" {
-		id := v.IdentityID
-		m.IdentityID = &id
+	return &protocol.Identity{Type: protocol.TypeIdentity, State: v.State, IdentityID: v.BrowserIdentityID(),
+		Verified: v.Verified, Recognition: v.Recognition}
+}
+
+// BrowserIdentityID is the identityId the browser may see: none unless its
+// identity is verified, since an unverified claim learns nothing of the
+// identity it claims (SPEC section 12).
+func (v Visit) BrowserIdentityID() *string {
+	if v.IdentityID == "" || !v.Verified {
+		return nil
 	}
-	return m
+	id := v.IdentityID
+	return &id
 }
 
 // Result is what one Collect call did.

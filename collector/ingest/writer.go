@@ -40,9 +40,11 @@ type job struct {
 
 	res    Result
 	stitch string // identity whose visitor data absorbs the visitor's, after commit
-	stored int    // events accepted
-	err    error
-	done   chan struct{}
+	// visitorKey is the browser key the client proved or was given.
+	visitorKey string
+	stored     int // events accepted
+	err        error
+	done       chan struct{}
 }
 
 // batch is the state of one transaction (or, on the edge, one call).

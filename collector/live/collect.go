@@ -19,6 +19,7 @@ import (
 // that each is validated on its own.
 type collectRequest struct {
 	VisitorID          string  `json:"visitorId"`
+	VisitorKey         string  `json:"visitorKey"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
@@ -86,7 +87,8 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := ingest.Client{
-		VisitorID: req.VisitorID, VisitID: req.VisitID, Recognition: req.Recognition,
+		VisitorID: req.VisitorID, VisitorKey: presentedKey(r, req.VisitorKey),
+		VisitID: req.VisitID, Recognition: req.Recognition,
 		UserAgent: r.UserAgent(), IP: ip,
 	}
 	var fp firstParty
@@ -108,7 +110,8 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "events were not stored; send them again")
 		return
 	}
-	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitID: res.Visit.VisitID, Ack: res.Ack}
+	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitorKey: res.Visit.VisitorKey,
+		VisitID: res.Visit.VisitID, Ack: res.Ack}
 	out.Ack.Type = ""
 	// Always: HTTP has no welcome, and a sendBeacon's answer (which may be
 	// the request that did the recognition) is thrown away by the browser.
@@ -130,9 +133,9 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fp.on {
-		// The token goes into the HttpOnly cookie, not to the script.
+		// The key and token go into HttpOnly cookies, not to the script.
 		h.setVisit(w, fp, j, res.Visit)
-		out.Cookies, out.Identity.Recognition = protocol.CookiesServer, nil
+		out.Cookies, out.Identity.Recognition, out.VisitorKey = protocol.CookiesServer, nil, ""
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

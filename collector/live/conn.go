@@ -27,6 +27,7 @@ const (
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
+	req    *http.Request // the handshake: where a key cookie would come from
 	client ingest.Client
 	visit  ingest.Visit
 	// fp and jar: in first-party mode, the collector's cookies as the
@@ -88,7 +89,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxBatchBytes)
-	c := &conn{hub: h, ws: ws, fp: fp, jar: j}
+	c := &conn{hub: h, ws: ws, req: r, fp: fp, jar: j}
 	if !h.register(c) {
 		ws.Close(websocket.StatusGoingAway, "collector shutting down")
 		return
@@ -172,6 +173,7 @@ func (c *conn) serve(ctx context.Context) error {
 // hello settles the visit and answers welcome.
 func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = m.VisitorID, m.VisitID, m.Recognition
+	c.client.VisitorKey = presentedKey(c.req, m.VisitorKey)
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
 	}
@@ -191,6 +193,7 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 func (c *conn) adopt(v ingest.Visit) {
 	c.visit = v
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
+	c.client.VisitorKey = v.VisitorKey
 	c.client.URL, c.client.Referrer = "", ""
 }
 
@@ -199,28 +202,24 @@ func (c *conn) welcome(ctx context.Context) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	w := protocol.Welcome{
-		Type: protocol.TypeWelcome, VisitorID: v.VisitorID, VisitID: v.VisitID,
-		State: v.State, Verified: v.Verified, Recognition: v.Recognition,
+		Type: protocol.TypeWelcome, VisitorID: v.VisitorID, VisitorKey: v.VisitorKey, VisitID: v.VisitID,
+		State: v.State, IdentityID: v.BrowserIdentityID(), Verified: v.Verified, Recognition: v.Recognition,
 		VisitorData: c.switchSubject(ctx, v),
-	}
-	if v.IdentityID != "" {
-		id := v.IdentityID
-		w.IdentityID = &id
 	}
 	w.VisitorData.Type = ""
 	if c.fp.on {
-		// The handshake's cookies are right when they name this visitor
-		// and token; else the tracker posts them to /v1/cookies, and only
-		// then does the token reach the script.
+		// The handshake's cookies are right when they name this visitor,
+		// key and token; else the tracker posts them to /v1/cookies, and
+		// only then do the key and token reach the script.
 		rec := ""
 		if v.Recognition != nil {
 			rec = *v.Recognition
 		}
-		if c.jar.visitorID == v.VisitorID && c.jar.token == rec {
-			w.Cookies, w.Recognition = protocol.CookiesServer, nil
+		if c.jar.visitorID == v.VisitorID && c.jar.key == v.VisitorKey && c.jar.token == rec {
+			w.Cookies, w.Recognition, w.VisitorKey = protocol.CookiesServer, nil, ""
 		} else {
 			w.Cookies = protocol.CookiesSync
-			c.jar.visitorID, c.jar.token = v.VisitorID, rec
+			c.jar.visitorID, c.jar.key, c.jar.token = v.VisitorID, v.VisitorKey, rec
 		}
 	}
 	return c.write(ctx, &w)

@@ -2,6 +2,9 @@ package live
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -29,6 +32,7 @@ import (
 const (
 	cookieVisitor = "_vt_vid"
 	cookieUser    = "_vt_uid"
+	cookieKey     = "_vt_key" // the browser key (SPEC section 12)
 )
 
 const (
@@ -49,7 +53,11 @@ type Links interface {
 	IssuedTo(ctx context.Context, visitorID, identityID string, verified bool) (bool, error)
 	// IdentityUserID returns the identity's userId, "" when not stored.
 	IdentityUserID(ctx context.Context, identityID string) (string, error)
-	VisitorExists(ctx context.Context, visitorID string) (bool, error)
+	// StoredVisitorKey returns the hash of the visitor's browser key.
+	StoredVisitorKey(ctx context.Context, visitorID string) (hash string, found bool, err error)
+	// RecognitionUsable reports whether a valid token may still
+	// recognize: its identity is stored and it was not revoked.
+	RecognitionUsable(ctx context.Context, identityID, tokenID string) (bool, error)
 }
 
 // firstParty is how the collector answers one request about cookies.
@@ -171,7 +179,9 @@ func wantsServerCookies(mode string) bool {
 // site), and _vt_uid is presented when the request carries no token.
 func (j jar) apply(c *ingest.Client) {
 	if j.visitorID != "" {
-		c.VisitorID = j.visitorID
+		c.VisitorID, c.VisitorKey = j.visitorID, j.key
+	} else if c.VisitorKey == "" {
+		c.VisitorKey = j.key
 	}
 	if (c.Recognition == nil || *c.Recognition == "") && j.token != "" {
 		t := j.token
@@ -179,11 +189,14 @@ func (j jar) apply(c *ingest.Client) {
 	}
 }
 
-// setVisit writes the cookies of a visit the collector settled: _vt_vid,
-// and _vt_uid with the token the browser should keep, or its deletion
+// setVisit writes the cookies of a visit the collector settled: _vt_vid
+// and the HttpOnly _vt_key, and _vt_uid with the token the browser should keep, or its deletion
 // when it has none and the request carried one.
 func (h *Hub) setVisit(w http.ResponseWriter, p firstParty, j jar, v ingest.Visit) {
 	p.set(w, cookieVisitor, v.VisitorID, visitorMaxAge, false)
+	if v.VisitorKey != "" {
+		p.set(w, cookieKey, v.VisitorKey, visitorMaxAge, true)
+	}
 	if v.Recognition != nil {
 		if c, ok := h.verifyToken(*v.Recognition); ok {
 			p.setToken(w, *v.Recognition, c.ExpiresAt, h.cfg.Now())
@@ -210,6 +223,23 @@ func (p firstParty) clear(w http.ResponseWriter, name string, httpOnly bool) {
 	p.set(w, name, "", 0, httpOnly)
 }
 
+// setVisitor stores the visitor's id and its key.
+func (p firstParty) setVisitor(w http.ResponseWriter, visitorID, key string) {
+	p.set(w, cookieVisitor, visitorID, visitorMaxAge, false)
+	p.set(w, cookieKey, key, visitorMaxAge, true)
+}
+
+// keyMatches reports, in constant time, whether key is the browser key
+// whose hash is stored (ingest's rule: hex SHA-256 of the key; a visitor
+// stored before keys existed has none, and matches nothing here).
+func keyMatches(key, hash string) bool {
+	if key == "" || len(key) > 64 || hash == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) == 1
+}
+
 // setToken stores a valid recognition token in _vt_uid until it expires.
 func (p firstParty) setToken(w http.ResponseWriter, token string, expires time.Time, now time.Time) {
 	p.set(w, cookieUser, token, min(expires.Sub(now), identity.MaxTokenTTL), true)
@@ -218,6 +248,7 @@ func (p firstParty) setToken(w http.ResponseWriter, token string, expires time.T
 // jar is what the collector reads of its cookies on a request.
 type jar struct {
 	visitorID string // a ULID, or ""
+	key       string // the browser key, or ""
 	token     string // the recognition token as sent, or ""
 	// badToken: _vt_uid was present but oversize or malformed.
 	badToken bool
@@ -229,6 +260,9 @@ func readJar(r *http.Request) jar {
 	var j jar
 	if c, err := r.Cookie(cookieVisitor); err == nil && protocol.IsULID(c.Value) {
 		j.visitorID = c.Value
+	}
+	if c, err := r.Cookie(cookieKey); err == nil && len(c.Value) <= 64 && printable(c.Value) {
+		j.key = c.Value
 	}
 	if c, err := r.Cookie(cookieUser); err == nil && c.Value != "" {
 		if len(c.Value) <= maxCookieLen && printable(c.Value) {
@@ -270,15 +304,20 @@ func (h *Hub) handshakeCookies(w http.ResponseWriter, p firstParty, j *jar) {
 	}
 	if j.visitorID != "" {
 		p.set(w, cookieVisitor, j.visitorID, visitorMaxAge, false)
+		if j.key != "" {
+			p.set(w, cookieKey, j.key, visitorMaxAge, true)
+		}
 	}
 }
 
 // ServeCookies serves POST /v1/cookies: after an identity change over the
 // WebSocket (whose frames cannot set cookies), the tracker posts the
-// visitorId and the token it was given, and the collector stores them in
-// its cookies, or clears _vt_uid for a null token. The token must be one
-// the collector issued for this visitor: a signed, unexpired token of an
-// identity it linked to one of that visitor's visits. So the endpoint
+// visitorId, its key and the token it was given, and the collector stores
+// them in its cookies, or clears _vt_uid for a null token. The request
+// must hold the visitor's key (in the body or the _vt_key cookie), and
+// the token must be one the collector issued for this visitor: signed,
+// unexpired, not revoked, of an identity it linked to one of that
+// visitor's visits (verified, for a verified token). So the endpoint
 // cannot plant another person's token in a browser, and it never answers
 // with a token, so it cannot be used to read one either.
 func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
@@ -300,28 +339,36 @@ func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, protocol.CodeInvalidMessage, "visitorId must be a ULID")
 		return
 	}
-	known, err := h.cfg.Links.VisitorExists(ctx, req.VisitorID)
+	key := req.VisitorKey
+	if key == "" {
+		key = readJar(r).key
+	}
+	hash, _, err := h.cfg.Links.StoredVisitorKey(ctx, req.VisitorID)
 	if err != nil {
 		h.internalError(w, "cookies", err)
 		return
 	}
-	if !known {
-		writeProblem(w, http.StatusBadRequest, "unknown_visitor", "this visitorId was never settled by the collector")
+	if !keyMatches(key, hash) {
+		writeProblem(w, http.StatusForbidden, "visitor_unproven",
+			"the request does not hold this visitor's key; nothing was stored")
 		return
 	}
 	if req.Recognition == nil || *req.Recognition == "" {
 		p.clear(w, cookieUser, true)
-		p.set(w, cookieVisitor, req.VisitorID, visitorMaxAge, false)
+		p.setVisitor(w, req.VisitorID, key)
 		writeCookiesAnswer(w)
 		return
 	}
 	claims, valid := h.verifyToken(*req.Recognition)
 	if valid {
-		valid, err = h.cfg.Links.IssuedTo(ctx, req.VisitorID, claims.IdentityID, true)
-		if err != nil {
-			h.internalError(w, "cookies", err)
-			return
-		}
+		valid, err = h.cfg.Links.RecognitionUsable(ctx, claims.IdentityID, claims.ID)
+	}
+	if valid && err == nil {
+		valid, err = h.cfg.Links.IssuedTo(ctx, req.VisitorID, claims.IdentityID, claims.Verified)
+	}
+	if err != nil {
+		h.internalError(w, "cookies", err)
+		return
 	}
 	if !valid {
 		p.clear(w, cookieUser, true)
@@ -329,7 +376,7 @@ func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
 			"the token is not one the collector issued for this visitor; _vt_uid was cleared")
 		return
 	}
-	p.set(w, cookieVisitor, req.VisitorID, visitorMaxAge, false)
+	p.setVisitor(w, req.VisitorID, key)
 	p.setToken(w, *req.Recognition, claims.ExpiresAt, h.cfg.Now())
 	writeCookiesAnswer(w)
 }

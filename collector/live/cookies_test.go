@@ -65,11 +65,12 @@ func signInEvent(userID string) protocol.Event {
 }
 
 type collectAnswer struct {
-	VisitorID string             `json:"visitorId"`
-	VisitID   string             `json:"visitId"`
-	Ack       protocol.Ack       `json:"ack"`
-	Identity  *protocol.Identity `json:"identity"`
-	Cookies   string             `json:"cookies"`
+	VisitorID  string             `json:"visitorId"`
+	VisitorKey string             `json:"visitorKey"`
+	VisitID    string             `json:"visitId"`
+	Ack        protocol.Ack       `json:"ack"`
+	Identity   *protocol.Identity `json:"identity"`
+	Cookies    string             `json:"cookies"`
 }
 
 func collect(t *testing.T, col *collectortest.Collector, origin string, cookies []*http.Cookie, req map[string]any) (*http.Response, collectAnswer) {
@@ -105,10 +106,14 @@ func TestCollectKeepsFirstPartyCookies(t *testing.T) {
 	if vid == nil || vid.Value != a.VisitorID || vid.HttpOnly {
 		t.Fatalf("_vt_vid = %+v, want %s", vid, a.VisitorID)
 	}
+	key := setCookie(resp, "_vt_key")
+	if key == nil || !key.HttpOnly || key.Value == "" || a.VisitorKey != "" {
+		t.Fatalf("_vt_key = %+v, body key %q: want the key in an HttpOnly cookie only", key, a.VisitorKey)
+	}
 
 	waitVisitEnded(t, col, a.VisitID)
 	// The next page sends no ids and no token: the cookies speak.
-	resp, b := collect(t, col, samePage, []*http.Cookie{uid, vid}, map[string]any{"cookies": "auto", "visitId": a.VisitID})
+	resp, b := collect(t, col, samePage, []*http.Cookie{uid, vid, key}, map[string]any{"cookies": "auto", "visitId": a.VisitID})
 	if b.VisitID == a.VisitID || b.VisitorID != a.VisitorID {
 		t.Fatalf("after the timeout: %+v, want a new visit of visitor %s", b, a.VisitorID)
 	}
@@ -222,17 +227,18 @@ func TestHandshakeCookies(t *testing.T) {
 		t.Fatal("no token after a verified SignIn")
 	}
 	vid := &http.Cookie{Name: "_vt_vid", Value: c.Welcome.VisitorID}
+	key := &http.Cookie{Name: "_vt_key", Value: c.Welcome.VisitorKey}
 	uid := &http.Cookie{Name: "_vt_uid", Value: *idn.Recognition}
 
-	c, resp = dial("?cookies=auto", vid, uid)
-	if c.Welcome.Cookies != protocol.CookiesServer || c.Welcome.Recognition != nil || !c.Welcome.Verified {
-		t.Fatalf("cookies in place: welcome %+v, want server, verified, no token for the script", c.Welcome)
+	c, resp = dial("?cookies=auto", vid, key, uid)
+	if c.Welcome.Cookies != protocol.CookiesServer || c.Welcome.Recognition != nil || c.Welcome.VisitorKey != "" || !c.Welcome.Verified {
+		t.Fatalf("cookies in place: welcome %+v, want server, verified, no token or key for the script", c.Welcome)
 	}
 	if v := setCookie(resp, "_vt_vid"); v == nil || v.Value != vid.Value || v.MaxAge < 365*24*3600 {
 		t.Fatalf("handshake _vt_vid = %+v, want it slid", v)
 	}
 
-	c, resp = dial("?cookies=auto", vid, &http.Cookie{Name: "_vt_uid", Value: "v1.forged.AAAA"})
+	c, resp = dial("?cookies=auto", vid, key, &http.Cookie{Name: "_vt_uid", Value: "v1.forged.AAAA"})
 	if v := setCookie(resp, "_vt_uid"); v == nil || v.MaxAge >= 0 || !v.HttpOnly {
 		t.Fatalf("forged _vt_uid: handshake Set-Cookie %+v, want it cleared", v)
 	}
@@ -241,7 +247,7 @@ func TestHandshakeCookies(t *testing.T) {
 	}
 
 	// Script mode: the same cookies are neither read nor written.
-	c, resp = dial("", vid, uid)
+	c, resp = dial("", vid, key, uid)
 	if c.Welcome.Cookies != "" || len(resp.Cookies()) != 0 || c.Welcome.Verified {
 		t.Fatalf("script mode: welcome %+v, Set-Cookie %v", c.Welcome, resp.Header["Set-Cookie"])
 	}

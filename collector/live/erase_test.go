@@ -42,7 +42,7 @@ func TestErasureStartsVersionsAgain(t *testing.T) {
 	})
 
 	// The HTTP transport: the client still says version 3.
-	body := map[string]any{"visitorId": visitor, "visitId": c.Welcome.VisitID, "visitorDataVersion": 3,
+	body := map[string]any{"visitorId": visitor, "visitorKey": c.Welcome.VisitorKey, "visitId": c.Welcome.VisitID, "visitorDataVersion": 3,
 		"events": []protocol.Event{collectortest.Event("Browse", collectortest.NewID(), nil)}}
 	status, b := collectortest.Request(t, col.URL(), "", "POST", "/v1/collect", body, "Content-Type", "application/json")
 	if status != 200 {

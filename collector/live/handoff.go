@@ -25,11 +25,11 @@ import (
 func (h *Hub) handoffToken(v ingest.Visit) (string, error) {
 	identityID := ""
 	if v.Verified && v.IdentityID != "" && v.Recognition != nil {
-		if c, ok := h.verifyToken(*v.Recognition); ok && c.IdentityID == v.IdentityID {
+		if c, ok := h.verifyToken(*v.Recognition); ok && c.Verified && c.IdentityID == v.IdentityID {
 			identityID = v.IdentityID
 		}
 	}
-	return h.cfg.Handoffs.Issue(v.VisitorID, identityID)
+	return h.cfg.Handoffs.Issue(v.VisitorID, v.VisitorKey, identityID)
 }
 
 // ServeHandoff serves POST /v1/handoff: the HTTP way to get a handoff
@@ -46,7 +46,7 @@ func (h *Hub) ServeHandoff(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotImplemented, "handoff_unavailable", "this collector issues no handoff tokens")
 		return
 	}
-	c := ingest.Client{VisitorID: req.VisitorID, VisitID: req.VisitID, Recognition: req.Recognition,
+	c := ingest.Client{VisitorID: req.VisitorID, VisitorKey: req.VisitorKey, VisitID: req.VisitID, Recognition: req.Recognition,
 		UserAgent: r.UserAgent(), IP: h.clientIP(r)}
 	if p.on {
 		readJar(r).apply(&c)
@@ -82,7 +82,8 @@ func (c *conn) handoff(ctx context.Context, f *ingest.Frame) error {
 }
 
 // redeemHandoff applies a handoff token the browser brought from another
-// site: the client becomes the first site's visitor, in a new visit, and
+// site: the client becomes the first site's visitor (with its key), in a
+// new visit, and
 // when that browser was verified it presents a fresh recognition token of
 // the identity, so that ingest makes the visit recognized and verified.
 // A token that is garbage, forged, expired or used before changes
@@ -103,9 +104,9 @@ func (h *Hub) redeemHandoff(ctx context.Context, tok string, c *ingest.Client) {
 			h.cfg.Logger.Error("handoff identity", "err", err)
 		}
 	}
-	c.VisitorID, c.VisitID, c.Recognition = claims.VisitorID, "", nil
+	c.VisitorID, c.VisitorKey, c.VisitID, c.Recognition = claims.VisitorID, claims.VisitorKey, "", nil
 	if userID != "" {
-		rec := h.cfg.Signer.Issue(claims.IdentityID, userID)
+		rec := h.cfg.Signer.Issue(claims.IdentityID, userID, true)
 		c.Recognition = &rec
 	}
 }

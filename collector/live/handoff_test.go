@@ -17,8 +17,9 @@ import (
 
 // TestPostCookies: POST /v1/cookies stores the token the collector issued
 // to this visitor in an HttpOnly cookie, clears it on null, and refuses
-// (clearing _vt_uid) someone else's token, a forged one, another site's
-// page, an unknown visitor and garbage. It never answers with a token.
+// (clearing _vt_uid) someone else's token or a forged one, and refuses a
+// request without the visitor's key, another site's page, an unknown
+// visitor and garbage. It never answers with a token.
 func TestPostCookies(t *testing.T) {
 	col := firstPartyCollector(t)
 	ada := collectortest.Dial(t, col.WSURL(), protocol.Hello{})
@@ -29,7 +30,8 @@ func TestPostCookies(t *testing.T) {
 	eve.SendEvents(false, collectortest.Event(protocol.EventUserInfo, "", map[string]any{"userId": "ada"}))
 	url := col.URL() + "/v1/cookies"
 
-	resp, b := browserPost(t, url, samePage, nil, protocol.CookiesRequest{VisitorID: ada.Welcome.VisitorID, Recognition: adaID.Recognition})
+	adaV, adaK, eveV, eveK := ada.Welcome.VisitorID, ada.Welcome.VisitorKey, eve.Welcome.VisitorID, eve.Welcome.VisitorKey
+	resp, b := browserPost(t, url, samePage, nil, protocol.CookiesRequest{VisitorID: adaV, VisitorKey: adaK, Recognition: adaID.Recognition})
 	uid := setCookie(resp, "_vt_uid")
 	if resp.StatusCode != 200 || uid == nil || uid.Value != *adaID.Recognition || !uid.HttpOnly || uid.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("own token: %d %s, _vt_uid %+v", resp.StatusCode, b, uid)
@@ -37,8 +39,11 @@ func TestPostCookies(t *testing.T) {
 	if strings.Contains(string(b), *adaID.Recognition) || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("answer %s %v: no token, credentials allowed", b, resp.Header)
 	}
-	if v := setCookie(resp, "_vt_vid"); v == nil || v.Value != ada.Welcome.VisitorID {
+	if v := setCookie(resp, "_vt_vid"); v == nil || v.Value != adaV {
 		t.Fatalf("_vt_vid = %+v", v)
+	}
+	if k := setCookie(resp, "_vt_key"); k == nil || k.Value != adaK || !k.HttpOnly {
+		t.Fatalf("_vt_key = %+v, want the key, HttpOnly", k)
 	}
 
 	forged := "v1.eyJ9.AAAA"
@@ -47,32 +52,36 @@ func TestPostCookies(t *testing.T) {
 		origin string
 		body   any
 		status int
+		clears bool // a refused token clears _vt_uid
 	}{
-		"ada's token for eve's browser": {samePage, protocol.CookiesRequest{VisitorID: eve.Welcome.VisitorID, Recognition: adaID.Recognition}, 403},
-		"eve's token for ada's browser": {samePage, protocol.CookiesRequest{VisitorID: ada.Welcome.VisitorID, Recognition: eveID.Recognition}, 403},
-		"forged token":                  {samePage, protocol.CookiesRequest{VisitorID: ada.Welcome.VisitorID, Recognition: &forged}, 403},
-		"another site's page":           {otherPage, protocol.CookiesRequest{VisitorID: ada.Welcome.VisitorID, Recognition: adaID.Recognition}, 403},
-		"unknown visitor":               {samePage, protocol.CookiesRequest{VisitorID: collectortest.NewID(), Recognition: adaID.Recognition}, 400},
-		"not a ULID":                    {samePage, protocol.CookiesRequest{VisitorID: "x", Recognition: &empty}, 400},
-		"garbage":                       {samePage, "[[[", 400},
-		"oversize":                      {samePage, strings.Repeat("a", 10000), 400},
+		"ada's token for eve's browser": {samePage, protocol.CookiesRequest{VisitorID: eveV, VisitorKey: eveK, Recognition: adaID.Recognition}, 403, true},
+		"eve's token for ada's browser": {samePage, protocol.CookiesRequest{VisitorID: adaV, VisitorKey: adaK, Recognition: eveID.Recognition}, 403, true},
+		"forged token":                  {samePage, protocol.CookiesRequest{VisitorID: adaV, VisitorKey: adaK, Recognition: &forged}, 403, true},
+		"ada's id without her key":      {samePage, protocol.CookiesRequest{VisitorID: adaV, Recognition: adaID.Recognition}, 403, false},
+		"ada's id with eve's key":       {samePage, protocol.CookiesRequest{VisitorID: adaV, VisitorKey: eveK, Recognition: adaID.Recognition}, 403, false},
+		"another site's page":           {otherPage, protocol.CookiesRequest{VisitorID: adaV, VisitorKey: adaK, Recognition: adaID.Recognition}, 403, false},
+		"unknown visitor":               {samePage, protocol.CookiesRequest{VisitorID: collectortest.NewID(), VisitorKey: adaK, Recognition: adaID.Recognition}, 403, false},
+		"not a ULID":                    {samePage, protocol.CookiesRequest{VisitorID: "x", Recognition: &empty}, 400, false},
+		"garbage":                       {samePage, "[[[", 400, false},
+		"oversize":                      {samePage, strings.Repeat("a", 10000), 400, false},
 	}
 	for name, tc := range refused {
 		resp, b := browserPost(t, url, tc.origin, nil, tc.body)
 		if resp.StatusCode != tc.status || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
 			t.Errorf("%s: %d %s, want %d problem+json", name, resp.StatusCode, b, tc.status)
 		}
-		if c := setCookie(resp, "_vt_uid"); c != nil && c.Value != "" {
-			t.Errorf("%s: set _vt_uid %q", name, c.Value)
-		}
-		if tc.status == 403 && tc.origin == samePage {
-			if c := setCookie(resp, "_vt_uid"); c == nil || c.MaxAge >= 0 {
-				t.Errorf("%s: _vt_uid not cleared: %+v", name, c)
+		for _, c := range resp.Cookies() {
+			if c.Value != "" {
+				t.Errorf("%s: set %s=%q", name, c.Name, c.Value)
 			}
+		}
+		if c := setCookie(resp, "_vt_uid"); tc.clears && (c == nil || c.MaxAge >= 0) {
+			t.Errorf("%s: _vt_uid not cleared: %+v", name, c)
 		}
 	}
 
-	resp, _ = browserPost(t, url, samePage, nil, protocol.CookiesRequest{VisitorID: ada.Welcome.VisitorID})
+	// The key may come as the _vt_key cookie; a null token clears _vt_uid.
+	resp, _ = browserPost(t, url, samePage, []*http.Cookie{{Name: "_vt_key", Value: adaK}}, protocol.CookiesRequest{VisitorID: adaV})
 	if c := setCookie(resp, "_vt_uid"); resp.StatusCode != 200 || c == nil || c.MaxAge >= 0 {
 		t.Fatalf("null token: %d, _vt_uid %+v, want it cleared", resp.StatusCode, c)
 	}
@@ -130,7 +139,7 @@ func TestHandoffOverHTTP(t *testing.T) {
 	col := firstPartyCollector(t)
 	_, a := collect(t, col, otherPage, nil, map[string]any{"events": []protocol.Event{signInEvent("ada")}})
 	resp, b := browserPost(t, col.URL()+"/v1/handoff", otherPage, nil,
-		protocol.HandoffRequest{VisitorID: a.VisitorID, VisitID: a.VisitID, Recognition: a.Identity.Recognition})
+		protocol.HandoffRequest{VisitorID: a.VisitorID, VisitorKey: a.VisitorKey, VisitID: a.VisitID, Recognition: a.Identity.Recognition})
 	var h protocol.Handoff
 	if resp.StatusCode != 200 || json.Unmarshal(b, &h) != nil || h.Token == "" {
 		t.Fatalf("POST /v1/handoff: %d %s", resp.StatusCode, b)
@@ -160,8 +169,8 @@ func TestHandoffRefused(t *testing.T) {
 		col.Get("/v1/visits/"+ada.Welcome.VisitID, &v)
 		ident = v.IdentityID
 	}
-	expired, _ := past.Issue(adaVisitor, *ident)
-	forged, _ := otherKey.Issue(adaVisitor, *ident)
+	expired, _ := past.Issue(adaVisitor, ada.Welcome.VisitorKey, *ident)
+	forged, _ := otherKey.Issue(adaVisitor, ada.Welcome.VisitorKey, *ident)
 	for name, tok := range map[string]string{
 		"expired": expired,
 		"forged":  forged,
@@ -172,8 +181,8 @@ func TestHandoffRefused(t *testing.T) {
 		assertIgnored(t, name, c.Welcome, adaVisitor)
 	}
 
-	// Someone's ids without their token: the visitor may be named, but
-	// the identity does not come along.
+	// Someone's ids without their key and token: the token is for a new
+	// visitor, and nothing of theirs comes along.
 	resp, b := browserPost(t, col.URL()+"/v1/handoff", samePage, nil,
 		protocol.HandoffRequest{VisitorID: adaVisitor, VisitID: ada.Welcome.VisitID})
 	var h protocol.Handoff
@@ -181,9 +190,7 @@ func TestHandoffRefused(t *testing.T) {
 		t.Fatalf("POST /v1/handoff: %d %s", resp.StatusCode, b)
 	}
 	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{Handoff: h.Token})
-	if c.Welcome.Verified || c.Welcome.IdentityID != nil || c.Welcome.Recognition != nil {
-		t.Fatalf("ids without proof carried the identity: %+v", c.Welcome)
-	}
+	assertIgnored(t, "ids without proof", c.Welcome, adaVisitor)
 
 	// An unverified claim does not carry over.
 	claim := collectortest.Dial(t, col.WSURL(), protocol.Hello{})

@@ -72,7 +72,7 @@ func eq[T comparable](t *testing.T, what string, got, want T) {
 // TestIdentityStory walks SPEC section 1: anonymous, SignIn, a new visit
 // recognized through the token, SignOut.
 func TestIdentityStory(t *testing.T) {
-	col := collectortest.Start(t)
+	col := collectortest.Start(t, "--identity-secret", testSecret)
 	visitor, visit1, page := collectortest.NewID(), collectortest.NewID(), collectortest.NewID()
 
 	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitID: visit1, URL: "https://shop.example/"})
@@ -88,7 +88,7 @@ func TestIdentityStory(t *testing.T) {
 	ack, _ := c.SendEvents(false, started, entered)
 	eq(t, "acked", len(ack.EventIDs), 2)
 
-	signIn := collectortest.Event(protocol.EventSignIn, page, map[string]any{"userId": "ada@example.com", "plan": "gold"})
+	signIn := collectortest.Event(protocol.EventSignIn, page, proven("ada@example.com", map[string]any{"plan": "gold"}))
 	ack, id := c.SendEvents(true, signIn)
 	eq(t, "acked", len(ack.EventIDs), 1)
 	eq(t, "identity.state", id.State, protocol.StateAuthenticated)
@@ -127,7 +127,7 @@ func TestIdentityStory(t *testing.T) {
 	// A new visit of the same browser presents the token: recognized,
 	// verified, and the collector records UserInfo itself.
 	visit2 := collectortest.NewID()
-	c2 := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitID: visit2, Recognition: &token})
+	c2 := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitorKey: c.Welcome.VisitorKey, VisitID: visit2, Recognition: &token})
 	eq(t, "welcome2.state", c2.Welcome.State, protocol.StateRecognized)
 	eq(t, "welcome2.verified", c2.Welcome.Verified, true)
 	eq(t, "welcome2.identity", *c2.Welcome.IdentityID, identityID)
@@ -168,7 +168,7 @@ func TestIdentityStory(t *testing.T) {
 // TestStitching: a visitor's anonymous visits before SignIn become the
 // identity's history.
 func TestStitching(t *testing.T) {
-	col := collectortest.Start(t)
+	col := collectortest.Start(t, "--identity-secret", testSecret)
 	visitor := collectortest.NewID()
 	old := collectortest.NewID()
 	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitID: old})
@@ -176,8 +176,8 @@ func TestStitching(t *testing.T) {
 	c.Conn.CloseNow()
 
 	now := collectortest.NewID()
-	c = collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitID: now})
-	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "grace"}))
+	c = collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitorKey: c.Welcome.VisitorKey, VisitID: now})
+	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("grace", nil)))
 
 	var ivs list[visit]
 	col.Get("/v1/identities/"+*id.IdentityID+"/visits", &ivs)
@@ -224,8 +224,8 @@ func TestUserHash(t *testing.T) {
 		_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ada", "userHash": "00ff"}))
 		eq(t, "wrong hash state", id.State, protocol.StateAuthenticated)
 		eq(t, "wrong hash verified", id.Verified, false)
-		if id.Recognition != nil {
-			t.Fatal("an unverified SignIn got a recognition token")
+		if id.Recognition == nil || id.IdentityID != nil {
+			t.Fatalf("an unverified SignIn answered %+v, want an unverified token and no identityId", id)
 		}
 		_, id = c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ada", "userHash": identity.UserHash(secret, "ada")}))
 		eq(t, "right hash verified", id.Verified, true)
@@ -328,10 +328,10 @@ func TestVisitTimeout(t *testing.T) {
 // TestErasedIdentityIsNotRecognized: after erasure, a token issued before
 // it recognizes nobody, and the browser is told to delete it.
 func TestErasedIdentityIsNotRecognized(t *testing.T) {
-	col := collectortest.Start(t)
+	col := collectortest.Start(t, "--identity-secret", testSecret)
 	visitor := collectortest.NewID()
 	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: visitor, VisitID: collectortest.NewID()})
-	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ada"}))
+	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
 	c.Conn.CloseNow()
 	if status, b := col.Do("DELETE", "/v1/identities/"+*id.IdentityID, nil); status != 204 {
 		t.Fatalf("erase: %d %s", status, b)
@@ -343,4 +343,21 @@ func TestErasedIdentityIsNotRecognized(t *testing.T) {
 	var ids list[struct{ IdentityID string }]
 	col.Get("/v1/identities?userId=ada", &ids)
 	eq(t, "identities after erasure", len(ids.Items), 0)
+}
+
+// testSecret is the --identity-secret of the tests that sign in verified.
+const testSecret = "live-test-identity-secret"
+
+// proven is SignIn data for userID with a signInToken made with
+// testSecret, as a site's backend makes it, plus attrs.
+func proven(userID string, attrs map[string]any) map[string]any {
+	tok, err := identity.SignInToken(testSecret, userID, time.Now(), 10*time.Minute)
+	if err != nil {
+		panic(err)
+	}
+	data := map[string]any{"userId": userID, "signInToken": tok}
+	for k, v := range attrs {
+		data[k] = v
+	}
+	return data
 }

@@ -89,7 +89,7 @@ func newOrderRig(t *testing.T) *orderRig {
 	}
 	real := store.NewVisitorData(s)
 	data := &racyData{VisitorDataService: real}
-	in, err := ingest.New(ingest.Config{Store: s, Signer: signer, VisitorData: data})
+	in, err := ingest.New(ingest.Config{Store: s, Signer: signer, VisitorData: data, IdentitySecret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestWriteRightAfterWelcomeSnapshot(t *testing.T) {
 	r.write(visitor, "loyalty", `{"tier":"silver"}`)
 
 	r.data.set(&r.data.afterGet, func() { r.write(visitor, "loyalty", `{"tier":"gold"}`) })
-	hello.VisitID = first.Welcome.VisitID
+	hello.VisitID, hello.VisitorKey = first.Welcome.VisitID, first.Welcome.VisitorKey
 	c := collectortest.Dial(t, r.url, hello)
 	if c.Welcome.VisitorData.Version != 1 {
 		t.Fatalf("welcome %+v, want the snapshot at version 1", c.Welcome.VisitorData)
@@ -174,7 +174,7 @@ func TestWriteRightAfterStitch(t *testing.T) {
 		r.write(collector.Subject{Kind: collector.SubjectIdentity, ID: identityID}, "crm", `{"segment":"corporate"}`)
 	}
 	r.data.mu.Unlock()
-	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ann@example.com"}))
+	_, id := c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ann@example.com", nil)))
 	if id == nil || id.IdentityID == nil || !id.Verified {
 		t.Fatalf("identity after SignIn %+v", id)
 	}

@@ -70,7 +70,7 @@ func TestBehindReverseProxy(t *testing.T) {
 	}
 
 	// What the tracker does after an identity frame.
-	body, _ := json.Marshal(protocol.CookiesRequest{VisitorID: w.VisitorID, Recognition: id.Recognition})
+	body, _ := json.Marshal(protocol.CookiesRequest{VisitorID: w.VisitorID, VisitorKey: w.VisitorKey, Recognition: id.Recognition})
 	req, _ := http.NewRequest("POST", site+"/vt/v1/cookies", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("Origin", site)

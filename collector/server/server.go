@@ -46,6 +46,10 @@ type Config struct {
 	// Static serves the tracker, its loader, the demo and the console;
 	// nil serves none of them.
 	Static http.Handler
+	// Demo serves the demo shop (/demo/) and its signer
+	// (POST /demo/api/login), which hands out proofs for any userId: never
+	// on a production collector. Without it both are 404.
+	Demo bool
 	// Metrics observes ingest and connections and serves /metrics (the
 	// native collector's package metrics); nil on the edge.
 	Metrics Metrics
@@ -242,7 +246,13 @@ func (s *Server) routes() http.Handler {
 			writeProblem(w, http.StatusNotImplemented, "metrics_unavailable", "this build exports no metrics")
 		})
 	}
-	mux.HandleFunc("POST /demo/api/login", s.demoLogin)
+	if s.cfg.Demo {
+		mux.HandleFunc("POST /demo/api/login", s.demoLogin)
+	} else {
+		mux.HandleFunc("/demo/", func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusNotFound, "not_found", "the demo runs only with collector serve --demo")
+		})
+	}
 	if s.cfg.Static != nil {
 		mux.Handle("/", s.cfg.Static)
 	}
@@ -260,10 +270,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
-// demoLogin plays the demo shop's backend: it computes the userHash that a
-// real site's backend would pass with SignIn when --identity-secret is set.
-// It proves nothing about the user (the demo has no passwords); a real
-// site computes userHash only after its own login succeeded.
+// demoLogin plays the demo shop's backend: it makes the proofs (userHash
+// and a signInToken) that a real site's backend passes with SignIn. It
+// proves nothing about the user (the demo has no passwords), which is why
+// it exists only with --demo; a real site makes proofs only after its own
+// login succeeded.
 func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		UserID string `json:"userId"`
@@ -273,11 +284,18 @@ func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		UserID   string `json:"userId"`
-		UserHash string `json:"userHash"`
+		UserID      string `json:"userId"`
+		UserHash    string `json:"userHash,omitempty"`
+		SignInToken string `json:"signInToken,omitempty"`
 	}{UserID: in.UserID}
 	if s.cfg.IdentitySecret != "" {
 		out.UserHash = identity.UserHash(s.cfg.IdentitySecret, in.UserID)
+		tok, err := identity.SignInToken(s.cfg.IdentitySecret, in.UserID, s.cfg.Now(), 5*time.Minute)
+		if err != nil {
+			writeProblem(w, http.StatusInternalServerError, "internal", "could not sign: "+err.Error())
+			return
+		}
+		out.SignInToken = tok
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)

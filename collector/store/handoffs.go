@@ -63,11 +63,13 @@ func (s *Store) IssuedTo(ctx context.Context, visitorID, identityID string, veri
 	return n > 0, nil
 }
 
-// VisitorExists reports whether the visitor is stored.
-func (s *Store) VisitorExists(ctx context.Context, visitorID string) (bool, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM visitors WHERE visitor_id = ?`, visitorID).Scan(&n); err != nil {
-		return false, fmt.Errorf("find visitor %s: %w", visitorID, err)
-	}
-	return n > 0, nil
+// StoredVisitorKey is VisitorKeyHash outside a batch.
+func (s *Store) StoredVisitorKey(ctx context.Context, visitorID string) (hash string, found bool, err error) {
+	return s.VisitorKeyHash(ctx, s.db, visitorID)
+}
+
+// RecognitionUsable is RecognitionValid outside a batch: the token's
+// identity is stored and the token was not revoked.
+func (s *Store) RecognitionUsable(ctx context.Context, identityID, tokenID string) (bool, error) {
+	return s.RecognitionValid(ctx, s.db, identityID, tokenID)
 }

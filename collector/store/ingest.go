@@ -29,6 +29,9 @@ type VisitState struct {
 	StartedAt  int64
 	LastSeenAt int64
 	EndedAt    int64
+	// KeyHash is the hash of the visitor's browser key ("" for a visitor
+	// stored before keys existed): ingest checks each request against it.
+	KeyHash string
 }
 
 // VisitOrigin is what a new visit records about where it came from.
@@ -107,27 +110,30 @@ func boolInt(b bool) int {
 // LoadVisit returns the visit, or nil when there is none.
 func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*VisitState, error) {
 	v := &VisitState{VisitID: visitID}
-	var identity sql.NullString
+	var identity, key sql.NullString
 	var ended sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT visitor_id, identity_id, session_id, state, verified,
-		started_at, last_seen_at, ended_at FROM visits WHERE visit_id = ?`, visitID).
-		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended)
+	err := q.QueryRowContext(ctx, `SELECT v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
+		v.started_at, v.last_seen_at, v.ended_at, r.key_hash FROM visits v
+		LEFT JOIN visitors r ON r.visitor_id = v.visitor_id WHERE v.visit_id = ?`, visitID).
+		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load visit %s: %w", visitID, err)
 	}
-	v.IdentityID, v.EndedAt = identity.String, ended.Int64
+	v.IdentityID, v.EndedAt, v.KeyHash = identity.String, ended.Int64, key.String
 	return v, nil
 }
 
-// CreateVisit records a new visit, its visitor (created or touched) and
-// its first session, which starts in the visit's state.
+// CreateVisit records a new visit, its visitor (created with v.KeyHash,
+// or touched: a stored key is never replaced) and its first session, which
+// starts in the visit's state.
 func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o VisitOrigin) error {
-	if _, err := q.ExecContext(ctx, `INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at) VALUES (?, ?, ?)
-		ON CONFLICT (visitor_id) DO UPDATE SET last_seen_at = max(last_seen_at, excluded.last_seen_at)`,
-		v.VisitorID, v.StartedAt, v.StartedAt); err != nil {
+	if _, err := q.ExecContext(ctx, `INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at, key_hash) VALUES (?, ?, ?, ?)
+		ON CONFLICT (visitor_id) DO UPDATE SET last_seen_at = max(last_seen_at, excluded.last_seen_at),
+			key_hash = coalesce(key_hash, excluded.key_hash)`,
+		v.VisitorID, v.StartedAt, v.StartedAt, nullIfEmpty(v.KeyHash)); err != nil {
 		return fmt.Errorf("create visitor %s: %w", v.VisitorID, err)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
@@ -181,18 +187,11 @@ func (s *Store) UpsertIdentity(ctx context.Context, q Querier, newID, userID, at
 	return id, nil
 }
 
-// IdentityExists reports whether the identity is stored (a recognition
-// token may outlive an erased identity).
-func (s *Store) IdentityExists(ctx context.Context, q Querier, identityID string) (bool, error) {
-	var n int
-	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM identities WHERE identity_id = ?`, identityID).Scan(&n); err != nil {
-		return false, fmt.Errorf("find identity %s: %w", identityID, err)
-	}
-	return n > 0, nil
-}
-
-// LinkIdentity records how the identity is linked to the visit, and that it
-// used the visitor's browser. A verified link wins over an unverified one.
+// LinkIdentity records how the identity is linked to the visit and, when
+// the link is verified, that it used the visitor's browser. A verified link
+// wins over an unverified one. An unverified claim links the visit alone:
+// the browser becomes the identity's (its erasure, its visitor list) only
+// by a proof (SPEC section 12).
 func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, identityID, how string, verified bool, at int64) error {
 	if _, err := q.ExecContext(ctx, `INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at)
 		VALUES (?, ?, ?, ?, ?)
@@ -201,6 +200,9 @@ func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, iden
 			verified = max(verified, excluded.verified)`,
 		v.VisitID, identityID, how, boolInt(verified), at); err != nil {
 		return fmt.Errorf("link identity %s to visit %s: %w", identityID, v.VisitID, err)
+	}
+	if !verified {
+		return nil
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO identity_visitors (identity_id, visitor_id, linked_at) VALUES (?, ?, ?)
 		ON CONFLICT DO NOTHING`, identityID, v.VisitorID, at); err != nil {

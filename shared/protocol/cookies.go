@@ -39,6 +39,7 @@ type Handoff struct {
 // tracker would send to /v1/collect.
 type HandoffRequest struct {
 	VisitorID   string  `json:"visitorId"`
+	VisitorKey  string  `json:"visitorKey,omitempty"`
 	VisitID     string  `json:"visitId"`
 	Recognition *string `json:"recognition"`
 }
@@ -48,6 +49,7 @@ type HandoffRequest struct {
 // change. Recognition null clears _vt_uid.
 type CookiesRequest struct {
 	VisitorID    string  `json:"visitorId"`
+	VisitorKey   string  `json:"visitorKey,omitempty"` // or the _vt_key cookie
 	Recognition  *string `json:"recognition"`
 	CookieDomain string  `json:"cookieDomain,omitempty"`
 }

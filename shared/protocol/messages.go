@@ -9,8 +9,11 @@ type Envelope struct {
 // browser's cookies; either may be empty on a first visit, in which case the
 // collector assigns one and returns it in Welcome.
 type Hello struct {
-	Type               string  `json:"type"`
-	VisitorID          string  `json:"visitorId"`
+	Type      string `json:"type"`
+	VisitorID string `json:"visitorId"`
+	// VisitorKey proves the browser is VisitorID: the key the collector
+	// issued at its first contact (cookie _vt_key).
+	VisitorKey         string  `json:"visitorKey,omitempty"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
 	Tracker            string  `json:"tracker,omitempty"`
@@ -57,8 +60,11 @@ type VisitorDataUpdate struct {
 // Recognition echoes a still-valid token, or is null: a tracker that holds a
 // _vt_uid cookie deletes it when Recognition is null.
 type Welcome struct {
-	Type        string          `json:"type"`
-	VisitorID   string          `json:"visitorId"`
+	Type      string `json:"type"`
+	VisitorID string `json:"visitorId"`
+	// VisitorKey is the browser key to keep beside VisitorID and present
+	// in every hello and collect request; a new one comes with new ids.
+	VisitorKey  string          `json:"visitorKey,omitempty"`
 	VisitID     string          `json:"visitId"`
 	State       string          `json:"state"`
 	IdentityID  *string         `json:"identityId"`
@@ -117,6 +123,7 @@ type Error struct {
 // CollectRequest is the body of POST /v1/collect, the HTTP transport.
 type CollectRequest struct {
 	VisitorID          string  `json:"visitorId"`
+	VisitorKey         string  `json:"visitorKey,omitempty"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
@@ -137,6 +144,7 @@ type CollectRequest struct {
 // VisitorData when the stored version is newer than the request's.
 type CollectResponse struct {
 	VisitorID   string           `json:"visitorId"`
+	VisitorKey  string           `json:"visitorKey,omitempty"`
 	VisitID     string           `json:"visitId"`
 	Ack         Ack              `json:"ack"`
 	Identity    *Identity        `json:"identity,omitempty"`

@@ -1,0 +1,105 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// visitorKeyBytes is the entropy of a browser key: 128 bits, enough that
+// storing its plain SHA-256 is safe (nobody can search that space).
+const visitorKeyBytes = 16
+
+// minVisitorKeyLen and maxVisitorKeyLen bound a presented key: 22
+// base64url characters carry 128 bits.
+const (
+	minVisitorKeyLen = 22
+	maxVisitorKeyLen = 64
+)
+
+// newVisitorKey returns a fresh key and its stored hash.
+func (in *Ingester) newVisitorKey() (key, hash string) {
+	b := make([]byte, visitorKeyBytes)
+	in.keyMu.Lock()
+	_, err := io.ReadFull(in.keyRand, b)
+	in.keyMu.Unlock()
+	if err != nil {
+		rand.Read(b) // a test reader ran dry; crypto/rand does not fail
+	}
+	key = base64.RawURLEncoding.EncodeToString(b)
+	return key, hashVisitorKey(key)
+}
+
+func hashVisitorKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+// keyMatches reports, in constant time, whether key is the one whose hash
+// is stored.
+func keyMatches(key, hash string) bool {
+	if key == "" || len(key) > maxVisitorKeyLen || hash == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashVisitorKey(key)), []byte(hash)) == 1
+}
+
+// visitorOf settles who the client is (SPEC section 12, browser key). A
+// visitor id is a name, not a key: the client is that visitor only with
+// its key, or when the id is new to the collector (its first contact), or
+// when the visitor was stored before keys existed and nobody claimed it
+// yet. Otherwise it is a new visitor with a new id, so that knowing an id
+// lets nobody join, read or write what is that visitor's. v is the visit
+// the client named, if any (its KeyHash spares a read). It returns the
+// visitor id, the key the browser must keep and its hash, and whether the
+// client had to become someone new.
+func (in *Ingester) visitorOf(ctx context.Context, b *batch, j *job, v *cachedVisit) (id, key, hash string, impostor bool, err error) {
+	c := &j.client
+	if !protocol.IsULID(c.VisitorID) {
+		key, hash = in.newVisitorKey()
+		return in.newID(), key, hash, false, nil
+	}
+	stored, found := "", false
+	if v != nil && v.VisitorID == c.VisitorID && v.KeyHash != "" {
+		stored, found = v.KeyHash, true
+	} else if stored, found, err = in.cfg.Store.VisitorKeyHash(ctx, b.q, c.VisitorID); err != nil {
+		return "", "", "", false, err
+	}
+	switch {
+	case !found:
+		// First contact under an id the browser made up itself, or the
+		// return of an erased browser: a key it holds already stays its
+		// key (it names nobody else), so that a connection need not learn
+		// a new one.
+		if len(c.VisitorKey) >= minVisitorKeyLen && len(c.VisitorKey) <= maxVisitorKeyLen {
+			return c.VisitorID, c.VisitorKey, hashVisitorKey(c.VisitorKey), false, nil
+		}
+		key, hash = in.newVisitorKey()
+		return c.VisitorID, key, hash, false, nil
+	case stored != "":
+		if keyMatches(c.VisitorKey, stored) {
+			return c.VisitorID, c.VisitorKey, stored, false, nil
+		}
+	default:
+		// Stored before keys existed: the first to come claims it.
+		key, hash = in.newVisitorKey()
+		claimed, err := in.cfg.Store.ClaimVisitorKey(ctx, b.q, c.VisitorID, hash)
+		if err != nil {
+			return "", "", "", false, err
+		}
+		if claimed {
+			if v != nil && v.VisitorID == c.VisitorID {
+				v.KeyHash = hash
+			}
+			return c.VisitorID, key, hash, false, nil
+		}
+	}
+	key, hash = in.newVisitorKey()
+	return in.newID(), key, hash, true, nil
+}
