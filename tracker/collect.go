@@ -72,7 +72,7 @@ func then(p js.Value, ok func(js.Value), fail func()) {
 }
 
 func decodeCollectResponse(v js.Value) *protocol.CollectResponse {
-	r := &protocol.CollectResponse{VisitorID: str(v, "visitorId"), VisitID: str(v, "visitId"), Ack: decodeAck(get(v, "ack"))}
+	r := &protocol.CollectResponse{VisitorID: str(v, "visitorId"), VisitorKey: str(v, "visitorKey"), VisitID: str(v, "visitId"), Ack: decodeAck(get(v, "ack"))}
 	if id := get(v, "identity"); isObject(id) {
 		i := decodeIdentity(id)
 		r.Identity = &i

@@ -280,8 +280,11 @@ func TestTrackerInNode(t *testing.T) {
 	if err := json.Unmarshal([]byte(sentFrames(ws)[0]), &hello); err != nil || hello.VisitorID != jar.get("_vt_vid") {
 		t.Fatalf("hello %s: %v", sentFrames(ws)[0], err)
 	}
-	deliver(ws, `{"type":"welcome","visitorId":"`+hello.VisitorID+`","visitId":"`+hello.VisitID+`","state":"anonymous","identityId":null,"verified":false,"recognition":null,"visitorData":{"version":1,"data":{"loyalty":{"tier":"gold"}}}}`)
+	deliver(ws, `{"type":"welcome","visitorId":"`+hello.VisitorID+`","visitorKey":"key-0123456789abcdefghij","visitId":"`+hello.VisitID+`","state":"anonymous","identityId":null,"verified":false,"recognition":null,"visitorData":{"version":1,"data":{"loyalty":{"tier":"gold"}}}}`)
 	eventually(t, "events", func() bool { return len(sentFrames(ws)) == 2 })
+	if jar.get("_vt_key") != "key-0123456789abcdefghij" {
+		t.Fatalf("the welcome's visitorKey is not kept: cookies %s", g.Get("document").Get("cookie"))
+	}
 	var frame protocol.Events
 	if err := json.Unmarshal([]byte(sentFrames(ws)[1]), &frame); err != nil {
 		t.Fatal(err)
@@ -375,10 +378,10 @@ func TestRealWebSocketRefused(t *testing.T) {
 }
 
 func TestDecodeCollectResponse(t *testing.T) {
-	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}]},
+	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}]},
 		"identity":{"state":"recognized","identityId":"I","verified":true,"recognition":null},"visitorData":{"version":3,"data":{"a":1}}}`)
 	r := decodeCollectResponse(v)
-	if r.VisitorID != "V" || r.VisitID != "W" || len(r.Ack.EventIDs) != 2 || r.Ack.Rejected[0].Code != "invalid_event" ||
+	if r.VisitorID != "V" || r.VisitorKey != "K" || r.VisitID != "W" || len(r.Ack.EventIDs) != 2 || r.Ack.Rejected[0].Code != "invalid_event" ||
 		r.Identity == nil || r.Identity.Recognition != nil || *r.Identity.IdentityID != "I" || r.VisitorData.Version != 3 || string(r.VisitorData.Data) != `{"a":1}` {
 		t.Fatalf("%+v", r)
 	}

@@ -104,7 +104,7 @@ func decodeMessage(v js.Value) *agent.Message {
 	m := &agent.Message{Type: str(v, "type")}
 	switch m.Type {
 	case protocol.TypeWelcome:
-		m.Welcome = protocol.Welcome{Type: m.Type, VisitorID: str(v, "visitorId"), VisitID: str(v, "visitId"),
+		m.Welcome = protocol.Welcome{Type: m.Type, VisitorID: str(v, "visitorId"), VisitorKey: str(v, "visitorKey"), VisitID: str(v, "visitId"),
 			State: str(v, "state"), IdentityID: strPtr(v, "identityId"), Verified: boolean(v, "verified"),
 			Recognition: strPtr(v, "recognition"), VisitorData: decodeVisitorData(get(v, "visitorData"))}
 	case protocol.TypeAck:

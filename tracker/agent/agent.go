@@ -45,6 +45,7 @@ type Agent struct {
 	identityID, state string
 	verified          bool
 	token             string // the _vt_uid recognition token
+	key               string // the _vt_key browser key proving visitorID
 	tokenSent         bool   // the current conversation presented token
 
 	page      Page
@@ -234,7 +235,7 @@ func (a *Agent) start() {
 	a.page = a.env.Page()
 	jar := cookie.Parse(a.env.Cookies())
 	if id := jar[cookie.Visitor]; protocol.IsULID(id) && a.consent != -1 {
-		a.visitorID = id
+		a.visitorID, a.key = id, jar[cookie.Key]
 	} else {
 		a.visitorID = a.newID()
 	}
@@ -295,6 +296,7 @@ func (a *Agent) activate() {
 	if a.fresh {
 		a.fresh = false
 		a.visitorID, a.visitID, a.pageID = a.newID(), a.newID(), a.newID()
+		a.key = ""
 		a.storeKey = storePrefix + a.pageID
 		a.pageStart, a.exited = now, false
 		a.writeIDCookies(now)
@@ -316,6 +318,9 @@ func (a *Agent) attrs() cookie.Attrs {
 func (a *Agent) writeIDCookies(now int64) {
 	at := a.attrs()
 	a.env.SetCookie(cookie.Set(cookie.Visitor, a.visitorID, cookie.VisitorMaxAge, at))
+	if a.key != "" {
+		a.env.SetCookie(cookie.Set(cookie.Key, a.key, cookie.VisitorMaxAge, at))
+	}
 	a.env.SetCookie(a.visitCookie(now, at))
 	a.visitSeen = now
 }
@@ -470,7 +475,7 @@ func (a *Agent) PageHide() {
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}
-	body := wire.Collect(a.visitorID, a.visitID, a.recognition(), a.vd.Version, wire.Timestamp(a.env.Now()), events)
+	body := wire.Collect(a.visitorID, a.key, a.visitID, a.recognition(), a.vd.Version, wire.Timestamp(a.env.Now()), events)
 	if !a.env.Beacon(a.cfg.Collector+"/v1/collect", body) {
 		a.env.Post(a.cfg.Collector+"/v1/collect", body, func(*protocol.CollectResponse, error) {})
 	}
@@ -536,7 +541,7 @@ func (a *Agent) setConsent(v bool) {
 	}
 	a.consent = -1
 	at := cookie.Attrs{Domain: a.cfg.CookieDomain, Secure: a.env.Page().Secure}
-	for _, name := range []string{cookie.Visitor, cookie.Visit, cookie.User} {
+	for _, name := range []string{cookie.Visitor, cookie.Key, cookie.Visit, cookie.User} {
 		a.env.SetCookie(cookie.Delete(name, at))
 	}
 	for _, k := range a.env.Keys(storePrefix) {
@@ -556,7 +561,7 @@ func (a *Agent) setConsent(v bool) {
 	a.token, a.identityID, a.state, a.verified = "", "", protocol.StateAnonymous, false
 	if a.started {
 		a.fresh = true
-		a.visitorID, a.visitID = "", ""
+		a.visitorID, a.visitID, a.key = "", "", ""
 	}
 }
 

@@ -604,3 +604,82 @@ func TestRateLimitCloseKeepsBackingOff(t *testing.T) {
 		t.Fatal("backoff not reset by the welcome after an ordinary drop")
 	}
 }
+
+// TestBrowserKey: the key the collector issues is kept in _vt_key beside
+// _vt_vid (same attributes and lifetime), presented in every hello,
+// collect request and beacon, replaced when the collector makes the
+// browser a new visitor, and deleted with the other cookies on refusal.
+func TestBrowserKey(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	hello := welcome(t, e, protocol.Welcome{VisitorKey: "key-one-0123456789abcdef"})
+	if hello.VisitorKey != "" {
+		t.Fatalf("first hello presented key %q", hello.VisitorKey)
+	}
+	if e.cookie(cookie.Key) != "key-one-0123456789abcdef" {
+		t.Fatalf("_vt_key = %q", e.cookie(cookie.Key))
+	}
+	var keySet string
+	for _, s := range e.sets {
+		if strings.HasPrefix(s, cookie.Key+"=") {
+			keySet = s
+		}
+	}
+	if !strings.Contains(keySet, "Max-Age=63072000") || !strings.Contains(keySet, "; Path=/;") || !strings.Contains(keySet, "SameSite=Lax") || !strings.Contains(keySet, "; Secure") {
+		t.Fatalf("_vt_key assignment %q, want _vt_vid's attributes and lifetime", keySet)
+	}
+	ack(e.lastSocket(), sentEvents(t, e.lastSocket()))
+
+	// The next page presents it, in hello and in its beacon.
+	a = start(t, e, ConfigPatch{})
+	hello = welcome(t, e, protocol.Welcome{})
+	if hello.VisitorKey != "key-one-0123456789abcdef" {
+		t.Fatalf("next page's hello presented %q", hello.VisitorKey)
+	}
+	a.PageHide()
+	var req protocol.CollectRequest
+	decode(t, e.beacons[len(e.beacons)-1], &req)
+	if req.VisitorKey != "key-one-0123456789abcdef" || req.VisitorID != a.visitorID {
+		t.Fatalf("beacon %+v, want the key", req)
+	}
+
+	// The collector did not accept the browser: a new visitor, a new key.
+	a = start(t, e, ConfigPatch{})
+	other := "01KA0000000000000000000009"
+	welcome(t, e, protocol.Welcome{VisitorID: other, VisitorKey: "key-two-0123456789abcdef"})
+	if a.visitorID != other || e.cookie(cookie.Visitor) != other || e.cookie(cookie.Key) != "key-two-0123456789abcdef" {
+		t.Fatalf("new visitor not adopted: %s, cookies %q %q", a.visitorID, e.cookie(cookie.Visitor), e.cookie(cookie.Key))
+	}
+
+	// Consent refused: the key goes with the ids.
+	a.Push(Command{Op: OpConsent, Consent: false})
+	if e.cookie(cookie.Key) != "" || a.key != "" {
+		t.Fatalf("_vt_key kept after consent refused: %q", e.cookie(cookie.Key))
+	}
+}
+
+// TestBrowserKeyOverHTTP: the HTTP transport presents the key and adopts
+// the one an answer carries.
+func TestBrowserKeyOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.jar[cookie.Visitor] = fakeCookie{value: "01KA0000000000000000000007", expires: e.now + 1e9}
+	e.jar[cookie.Key] = fakeCookie{value: "key-old-0123456789abcdef", expires: e.now + 1e9}
+	a := start(t, e, ConfigPatch{Transport: ptr("http")})
+	e.Advance(0)
+	var req protocol.CollectRequest
+	decode(t, e.posts[0].body, &req)
+	if req.VisitorID != "01KA0000000000000000000007" || req.VisitorKey != "key-old-0123456789abcdef" {
+		t.Fatalf("request %+v, want the cookies' id and key", req)
+	}
+	e.posts[0].done(&protocol.CollectResponse{VisitorID: "01KA0000000000000000000008", VisitorKey: "key-new-0123456789abcdef", VisitID: req.VisitID,
+		Ack: protocol.Ack{EventIDs: []string{req.Events[0].EventID, req.Events[1].EventID}}}, nil)
+	if a.visitorID != "01KA0000000000000000000008" || e.cookie(cookie.Key) != "key-new-0123456789abcdef" {
+		t.Fatalf("answer's key not adopted: %s %q", a.visitorID, e.cookie(cookie.Key))
+	}
+	a.Push(Command{Op: OpEvent, Name: "Later", Data: "{}"})
+	e.Advance(0)
+	decode(t, e.posts[1].body, &req)
+	if req.VisitorKey != "key-new-0123456789abcdef" {
+		t.Fatalf("second request presented %q", req.VisitorKey)
+	}
+}

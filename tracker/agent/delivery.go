@@ -71,7 +71,7 @@ func (a *Agent) reconnect() {
 func (a *Agent) onOpen() {
 	rec := a.recognition()
 	a.tokenSent = rec != ""
-	h := protocol.Hello{VisitorID: a.visitorID, VisitID: a.visitID,
+	h := protocol.Hello{VisitorID: a.visitorID, VisitorKey: a.key, VisitID: a.visitID,
 		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer}
 	if rec != "" {
 		h.Recognition = &rec
@@ -116,7 +116,7 @@ func (a *Agent) onMessage(m *Message) {
 }
 
 func (a *Agent) onWelcome(w *protocol.Welcome) {
-	a.adoptIDs(w.VisitorID, w.VisitID)
+	a.adoptIDs(w.VisitorID, w.VisitorKey, w.VisitID)
 	a.setIdentity(w.State, w.IdentityID, w.Verified)
 	a.applyRecognition(w.Recognition, a.tokenSent)
 	a.applyVisitorData(w.VisitorData)
@@ -131,12 +131,16 @@ func (a *Agent) onWelcome(w *protocol.Welcome) {
 	a.flush()
 }
 
-// adoptIDs takes the ids the collector settled on; events made for the
-// visit under its old id move with it.
-func (a *Agent) adoptIDs(visitorID, visitID string) {
+// adoptIDs takes the ids the collector settled on, and the browser key
+// that proves the visitorId (a new visitor comes with a new one); events
+// made for the visit under its old id move with it.
+func (a *Agent) adoptIDs(visitorID, key, visitID string) {
 	changed := false
 	if protocol.IsULID(visitorID) && visitorID != a.visitorID {
 		a.visitorID, changed = visitorID, true
+	}
+	if key != "" && key != a.key {
+		a.key, changed = key, true
 	}
 	if protocol.IsULID(visitID) && visitID != a.visitID {
 		a.ob.Rebind(a.visitID, visitID, a.visitorID)
@@ -362,7 +366,11 @@ func (a *Agent) post(visitID string) {
 		size += len(e.JSON) + 1
 	}
 	rec := a.recognition()
-	body := wire.Collect(visitorID, visitID, rec, a.vd.Version, wire.Timestamp(a.env.Now()), batch)
+	key := ""
+	if visitorID == a.visitorID {
+		key = a.key // the key proves the current visitor only
+	}
+	body := wire.Collect(visitorID, key, visitID, rec, a.vd.Version, wire.Timestamp(a.env.Now()), batch)
 	a.posting = true
 	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
 		a.posting = false
@@ -378,7 +386,7 @@ func (a *Agent) post(visitID string) {
 		}
 		a.postBo.Reset()
 		if visitID == a.visitID {
-			a.adoptIDs(resp.VisitorID, resp.VisitID)
+			a.adoptIDs(resp.VisitorID, resp.VisitorKey, resp.VisitID)
 		}
 		if resp.Identity != nil {
 			a.onIdentity(resp.Identity, rec != "")

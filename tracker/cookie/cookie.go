@@ -9,6 +9,7 @@ import "github.com/visitrack/visitrack/tracker/wire"
 // Cookie names (SPEC section 2).
 const (
 	Visitor = "_vt_vid"   // visitorId, 2 years
+	Key     = "_vt_key"   // the browser key proving the visitorId, as long
 	Visit   = "_vt_visit" // visitId.lastActivityUnixSeconds, sliding
 	User    = "_vt_uid"   // recognition token, until SignOut, 1 year at most
 )

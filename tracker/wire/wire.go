@@ -131,6 +131,7 @@ func Hello(h *protocol.Hello) string {
 	var o Object
 	o.Str("type", protocol.TypeHello)
 	o.Str("visitorId", h.VisitorID)
+	o.strOmit("visitorKey", h.VisitorKey)
 	o.Str("visitId", h.VisitID)
 	rec := ""
 	if h.Recognition != nil {
@@ -173,10 +174,11 @@ func Events(sentAt string, events []string) string {
 }
 
 // Collect encodes the body of POST /v1/collect. An empty recognition is
-// sent as null.
-func Collect(visitorID, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string) string {
+// sent as null, an empty visitorKey not at all.
+func Collect(visitorID, visitorKey, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string) string {
 	var o Object
 	o.Str("visitorId", visitorID)
+	o.strOmit("visitorKey", visitorKey)
 	o.Str("visitId", visitID)
 	o.nullable("recognition", recognition)
 	o.Int("visitorDataVersion", visitorDataVersion)

@@ -56,12 +56,13 @@ func TestEventDecodesAsProtocolEvent(t *testing.T) {
 func TestFramesDecode(t *testing.T) {
 	tok := "tok.en"
 	var h protocol.Hello
-	mustDecode(t, Hello(&protocol.Hello{VisitorID: "V", VisitID: "W", Recognition: &tok, VisitorDataVersion: 3, URL: "u"}), &h)
-	if h.Type != "hello" || h.VisitorID != "V" || h.VisitID != "W" || h.Recognition == nil || *h.Recognition != tok || h.Tracker != Version || h.VisitorDataVersion != 3 || h.URL != "u" {
+	mustDecode(t, Hello(&protocol.Hello{VisitorID: "V", VisitorKey: "K", VisitID: "W", Recognition: &tok, VisitorDataVersion: 3, URL: "u"}), &h)
+	if h.Type != "hello" || h.VisitorID != "V" || h.VisitorKey != "K" || h.VisitID != "W" || h.Recognition == nil || *h.Recognition != tok || h.Tracker != Version || h.VisitorDataVersion != 3 || h.URL != "u" {
 		t.Fatalf("hello %+v", h)
 	}
+	h = protocol.Hello{}
 	mustDecode(t, Hello(&protocol.Hello{}), &h)
-	if h.Recognition != nil {
+	if h.Recognition != nil || h.VisitorKey != "" {
 		t.Fatalf("empty recognition should be null: %+v", h)
 	}
 
@@ -77,8 +78,8 @@ func TestFramesDecode(t *testing.T) {
 	}
 
 	var c protocol.CollectRequest
-	mustDecode(t, Collect("V", "W", "", 7, "S", []string{ev}), &c)
-	if c.VisitorID != "V" || c.VisitID != "W" || c.Recognition != nil || c.VisitorDataVersion != 7 || c.SentAt != "S" || len(c.Events) != 1 {
+	mustDecode(t, Collect("V", "K", "W", "", 7, "S", []string{ev}), &c)
+	if c.VisitorID != "V" || c.VisitorKey != "K" || c.VisitID != "W" || c.Recognition != nil || c.VisitorDataVersion != 7 || c.SentAt != "S" || len(c.Events) != 1 {
 		t.Fatalf("collect %+v", c)
 	}
 
