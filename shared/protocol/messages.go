@@ -152,4 +152,7 @@ type CollectResponse struct {
 	// Cookies is CookiesServer when the collector set the cookies on this
 	// answer (first-party mode).
 	Cookies string `json:"cookies,omitempty"`
+	// Token is set only in the answer of POST /v1/handoff (protocol.Handoff),
+	// which the tracker decodes with the same code as this one.
+	Token string `json:"token,omitempty"`
 }

@@ -55,6 +55,9 @@ type Page struct {
 	Screen               string // "1920x1080"
 	Secure               bool   // served over https: cookies get Secure
 	GPC                  bool   // navigator.globalPrivacyControl
+	// Handoff is the handoff token the loader took out of the address
+	// (_vt_x), presented once.
+	Handoff string
 }
 
 // Socket is an open (or opening) WebSocket.
@@ -80,6 +83,7 @@ type Message struct {
 	Identity    protocol.Identity
 	VisitorData protocol.VisitorDataView
 	Error       protocol.Error
+	Handoff     protocol.Handoff
 	// RequestID of a visitorData frame that answers an update, when the
 	// collector says which.
 	RequestID string
