@@ -2,7 +2,8 @@
 // that runs against a base URL: the native collector and the edge build
 // (Cloudflare Workers under `wrangler dev`) must both pass it. It covers
 // POST /v1/collect (SPEC section 3), the History API and visitor data
-// (section 4), and the errors both answer with.
+// (section 4), the trust rules (sections 7 and 12: proofs, browser keys,
+// SignOut revocation), and the errors both answer with.
 //
 // The suite only talks HTTP, so it checks the wire contract itself: field
 // names and status codes as the SPEC writes them, not Go types. Every run

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/visitrack/visitrack/collector/edge"
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/web"
 )
 
@@ -113,7 +114,13 @@ func TestBrowserIdentityStory(t *testing.T) {
 	first := waitState("anonymous")
 	var ignored any
 	eval(`visitrack.track('AddToCart', {sku: 'E-1'}).then(() => true)`, &ignored)
-	eval(fmt.Sprintf(`visitrack.signIn(%q, {plan: 'gold'}).then(() => true)`, userID), &ignored)
+	// The site's backend proves the sign-in, as SPEC section 7 wants for a
+	// verified one.
+	proof, err := identity.SignInToken(identitySecret, userID, time.Now(), 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval(fmt.Sprintf(`visitrack.signIn(%q, {plan: 'gold', signInToken: %q}).then(() => true)`, userID, proof), &ignored)
 	signedIn := waitState("authenticated")
 	if signedIn.IdentityID == nil || !signedIn.Verified || signedIn.VisitID != first.VisitID {
 		t.Fatalf("after signIn: %+v, want a verified identity in visit %s", signedIn, first.VisitID)

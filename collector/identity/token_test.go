@@ -138,3 +138,13 @@ func TestUserHash(t *testing.T) {
 		t.Fatal("wrong hash accepted")
 	}
 }
+
+// TestTokenIDFromRand: token ids come from the injected reader.
+func TestTokenIDFromRand(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	s := testSigner(t, &now).WithRand(bytes.NewReader(bytes.Repeat([]byte{0xff}, 16)))
+	c, err := s.Verify(s.Issue("01JD0000000000000000000000", "ada@example.com", true))
+	if err != nil || c.ID != "_____________________w" {
+		t.Fatalf("id %q, %v; want the reader's bytes", c.ID, err)
+	}
+}

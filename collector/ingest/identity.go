@@ -90,16 +90,19 @@ func identityData(e *decodedEvent) (fields map[string]json.RawMessage, userID st
 }
 
 // revoke records the recognition tokens the browser held as revoked
-// (SPEC section 12, SignOut revokes): the one it presented and the one it
-// holds now (issued earlier in this batch, or on this connection). An
-// invalid token needs no revocation.
+// (SPEC section 12, SignOut revokes): the one it presented, the one it
+// holds now (issued earlier in this batch) and those it held earlier on
+// this connection. An invalid token needs no revocation.
 func (in *Ingester) revoke(ctx context.Context, b *batch, j *job, current *string) error {
 	now := j.receivedAt.UnixMilli()
+	toks := append([]string(nil), j.client.Held...)
 	for _, tok := range []*string{j.client.Recognition, current} {
-		if tok == nil || *tok == "" {
-			continue
+		if tok != nil && *tok != "" {
+			toks = append(toks, *tok)
 		}
-		claims, err := in.cfg.Signer.Verify(*tok)
+	}
+	for _, tok := range toks {
+		claims, err := in.cfg.Signer.Verify(tok)
 		if err != nil {
 			continue
 		}

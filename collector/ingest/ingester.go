@@ -127,10 +127,14 @@ type Client struct {
 	VisitorKey  string
 	VisitID     string
 	Recognition *string // the token from _vt_uid, if any
-	URL         string  // the page, for a new visit's landing URL
-	Referrer    string
-	UserAgent   string
-	IP          string
+	// Held are tokens the browser held earlier on this connection (the
+	// WebSocket's, before a SignIn replaced them): SignOut revokes them
+	// with Recognition.
+	Held      []string
+	URL       string // the page, for a new visit's landing URL
+	Referrer  string
+	UserAgent string
+	IP        string
 }
 
 // Visit is the visit the collector settled on for a client.

@@ -189,8 +189,21 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	return c.welcome(ctx)
 }
 
-// adopt makes v the connection's visit: later frames name it.
+// maxHeld bounds the tokens a connection remembers for SignOut to revoke.
+const maxHeld = 4
+
+// adopt makes v the connection's visit: later frames name it. A token
+// replaced by another (a SignIn after recognition) is remembered, so that
+// SignOut revokes every token the browser held on the connection; SignOut
+// itself (no token) forgets them, having revoked them.
 func (c *conn) adopt(v ingest.Visit) {
+	old := c.client.Recognition
+	switch {
+	case v.Recognition == nil:
+		c.client.Held = nil
+	case old != nil && *old != *v.Recognition && len(c.client.Held) < maxHeld:
+		c.client.Held = append(c.client.Held, *old)
+	}
 	c.visit = v
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
 	c.client.VisitorKey = v.VisitorKey

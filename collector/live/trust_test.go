@@ -117,7 +117,7 @@ func TestNoSecretVerifiesNothing(t *testing.T) {
 // without the visitor's key is a new visitor: it joins no visit, gets none
 // of the visitor's data, and no push of it.
 func TestTakeoverOverWebSocket(t *testing.T) {
-	col := collectortest.Start(t)
+	col := collectortest.Start(t, "--browser-writable", "prefs")
 	victim := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
 	victim.SendEvents(false, collectortest.Event("Browse", "", nil))
 	vid, visitID, key := victim.Welcome.VisitorID, victim.Welcome.VisitID, victim.Welcome.VisitorKey
@@ -137,6 +137,22 @@ func TestTakeoverOverWebSocket(t *testing.T) {
 		}
 		patch(t, col, "/v1/visitors/"+vid+"/visitor-data/offers", `{"again":"VICTIM-ONLY"}`)
 		noPushOf(t, col, x, w.VisitorID, "VICTIM-ONLY")
+		// Its writes go to its own visitor, never the victim's.
+		x.Send(protocol.VisitorDataUpdate{Type: protocol.TypeVisitorDataUpdate, RequestID: "w1", Namespace: "prefs", Value: protocol.RawJSON(`{"by":"STRANGER"}`)})
+		for {
+			_, b, err := x.Read()
+			if err != nil {
+				t.Fatalf("%s: waiting for the answer to the update: %v", name, err)
+			}
+			if strings.Contains(string(b), `"requestId":"w1"`) {
+				break
+			}
+		}
+		var vd struct{ Data map[string]any }
+		col.Get("/v1/visitors/"+vid+"/visitor-data", &vd)
+		if _, ok := vd.Data["prefs"]; ok {
+			t.Fatalf("%s: the stranger wrote the victim's visitor data: %v", name, vd.Data)
+		}
 		e := collectortest.Event("Takeover", "", nil)
 		x.SendEvents(false, e)
 		var evs list[event]
@@ -267,5 +283,66 @@ func TestLegacyVisitorGetsKey(t *testing.T) {
 	third := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: vid, VisitorKey: first.Welcome.VisitorKey, VisitID: visitID})
 	if w := third.Welcome; w.VisitorID != vid || w.VisitID != visitID {
 		t.Fatalf("the claimant with its key: %+v", w)
+	}
+}
+
+// TestErasureTakesOnlyWhatWasProven: erasing an identity erases the
+// visits that name it, claims included (their events carry the person's
+// userId), but not the claimant's browser and its other visits: only a
+// proof makes a browser the identity's.
+func TestErasureTakesOnlyWhatWasProven(t *testing.T) {
+	col := collectortest.Start(t, "--identity-secret", testSecret)
+	owner := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	owner.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
+	identityID := identityOf(t, col, "ada")
+
+	claimant := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	claimant.SendEvents(false, collectortest.Event("Browse", "", nil))
+	own := claimant.Welcome.VisitID
+	claim := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: claimant.Welcome.VisitorID,
+		VisitorKey: claimant.Welcome.VisitorKey, VisitID: collectortest.NewID()})
+	claim.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", map[string]any{"userId": "ada"}))
+	claimed := claim.Welcome.VisitID
+	if claimed == own {
+		t.Fatal("the claim did not open a visit of its own")
+	}
+
+	if status, b := col.Do("DELETE", "/v1/identities/"+identityID, nil); status != 204 {
+		t.Fatalf("erase: %d %s", status, b)
+	}
+	if status, _ := col.Do("GET", "/v1/visits/"+owner.Welcome.VisitID, nil); status != 404 {
+		t.Fatalf("the owner's visit survived the erasure: %d", status)
+	}
+	if status, _ := col.Do("GET", "/v1/visits/"+claimed, nil); status != 404 {
+		t.Fatalf("the claim's visit, which names ada, survived the erasure: %d", status)
+	}
+	if status, b := col.Do("GET", "/v1/visits/"+own, nil); status != 200 {
+		t.Fatalf("the claimant's own visit was erased with ada: %d %s", status, b)
+	}
+}
+
+// TestSignOutRevokesEveryTokenOfTheConnection: a browser recognized by
+// one token that then signs in holds two tokens on the connection; SignOut
+// revokes both.
+func TestSignOutRevokesEveryTokenOfTheConnection(t *testing.T) {
+	col := collectortest.Start(t, "--identity-secret", testSecret)
+	first := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	_, id := first.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
+	old := *id.Recognition
+
+	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: first.Welcome.VisitorID, VisitorKey: first.Welcome.VisitorKey,
+		VisitID: collectortest.NewID(), Recognition: &old})
+	eq(t, "recognized by the old token", c.Welcome.State, protocol.StateRecognized)
+	_, id = c.SendEvents(true, collectortest.Event(protocol.EventSignIn, "", proven("ada", nil)))
+	fresh := *id.Recognition
+	if fresh == old {
+		t.Fatal("the SignIn issued the same token")
+	}
+	c.SendEvents(true, collectortest.Event(protocol.EventSignOut, "", nil))
+	for name, tok := range map[string]string{"presented at hello": old, "issued by the SignIn": fresh} {
+		w := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID(), Recognition: &tok}).Welcome
+		if w.State != protocol.StateAnonymous || w.Recognition != nil {
+			t.Fatalf("token %s still recognizes after SignOut: %+v", name, w)
+		}
 	}
 }

@@ -19,8 +19,12 @@ import (
 // identity of (as in identityVisitIDs, through its browsers, so that every
 // statement walks indexes and holds the write lock briefly), and the visits
 // of the browsers it signed in from that no other identity is linked to.
-// The last rule keeps a shared computer's visits of another person. Four
-// arguments: the identity id four times.
+// The last rule keeps a shared computer's visits of another person. Only
+// what was proven is the identity's (SPEC section 12): a browser joins
+// identity_visitors by a verified link alone, so an unproven claim takes
+// its own visit (whose events carry the claimed userId) but never the
+// claimant's browser or its other visits. Four arguments: the identity id
+// four times.
 const erasedVisits = identityVisitIDs + `
 	UNION SELECT v.visit_id FROM visits v
 		WHERE v.visitor_id IN (SELECT visitor_id FROM identity_visitors WHERE identity_id = ?)
