@@ -317,7 +317,8 @@ func (h *Hub) handshakeCookies(w http.ResponseWriter, p firstParty, j *jar) {
 // must hold the visitor's key (in the body or the _vt_key cookie), and
 // the token must be one the collector issued for this visitor: signed,
 // unexpired, not revoked, of an identity it linked to one of that
-// visitor's visits (verified, for a verified token). So the endpoint
+// visitor's visits (verified, for a verified token). {"forget": true}
+// clears them all (consent refused). So the endpoint
 // cannot plant another person's token in a browser, and it never answers
 // with a token, so it cannot be used to read one either.
 func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
@@ -332,6 +333,14 @@ func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
 	if !p.on {
 		writeProblem(w, http.StatusForbidden, "not_first_party",
 			"the collector keeps cookies only for pages of its own site; this page keeps its own")
+		return
+	}
+	if req.Forget {
+		// Clearing the requesting browser's own cookies needs no proof.
+		p.clear(w, cookieUser, true)
+		p.clear(w, cookieKey, true)
+		p.clear(w, cookieVisitor, false)
+		writeCookiesAnswer(w)
 		return
 	}
 	ctx := r.Context()

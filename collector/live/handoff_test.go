@@ -85,6 +85,14 @@ func TestPostCookies(t *testing.T) {
 	if c := setCookie(resp, "_vt_uid"); resp.StatusCode != 200 || c == nil || c.MaxAge >= 0 {
 		t.Fatalf("null token: %d, _vt_uid %+v, want it cleared", resp.StatusCode, c)
 	}
+
+	// Consent refused: every cookie goes, with no proof needed.
+	resp, _ = browserPost(t, url, samePage, nil, protocol.CookiesRequest{Forget: true})
+	for _, name := range []string{"_vt_uid", "_vt_key", "_vt_vid"} {
+		if c := setCookie(resp, name); resp.StatusCode != 200 || c == nil || c.MaxAge >= 0 {
+			t.Errorf("forget: %d, %s %+v, want it cleared", resp.StatusCode, name, c)
+		}
+	}
 }
 
 // recognitionKey reads the collector's key, to make tokens it would make.

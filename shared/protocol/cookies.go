@@ -52,4 +52,8 @@ type CookiesRequest struct {
 	VisitorKey   string  `json:"visitorKey,omitempty"` // or the _vt_key cookie
 	Recognition  *string `json:"recognition"`
 	CookieDomain string  `json:"cookieDomain,omitempty"`
+	// Forget clears every cookie the collector keeps (the visitor refused
+	// consent: scripts cannot delete HttpOnly cookies); nothing else is
+	// needed with it.
+	Forget bool `json:"forget,omitempty"`
 }

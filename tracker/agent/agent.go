@@ -558,6 +558,7 @@ func (a *Agent) setConsent(v bool) {
 	for _, name := range []string{cookie.Visitor, cookie.Key, cookie.Visit, cookie.User} {
 		a.env.SetCookie(cookie.Delete(name, at))
 	}
+	a.forgetServerCookies()
 	for _, k := range a.env.Keys(storePrefix) {
 		a.env.Remove(k)
 	}

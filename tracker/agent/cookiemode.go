@@ -81,6 +81,16 @@ func (a *Agent) postCookies(rec *string, key string) {
 		func(*protocol.CollectResponse, error) {})
 }
 
+// forgetServerCookies asks the collector to clear the cookies it keeps
+// (scripts cannot delete HttpOnly ones), when the visitor refuses consent.
+func (a *Agent) forgetServerCookies() {
+	if a.srv && a.cfg.Collector != "" {
+		a.srv = false
+		a.env.Remove(modeKey)
+		a.env.Post(a.cfg.Collector+"/v1/cookies", `{"forget":true}`, func(*protocol.CollectResponse, error) {})
+	}
+}
+
 // wsQuery is the query of /v1/ws that carries the cookie mode.
 func (a *Agent) wsQuery() string {
 	if m := a.askServer(); m != "" {

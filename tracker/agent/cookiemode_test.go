@@ -129,3 +129,18 @@ func TestCollectAnswerSwitchesMode(t *testing.T) {
 		t.Fatal("the collect answer did not switch to server cookies")
 	}
 }
+
+// TestConsentRefusedForgetsServerCookies: scripts cannot delete HttpOnly
+// cookies, so refusing consent asks the collector to clear them.
+func TestConsentRefusedForgetsServerCookies(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{Cookies: protocol.CookiesServer})
+	a.Push(Command{Op: OpConsent, Consent: false})
+	last := e.posts[len(e.posts)-1]
+	var req protocol.CookiesRequest
+	decode(t, last.body, &req)
+	if last.url != "https://collector.example/v1/cookies" || !req.Forget || e.storage[modeKey] != "" {
+		t.Fatalf("after refusal: post %s %s, mode %q", last.url, last.body, e.storage[modeKey])
+	}
+}
