@@ -123,6 +123,13 @@ func TestCollectKeepsFirstPartyCookies(t *testing.T) {
 	if c := setCookie(resp, "_vt_uid"); c == nil || c.Value != uid.Value || !c.HttpOnly {
 		t.Fatalf("_vt_uid after recognition = %+v", c)
 	}
+
+	// SignOut over HTTP clears the cookie on the answer.
+	resp, o := collect(t, col, samePage, []*http.Cookie{uid, vid, key}, map[string]any{"cookies": "auto", "visitId": b.VisitID,
+		"events": []protocol.Event{collectortest.Event(protocol.EventSignOut, "", nil)}})
+	if c := setCookie(resp, "_vt_uid"); o.Identity == nil || o.Identity.State != protocol.StateAnonymous || c == nil || c.MaxAge >= 0 || !c.HttpOnly {
+		t.Fatalf("after SignOut: identity %+v, _vt_uid %+v, want it cleared", o.Identity, c)
+	}
 }
 
 // TestCollectScriptModeAndOtherSites: the collector keeps no cookies for a
