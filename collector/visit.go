@@ -21,6 +21,29 @@ type Visit struct {
 	UserAgent  string     `json:"userAgent"`
 	PageCount  int        `json:"pageCount"`
 	EventCount int        `json:"eventCount"`
+	VisitInsight
+}
+
+// VisitInsight is what the collector learned about a visit when it opened
+// (SPEC section 8): from the User-Agent, the landing URL, the referrer and,
+// with a GeoIP database, the client address. UTM and ClickIDs are objects.
+type VisitInsight struct {
+	Browser        string          `json:"browser"`
+	BrowserVersion string          `json:"browserVersion"`
+	OS             string          `json:"os"`
+	DeviceType     string          `json:"deviceType"`
+	Bot            bool            `json:"bot"`
+	BotReason      string          `json:"botReason,omitempty"`
+	ReferrerType   string          `json:"referrerType"`
+	UTM            json.RawMessage `json:"utm"`
+	ClickIDs       json.RawMessage `json:"clickIds"`
+	Country        string          `json:"country,omitempty"`
+	Region         string          `json:"region,omitempty"`
+	City           string          `json:"city,omitempty"`
+	// Reached is the most identified state of the visit so far, and
+	// WasVerified whether it was ever verified: a SignOut does not undo them.
+	Reached     string `json:"reached"`
+	WasVerified bool   `json:"wasVerified"`
 }
 
 // Session is a stretch of a visit under one identity (or none).
@@ -76,6 +99,11 @@ type Identity struct {
 	FirstSeenAt time.Time       `json:"firstSeenAt"`
 	LastSeenAt  time.Time       `json:"lastSeenAt"`
 	VisitorIDs  []string        `json:"visitorIds"`
+	// FirstTouch and LastTouch are the attribution of the visits that
+	// brought the identity ({at, landingUrl, referrer, referrerType, utm}),
+	// set at each proven link; null before the first.
+	FirstTouch json.RawMessage `json:"firstTouch"`
+	LastTouch  json.RawMessage `json:"lastTouch"`
 }
 
 // VisitIdentity says how an identity is linked to a visit.

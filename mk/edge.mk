@@ -12,8 +12,10 @@ EDGE_PORT ?= 8787
 # Local D1 state of edge-dev (tests use temporary folders).
 EDGE_STATE ?= $(EDGE_DIR)/.wrangler/dev-state
 # The gzip size `wrangler deploy --dry-run` reports must stay below this
-# (the free plan allows 3 MB).
-EDGE_MAX_GZIP_BYTES ?= 2500000
+# (the free plan allows 3 MB). Raised from 2.5 MB when sign-in proofs came:
+# golang-jwt registers every signing method it has, so its RSA, ECDSA and
+# Ed25519 code (about 156 KB gzip) comes along with HS256.
+EDGE_MAX_GZIP_BYTES ?= 2900000
 EDGE_NPM_STAMP := $(EDGE_DIR)/node_modules/.visitrack-installed
 WRANGLER := $(EDGE_DIR)/node_modules/.bin/wrangler
 export WRANGLER_SEND_METRICS := false

@@ -4,7 +4,8 @@
 #   make web-assets     tracker.wasm, wasm_exec.js, gt.js, precompressed (.br, .gz)
 #   make size           raw, gzip and brotli sizes of tracker.wasm next to the floor
 #   make test-tracker   the tracker's js/wasm tests under Node
-#   make test-browser   end-to-end tests in headless Chromium against a real collector
+#   make test-browser   end-to-end tests in headless Chromium against a real collector,
+#                       and the identity story in Chromium, Firefox ESR and WebKitGTK
 #   make bench-tracker  size, and cold-load timing in Chromium
 
 WASM_ENV := GOOS=js GOARCH=wasm CGO_ENABLED=0
@@ -17,7 +18,7 @@ WEB_SRC := $(shell find web/loader web/cmd web/static -type f -not -name '*.br' 
 	-not -name 'gt.js' -not -name 'tracker.*.wasm' -not -name 'wasm_exec.*.js' 2>/dev/null)
 NODE_TEST_ENV := PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket
 
-.PHONY: web-assets size test-tracker test-browser bench-tracker tracker-tools chromium
+.PHONY: web-assets size test-tracker test-browser bench-tracker tracker-tools chromium browser-engines
 
 test: test-tracker test-browser
 bench: bench-tracker
@@ -28,6 +29,17 @@ tracker-tools:
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The other engines of the identity story: Firefox ESR (WebDriver BiDi, no
+# extra driver) and WebKitGTK's WebDriver with its MiniBrowser under Xvfb.
+# After chromium, so that two apt-gets never race for dpkg's lock (make -j).
+browser-engines: chromium
+	@missing=; \
+	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
+	command -v WebKitWebDriver >/dev/null || missing="$$missing webkit2gtk-driver"; \
+	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
+	command -v xauth >/dev/null || missing="$$missing xauth"; \
+	[ -z "$$missing" ] || (apt-get update && apt-get install -y --no-install-recommends $$missing)
 
 build/tracker.wasm: $(TRACKER_SRC) go.mod
 	@mkdir -p build
@@ -59,10 +71,10 @@ size: build/tracker.wasm | tracker-tools
 test-tracker:
 	$(NODE_TEST_ENV) $(WASM_ENV) $(GO) test -count=1 ./tracker/...
 
-# Headless Chromium against real collectors on loopback ports; the tests
-# carry the build tag so that test-unit, where Chromium may be missing,
+# Headless browsers against real collectors on loopback ports; the tests
+# carry the build tag so that test-unit, where the browsers may be missing,
 # does not run them.
-test-browser: web-assets chromium
+test-browser: web-assets chromium browser-engines
 	$(GO) test -count=1 -tags browser -timeout 10m ./collector/browsertest/
 
 bench-tracker: size web-assets chromium

@@ -40,6 +40,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/visitrack/visitrack/collector"
 )
@@ -50,6 +51,12 @@ type Config struct {
 	Tokens      collector.TokenService
 	VisitorData collector.VisitorDataService
 	Metadata    collector.MetadataService
+	// Stats answers the stats and live endpoints; nil serves none.
+	Stats collector.StatsService
+	// Connections names the visits with an open WebSocket, for /v1/live.
+	Connections interface{ OpenVisits() []string }
+	// Now is the clock of the stats' default period; nil is time.Now.
+	Now func() time.Time
 	// Logger receives internal errors and erasures; nil discards.
 	Logger *slog.Logger
 }
@@ -77,6 +84,9 @@ func New(cfg Config) *Handler {
 	}
 	if r, ok := any(h).(interface{ metadataRoutes() }); ok {
 		r.metadataRoutes()
+	}
+	if cfg.Stats != nil {
+		h.statsRoutes()
 	}
 	return h
 }

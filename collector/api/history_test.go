@@ -72,6 +72,9 @@ func TestGetVisit(t *testing.T) {
 		"lastSeenAt": "2026-11-20T10:03:00Z", "endedAt": "2026-11-20T10:33:00Z",
 		"landingUrl": "https://shop.example/", "referrer": "https://search.example/", "userAgent": "UA-1",
 		"pageCount": float64(2), "eventCount": float64(3),
+		// Seeded without enrichment: the defaults of an unclassified visit.
+		"browser": "", "browserVersion": "", "os": "", "deviceType": "", "bot": false, "referrerType": "",
+		"utm": map[string]any{}, "clickIds": map[string]any{}, "reached": "anonymous", "wasVerified": false,
 	}
 	if !equalJSON(v, want) {
 		t.Errorf("visit\n got %v\nwant %v", v, want)
@@ -174,7 +177,8 @@ func TestIdentities(t *testing.T) {
 	var i map[string]any
 	e.get("/v1/identities/"+f.Alice).ok(t, &i)
 	want := map[string]any{"identityId": f.Alice, "userId": f.AliceUser, "attributes": map[string]any{"plan": "gold"},
-		"firstSeenAt": "2026-11-20T11:00:00Z", "lastSeenAt": "2026-11-20T12:00:00Z", "visitorIds": []any{f.VisitorA}}
+		"firstSeenAt": "2026-11-20T11:00:00Z", "lastSeenAt": "2026-11-20T12:00:00Z", "visitorIds": []any{f.VisitorA},
+		"firstTouch": nil, "lastTouch": nil} // seeded without ingest: no touch
 	if !equalJSON(i, want) {
 		t.Errorf("identity\n got %v\nwant %v", i, want)
 	}
@@ -349,16 +353,21 @@ func TestErasure(t *testing.T) {
 	}
 }
 
+// visitFields are a visit's JSON fields (botReason, country, region and
+// city are left out when empty).
+var visitFields = []string{"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt",
+	"lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount",
+	"browser", "browserVersion", "os", "deviceType", "bot", "referrerType", "utm", "clickIds", "reached", "wasVerified"}
+
 // TestWireNames pins the JSON field names of every resource: the wire
 // protocol's names, times as RFC 3339 UTC.
 func TestWireNames(t *testing.T) {
 	e := newEnv(t)
 	f := e.f
 	for path, fields := range map[string][]string{
-		"/v1/visits/" + f.V2: {"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt",
-			"lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount"},
+		"/v1/visits/" + f.V2:        visitFields,
 		"/v1/pages/" + f.P1:         {"pageId", "visitId", "url", "title", "referrer", "enteredAt", "exitedAt", "durationMs"},
-		"/v1/identities/" + f.Alice: {"identityId", "userId", "attributes", "firstSeenAt", "lastSeenAt", "visitorIds"},
+		"/v1/identities/" + f.Alice: {"identityId", "userId", "attributes", "firstSeenAt", "lastSeenAt", "visitorIds", "firstTouch", "lastTouch"},
 	} {
 		var m map[string]any
 		e.get(path).ok(t, &m)
@@ -369,7 +378,7 @@ func TestWireNames(t *testing.T) {
 			"category", "timestamp", "correctedAt", "receivedAt", "url", "data"},
 		"/v1/visits/" + f.V2 + "/sessions?limit=1": {"sessionId", "visitId", "identityId", "state", "verified", "startedAt", "endedAt"},
 		"/v1/visits/" + f.V2 + "/identities":       {"identityId", "userId", "how", "verified", "linkedAt"},
-		"/v1/visits?limit=1":                       {"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt", "lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount"},
+		"/v1/visits?limit=1":                       visitFields,
 	} {
 		var raw map[string]json.RawMessage
 		e.get(path).ok(t, &raw)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -66,10 +65,14 @@ func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
 }
 
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	// A Problem is strings and an int: encoding cannot fail (invalid UTF-8
+	// in detail becomes U+FFFD), but it is done before writing all the
+	// same, as everywhere.
+	b, _ := encodeJSON(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code})
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Del("ETag")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code})
+	w.Write(b)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -16,12 +17,32 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// writeJSON writes v as an application/json response with status.
+// writeJSON writes v as an application/json response with status. It
+// encodes v before it writes anything: when v cannot be encoded it returns
+// the error with nothing written, so that Handle answers 500 problem+json
+// instead of a status 200 with a broken body. A failure to write (the
+// client went away) is not returned: the answer has begun, and no other
+// can follow it.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	w.Write(b)
+	return nil
+}
+
+// encodeJSON encodes v as encoding/json's Encoder does (with a final
+// newline), into memory.
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode the answer: %w", err)
+	}
+	return append(b, '\n'), nil
 }
 
 // list is the shape of every list response. NextCursor is null on the

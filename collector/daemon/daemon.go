@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/enrich"
+	"github.com/visitrack/visitrack/collector/enrich/geoip"
+	"github.com/visitrack/visitrack/collector/enrich/useragent"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
@@ -52,6 +55,13 @@ type Config struct {
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
+
+	// MaxSocketsPerIP caps one client address's open WebSockets (0: no
+	// cap); BodyTimeout is how long a request's body may take to arrive.
+	MaxSocketsPerIP int
+	BodyTimeout     time.Duration
+	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
+	GeoIPDB string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -71,6 +81,7 @@ type Main struct {
 	adminFromEnv   string
 	store          *store.Store
 	closeDB        func() error
+	geoip          *geoip.DB // closed with the program
 	server         *server.Server
 	http           *http.Server
 	debug          *http.Server
@@ -116,7 +127,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
+	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP may hold; more get 429; 0 turns the cap off")
+	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
+	fs.StringVar(&c.GeoIPDB, "geoip-db", env("geoip-db", ""), "MaxMind City or Country database (.mmdb) for the visits' country, region and city")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -139,6 +153,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.RateLimit, err = strconv.Atoi(strings.TrimSpace(*rateLimit)); err != nil || c.RateLimit < 0 {
 		return fmt.Errorf("--rate-limit %q: want events per second, 0 for no limit", *rateLimit)
+	}
+	if c.MaxSocketsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxSockets)); err != nil || c.MaxSocketsPerIP < 0 {
+		return fmt.Errorf("--max-sockets-per-ip %q: want a number of sockets, 0 for no cap", *maxSockets)
+	}
+	if c.BodyTimeout, err = time.ParseDuration(*bodyTimeout); err != nil || c.BodyTimeout <= 0 {
+		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -178,7 +198,7 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := store.New(db)
+	s := store.New(db, store.WithPurge(sqlite.Purge))
 	if err := s.Migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, nil, err
@@ -224,7 +244,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.identitySecret(); err != nil {
 		return err
 	}
+	var geo enrich.Geo
+	if m.Config.GeoIPDB != "" {
+		db, err := geoip.Open(m.Config.GeoIPDB)
+		if err != nil {
+			return fmt.Errorf("--geoip-db: %w", err)
+		}
+		m.geoip, geo = db, db
+	}
 	m.server, err = server.New(ctx, server.Config{
+		UserAgents:            useragent.New(),
+		GeoIP:                 geo,
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
@@ -235,6 +265,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Demo:                  m.Config.Demo,
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
+		MaxSocketsPerIP:       m.Config.MaxSocketsPerIP,
 		Static:                m.Static,
 		Metrics:               metrics.New(),
 		Logger:                m.Logger,
@@ -246,7 +277,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	// Browsers send a few KB of headers; Go's default allows 1 MB a request.
-	m.http = &http.Server{Handler: m.server.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	m.http = &http.Server{Handler: withBodyDeadline(m.server.Handler(), m.Config.BodyTimeout), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	if m.Config.DebugAddr != "" {
@@ -379,6 +410,9 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	if m.debug != nil {
 		m.debug.Close()
+	}
+	if m.geoip != nil {
+		m.geoip.Close()
 	}
 	if m.closeDB != nil {
 		if err := m.closeDB(); err != nil {

@@ -36,6 +36,12 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)),
 		Rejected: append(make([]protocol.Rejection, 0, len(j.rejected)), j.rejected...)}
 	now := j.receivedAt.UnixMilli()
+	if len(j.events) > 0 {
+		// Identity events are inserted as they are filed, before flush.
+		if err := in.markHighWater(ctx, b); err != nil {
+			return err
+		}
+	}
 
 	v, err := in.resolveVisit(ctx, b, j, now)
 	if err != nil {
@@ -70,8 +76,13 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				continue
 			}
 		} else {
-			if err := in.page(ctx, b, e, &row); err != nil {
+			rej, err := in.page(ctx, b, e, &row)
+			if err != nil {
 				return err
+			}
+			if rej != nil {
+				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
+				continue
 			}
 			b.rows = append(b.rows, row)
 		}
@@ -153,6 +164,11 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	origin := store.VisitOrigin{URL: c.URL, Referrer: c.Referrer, UserAgent: clip(c.UserAgent, maxUserAgentLen), IP: c.IP}
 	if origin.URL == "" {
 		origin.URL, origin.Referrer = firstURL(j.events)
+	}
+	if j.insight != nil {
+		origin.Insight = *j.insight
+	} else {
+		origin.Insight = in.insight(c, origin.URL, origin.Referrer)
 	}
 	if err := in.cfg.Store.CreateVisit(ctx, b.q, st, origin); err != nil {
 		return nil, err
@@ -249,26 +265,25 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 	return tok, nil
 }
 
-// page records page entries and exits in the pages table.
-func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *store.EventRow) error {
+// page records page entries and exits in the pages table. It refuses an
+// event whose pageId another visit owns: that visit's page keeps its URL,
+// title and times.
+func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *store.EventRow) (*protocol.Rejection, error) {
+	var p *store.PageRow
 	switch e.Name {
 	case protocol.EventPageEntered:
-		return in.cfg.Store.UpsertPage(ctx, b.q, &store.PageRow{
-			PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
-			Referrer: e.Referrer, EnteredAt: row.CorrectedAt,
-		})
+		p = &store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
+			Referrer: e.Referrer, EnteredAt: row.CorrectedAt}
 	case protocol.EventPageExited:
-		var d struct {
-			DurationMS int64 `json:"durationMs"`
-		}
-		if !e.Data.IsNull() {
-			json.Unmarshal(e.Data, &d) // a malformed duration is stored as 0
-		}
-		d.DurationMS = max(d.DurationMS, 0)
-		return in.cfg.Store.UpsertPage(ctx, b.q, &store.PageRow{
-			PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
-			EnteredAt: row.CorrectedAt - d.DurationMS, ExitedAt: row.CorrectedAt, DurationMS: d.DurationMS,
-		})
+		p = &store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
+			EnteredAt: row.CorrectedAt - e.durationMS, ExitedAt: row.CorrectedAt, DurationMS: e.durationMS}
+	default:
+		return nil, nil
 	}
-	return nil
+	ok, err := in.cfg.Store.UpsertPage(ctx, b.q, p)
+	if err != nil || ok {
+		return nil, err
+	}
+	return &protocol.Rejection{EventID: e.EventID, Code: protocol.CodeInvalidEvent,
+		Message: "pageId " + e.PageID + " belongs to another visit: use a new pageId for each page view"}, nil
 }

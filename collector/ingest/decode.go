@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -76,11 +77,54 @@ func DecodeBatch(frame []byte, v any, events func() []json.RawMessage) error {
 	return nil
 }
 
-// decodedEvent is an event that passed validation.
+// decodedEvent is an event that passed validation, its ids in upper case.
 type decodedEvent struct {
 	protocol.Event
-	at        int64 // Timestamp in Unix milliseconds, the browser's clock
-	corrected int64 // at shifted by the batch's clock skew
+	at         int64 // Timestamp in Unix milliseconds, the browser's clock
+	corrected  int64 // at shifted by the batch's clock skew, then clamped
+	durationMS int64 // a PageExited's data.durationMs, within [0, maxDurationMS]
+}
+
+// The time rules of SPEC section 12. Every time the collector stores must
+// encode as RFC 3339 (years 0 to 9999), whatever a browser sends: an
+// answer that cannot be encoded breaks a whole history list.
+const (
+	// minTimeMS and maxTimeMS bound the browser clock readings the
+	// collector accepts (timestamp and sentAt): 1970-01-01 up to, not
+	// including, 2100-01-01 UTC. A clock outside them is broken, not
+	// merely wrong, and the sum timestamp + (receivedAt - sentAt) of two
+	// such readings could leave the years a time can be written in.
+	minTimeMS = 0
+	maxTimeMS = 4102444800000
+	// maxPastMS is how far before its receipt a corrected time may lie:
+	// 90 days. Older corrected times are clamped to it, as times after the
+	// receipt are clamped to the receipt: a wrong clock moves an event,
+	// it never loses it.
+	maxPastMS = 90 * 24 * 60 * 60 * 1000
+	// maxDurationMS bounds a page's duration (PageExited data.durationMs):
+	// one year. Longer ones are clamped, negative ones count as 0.
+	maxDurationMS = 365 * 24 * 60 * 60 * 1000
+)
+
+// timeRule is the message of a rejected browser time.
+const timeRule = "must be an RFC 3339 time in the years 1970 to 2099, e.g. 2026-11-21T10:00:00.123Z"
+
+// parseTime reads a browser clock reading (timestamp or sentAt) as Unix
+// milliseconds; false when it is not RFC 3339 or outside the sane years.
+func parseTime(s string) (int64, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, false
+	}
+	ms := t.UnixMilli()
+	return ms, ms >= minTimeMS && ms < maxTimeMS
+}
+
+// correct returns the corrected time of an event stamped at (browser
+// clock) in a batch with the given skew (receivedAt - sentAt), clamped to
+// [now - 90 days, now].
+func correct(at, skew, now int64) int64 {
+	return min(max(at+skew, now-maxPastMS), now)
 }
 
 // decodeEvent decodes and validates one raw event. On failure it returns
@@ -90,7 +134,7 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 	reject := func(code, msg string) *protocol.Rejection {
 		return &protocol.Rejection{EventID: e.EventID, Code: code, Message: msg}
 	}
-	e.Event = protocol.Event{}
+	*e = decodedEvent{} // e is reused: nothing may leak from the last event
 	if len(raw) > protocol.MaxEventBytes {
 		e.EventID = peekEventID(raw)
 		return reject(protocol.CodeTooLarge, "event is larger than 16 KiB")
@@ -103,15 +147,104 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 		e.Event = protocol.Event{EventID: peekEventID(raw)}
 		return reject(protocol.CodeInvalidEvent, "event is not valid: "+jsonProblem(err))
 	}
+	if protocol.IsULID(e.EventID) {
+		// Even a rejection names the event as it is stored.
+		e.EventID = protocol.UpperULID(e.EventID)
+	}
 	if verr := protocol.ValidateEvent(&e.Event); verr != nil {
 		return reject(verr.Code, verr.Message)
 	}
-	t, err := time.Parse(time.RFC3339Nano, e.Timestamp)
-	if err != nil {
-		return reject(protocol.CodeInvalidEvent, "timestamp must be RFC 3339, e.g. 2026-11-21T10:00:00.123Z")
+	e.PageID = protocol.UpperULID(e.PageID)
+	var ok bool
+	if e.at, ok = parseTime(e.Timestamp); !ok {
+		return reject(protocol.CodeInvalidEvent, "timestamp "+timeRule)
 	}
-	e.at = t.UnixMilli()
+	if !e.Data.IsNull() {
+		if msg := checkData(e.Data); msg != "" {
+			return reject(protocol.CodeInvalidEvent, msg)
+		}
+		if e.Name == protocol.EventPageExited {
+			e.durationMS = durationMS(e.Data)
+		}
+	}
 	return nil
+}
+
+// checkData checks event data that encoding/json accepted as syntax. Like
+// visitor data, it must be valid UTF-8 (a json.RawMessage keeps the bytes
+// as sent); and every number must be finite as a double, which
+// is how JavaScript and most JSON libraries read it (1e999999 is Infinity
+// there, and no JSON encoder can write Infinity back). It returns what is
+// wrong, or "".
+func checkData(b []byte) string {
+	if !utf8.Valid(b) {
+		return "data is not valid UTF-8"
+	}
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(b) && isNumberByte(b[j]) {
+				j++
+			}
+			if !surelyFinite(b[i:j]) {
+				if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
+					return "data has a number beyond the range of a double: " + clip(string(b[i:j]), 32)
+				}
+			}
+			i = j - 1
+		}
+	}
+	return ""
+}
+
+// surelyFinite reports, without parsing, that the JSON number n is below
+// 1e300 in magnitude: fewer than 300 characters before its exponent, and
+// an exponent that keeps the sum of both under 300. Anything else is left
+// to strconv.ParseFloat; this only spares common numbers such as 2.5e3 an
+// allocation.
+func surelyFinite(n []byte) bool {
+	m := 0
+	for m < len(n) && n[m] != 'e' && n[m] != 'E' {
+		m++
+	}
+	if m == len(n) {
+		return m < 300
+	}
+	exp, neg := 0, false
+	for _, c := range n[m+1:] {
+		switch {
+		case c == '-':
+			neg = true
+		case c >= '0' && c <= '9':
+			if exp = exp*10 + int(c-'0'); exp >= 300 {
+				return false
+			}
+		}
+	}
+	return neg && m < 300 || m+exp < 300
+}
+
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
+}
+
+// durationMS reads a PageExited's data.durationMs, bounded to
+// [0, maxDurationMS]; 0 when it is absent or not a number.
+func durationMS(data []byte) int64 {
+	var d struct {
+		DurationMS *float64 `json:"durationMs"`
+	}
+	if json.Unmarshal(data, &d) != nil || d.DurationMS == nil {
+		return 0
+	}
+	return int64(min(max(*d.DurationMS, 0), maxDurationMS))
 }
 
 // peekEventID reads the eventId of an event that failed validation, so the
@@ -130,7 +263,7 @@ func peekEventID(raw json.RawMessage) string {
 		return ""
 	}
 	if id := string(rest[1:27]); protocol.IsULID(id) {
-		return id
+		return protocol.UpperULID(id)
 	}
 	return ""
 }

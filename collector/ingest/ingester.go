@@ -13,6 +13,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -39,6 +40,9 @@ type Config struct {
 	// OnCommit, if set, is called after each commit with the stored events
 	// (the change feed). It runs on the writer: it must not block.
 	OnCommit func(events []store.EventRow)
+	// Enricher classifies new visits (user agent, bots, campaign, referrer,
+	// GeoIP); nil stores them unclassified.
+	Enricher *enrich.Enricher
 	// Observer receives measurements; nil observes nothing.
 	Observer Observer
 	Logger   *slog.Logger
@@ -221,27 +225,44 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 
 // prepare decodes and validates the events on the caller's goroutine, so
 // that the single writer spends its time on SQL alone.
+//
+// Ids are stored in upper case (SPEC section 12), so the client's are
+// normalized here, as decodeEvent does with the events'. A sentAt that is
+// not a sane time rejects every event of the batch: their corrected times
+// would be made of it.
 func (in *Ingester) prepare(c Client, sentAt string, events []json.RawMessage) *job {
+	c.VisitorID, c.VisitID = protocol.UpperULID(c.VisitorID), protocol.UpperULID(c.VisitID)
 	j := &job{client: c, receivedAt: in.now(), received: len(events)}
 	now := j.receivedAt.UnixMilli()
+	badSentAt := false
 	if sentAt != "" {
-		if t, err := time.Parse(time.RFC3339Nano, sentAt); err == nil {
-			j.skew = now - t.UnixMilli()
-		}
+		t, ok := parseTime(sentAt)
+		j.skew, badSentAt = now-t, !ok
 	}
 	if len(events) > 0 {
 		j.events = make([]decodedEvent, 0, len(events))
 	}
 	var e decodedEvent
 	for _, raw := range events {
-		if rej := decodeEvent(raw, &e); rej != nil {
+		rej := decodeEvent(raw, &e)
+		if rej == nil && badSentAt {
+			rej = &protocol.Rejection{EventID: e.EventID, Code: protocol.CodeInvalidEvent, Message: "the batch's sentAt " + timeRule}
+		}
+		if rej != nil {
 			j.rejected = append(j.rejected, *rej)
 			continue
 		}
-		// No event from the future: a browser clock ahead of ours, beyond
-		// what sentAt corrects, is pulled back to the receipt.
-		e.corrected = min(e.at+j.skew, now)
+		e.corrected = correct(e.at, j.skew, now)
 		j.events = append(j.events, e)
+	}
+	if !protocol.IsULID(c.VisitID) {
+		// A first contact opens a visit: classify it here, off the writer.
+		url, ref := c.URL, c.Referrer
+		if url == "" {
+			url, ref = firstURL(j.events)
+		}
+		ins := in.insight(&c, url, ref)
+		j.insight = &ins
 	}
 	return j
 }

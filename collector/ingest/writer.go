@@ -42,9 +42,12 @@ type job struct {
 	stitch string // identity whose visitor data absorbs the visitor's, after commit
 	// visitorKey is the browser key the client proved or was given.
 	visitorKey string
-	stored     int // events accepted
-	err        error
-	done       chan struct{}
+	// insight classifies the visit the job opens, when prepare could tell
+	// that it opens one; else resolveVisit classifies it.
+	insight *store.VisitInsight
+	stored  int // events accepted
+	err     error
+	done    chan struct{}
 }
 
 // batch is the state of one transaction (or, on the edge, one call).
@@ -54,10 +57,93 @@ type batch struct {
 	rows    []store.EventRow
 	args    []any
 	touched map[string]int64 // visitID → latest activity in this batch
+	// highWater is the events rowid before the batch's first insert
+	// (known once hwKnown): the stats rollup counts the rows after it.
+	highWater int64
+	hwKnown   bool
+	// counts and pages are the rollup rows of rows (countRows).
+	counts, pages map[store.StatKey]int64
+}
+
+// count inserts the batch's rows and adds every event the transaction
+// stored to the stats rollups. Events inserted one by one while the jobs
+// were applied (identity events) lie between the high water read before
+// the first of them and the one read now, and are counted in SQL. The
+// batch's rows are counted here in Go when every one of them was new (the
+// rule); a resend among them, or the edge (no transaction, and a driver
+// whose count of inserted rows is not trusted), counts them in SQL.
+func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
+	st := in.cfg.Store
+	if err := in.markHighWater(ctx, b); err != nil {
+		return err
+	}
+	now, err := st.EventsHighWater(ctx, b.q)
+	if err != nil {
+		return err
+	}
+	if now > b.highWater {
+		if err := st.CountEvents(ctx, b.q, b.highWater, now); err != nil {
+			return err
+		}
+	}
+	var inserted int64
+	if b.args, inserted, err = st.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
+		return err
+	}
+	if len(b.rows) == 0 {
+		return nil
+	}
+	if direct || inserted != int64(len(b.rows)) || !in.countRows(b) {
+		return st.CountEvents(ctx, b.q, now, 0)
+	}
+	if err := st.AddStats(ctx, b.q, false, b.counts); err != nil {
+		return err
+	}
+	if len(b.pages) > 0 {
+		return st.AddStats(ctx, b.q, true, b.pages)
+	}
+	return nil
+}
+
+// countRows tallies b.rows per rollup row in b.counts and b.pages; false
+// when a row's visit is not in the cache (its bot flag unknown).
+func (in *Ingester) countRows(b *batch) bool {
+	clear(b.counts)
+	clear(b.pages)
+	for i := range b.rows {
+		r := &b.rows[i]
+		v := b.cache.get(r.VisitID)
+		if v == nil {
+			return false
+		}
+		for _, l := range store.StatsLevels {
+			bucket := r.CorrectedAt / l * l
+			b.counts[store.StatKey{Level: l, Bucket: bucket, Key: r.Name, Bot: v.Bot}]++
+			if r.Name == protocol.EventPageEntered {
+				b.pages[store.StatKey{Level: l, Bucket: bucket, Key: store.PageURL(r.URL), Bot: v.Bot}]++
+			}
+		}
+	}
+	return true
+}
+
+// markHighWater reads the events high water before the batch inserts its
+// first event.
+func (in *Ingester) markHighWater(ctx context.Context, b *batch) error {
+	if b.hwKnown {
+		return nil
+	}
+	hw, err := in.cfg.Store.EventsHighWater(ctx, b.q)
+	if err != nil {
+		return err
+	}
+	b.highWater, b.hwKnown = hw, true
+	return nil
 }
 
 func newBatch(cache *visitCache) *batch {
-	return &batch{cache: cache, touched: make(map[string]int64)}
+	return &batch{cache: cache, touched: make(map[string]int64),
+		counts: make(map[store.StatKey]int64), pages: make(map[store.StatKey]int64)}
 }
 
 func (b *batch) reset(q store.Querier) {
@@ -65,6 +151,7 @@ func (b *batch) reset(q store.Querier) {
 	clear(b.rows[:cap(b.rows)]) // drop references for the GC
 	b.rows = b.rows[:0]
 	clear(b.touched)
+	b.hwKnown = false
 }
 
 func (b *batch) touch(visitID string, at int64) {
@@ -216,12 +303,14 @@ func (in *Ingester) fail(jobs []*job, err error) {
 	}
 }
 
-// flush writes what a batch gathered: the events, and the last activity
-// of visits whose stored value is stale.
+// flush writes what a batch gathered: the events, their count in the
+// stats rollup, and the last activity of visits whose stored value is
+// stale.
 func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
-	var err error
-	if b.args, err = in.cfg.Store.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
-		return err
+	if len(b.rows) > 0 || b.hwKnown {
+		if err := in.count(ctx, b, direct); err != nil {
+			return err
+		}
 	}
 	for visitID, at := range b.touched {
 		e := b.cache.get(visitID)

@@ -137,9 +137,16 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		h.setVisit(w, fp, j, res.Visit)
 		out.Cookies, out.Identity.Recognition, out.VisitorKey = protocol.CookiesServer, nil, ""
 	}
+	b, err := json.Marshal(&out)
+	if err != nil {
+		// The events are stored; sending them again is harmless.
+		h.cfg.Logger.Error("collect: encode the answer", "visit", res.Visit.VisitID, "err", err)
+		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "the answer could not be encoded; send the events again")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(&out)
+	w.Write(append(b, '\n'))
 }
 
 // readBody reads at most MaxBatchBytes.

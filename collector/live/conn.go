@@ -37,6 +37,7 @@ type conn struct {
 	jar jar
 
 	subject string // guarded by hub.mu
+	visitID string // guarded by hub.mu: for OpenVisits
 
 	// sendMu orders the frames that carry visitor data (welcome, the
 	// snapshot of a subject the browser switches to, pushes) and guards
@@ -124,6 +125,9 @@ func (c *conn) serve(ctx context.Context) error {
 	if err := ingest.DecodeFrame(frame, &f); err != nil || f.Type != protocol.TypeHello {
 		return c.ws.Close(websocket.StatusPolicyViolation, "the first frame must be hello")
 	}
+	if ok, _ := c.hub.limiter.take(c.client.IP, 1, time.Now()); !ok {
+		return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
+	}
 	if err := c.hello(ctx, &f); err != nil {
 		return err
 	}
@@ -140,14 +144,9 @@ func (c *conn) serve(ctx context.Context) error {
 			c.writeFrameError(ctx, err, "")
 			continue
 		}
-		// Events count one each; a visitor-data update, a write too, counts
-		// one. Hello is free, so that a reconnecting tracker always gets
-		// its welcome.
-		cost := len(f.Events)
-		if f.Type == protocol.TypeVisitorDataUpdate || f.Type == protocol.TypeHandoff {
-			cost = 1
-		}
-		if ok, _ := c.hub.limiter.take(c.client.IP, cost, time.Now()); !ok {
+		// Events count one each; every other frame (hello, a visitor-data
+		// update, an empty batch) counts one: see ipLimiter.
+		if ok, _ := c.hub.limiter.take(c.client.IP, len(f.Events), time.Now()); !ok {
 			// Nothing of the frame is stored: the tracker keeps the
 			// unacknowledged events and reconnects after its backoff.
 			return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
@@ -205,6 +204,9 @@ func (c *conn) adopt(v ingest.Visit) {
 		c.client.Held = append(c.client.Held, *old)
 	}
 	c.visit = v
+	c.hub.mu.Lock()
+	c.visitID = v.VisitID
+	c.hub.mu.Unlock()
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
 	c.client.VisitorKey = v.VisitorKey
 	c.client.URL, c.client.Referrer = "", ""

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,9 +35,15 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// RateLimit is the events per second one client IP may send, over
 	// all its WebSocket frames and /v1/collect requests together, with a
-	// burst of twice that (at least a full batch); 0 turns it off.
+	// burst of twice that (at least a full batch). Every request and
+	// frame counts at least one, hello included. 0 turns it off.
 	RateLimit int
-	Logger    *slog.Logger
+	// MaxSocketsPerIP is how many WebSockets one client address (after
+	// TrustedProxies) may hold open; more are refused with 429 before the
+	// upgrade. Each costs memory (about 28 KB), so without a cap one
+	// address could exhaust the collector's. 0 turns the cap off.
+	MaxSocketsPerIP int
+	Logger          *slog.Logger
 	// Signer verifies recognition tokens in the collector's cookies, and
 	// Handoffs issues and redeems handoff tokens (SPEC section 7); Links
 	// is the store behind both. Without them the collector keeps no
@@ -71,6 +78,7 @@ type Hub struct {
 	mu      sync.Mutex
 	subs    map[string]map[*conn]struct{} // subject key → connections
 	conns   map[*conn]struct{}
+	perIP   map[string]int // open sockets (and upgrades under way) by client address
 	closing bool
 }
 
@@ -84,7 +92,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
-		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{},
+		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, perIP: map[string]int{},
 		limiter: newIPLimiter(cfg.RateLimit),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -107,6 +115,41 @@ func New(cfg Config) *Hub {
 func (h *Hub) originAllowed(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	return o == "" || h.anyOrig || h.origins[strings.ToLower(o)]
+}
+
+// ServeSocket is the route of GET /v1/ws: ServeWS behind the cap of
+// MaxSocketsPerIP. The cap is checked before the upgrade, so a refused
+// client gets a plain 429 problem and costs no socket; the slot is held
+// until the connection ends.
+func (h *Hub) ServeSocket(w http.ResponseWriter, r *http.Request) {
+	ip := h.clientIP(r)
+	if !h.admit(ip) {
+		writeProblem(w, http.StatusTooManyRequests, "too_many_sockets",
+			"this address holds "+strconv.Itoa(h.cfg.MaxSocketsPerIP)+" open WebSockets, the most --max-sockets-per-ip allows")
+		return
+	}
+	defer h.release(ip)
+	h.ServeWS(w, r)
+}
+
+// admit takes one of ip's socket slots, or reports that none is left.
+func (h *Hub) admit(ip string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cfg.MaxSocketsPerIP > 0 && h.perIP[ip] >= h.cfg.MaxSocketsPerIP {
+		return false
+	}
+	h.perIP[ip]++
+	return true
+}
+
+// release gives back a slot that admit took.
+func (h *Hub) release(ip string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perIP[ip]--; h.perIP[ip] <= 0 {
+		delete(h.perIP, ip)
+	}
 }
 
 func (h *Hub) register(c *conn) bool {
@@ -249,4 +292,18 @@ func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorD
 	}
 	view.Version, view.Data = vd.Version, protocol.RawJSON(vd.Data)
 	return view
+}
+
+// OpenVisits returns the visit ids of the open connections that have been
+// welcomed (with repeats when a visit has several tabs open).
+func (h *Hub) OpenVisits() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.conns))
+	for c := range h.conns {
+		if c.visitID != "" {
+			out = append(out, c.visitID)
+		}
+	}
+	return out
 }

@@ -22,6 +22,13 @@ const (
 // ipLimiter is a token bucket per client IP, shared by the WebSocket and
 // /v1/collect: perSecond events, and a burst of twice that (at least a
 // full batch, which could otherwise never pass).
+//
+// Every request and every frame costs at least one, whatever it carries:
+// an empty /v1/collect or a hello creates a visitor and a visit, so free
+// ones would let one address fill the database without limit (SPEC
+// section 12). A reconnecting tracker still gets its welcome: the burst
+// holds hundreds of hellos, and once a flood has drained it, the tracker's
+// backoff after the 1013 close waits for it to refill.
 type ipLimiter struct {
 	limit rate.Limit
 	burst int
@@ -49,11 +56,13 @@ func newIPLimiter(perSecond int) *ipLimiter {
 }
 
 // take takes n events from ip's bucket, or nothing: then it returns how
-// long until the bucket holds n. Zero events are always allowed.
+// long until the bucket holds n. n below 1 (a request or frame without
+// events) costs 1.
 func (l *ipLimiter) take(ip string, n int, now time.Time) (ok bool, retryAfter time.Duration) {
-	if l == nil || n <= 0 {
+	if l == nil {
 		return true, 0
 	}
+	n = max(n, 1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pruneLocked(now)

@@ -15,11 +15,16 @@ func TestIPLimiter(t *testing.T) {
 	}
 	l := newIPLimiter(10) // burst 500: a full batch
 	now := time.Unix(1_700_000_000, 0)
-	if ok, _ := l.take("a", 500, now); !ok {
-		t.Fatal("a full batch within the burst was refused")
+	if ok, _ := l.take("a", 499, now); !ok {
+		t.Fatal("a batch within the burst was refused")
 	}
+	// A request or frame without events (hello, an empty collect) costs
+	// one: it takes the last token, and the next is refused.
 	if ok, _ := l.take("a", 0, now); !ok {
-		t.Fatal("zero events (hello) were refused")
+		t.Fatal("zero events (hello) were refused with a token left")
+	}
+	if ok, wait := l.take("a", 0, now); ok || wait != 100*time.Millisecond {
+		t.Fatalf("zero events from an empty bucket: ok %v, wait %v; want refused, 100ms", ok, wait)
 	}
 	ok, wait := l.take("a", 20, now)
 	if ok || wait != 2*time.Second {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/feed"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
@@ -40,6 +41,14 @@ type Config struct {
 	// (live.Config.RateLimit). The edge leaves it 0: no state outlives a
 	// request there.
 	RateLimit int
+	// MaxSocketsPerIP caps one client address's open WebSockets
+	// (live.Config.MaxSocketsPerIP); 0 is no cap.
+	MaxSocketsPerIP int
+	// UserAgents classifies visits' browsers, devices and bots, and GeoIP
+	// locates client addresses; nil leaves those fields empty (the edge
+	// worker cannot afford the parser's tables).
+	UserAgents enrich.AgentParser
+	GeoIP      enrich.Geo
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -111,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
+		Enricher:              enrich.New(cfg.UserAgents, cfg.GeoIP),
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
@@ -125,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AllowedOrigins:  cfg.AllowedOrigins,
 		TrustedProxies:  cfg.TrustedProxies,
 		RateLimit:       cfg.RateLimit,
+		MaxSocketsPerIP: cfg.MaxSocketsPerIP,
 		Logger:          cfg.Logger,
 		Observer:        cfg.Metrics,
 		Signer:          signer,
@@ -138,7 +149,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tokens:      cfg.Store,
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
+		Stats:       cfg.Store,
+		Connections: s.hub,
 		Logger:      cfg.Logger,
+		Now:         cfg.Now,
 	})
 	if s.feed != nil {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
@@ -232,7 +246,7 @@ func (s *Server) routes() http.Handler {
 				"the change feed needs a long-lived process, which the edge build does not have; poll the REST API")
 		})
 	} else {
-		mux.HandleFunc("GET /v1/ws", s.hub.ServeWS)
+		mux.HandleFunc("GET /v1/ws", s.hub.ServeSocket)
 	}
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
 	mux.HandleFunc("/v1/cookies", s.hub.ServeCookies)

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/visitrack/visitrack/collector"
 )
@@ -13,6 +15,42 @@ import (
 // and the rows that say what belongs to the subject (the links, then the
 // identity or visitor itself) last. The native store runs the sequence in
 // one transaction all the same.
+//
+// Erasure is physical where the database allows it (SPEC section 12): the
+// native store zeroes deleted content (secure_delete, see package sqlite)
+// and, once an erasure has committed, runs the purge that WithPurge set,
+// which empties the WAL of the old copies of the erased rows. D1 offers
+// neither: Cloudflare keeps its own copies (Time Travel) for its retention
+// period, which the README states.
+
+// purgeTimeout bounds the purge after an erasure. It runs apart from the
+// request's context: a client that hangs up after the commit must not
+// leave the copies behind.
+const purgeTimeout = 30 * time.Second
+
+// WithPurge sets what runs after each committed erasure to remove the
+// erased rows' old copies from the disk: the native collector passes
+// sqlite.Purge (a TRUNCATE checkpoint). Without it (D1) an erasure ends
+// with its commit.
+func WithPurge(purge func(ctx context.Context, db *sql.DB) error) Option {
+	return func(s *Store) { s.purge = purge }
+}
+
+// afterErasure runs the purge. Its error (EUNAVAILABLE) says that the
+// erasure itself committed, since a retry finds nothing left to erase
+// (ENOTFOUND).
+func (s *Store) afterErasure(ctx context.Context) error {
+	if s.purge == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeTimeout)
+	defer cancel()
+	if err := s.purge(ctx, s.db); err != nil {
+		return collector.Errorf(collector.EUNAVAILABLE, "erased, but old copies of the erased rows remain in the "+
+			"database's WAL until the next erasure or a clean shutdown: %v", err)
+	}
+	return nil
+}
 
 // erasedVisits selects the visits erased with an identity: those linked to
 // it (authenticated, recognized or stitched), those it is the current
@@ -48,6 +86,9 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 		}
 		return run(ctx, q, identityErasure(id))
 	})
+	if err == nil {
+		err = s.afterErasure(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("delete identity %s: %w", id, err)
 	}
@@ -98,6 +139,9 @@ func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
 		}
 		return run(ctx, q, visitorErasure(id))
 	})
+	if err == nil {
+		err = s.afterErasure(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("delete visitor %s: %w", id, err)
 	}

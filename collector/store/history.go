@@ -28,7 +28,9 @@ const visitColumns = `v.visit_id, v.visitor_id, v.identity_id, v.session_id, v.s
 	max(v.last_seen_at, coalesce((SELECT max(e.corrected_at) FROM events e WHERE e.visit_id = v.visit_id), 0)),
 	v.ended_at, v.landing_url, v.referrer, v.user_agent,
 	(SELECT count(*) FROM pages p WHERE p.visit_id = v.visit_id),
-	(SELECT count(*) FROM events e WHERE e.visit_id = v.visit_id)`
+	(SELECT count(*) FROM events e WHERE e.visit_id = v.visit_id),
+	v.browser, v.browser_version, v.os, v.device_type, v.bot, v.bot_reason, v.referrer_type,
+	v.utm, v.click_ids, v.country, v.region, v.city, v.reached, v.was_verified`
 
 // identityVisitIDs selects the visit ids of an identity: the visits linked
 // to it (authenticated, recognized or stitched) and the visits it is the
@@ -331,7 +333,8 @@ func (s *Store) FindVisitIdentities(ctx context.Context, visitID string) ([]*col
 
 // identityColumns reads an identity with the ids of the browsers it used.
 const identityColumns = `i.identity_id, i.user_id, i.attributes, i.first_seen_at, i.last_seen_at,
-	(SELECT group_concat(iv.visitor_id, ' ') FROM identity_visitors iv WHERE iv.identity_id = i.identity_id)`
+	(SELECT group_concat(iv.visitor_id, ' ') FROM identity_visitors iv WHERE iv.identity_id = i.identity_id),
+	i.first_touch, i.last_touch`
 
 // FindIdentities returns identities in the order they were created; with
 // a userID, the one identity of that user (or none).
@@ -460,11 +463,15 @@ func scanVisit(sc scanner) (*collector.Visit, error) {
 		started, lastSeen  int64
 		ended              sql.NullInt64
 		pageCount, evCount int
+		utm, clicks        string
 	)
 	if err := sc.Scan(&v.VisitID, &v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified,
-		&started, &lastSeen, &ended, &v.LandingURL, &v.Referrer, &v.UserAgent, &pageCount, &evCount); err != nil {
+		&started, &lastSeen, &ended, &v.LandingURL, &v.Referrer, &v.UserAgent, &pageCount, &evCount,
+		&v.Browser, &v.BrowserVersion, &v.OS, &v.DeviceType, &v.Bot, &v.BotReason, &v.ReferrerType,
+		&utm, &clicks, &v.Country, &v.Region, &v.City, &v.Reached, &v.WasVerified); err != nil {
 		return nil, err
 	}
+	v.UTM, v.ClickIDs = jsonObject(utm), jsonObject(clicks)
 	v.IdentityID = nullString(identity)
 	v.StartedAt, v.LastSeenAt, v.EndedAt = fromMS(started), fromMS(lastSeen), fromNullMS(ended)
 	v.PageCount, v.EventCount = pageCount, evCount
@@ -512,10 +519,12 @@ func scanIdentity(sc scanner) (*collector.Identity, error) {
 		attrs           string
 		first, lastSeen int64
 		visitors        sql.NullString
+		firstT, lastT   sql.NullString
 	)
-	if err := sc.Scan(&i.IdentityID, &i.UserID, &attrs, &first, &lastSeen, &visitors); err != nil {
+	if err := sc.Scan(&i.IdentityID, &i.UserID, &attrs, &first, &lastSeen, &visitors, &firstT, &lastT); err != nil {
 		return nil, err
 	}
+	i.FirstTouch, i.LastTouch = touch(firstT), touch(lastT)
 	i.Attributes = jsonOrEmpty(attrs)
 	i.FirstSeenAt, i.LastSeenAt = fromMS(first), fromMS(lastSeen)
 	i.VisitorIDs = strings.Fields(visitors.String)
@@ -532,4 +541,23 @@ func jsonOrEmpty(s string) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return json.RawMessage(s)
+}
+
+// jsonObject returns a stored JSON object as is, or {} for anything that
+// is not one (a value written by hand, a truncated row), so that a visit
+// always encodes.
+func jsonObject(s string) json.RawMessage {
+	if len(s) < 2 || s[0] != '{' || !json.Valid([]byte(s)) {
+		return json.RawMessage("{}")
+	}
+	return json.RawMessage(s)
+}
+
+// touch returns a stored touch, or null when there is none (or it is not
+// a JSON object), so that an identity always encodes.
+func touch(v sql.NullString) json.RawMessage {
+	if !v.Valid {
+		return json.RawMessage("null")
+	}
+	return jsonObject(v.String)
 }

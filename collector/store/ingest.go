@@ -32,6 +32,8 @@ type VisitState struct {
 	// KeyHash is the hash of the visitor's browser key ("" for a visitor
 	// stored before keys existed): ingest checks each request against it.
 	KeyHash string
+	// Bot is the visit's bot flag (enrichment), for the stats rollups.
+	Bot bool
 }
 
 // VisitOrigin is what a new visit records about where it came from.
@@ -40,6 +42,20 @@ type VisitOrigin struct {
 	Referrer  string
 	UserAgent string
 	IP        string
+	Insight   VisitInsight
+}
+
+// VisitInsight is what enrichment learned about a new visit (SPEC section
+// 8). UTM and ClickIDs are JSON objects; the three UTM fields that stats
+// break down by are also kept on their own.
+type VisitInsight struct {
+	Browser, BrowserVersion, OS, DeviceType string
+	Bot                                     bool
+	BotReason                               string
+	ReferrerType                            string
+	UTM, ClickIDs                           string
+	UTMSource, UTMMedium, UTMCampaign       string
+	Country, Region, City                   string
 }
 
 // EventRow is one row of the events table.
@@ -113,9 +129,9 @@ func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*Visi
 	var identity, key sql.NullString
 	var ended sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
-		v.started_at, v.last_seen_at, v.ended_at, r.key_hash FROM visits v
+		v.started_at, v.last_seen_at, v.ended_at, r.key_hash, v.bot FROM visits v
 		LEFT JOIN visitors r ON r.visitor_id = v.visitor_id WHERE v.visit_id = ?`, visitID).
-		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key)
+		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key, &v.Bot)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -136,10 +152,24 @@ func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o Vis
 		v.VisitorID, v.StartedAt, v.StartedAt, nullIfEmpty(v.KeyHash)); err != nil {
 		return fmt.Errorf("create visitor %s: %w", v.VisitorID, err)
 	}
+	in := &o.Insight
+	v.Bot = in.Bot
+	if in.UTM == "" {
+		in.UTM = "{}"
+	}
+	if in.ClickIDs == "" {
+		in.ClickIDs = "{}"
+	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
-		started_at, last_seen_at, landing_url, referrer, user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		started_at, last_seen_at, landing_url, referrer, user_agent, ip,
+		browser, browser_version, os, device_type, bot, bot_reason, referrer_type,
+		utm, utm_source, utm_medium, utm_campaign, click_ids, country, region, city, reached, was_verified)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.VisitID, v.VisitorID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.SessionID,
-		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP); err != nil {
+		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP,
+		in.Browser, in.BrowserVersion, in.OS, in.DeviceType, boolInt(in.Bot), in.BotReason, in.ReferrerType,
+		in.UTM, in.UTMSource, in.UTMMedium, in.UTMCampaign, in.ClickIDs, in.Country, in.Region, in.City,
+		v.State, boolInt(v.Verified)); err != nil {
 		return fmt.Errorf("create visit %s: %w", v.VisitID, err)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at)
@@ -160,8 +190,14 @@ func (s *Store) SwitchSession(ctx context.Context, q Querier, v *VisitState, nex
 		VALUES (?, ?, ?, ?, ?, ?)`, next.SessionID, v.VisitID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified), at); err != nil {
 		return fmt.Errorf("open session in visit %s: %w", v.VisitID, err)
 	}
-	if _, err := q.ExecContext(ctx, `UPDATE visits SET session_id = ?, identity_id = ?, state = ?, verified = ? WHERE visit_id = ?`,
-		next.SessionID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified), v.VisitID); err != nil {
+	// reached and was_verified only ever go up: the stats count the most
+	// identified state a visit reached.
+	if _, err := q.ExecContext(ctx, `UPDATE visits SET session_id = ?, identity_id = ?, state = ?, verified = ?,
+		reached = CASE WHEN reached = 'authenticated' OR ? = 'authenticated' THEN 'authenticated'
+			WHEN reached = 'recognized' OR ? = 'recognized' THEN 'recognized' ELSE reached END,
+		was_verified = max(was_verified, ?) WHERE visit_id = ?`,
+		next.SessionID, nullIfEmpty(next.IdentityID), next.State, boolInt(next.Verified),
+		next.State, next.State, boolInt(next.Verified), v.VisitID); err != nil {
 		return fmt.Errorf("update visit %s: %w", v.VisitID, err)
 	}
 	v.SessionID, v.IdentityID, v.State, v.Verified = next.SessionID, next.IdentityID, next.State, next.Verified
@@ -208,8 +244,23 @@ func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, iden
 		ON CONFLICT DO NOTHING`, identityID, v.VisitorID, at); err != nil {
 		return fmt.Errorf("link identity %s to visitor %s: %w", identityID, v.VisitorID, err)
 	}
+	// Attribution: the first touch is the earliest visit of the first
+	// browser proven to be the identity (its anonymous visits are
+	// stitched), the last touch this visit.
+	if _, err := q.ExecContext(ctx, `UPDATE identities SET
+		first_touch = coalesce(first_touch, (SELECT `+touchJSON+` FROM visits t
+			WHERE t.visitor_id = ? ORDER BY t.started_at, t.visit_id LIMIT 1)),
+		last_touch = (SELECT `+touchJSON+` FROM visits t WHERE t.visit_id = ?)
+		WHERE identity_id = ?`, v.VisitorID, v.VisitID, identityID); err != nil {
+		return fmt.Errorf("touches of identity %s: %w", identityID, err)
+	}
 	return nil
 }
+
+// touchJSON is a visit t as an identity's touch: {at, landingUrl,
+// referrer, referrerType, utm}.
+const touchJSON = `json_object('at', strftime('%Y-%m-%dT%H:%M:%fZ', t.started_at / 1000.0, 'unixepoch'),
+	'landingUrl', t.landing_url, 'referrer', t.referrer, 'referrerType', t.referrer_type, 'utm', json(t.utm))`
 
 // StitchVisits links the visitor's earlier visits that no identity claims
 // yet to the identity, as "stitched": its anonymous history becomes part of
@@ -258,8 +309,10 @@ func eventInsertSQL(n int) string {
 
 // InsertEvents stores rows with as few statements as the parameter limit
 // allows. An event already stored is left as it is, so resending is
-// harmless. args is scratch space the caller may reuse between calls.
-func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, args []any) ([]any, error) {
+// harmless. args is scratch space the caller may reuse between calls. It
+// returns how many rows were new.
+func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, args []any) ([]any, int64, error) {
+	var inserted int64
 	for len(rows) > 0 {
 		n := min(len(rows), s.maxRows)
 		args = args[:0]
@@ -269,33 +322,53 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 				r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
 				r.URL, r.Title, r.Referrer, r.Data, r.IP)
 		}
-		if _, err := s.execHot(ctx, q, eventInsertSQL(n), args...); err != nil {
-			return args, fmt.Errorf("insert %d events: %w", n, err)
+		res, err := s.execHot(ctx, q, eventInsertSQL(n), args...)
+		if err != nil {
+			return args, inserted, fmt.Errorf("insert %d events: %w", n, err)
+		}
+		// A driver that cannot count (D1 answers it too) reports -1:
+		// the caller then counts in SQL.
+		if c, err := res.RowsAffected(); err == nil && inserted >= 0 {
+			inserted += c
+		} else {
+			inserted = -1
 		}
 		rows = rows[n:]
 	}
-	return args, nil
+	return args, inserted, nil
 }
 
-// UpsertPage records a page entry or exit.
-func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) error {
-	var err error
+// UpsertPage records a page entry or exit. A page belongs to the visit
+// that first used its pageId (SPEC section 12): when another visit owns
+// it, nothing changes and UpsertPage reports false. The check is the
+// upsert's own WHERE, so that one statement decides on D1 too.
+func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) (bool, error) {
+	var row *sql.Row
 	if p.ExitedAt == 0 {
-		_, err = q.ExecContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at)
+		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (page_id) DO UPDATE SET url = excluded.url, title = excluded.title,
-				referrer = excluded.referrer, entered_at = excluded.entered_at`,
+				referrer = excluded.referrer, entered_at = excluded.entered_at
+			WHERE pages.visit_id = excluded.visit_id
+			RETURNING page_id`,
 			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt)
 	} else {
-		_, err = q.ExecContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms)
+		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (page_id) DO UPDATE SET exited_at = excluded.exited_at, duration_ms = excluded.duration_ms`,
+			ON CONFLICT (page_id) DO UPDATE SET exited_at = excluded.exited_at, duration_ms = excluded.duration_ms
+			WHERE pages.visit_id = excluded.visit_id
+			RETURNING page_id`,
 			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt, p.ExitedAt, p.DurationMS)
 	}
-	if err != nil {
-		return fmt.Errorf("record page %s: %w", p.PageID, err)
+	var id string
+	err := row.Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("record page %s: %w", p.PageID, err)
+	}
+	return true, nil
 }
 
 // TouchVisit moves the visit's last activity forward to at.
@@ -374,4 +447,116 @@ func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, 
 		return false, fmt.Errorf("insert event %s: %w", r.EventID, err)
 	}
 	return true, nil
+}
+
+// EventsHighWater returns the largest rowid of events: rows inserted after
+// it, in the same transaction, are the ones CountEvents counts.
+func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
+	const query = `SELECT coalesce(max(rowid), 0) FROM events`
+	var hw int64
+	stmt, err := s.preparedHot(ctx, q, query)
+	if err == nil && stmt != nil {
+		err = stmt.QueryRowContext(ctx).Scan(&hw)
+	} else if err == nil {
+		err = q.QueryRowContext(ctx, query).Scan(&hw)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("events high water: %w", err)
+	}
+	return hw, nil
+}
+
+// statsLevels are the bucket lengths of the stats rollups: a minute, an
+// hour and a day, in milliseconds.
+const statsLevels = `(SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000)`
+
+// StatsLevels are the same lengths for callers that count in Go.
+var StatsLevels = [...]int64{60_000, 3_600_000, 86_400_000}
+
+// pageURL is the SQL for an event's URL without its query and fragment,
+// the page of the page breakdown (PageURL in Go).
+const pageURL = `CASE WHEN instr(e.url, '?') > 0 THEN substr(e.url, 1, instr(e.url, '?') - 1)
+	WHEN instr(e.url, '#') > 0 THEN substr(e.url, 1, instr(e.url, '#') - 1) ELSE e.url END`
+
+// PageURL is url without its query and fragment.
+func PageURL(url string) string {
+	if i := strings.IndexByte(url, '?'); i >= 0 {
+		return url[:i]
+	}
+	if i := strings.IndexByte(url, '#'); i >= 0 {
+		return url[:i]
+	}
+	return url
+}
+
+// CountEvents adds the events with a rowid in (after, upTo] (upTo 0: no
+// bound) to the rollups that the stats read, with their visit's bot flag.
+// Run in the transaction that inserted them, it counts each stored event
+// once: a resend inserts no row. Ingest counts in Go what it can (see
+// AddStats) and calls this for the rest. (On D1, without transactions, a
+// request that runs at the same moment can make a minute approximate.)
+func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64) error {
+	if upTo <= 0 {
+		upTo = 1<<63 - 1
+	}
+	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (level, bucket, name, bot, n)
+		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
+		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
+		WHERE e.rowid > ? AND e.rowid <= ? GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
+		return fmt.Errorf("count events: %w", err)
+	}
+	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
+		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
+		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
+		WHERE e.rowid > ? AND e.rowid <= ? AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
+		return fmt.Errorf("count page views: %w", err)
+	}
+	return nil
+}
+
+// StatKey is one rollup row: the bucket (its start in Unix ms) of a level,
+// an event name (stats_events) or a page URL (stats_pages), and the bot
+// flag.
+type StatKey struct {
+	Level, Bucket int64
+	Key           string
+	Bot           bool
+}
+
+// statsChunk bounds the rows of one rollup statement, so that a handful
+// of statement shapes are prepared once.
+const statsChunk = 16
+
+// AddStats adds counts to stats_events, or to stats_pages when pages.
+func (s *Store) AddStats(ctx context.Context, q Querier, pages bool, counts map[StatKey]int64) error {
+	table, col := "stats_events", "name"
+	if pages {
+		table, col = "stats_pages", "url"
+	}
+	args := make([]any, 0, 5*statsChunk)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		query := `INSERT INTO ` + table + ` (level, bucket, ` + col + `, bot, n) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) +
+			` ON CONFLICT (level, bucket, ` + col + `, bot) DO UPDATE SET n = n + excluded.n`
+		if _, err := s.execHot(ctx, q, query, args...); err != nil {
+			return fmt.Errorf("add to %s: %w", table, err)
+		}
+		args, n = args[:0], 0
+		return nil
+	}
+	for k, c := range counts {
+		args = append(args, k.Level, k.Bucket, k.Key, boolInt(k.Bot), c)
+		if n++; n == statsChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }

@@ -37,7 +37,7 @@ func BenchmarkInsertEvents(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if args, err = s.InsertEvents(ctx, tx, rows[i:min(i+batch, b.N)], args); err != nil {
+		if args, _, err = s.InsertEvents(ctx, tx, rows[i:min(i+batch, b.N)], args); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {

@@ -47,6 +47,7 @@ type Store struct {
 	// bound parameters per statement.
 	maxRows int
 	now     func() time.Time
+	purge   func(context.Context, *sql.DB) error // after erasures; see WithPurge
 
 	// stmts holds the hot statements prepared once (by SQL text), for
 	// reuse inside the writer's transactions.
@@ -100,6 +101,27 @@ func (s *Store) execHot(ctx context.Context, q Querier, query string, args ...an
 	// The transaction's copy is closed with the transaction; the prepared
 	// statement stays with its connection for the next one.
 	return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+}
+
+// preparedHot returns the statement for query prepared once (see execHot),
+// or nil where statements are not kept (outside a transaction, D1).
+func (s *Store) preparedHot(ctx context.Context, q Querier, query string) (*sql.Stmt, error) {
+	tx, ok := q.(*sql.Tx)
+	if !ok || !s.transactions {
+		return nil, nil
+	}
+	s.stmtMu.Lock()
+	stmt := s.stmts[query]
+	if stmt == nil {
+		var err error
+		if stmt, err = s.db.PrepareContext(ctx, query); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		s.stmts[query] = stmt
+	}
+	s.stmtMu.Unlock()
+	return tx.StmtContext(ctx, stmt), nil
 }
 
 // Close releases the prepared statements. It does not close the database.
@@ -176,8 +198,20 @@ func (s *Store) inTx(ctx context.Context, fn func(Querier) error) error {
 // ms converts a time to the stored Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// fromMS converts stored Unix milliseconds to a UTC time.
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+// The stored times fromMS can return: 0000-01-01 to 9999-12-31 UTC, the
+// years RFC 3339 (and encoding/json) can write.
+const (
+	minEncodableMS = -62167219200000
+	maxEncodableMS = 253402300799999
+)
+
+// fromMS converts stored Unix milliseconds to a UTC time. Ingest keeps
+// times near their receipt, but a row written before it did (or by hand)
+// may hold any integer: such a time is clamped to the years RFC 3339 can
+// write, so that one row cannot make a whole list fail to encode.
+func fromMS(v int64) time.Time {
+	return time.UnixMilli(min(max(v, minEncodableMS), maxEncodableMS)).UTC()
+}
 
 // fromNullMS converts a nullable column.
 func fromNullMS(v sql.NullInt64) *time.Time {

@@ -38,6 +38,25 @@ func IsULID(s string) bool {
 	return true
 }
 
+// UpperULID returns the canonical, upper-case form of s, which IsULID
+// accepted. Ids are stored in upper case only (SPEC section 12): the same
+// id sent in two cases must name one thing that the REST API can read and
+// erase. It allocates only when s has a lower-case letter.
+func UpperULID(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'a' && c <= 'z' {
+					b[j] = c - ('a' - 'A')
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 // ValidNamespace reports whether name matches ^[a-z][a-z0-9_]{0,63}$.
 func ValidNamespace(name string) bool {
 	if len(name) == 0 || len(name) > MaxNamespaceLen || name[0] < 'a' || name[0] > 'z' {

@@ -24,6 +24,27 @@ func TestIsULID(t *testing.T) {
 	}
 }
 
+func TestUpperULID(t *testing.T) {
+	for in, want := range map[string]string{
+		"01jd3z8q5n0000000000000000": "01JD3Z8Q5N0000000000000000",
+		"01Jd3Z8q5N0000000000000abc": "01JD3Z8Q5N0000000000000ABC",
+		"01JD3Z8Q5N0000000000000000": "01JD3Z8Q5N0000000000000000",
+		"":                           "",
+	} {
+		got := UpperULID(in)
+		if got != want {
+			t.Errorf("UpperULID(%q) = %q, want %q", in, got, want)
+		}
+		if !IsULID(in) && in != "" {
+			t.Errorf("test input %q is not a ULID", in)
+		}
+	}
+	s := "01JD3Z8Q5N0000000000000000"
+	if n := testing.AllocsPerRun(100, func() { s = UpperULID(s) }); n != 0 {
+		t.Errorf("UpperULID of an upper-case id allocates %v times, want 0", n)
+	}
+}
+
 func TestValidNamespace(t *testing.T) {
 	for s, want := range map[string]bool{
 		"crm_integration":             true,

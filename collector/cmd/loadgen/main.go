@@ -215,7 +215,7 @@ func rawCeiling(path string, n int) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if args, err = s.InsertEvents(ctx, tx, rows, args); err != nil {
+		if args, _, err = s.InsertEvents(ctx, tx, rows, args); err != nil {
 			tx.Rollback()
 			return 0, err
 		}

@@ -31,11 +31,16 @@ var register sync.Once
 // rewrites one leaf per active visit, so the copies are large. Checkpoints
 // in their own goroutine and connection (PASSIVE: they never block the
 // writer) keep them off the write path.
+//
+// secure_delete is on for every connection: SQLite zeroes the bytes of
+// deleted rows, of cells an update moves, and of pages it frees, so that
+// an erased person's data does not linger in free space (SPEC section
+// 12). Old copies in the WAL go with Purge, after each erasure.
 func Open(path string) (*sql.DB, error) {
 	register.Do(func() {
 		sql.Register(driverName, &sqlite3.SQLiteDriver{
 			ConnectHook: func(c *sqlite3.SQLiteConn) error {
-				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY", nil)
+				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON", nil)
 				return err
 			},
 		})
@@ -70,6 +75,32 @@ func RunCheckpoints(ctx context.Context, db *sql.DB, every time.Duration) {
 			return
 		case <-t.C:
 			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
+
+// Purge copies the whole WAL into the database and truncates the WAL to
+// zero bytes (a TRUNCATE checkpoint), so that no old frame keeps a copy of
+// rows deleted before it: the store runs it after each erasure. The
+// checkpoint waits (busy timeout) for the writer and for readers of older
+// snapshots, and holds new writers back meanwhile; while a long reader
+// keeps it from finishing, it tries again until ctx ends.
+func Purge(ctx context.Context, db *sql.DB) error {
+	wait := 50 * time.Millisecond
+	for {
+		var busy, logFrames, checkpointed int
+		err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
+		if err == nil && busy == 0 {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("a reader or writer kept it from finishing (%d of %d frames copied)", checkpointed, logFrames)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("purge the WAL: %w (%w)", err, ctx.Err())
+		case <-time.After(wait):
+			wait = min(2*wait, time.Second)
 		}
 	}
 }

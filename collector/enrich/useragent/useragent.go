@@ -1,0 +1,124 @@
+// Package useragent classifies User-Agent headers for enrich: browser,
+// version, OS and device type with github.com/medama-io/go-useragent (a
+// trie built once, no allocation per parse), bots with
+// github.com/x-way/crawlerdetect (the crawler list of the PHP CrawlerDetect
+// project) and the parser's own bot class. It is a package of its own so
+// that builds that cannot afford its tables (the edge worker, under its
+// size limit) leave it out. BenchmarkParsers compares it with
+// mileusna/useragent and ua-parser/uap-go.
+package useragent
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/medama-io/go-useragent"
+	"github.com/medama-io/go-useragent/agents"
+	"github.com/visitrack/visitrack/collector/enrich"
+	"github.com/x-way/crawlerdetect"
+)
+
+// maxUserAgent bounds the part of a User-Agent header that is parsed: real
+// ones are a few hundred bytes, and the crawler list is a regular
+// expression whose cost grows with the input.
+const maxUserAgent = 512
+
+// Parser parses User-Agent headers. It is safe for concurrent use; the
+// parsers are built once (New takes a few milliseconds).
+type Parser struct {
+	parser   *useragent.Parser
+	crawlers *crawlerdetect.CrawlerDetect
+
+	mu    sync.Mutex
+	cache map[string]enrich.Agent // a few thousand distinct headers cover most traffic
+}
+
+// cacheSize bounds the cache; past it the cache starts over.
+const cacheSize = 4096
+
+// New builds the parsers.
+func New() *Parser {
+	return &Parser{
+		parser:   useragent.NewParser(),
+		crawlers: crawlerdetect.New(),
+		cache:    make(map[string]enrich.Agent),
+	}
+}
+
+// Parse describes ua. Hostile input (megabytes, control characters,
+// invalid UTF-8) is cut and cleaned first, so the cost is bounded.
+func (u *Parser) Parse(ua string) enrich.Agent {
+	ua = enrich.Clean(ua, maxUserAgent)
+	u.mu.Lock()
+	a, ok := u.cache[ua]
+	u.mu.Unlock()
+	if ok {
+		return a
+	}
+	a = u.parse(ua)
+	u.mu.Lock()
+	if len(u.cache) >= cacheSize {
+		clear(u.cache)
+	}
+	u.cache[ua] = a
+	u.mu.Unlock()
+	return a
+}
+
+func (u *Parser) parse(ua string) enrich.Agent {
+	if strings.TrimSpace(ua) == "" {
+		return enrich.Agent{DeviceType: enrich.DeviceBot, Bot: true, BotReason: enrich.BotNoUserAgent}
+	}
+	p := u.parser.Parse(ua)
+	a := enrich.Agent{
+		Browser:        string(p.Browser()),
+		BrowserVersion: p.BrowserVersion(),
+		OS:             string(p.OS()),
+		DeviceType:     deviceType(p.Device()),
+	}
+	switch {
+	case strings.Contains(ua, "HeadlessChrome") || strings.Contains(ua, "PhantomJS"):
+		a.Bot, a.BotReason = true, enrich.BotHeadless
+	case (a.Browser == "" || suspicious(ua)) && u.crawlers.IsCrawler(ua):
+		a.Bot, a.BotReason = true, enrich.BotCrawlerList
+	case p.IsBot():
+		a.Bot, a.BotReason = true, enrich.BotParser
+	}
+	if a.Bot {
+		a.DeviceType = enrich.DeviceBot
+	}
+	return a
+}
+
+// suspectWords are found in nearly every crawler, tool and library agent
+// that also names a browser. The crawler list is one large regular
+// expression (about 300 µs a string); a header in which the parser found a
+// browser and none of these words is not checked against it, so that
+// ordinary traffic, and a flood of made-up headers, stays cheap.
+var suspectWords = []string{"bot", "crawl", "spider", "slurp", "http", "fetch", "scan", "curl",
+	"wget", "python", "java", "go-", "ruby", "perl", "php", "node", "axios", "headless",
+	"preview", "monitor", "check", "lighthouse", "archive", "proxy", "search", "validator"}
+
+func suspicious(ua string) bool {
+	lower := strings.ToLower(ua)
+	for _, w := range suspectWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func deviceType(d agents.Device) string {
+	switch d {
+	case agents.DeviceDesktop:
+		return enrich.DeviceDesktop
+	case agents.DeviceMobile:
+		return enrich.DeviceMobile
+	case agents.DeviceTablet:
+		return enrich.DeviceTablet
+	case agents.DeviceBot:
+		return enrich.DeviceBot
+	}
+	return enrich.DeviceOther
+}
