@@ -1,9 +1,12 @@
 package live
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/visitrack/visitrack/collector/identity"
 )
 
 func TestSameSite(t *testing.T) {
@@ -64,5 +67,20 @@ func TestReadJarIgnoresBadValues(t *testing.T) {
 	r.Header.Set("Cookie", `_vt_vid=01JD0000000000000000000000; _vt_uid=v1.abc.def`)
 	if j := readJar(r); j.visitorID != "01JD0000000000000000000000" || j.token != "v1.abc.def" || j.badToken {
 		t.Fatalf("good: %+v", j)
+	}
+}
+
+// TestRefusedHandoffsDoNotFloodTheLog: refusals are logged at growing
+// intervals (the 1st, 2nd, 4th, 8th…), with the reason and never the
+// token.
+func TestRefusedHandoffsDoNotFloodTheLog(t *testing.T) {
+	var buf strings.Builder
+	h := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	for i := 0; i < 100; i++ {
+		h.refuseHandoff(identity.ErrSignature)
+	}
+	lines := strings.Count(buf.String(), "handoff token refused")
+	if lines != 7 || !strings.Contains(buf.String(), "reason=forged") || !strings.Contains(buf.String(), "refusedSinceStart=64") {
+		t.Fatalf("%d lines:\n%s", lines, buf.String())
 	}
 }
