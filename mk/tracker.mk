@@ -46,7 +46,7 @@ build/tracker.wasm: $(TRACKER_SRC) go.mod
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./tracker
 
 web-assets: build/web-assets.stamp
-build/web-assets.stamp: build/tracker.wasm $(WEB_SRC) $(WASM_EXEC) | tracker-tools
+build/web-assets.stamp: build/tracker.wasm web/loader/gt.js $(WEB_SRC) $(WASM_EXEC) | tracker-tools
 	$(GO) run ./web/cmd/webassets -wasm build/tracker.wasm -exec $(WASM_EXEC) \
 		-loader web/loader/gt.js -out web/static
 	@touch $@

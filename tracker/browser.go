@@ -148,6 +148,7 @@ func (b *browser) Page() agent.Page {
 		Language: str(nav, "language"),
 		Secure:   str(loc, "protocol") == "https:",
 		GPC:      boolean(nav, "globalPrivacyControl"),
+		Handoff:  str(g.Get("_gt"), "handoff"), // the loader took it from the address
 	}
 	if s := g.Get("screen"); isObject(s) {
 		p.Screen = itoa(num(s, "width")) + "x" + itoa(num(s, "height"))

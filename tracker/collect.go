@@ -17,13 +17,16 @@ func (collectError) Error() string { return "visitrack: collect request failed" 
 var errCollect error = collectError{}
 
 // Post sends body with fetch as text/plain, a "simple" cross-origin request
-// that needs no CORS preflight.
+// that needs no CORS preflight. It serves /v1/collect, /v1/cookies and
+// /v1/handoff, whose answers decode alike.
 func (b *browser) Post(url, body string, done func(*protocol.CollectResponse, error)) {
 	fail := func() { b.l.post(func() { done(nil, errCollect) }) }
 	init := b.global.Get("Object").New()
 	init.Set("method", "POST")
 	init.Set("body", body)
-	init.Set("credentials", "omit")
+	// With the collector's cookies, which first-party mode keeps
+	// HttpOnly; the collector answers allowed origins with credentials.
+	init.Set("credentials", "include")
 	init.Set("keepalive", len(body) < 60<<10)
 	headers := b.global.Get("Object").New()
 	headers.Set("Content-Type", "text/plain")
@@ -72,7 +75,8 @@ func then(p js.Value, ok func(js.Value), fail func()) {
 }
 
 func decodeCollectResponse(v js.Value) *protocol.CollectResponse {
-	r := &protocol.CollectResponse{VisitorID: str(v, "visitorId"), VisitorKey: str(v, "visitorKey"), VisitID: str(v, "visitId"), Ack: decodeAck(get(v, "ack"))}
+	r := &protocol.CollectResponse{VisitorID: str(v, "visitorId"), VisitorKey: str(v, "visitorKey"), VisitID: str(v, "visitId"),
+		Ack: decodeAck(get(v, "ack")), Cookies: str(v, "cookies"), Token: str(v, "token")}
 	if id := get(v, "identity"); isObject(id) {
 		i := decodeIdentity(id)
 		r.Identity = &i

@@ -69,6 +69,14 @@ func decodeCommand(v js.Value) (c agent.Command, ok bool) {
 		c = agent.Command{Op: agent.OpStats}
 	case "subscribe":
 		return subscribeCommand(arg(1), arg(2))
+	case "decorate":
+		// The loader wraps the callback: it gets the token and calls back
+		// with the URL (web/loader/gt.js).
+		q := js.Global().Get("_gt")
+		if get(q, "dec").Type() != js.TypeFunction {
+			return c, false
+		}
+		c = agent.Command{Op: agent.OpDecorate, Reply: callbackReply(q.Call("dec", arg(1), arg(2)))}
 	default:
 		return c, false
 	}
@@ -91,6 +99,7 @@ func decodeConfig(o js.Value) agent.ConfigPatch {
 	p.Collector = strPtr(o, "collector")
 	p.Transport = strPtr(o, "transport")
 	p.CookieDomain = strPtr(o, "cookieDomain")
+	p.Cookies = strPtr(o, "cookies")
 	p.RequireConsent = boolPtr(o, "requireConsent")
 	p.RespectGPC = boolPtr(o, "respectGPC")
 	p.AutoRecognize = boolPtr(o, "autoRecognize")

@@ -264,7 +264,7 @@ func TestTrackerInNode(t *testing.T) {
 	l.post(func() { install(l) })
 	eventually(t, "a WebSocket", func() bool { return socks.Length() == 1 })
 	ws := socks.Index(0)
-	if ws.Get("url").String() != "ws://127.0.0.1:9/v1/ws" || ws.Get("protocol").String() != protocol.Subprotocol {
+	if ws.Get("url").String() != "ws://127.0.0.1:9/v1/ws?cookies=auto&cookieDomain=" || ws.Get("protocol").String() != protocol.Subprotocol {
 		t.Fatalf("dialled %s %s", ws.Get("url"), ws.Get("protocol"))
 	}
 	if q.Get("tracker").String() == "" || q.Length() != 0 {

@@ -68,6 +68,8 @@ func toJS(v any) any {
 		return o
 	case agent.VisitorData:
 		return parse(v.JSON)
+	case string:
+		return v
 	case agent.Stats:
 		o.Set("queued", v.Queued)
 		o.Set("dropped", v.Dropped)

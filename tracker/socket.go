@@ -106,7 +106,8 @@ func decodeMessage(v js.Value) *agent.Message {
 	case protocol.TypeWelcome:
 		m.Welcome = protocol.Welcome{Type: m.Type, VisitorID: str(v, "visitorId"), VisitorKey: str(v, "visitorKey"), VisitID: str(v, "visitId"),
 			State: str(v, "state"), IdentityID: strPtr(v, "identityId"), Verified: boolean(v, "verified"),
-			Recognition: strPtr(v, "recognition"), VisitorData: decodeVisitorData(get(v, "visitorData"))}
+			Recognition: strPtr(v, "recognition"), VisitorData: decodeVisitorData(get(v, "visitorData")),
+			Cookies: str(v, "cookies")}
 	case protocol.TypeAck:
 		m.Ack = decodeAck(v)
 	case protocol.TypeIdentity:
@@ -114,6 +115,8 @@ func decodeMessage(v js.Value) *agent.Message {
 	case protocol.TypeVisitorData:
 		m.VisitorData = decodeVisitorData(v)
 		m.RequestID = str(v, "requestId")
+	case protocol.TypeHandoff:
+		m.Handoff = protocol.Handoff{RequestID: str(v, "requestId"), Token: str(v, "token")}
 	case protocol.TypeError:
 		m.Error = protocol.Error{Type: m.Type, Code: str(v, "code"), Message: str(v, "message"), RequestID: str(v, "requestId")}
 	case protocol.TypeNotification:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -31,9 +32,17 @@ func NewID() string { return ulid.Make().String() }
 // subprotocol and sends hello.
 func Dial(t testing.TB, wsURL string, hello protocol.Hello) *Client {
 	t.Helper()
+	c, _ := DialWith(t, wsURL, nil, hello)
+	return c
+}
+
+// DialWith is Dial with request headers (Origin, Cookie); it also returns
+// the handshake answer, whose headers may set cookies.
+func DialWith(t testing.TB, wsURL string, header http.Header, hello protocol.Hello) (*Client, *http.Response) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPHeader: header})
 	if err != nil {
 		t.Fatalf("dial %s: %v", wsURL, err)
 	}
@@ -43,7 +52,7 @@ func Dial(t testing.TB, wsURL string, hello protocol.Hello) *Client {
 	hello.Type = protocol.TypeHello
 	c.Send(hello)
 	c.Expect(protocol.TypeWelcome, &c.Welcome)
-	return c
+	return c, resp
 }
 
 // Send writes one frame.

@@ -77,6 +77,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("UnprovenSignIn", s.testUnprovenSignIn)
 	t.Run("BrowserKey", s.testBrowserKey)
 	t.Run("SignOutRevokes", s.testSignOutRevokes)
+	t.Run("Handoff", s.testHandoff)
 	t.Run("History", s.testHistory)
 	t.Run("Pagination", s.testPagination)
 	t.Run("VisitorData", s.testVisitorData)

@@ -33,9 +33,10 @@ type Frame struct {
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
 	URL                string  `json:"url"`
 	Referrer           string  `json:"referrer"`
+	Handoff            string  `json:"handoff"`
 	// events
 	RawBatch
-	// visitorData.update
+	// visitorData.update and handoff
 	RequestID string          `json:"requestId"`
 	Namespace string          `json:"namespace"`
 	Value     json.RawMessage `json:"value"`

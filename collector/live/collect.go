@@ -23,6 +23,9 @@ type collectRequest struct {
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
+	Handoff            string  `json:"handoff"`
+	Cookies            string  `json:"cookies"`
+	CookieDomain       string  `json:"cookieDomain"`
 	ingest.RawBatch
 }
 
@@ -35,10 +38,7 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not send events; see --allowed-origins")
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		w.Header().Set("Access-Control-Allow-Origin", o)
-		w.Header().Add("Vary", "Origin")
-	}
+	h.cors(w, r)
 	if r.Method == http.MethodOptions {
 		w.Header().Set("Access-Control-Allow-Methods", "POST")
 		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
@@ -91,6 +91,15 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		VisitID: req.VisitID, Recognition: req.Recognition,
 		UserAgent: r.UserAgent(), IP: ip,
 	}
+	var fp firstParty
+	var j jar
+	if wantsServerCookies(req.Cookies) {
+		if fp = h.firstParty(r, req.CookieDomain); fp.on {
+			j = readJar(r)
+			j.apply(&c)
+		}
+	}
+	h.redeemHandoff(r.Context(), req.Handoff, &c)
 	res, err := h.cfg.Ingester.Collect(r.Context(), c, req.SentAt, req.Events)
 	if err != nil {
 		if collector.ErrorCode(err) == collector.EUNAVAILABLE {
@@ -122,6 +131,11 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 			view.Type = ""
 			out.VisitorData = &view
 		}
+	}
+	if fp.on {
+		// The key and token go into HttpOnly cookies, not to the script.
+		h.setVisit(w, fp, j, res.Visit)
+		out.Cookies, out.Identity.Recognition, out.VisitorKey = protocol.CookiesServer, nil, ""
 	}
 	b, err := json.Marshal(&out)
 	if err != nil {

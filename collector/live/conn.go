@@ -30,6 +30,11 @@ type conn struct {
 	req    *http.Request // the handshake: where a key cookie would come from
 	client ingest.Client
 	visit  ingest.Visit
+	// fp and jar: in first-party mode, the collector's cookies as the
+	// handshake carried them, and then as the tracker was told to store
+	// them (see welcome).
+	fp  firstParty
+	jar jar
 
 	subject string // guarded by hub.mu
 
@@ -61,6 +66,15 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins")
 		return
 	}
+	// Accept writes the handshake answer: the cookies go on w before it.
+	var fp firstParty
+	var j jar
+	if q := r.URL.Query(); wantsServerCookies(q.Get("cookies")) {
+		if fp = h.firstParty(r, q.Get("cookieDomain")); fp.on {
+			j = readJar(r)
+			h.handshakeCookies(w, fp, &j)
+		}
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{protocol.Subprotocol},
 		// The Origin was checked above against --allowed-origins.
@@ -75,7 +89,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxBatchBytes)
-	c := &conn{hub: h, ws: ws, req: r}
+	c := &conn{hub: h, ws: ws, req: r, fp: fp, jar: j}
 	if !h.register(c) {
 		ws.Close(websocket.StatusGoingAway, "collector shutting down")
 		return
@@ -143,6 +157,8 @@ func (c *conn) serve(ctx context.Context) error {
 			err = c.updateVisitorData(ctx, &f)
 		case protocol.TypeHello:
 			err = c.hello(ctx, &f)
+		case protocol.TypeHandoff:
+			err = c.handoff(ctx, &f)
 		default:
 			c.writeError(ctx, protocol.CodeUnknownType, "unknown frame type "+quote(f.Type), "")
 		}
@@ -159,6 +175,10 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
 	}
+	if c.fp.on {
+		c.jar.apply(&c.client)
+	}
+	c.hub.redeemHandoff(ctx, m.Handoff, &c.client)
 	res, err := c.hub.cfg.Ingester.Collect(ctx, c.client, "", nil)
 	if err != nil {
 		return c.closeInternal(err)
@@ -199,6 +219,21 @@ func (c *conn) welcome(ctx context.Context) error {
 		VisitorData: c.switchSubject(ctx, v),
 	}
 	w.VisitorData.Type = ""
+	if c.fp.on {
+		// The handshake's cookies are right when they name this visitor,
+		// key and token; else the tracker posts them to /v1/cookies, and
+		// only then do the key and token reach the script.
+		rec := ""
+		if v.Recognition != nil {
+			rec = *v.Recognition
+		}
+		if c.jar.visitorID == v.VisitorID && c.jar.key == v.VisitorKey && c.jar.token == rec {
+			w.Cookies, w.Recognition, w.VisitorKey = protocol.CookiesServer, nil, ""
+		} else {
+			w.Cookies = protocol.CookiesSync
+			c.jar.visitorID, c.jar.key, c.jar.token = v.VisitorID, v.VisitorKey, rec
+		}
+	}
 	return c.write(ctx, &w)
 }
 
@@ -242,6 +277,13 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 	// identity before ack: when the tracker settles a SignIn's promise on
 	// the ack, it already holds the new state and token.
 	if res.IdentityChanged && !res.NewVisit {
+		// The tracker posts the new token (or its deletion) to
+		// /v1/cookies; the next hello on this connection must not
+		// present the old one.
+		c.jar.token = ""
+		if res.Visit.Recognition != nil {
+			c.jar.token = *res.Visit.Recognition
+		}
 		if err := c.write(ctx, res.Visit.IdentityMessage()); err != nil {
 			return err
 		}

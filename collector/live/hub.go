@@ -9,9 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -41,6 +44,15 @@ type Config struct {
 	// address could exhaust the collector's. 0 turns the cap off.
 	MaxSocketsPerIP int
 	Logger          *slog.Logger
+	// Signer verifies recognition tokens in the collector's cookies, and
+	// Handoffs issues and redeems handoff tokens (SPEC section 7); Links
+	// is the store behind both. Without them the collector keeps no
+	// cookies and does no handoffs.
+	Signer   *identity.Signer
+	Handoffs *identity.Handoffs
+	Links    Links
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 	// Observer, if set, hears the number of open connections.
 	Observer Observer
 }
@@ -59,6 +71,10 @@ type Hub struct {
 	writable map[string]bool
 	limiter  *ipLimiter // nil: no limit
 
+	// handoffsRefused counts refused handoff tokens, so that they are
+	// logged without flooding the log (see refuseHandoff).
+	handoffsRefused atomic.Int64
+
 	mu      sync.Mutex
 	subs    map[string]map[*conn]struct{} // subject key → connections
 	conns   map[*conn]struct{}
@@ -72,6 +88,9 @@ type Hub struct {
 func New(cfg Config) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},

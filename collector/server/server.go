@@ -99,6 +99,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	handoffs, err := identity.NewHandoffs(cfg.RecognitionKey, 0, cfg.Now, nil)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg}
 	visitorData := store.NewVisitorData(cfg.Store)
 	var onCommit func([]store.EventRow)
@@ -134,6 +138,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxSocketsPerIP: cfg.MaxSocketsPerIP,
 		Logger:          cfg.Logger,
 		Observer:        cfg.Metrics,
+		Signer:          signer,
+		Handoffs:        handoffs,
+		Links:           cfg.Store,
+		Now:             cfg.Now,
 	})
 	visitorData.AddListener(s.hub)
 	s.api = api.New(api.Config{
@@ -252,6 +260,8 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeSocket)
 	}
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
+	mux.HandleFunc("/v1/cookies", s.hub.ServeCookies)
+	mux.HandleFunc("/v1/handoff", s.hub.ServeHandoff)
 	mux.Handle("/v1/", s.api)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	if s.cfg.Metrics != nil {

@@ -21,6 +21,9 @@ type Hello struct {
 	// URL and Referrer of the page that connects, recorded on a new visit.
 	URL      string `json:"url,omitempty"`
 	Referrer string `json:"referrer,omitempty"`
+	// Handoff is a handoff token the page found in its address (_vt_x):
+	// the collector adopts the other site's visitor (SPEC section 7).
+	Handoff string `json:"handoff,omitempty"`
 }
 
 // Event is one event as the browser sends it. The collector, not the
@@ -68,6 +71,10 @@ type Welcome struct {
 	Verified    bool            `json:"verified"`
 	Recognition *string         `json:"recognition"`
 	VisitorData VisitorDataView `json:"visitorData"`
+	// Cookies is CookiesServer or CookiesSync when the collector keeps the
+	// visitor's cookies itself (first-party mode), empty when the tracker
+	// keeps them.
+	Cookies string `json:"cookies,omitempty"`
 }
 
 // Ack acknowledges events after they are durably committed. Rejected
@@ -122,6 +129,13 @@ type CollectRequest struct {
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
 	SentAt             string  `json:"sentAt,omitempty"`
 	Events             []Event `json:"events"`
+	Handoff            string  `json:"handoff,omitempty"` // as in Hello
+	// Cookies is CookiesAuto or CookiesServer when the tracker lets the
+	// collector keep its cookies (first-party mode); CookieDomain is its
+	// cookieDomain. The WebSocket takes both as query parameters of
+	// /v1/ws.
+	Cookies      string `json:"cookies,omitempty"`
+	CookieDomain string `json:"cookieDomain,omitempty"`
 }
 
 // CollectResponse answers POST /v1/collect. VisitorID and VisitID are what
@@ -135,6 +149,12 @@ type CollectResponse struct {
 	Ack         Ack              `json:"ack"`
 	Identity    *Identity        `json:"identity,omitempty"`
 	VisitorData *VisitorDataView `json:"visitorData,omitempty"`
+	// Cookies is CookiesServer when the collector set the cookies on this
+	// answer (first-party mode).
+	Cookies string `json:"cookies,omitempty"`
+	// Token is set only in the answer of POST /v1/handoff (protocol.Handoff),
+	// which the tracker decodes with the same code as this one.
+	Token string `json:"token,omitempty"`
 }
 
 // Notification is a backend's message to the open pages of one visit

@@ -81,6 +81,11 @@ type Agent struct {
 	postRetry func()
 	flushing  func()
 
+	// srv: the collector keeps _vt_vid, _vt_key and _vt_uid (see
+	// cookiemode.go); handoff is a token from another site, until sent.
+	srv     bool
+	handoff string
+
 	vd      VisitorData
 	subs    []Subscriber
 	notes   notifications // see notify.go
@@ -159,6 +164,8 @@ func (a *Agent) Push(c Command) {
 		a.update(c)
 	case OpNotifications:
 		a.notes.add(c.Listener)
+	case OpDecorate:
+		a.decorate(c)
 	default:
 		reject(c.Reply, protocol.CodeUnknownType, "unknown command "+c.Op)
 	}
@@ -236,6 +243,8 @@ func (a *Agent) start() {
 	a.started = true
 	now := a.env.Now()
 	a.page = a.env.Page()
+	a.handoff = a.page.Handoff
+	a.initCookieMode()
 	jar := cookie.Parse(a.env.Cookies())
 	if id := jar[cookie.Visitor]; protocol.IsULID(id) && a.consent != -1 {
 		a.visitorID, a.key = id, jar[cookie.Key]
@@ -320,9 +329,11 @@ func (a *Agent) attrs() cookie.Attrs {
 
 func (a *Agent) writeIDCookies(now int64) {
 	at := a.attrs()
-	a.env.SetCookie(cookie.Set(cookie.Visitor, a.visitorID, cookie.VisitorMaxAge, at))
-	if a.key != "" {
-		a.env.SetCookie(cookie.Set(cookie.Key, a.key, cookie.VisitorMaxAge, at))
+	if !a.srv {
+		a.env.SetCookie(cookie.Set(cookie.Visitor, a.visitorID, cookie.VisitorMaxAge, at))
+		if a.key != "" {
+			a.env.SetCookie(cookie.Set(cookie.Key, a.key, cookie.VisitorMaxAge, at))
+		}
 	}
 	a.env.SetCookie(a.visitCookie(now, at))
 	a.visitSeen = now
@@ -478,7 +489,7 @@ func (a *Agent) PageHide() {
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}
-	body := wire.Collect(a.visitorID, a.key, a.visitID, a.recognition(), a.vd.Version, wire.Timestamp(a.env.Now()), events)
+	body := wire.Collect(a.visitorID, a.key, a.visitID, a.recognition(), a.vd.Version, wire.Timestamp(a.env.Now()), events, a.askServer(), a.cfg.CookieDomain, "")
 	if !a.env.Beacon(a.cfg.Collector+"/v1/collect", body) {
 		a.env.Post(a.cfg.Collector+"/v1/collect", body, func(*protocol.CollectResponse, error) {})
 	}
@@ -515,6 +526,9 @@ func (a *Agent) forgetToken() {
 }
 
 func (a *Agent) setToken(tok string) {
+	if a.srv {
+		return // the collector keeps it, HttpOnly
+	}
 	a.token = tok
 	if a.active {
 		a.env.SetCookie(cookie.Set(cookie.User, tok, cookie.UserMaxAge, a.attrs()))
@@ -547,6 +561,7 @@ func (a *Agent) setConsent(v bool) {
 	for _, name := range []string{cookie.Visitor, cookie.Key, cookie.Visit, cookie.User} {
 		a.env.SetCookie(cookie.Delete(name, at))
 	}
+	a.forgetServerCookies()
 	for _, k := range a.env.Keys(storePrefix) {
 		a.env.Remove(k)
 	}

@@ -25,7 +25,7 @@ func TestFirstPageStartsVisitAndDelivers(t *testing.T) {
 		t.Errorf("lifetimes: %v", e.sets)
 	}
 	s := e.lastSocket()
-	if s.url != "wss://collector.example/v1/ws" {
+	if s.url != "wss://collector.example/v1/ws?cookies=auto&cookieDomain=" {
 		t.Fatalf("dialled %s", s.url)
 	}
 	// Nothing before the welcome.
@@ -479,7 +479,7 @@ func TestCommandsWaitForConfigAndReady(t *testing.T) {
 		t.Fatal("started without a collector")
 	}
 	a.Push(Command{Op: OpConfig, Config: ConfigPatch{Collector: ptr("http://127.0.0.1:8080")}})
-	if len(e.socks) != 1 || e.socks[0].url != "ws://127.0.0.1:8080/v1/ws" || len(r.resolved) != 1 {
+	if len(e.socks) != 1 || e.socks[0].url != "ws://127.0.0.1:8080/v1/ws?cookies=auto&cookieDomain=" || len(r.resolved) != 1 {
 		t.Fatalf("after config: %d sockets, replies %+v", len(e.socks), r)
 	}
 	welcome(t, e, protocol.Welcome{})

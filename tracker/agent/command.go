@@ -11,6 +11,7 @@ const (
 	OpUpdate         = "visitorData.update"
 	OpSubscribe      = "visitorData.subscribe"
 	OpGetVisitorData = "visitorData.get"
+	OpDecorate       = "decorate" // resolves with a handoff token ("" for none)
 )
 
 // Command is one site command, decoded from its JavaScript form by the
@@ -68,19 +69,20 @@ type Config struct {
 	AutoRecognize  bool
 	CookieDomain   string
 	VisitTimeoutMS int64
+	Cookies        string // CookiesAuto, CookiesServer or CookiesScript
 }
 
 // DefaultConfig is the configuration before any config command.
 func DefaultConfig() Config {
-	return Config{Transport: TransportAuto, AutoRecognize: true, VisitTimeoutMS: 30 * 60 * 1000}
+	return Config{Transport: TransportAuto, AutoRecognize: true, VisitTimeoutMS: 30 * 60 * 1000, Cookies: CookiesAuto}
 }
 
 // ConfigPatch holds the fields a config command sets; nil fields keep
 // their value.
 type ConfigPatch struct {
-	Collector, Transport, CookieDomain        *string
-	RequireConsent, RespectGPC, AutoRecognize *bool
-	VisitTimeoutMinutes                       *float64
+	Collector, Transport, CookieDomain, Cookies *string
+	RequireConsent, RespectGPC, AutoRecognize   *bool
+	VisitTimeoutMinutes                         *float64
 }
 
 func (c *Config) apply(p ConfigPatch) {
@@ -92,6 +94,9 @@ func (c *Config) apply(p ConfigPatch) {
 	}
 	if p.CookieDomain != nil {
 		c.CookieDomain = *p.CookieDomain
+	}
+	if p.Cookies != nil && (*p.Cookies == CookiesAuto || *p.Cookies == CookiesServer || *p.Cookies == CookiesScript) {
+		c.Cookies = *p.Cookies
 	}
 	if p.RequireConsent != nil {
 		c.RequireConsent = *p.RequireConsent

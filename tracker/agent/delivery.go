@@ -20,7 +20,7 @@ func (a *Agent) connect() {
 	a.sockGen++
 	gen := a.sockGen
 	current := func() bool { return gen == a.sockGen }
-	a.sock = a.env.Dial(wsURL(a.cfg.Collector), SocketEvents{
+	a.sock = a.env.Dial(wsURL(a.cfg.Collector)+a.wsQuery(), SocketEvents{
 		Open: func() {
 			if current() {
 				a.onOpen()
@@ -72,7 +72,7 @@ func (a *Agent) onOpen() {
 	rec := a.recognition()
 	a.tokenSent = rec != ""
 	h := protocol.Hello{VisitorID: a.visitorID, VisitorKey: a.key, VisitID: a.visitID,
-		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer}
+		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer, Handoff: a.handoff}
 	if rec != "" {
 		h.Recognition = &rec
 	}
@@ -107,6 +107,9 @@ func (a *Agent) onMessage(m *Message) {
 	case protocol.TypeAck:
 		a.onAck(&m.Ack)
 	case protocol.TypeIdentity:
+		if a.srv {
+			a.postCookies(m.Identity.Recognition, "")
+		}
 		a.onIdentity(&m.Identity, a.tokenSent)
 	case protocol.TypeVisitorData:
 		a.onVisitorData(&m.VisitorData, m.RequestID)
@@ -114,13 +117,20 @@ func (a *Agent) onMessage(m *Message) {
 		a.onError(&m.Error)
 	case protocol.TypeNotification:
 		a.notes.deliver(&m.Notification)
+	case protocol.TypeHandoff:
+		a.onHandoff(&m.Handoff)
 	}
 }
 
 func (a *Agent) onWelcome(w *protocol.Welcome) {
+	a.setServerCookies(w.Cookies != "")
 	a.adoptIDs(w.VisitorID, w.VisitorKey, w.VisitID)
 	a.setIdentity(w.State, w.IdentityID, w.Verified)
 	a.applyRecognition(w.Recognition, a.tokenSent)
+	a.handoff = ""
+	if w.Cookies == protocol.CookiesSync {
+		a.postCookies(w.Recognition, w.VisitorKey)
+	}
 	a.applyVisitorData(w.VisitorData)
 	a.welcomed, a.useHTTP = true, false
 	a.sent = map[string]bool{}
@@ -378,7 +388,7 @@ func (a *Agent) post(visitID string) {
 	if visitorID == a.visitorID {
 		key = a.key // the key proves the current visitor only
 	}
-	body := wire.Collect(visitorID, key, visitID, rec, a.vd.Version, wire.Timestamp(a.env.Now()), batch)
+	body := wire.Collect(visitorID, key, visitID, rec, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff)
 	a.posting = true
 	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
 		a.posting = false
@@ -393,6 +403,8 @@ func (a *Agent) post(visitID string) {
 			return
 		}
 		a.postBo.Reset()
+		a.handoff = ""
+		a.setServerCookies(resp.Cookies != "")
 		if current {
 			a.adoptIDs(resp.VisitorID, resp.VisitorKey, resp.VisitID)
 			if resp.Identity != nil {

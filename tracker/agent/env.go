@@ -55,6 +55,9 @@ type Page struct {
 	Screen               string // "1920x1080"
 	Secure               bool   // served over https: cookies get Secure
 	GPC                  bool   // navigator.globalPrivacyControl
+	// Handoff is the handoff token the loader took out of the address
+	// (_vt_x), presented once.
+	Handoff string
 }
 
 // Socket is an open (or opening) WebSocket.
@@ -82,6 +85,7 @@ type Message struct {
 	Error       protocol.Error
 	// Notification is a backend's message to this visit's open pages.
 	Notification protocol.Notification
+	Handoff      protocol.Handoff
 	// RequestID of a visitorData frame that answers an update, when the
 	// collector says which.
 	RequestID string

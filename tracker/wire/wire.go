@@ -144,6 +144,7 @@ func Hello(h *protocol.Hello) string {
 	}
 	o.strOmit("url", h.URL)
 	o.strOmit("referrer", h.Referrer)
+	o.strOmit("handoff", h.Handoff)
 	return o.Done()
 }
 
@@ -175,7 +176,8 @@ func Events(sentAt string, events []string) string {
 
 // Collect encodes the body of POST /v1/collect. An empty recognition is
 // sent as null, an empty visitorKey not at all.
-func Collect(visitorID, visitorKey, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string) string {
+// cookies, cookieDomain and handoff are omitted when empty.
+func Collect(visitorID, visitorKey, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff string) string {
 	var o Object
 	o.Str("visitorId", visitorID)
 	o.strOmit("visitorKey", visitorKey)
@@ -184,6 +186,17 @@ func Collect(visitorID, visitorKey, visitID, recognition string, visitorDataVers
 	o.Int("visitorDataVersion", visitorDataVersion)
 	o.Str("sentAt", sentAt)
 	o.Raw("events", array(events))
+	o.strOmit("cookies", cookies)
+	o.strOmit("cookieDomain", cookieDomain)
+	o.strOmit("handoff", handoff)
+	return o.Done()
+}
+
+// Handoff encodes a handoff request frame.
+func Handoff(requestID string) string {
+	var o Object
+	o.Str("type", protocol.TypeHandoff)
+	o.Str("requestId", requestID)
 	return o.Done()
 }
 

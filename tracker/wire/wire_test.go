@@ -78,9 +78,25 @@ func TestFramesDecode(t *testing.T) {
 	}
 
 	var c protocol.CollectRequest
-	mustDecode(t, Collect("V", "K", "W", "", 7, "S", []string{ev}), &c)
-	if c.VisitorID != "V" || c.VisitorKey != "K" || c.VisitID != "W" || c.Recognition != nil || c.VisitorDataVersion != 7 || c.SentAt != "S" || len(c.Events) != 1 {
+	mustDecode(t, Collect("V", "K", "W", "", 7, "S", []string{ev}, "", "", ""), &c)
+	if c.VisitorID != "V" || c.VisitorKey != "K" || c.VisitID != "W" || c.Recognition != nil || c.VisitorDataVersion != 7 || c.SentAt != "S" || len(c.Events) != 1 ||
+		c.Cookies != "" || c.Handoff != "" {
 		t.Fatalf("collect %+v", c)
+	}
+	c = protocol.CollectRequest{}
+	mustDecode(t, Collect("V", "", "W", "", 0, "S", nil, "auto", "shop.example", "h1.x.y"), &c)
+	if c.Cookies != "auto" || c.CookieDomain != "shop.example" || c.Handoff != "h1.x.y" {
+		t.Fatalf("collect with cookies and handoff %+v", c)
+	}
+	var ho protocol.Handoff
+	mustDecode(t, Handoff("r2"), &ho)
+	if ho.Type != "handoff" || ho.RequestID != "r2" {
+		t.Fatalf("handoff %+v", ho)
+	}
+	h = protocol.Hello{}
+	mustDecode(t, Hello(&protocol.Hello{Handoff: "h1.a.b"}), &h)
+	if h.Handoff != "h1.a.b" {
+		t.Fatalf("hello with handoff %+v", h)
 	}
 
 	var u protocol.VisitorDataUpdate

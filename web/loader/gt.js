@@ -37,6 +37,71 @@
     onChange: function (cb) { q.push(['visitorData', 'subscribe', cb]); }
   };
 
+  // Cross-domain handoff (SPEC section 7). A token brought from another
+  // site as _vt_x leaves the address bar at once (it is single-use, and
+  // must not reach the page's URL in history, logs or referrers); the
+  // tracker presents it in hello.
+  try {
+    var here = new URL(w.location.href), tok = here.searchParams.get('_vt_x');
+    if (tok !== null) {
+      q.handoff = tok.slice(0, 1024);
+      here.searchParams['delete']('_vt_x');
+      w.history.replaceState(w.history.state, '', here.href);
+    }
+  } catch (e) { /* no URL or history: the token stays unused */ }
+  function once(f) { var n = 0; return function (u) { if (!n++) f(u); }; }
+  // ['decorate', url, callback]: the tracker fetches a handoff token and
+  // calls what q.dec returns with it ('' for none); callback gets url with
+  // _vt_x, or url as it was if no token comes within 1.5 s.
+  q.dec = function (url, cb) {
+    var f = once(function (u) { if (typeof cb === 'function') cb(u); });
+    setTimeout(function () { f(url); }, 1500);
+    return function (t) {
+      var u = url;
+      try { if (t) { u = new URL(url, w.location.href); u.searchParams.set('_vt_x', t); u = u.href; } } catch (e) { u = url; }
+      f(u);
+    };
+  };
+  // Links to config's linkDomains get a token when clicked. A plain click
+  // waits for it (at most 1.5 s); a click that opens another tab or window
+  // goes at once, with the token fetched when the pointer went down.
+  function linkDomains() {
+    for (var i = 0; i < q.length; i++) {
+      var c = q[i];
+      if (c && c[0] === 'config' && c[1] && c[1].linkDomains) q.ld = c[1].linkDomains;
+    }
+    return q.ld || [];
+  }
+  linkDomains();
+  function link(e) {
+    var a = e.target && e.target.closest && e.target.closest('a[href]'), ld = linkDomains(), h;
+    if (!a) return null;
+    h = String(a.hostname).toLowerCase();
+    for (var i = 0; i < ld.length; i++) {
+      var dm = String(ld[i]).toLowerCase();
+      if (h === dm || h.slice(-dm.length - 1) === '.' + dm) return a;
+    }
+    return null;
+  }
+  function fresh(a, f) {
+    a._vt = 0;
+    q.push(['decorate', a.href, function (u) { a.href = u; a._vt = Date.now(); if (f) f(u); }]);
+  }
+  function early(e) { var a = link(e); if (a && !(a._vt > Date.now() - 60000)) fresh(a); }
+  d.addEventListener('pointerdown', early, true);
+  d.addEventListener('keydown', function (e) { if (e.key === 'Enter') early(e); }, true);
+  d.addEventListener('click', function (e) {
+    var a = link(e);
+    if (!a || e.defaultPrevented) return;
+    var ready = a._vt > Date.now() - 60000;
+    a._vt = 0; // a token is used once: the next click fetches another
+    if (ready || e.button || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || (a.target && a.target !== '_self') || a.hasAttribute('download')) return;
+    e.preventDefault();
+    var go = once(function (u) { w.location.href = u; });
+    setTimeout(function () { go(a.href); }, 1600);
+    fresh(a, go);
+  }, true);
+
   function fail(err) {
     if (q.tracker) return;
     q.failed = String(err && err.message || err);
