@@ -44,6 +44,8 @@ type VisitInsight struct {
 	// WasVerified whether it was ever verified: a SignOut does not undo them.
 	Reached     string `json:"reached"`
 	WasVerified bool   `json:"wasVerified"`
+	// Cookieless visits were counted before consent, with no ids.
+	Cookieless bool `json:"cookieless"`
 }
 
 // Session is a stretch of a visit under one identity (or none).

@@ -74,7 +74,7 @@ func TestGetVisit(t *testing.T) {
 		"pageCount": float64(2), "eventCount": float64(3),
 		// Seeded without enrichment: the defaults of an unclassified visit.
 		"browser": "", "browserVersion": "", "os": "", "deviceType": "", "bot": false, "referrerType": "",
-		"utm": map[string]any{}, "clickIds": map[string]any{}, "reached": "anonymous", "wasVerified": false,
+		"utm": map[string]any{}, "clickIds": map[string]any{}, "reached": "anonymous", "wasVerified": false, "cookieless": false,
 	}
 	if !equalJSON(v, want) {
 		t.Errorf("visit\n got %v\nwant %v", v, want)
@@ -357,7 +357,7 @@ func TestErasure(t *testing.T) {
 // city are left out when empty).
 var visitFields = []string{"visitId", "visitorId", "identityId", "sessionId", "state", "verified", "startedAt",
 	"lastSeenAt", "endedAt", "landingUrl", "referrer", "userAgent", "pageCount", "eventCount",
-	"browser", "browserVersion", "os", "deviceType", "bot", "referrerType", "utm", "clickIds", "reached", "wasVerified"}
+	"browser", "browserVersion", "os", "deviceType", "bot", "referrerType", "utm", "clickIds", "reached", "wasVerified", "cookieless"}
 
 // TestWireNames pins the JSON field names of every resource: the wire
 // protocol's names, times as RFC 3339 UTC.

@@ -34,6 +34,7 @@ type Frame struct {
 	URL                string  `json:"url"`
 	Referrer           string  `json:"referrer"`
 	Handoff            string  `json:"handoff"`
+	Cookieless         bool    `json:"cookieless"`
 	// events
 	RawBatch
 	// visitorData.update and handoff

@@ -61,7 +61,7 @@ type Ingester struct {
 	idRand  io.Reader
 	keyMu   sync.Mutex
 	keyRand io.Reader
-	salt    dailySalt // of cookieless visitors
+	salt    dailySalt        // of cookieless visitors
 	prover  *identity.Prover // nil without an identity secret
 
 	queue  chan *job

@@ -26,6 +26,7 @@ type collectRequest struct {
 	Handoff            string  `json:"handoff"`
 	Cookies            string  `json:"cookies"`
 	CookieDomain       string  `json:"cookieDomain"`
+	Cookieless         bool    `json:"cookieless"`
 	ingest.RawBatch
 }
 
@@ -90,16 +91,19 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		VisitorID: req.VisitorID, VisitorKey: presentedKey(r, req.VisitorKey),
 		VisitID: req.VisitID, Recognition: req.Recognition,
 		UserAgent: r.UserAgent(), IP: ip,
+		Cookieless: req.Cookieless, Site: r.Header.Get("Origin"),
 	}
 	var fp firstParty
 	var j jar
-	if wantsServerCookies(req.Cookies) {
+	if wantsServerCookies(req.Cookies) && !req.Cookieless {
 		if fp = h.firstParty(r, req.CookieDomain); fp.on {
 			j = readJar(r)
 			j.apply(&c)
 		}
 	}
-	h.redeemHandoff(r.Context(), req.Handoff, &c)
+	if !req.Cookieless {
+		h.redeemHandoff(r.Context(), req.Handoff, &c)
+	}
 	res, err := h.cfg.Ingester.Collect(r.Context(), c, req.SentAt, req.Events)
 	if err != nil {
 		if collector.ErrorCode(err) == collector.EUNAVAILABLE {
@@ -120,7 +124,7 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case res.VisitorData != nil:
 		out.VisitorData = &protocol.VisitorDataView{Version: res.VisitorData.Version, Data: protocol.RawJSON(res.VisitorData.Data)}
-	case h.cfg.VisitorData != nil:
+	case h.cfg.VisitorData != nil && !res.Visit.Cookieless:
 		view := h.visitorData(r.Context(), res.Visit)
 		// Any other version than the client's goes: an older one is news,
 		// and a newer one in the client means the document was erased and

@@ -172,6 +172,7 @@ func (c *conn) serve(ctx context.Context) error {
 func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = m.VisitorID, m.VisitID, m.Recognition
 	c.client.VisitorKey = presentedKey(c.req, m.VisitorKey)
+	c.client.Cookieless, c.client.Site = m.Cookieless, c.req.Header.Get("Origin")
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
 	}
@@ -219,7 +220,7 @@ func (c *conn) welcome(ctx context.Context) error {
 		VisitorData: c.switchSubject(ctx, v),
 	}
 	w.VisitorData.Type = ""
-	if c.fp.on {
+	if c.fp.on && !v.Cookieless {
 		// The handshake's cookies are right when they name this visitor,
 		// key and token; else the tracker posts them to /v1/cookies, and
 		// only then do the key and token reach the script.
@@ -243,7 +244,12 @@ func (c *conn) welcome(ctx context.Context) error {
 // the caller holds sendMu until it has sent it).
 func (c *conn) switchSubject(ctx context.Context, v ingest.Visit) protocol.VisitorDataView {
 	subject := v.Subject()
-	c.hub.subscribe(c, subject.Key())
+	key := subject.Key()
+	if v.Cookieless {
+		// No subject: a key of its own that no write ever names.
+		key = "cookieless:" + v.VisitID
+	}
+	c.hub.subscribe(c, key)
 	view := c.hub.visitorData(ctx, v)
 	c.last = &collector.VisitorData{Subject: subject, Version: view.Version, Data: json.RawMessage(view.Data)}
 	return view
@@ -308,6 +314,10 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 func (c *conn) updateVisitorData(ctx context.Context, m *ingest.Frame) error {
 	if !protocol.ValidNamespace(m.Namespace) {
 		c.writeError(ctx, protocol.CodeInvalidVisitorData, "namespace must match ^[a-z][a-z0-9_]{0,63}$", m.RequestID)
+		return nil
+	}
+	if c.visit.Cookieless {
+		c.writeError(ctx, protocol.CodeNamespaceNotWritable, "a cookieless visit has no visitor data", m.RequestID)
 		return nil
 	}
 	if !c.hub.writable[m.Namespace] || c.hub.cfg.VisitorData == nil {

@@ -285,8 +285,8 @@ func (h *Hub) read(ctx context.Context, s collector.Subject) (*collector.Visitor
 // visitorData returns the snapshot the browser of v may see.
 func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorDataView {
 	view := protocol.VisitorDataView{Type: protocol.TypeVisitorData, Data: protocol.RawJSON("{}")}
-	if h.cfg.VisitorData == nil {
-		return view
+	if h.cfg.VisitorData == nil || v.Cookieless {
+		return view // a cookieless visit has no visitor data
 	}
 	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, v.Subject())
 	if err != nil {

@@ -30,7 +30,7 @@ const visitColumns = `v.visit_id, v.visitor_id, v.identity_id, v.session_id, v.s
 	(SELECT count(*) FROM pages p WHERE p.visit_id = v.visit_id),
 	(SELECT count(*) FROM events e WHERE e.visit_id = v.visit_id),
 	v.browser, v.browser_version, v.os, v.device_type, v.bot, v.bot_reason, v.referrer_type,
-	v.utm, v.click_ids, v.country, v.region, v.city, v.reached, v.was_verified`
+	v.utm, v.click_ids, v.country, v.region, v.city, v.reached, v.was_verified, v.cookieless`
 
 // identityVisitIDs selects the visit ids of an identity: the visits linked
 // to it (authenticated, recognized or stitched) and the visits it is the
@@ -438,7 +438,7 @@ func scanVisit(sc scanner) (*collector.Visit, error) {
 	if err := sc.Scan(&v.VisitID, &v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified,
 		&started, &lastSeen, &ended, &v.LandingURL, &v.Referrer, &v.UserAgent, &pageCount, &evCount,
 		&v.Browser, &v.BrowserVersion, &v.OS, &v.DeviceType, &v.Bot, &v.BotReason, &v.ReferrerType,
-		&utm, &clicks, &v.Country, &v.Region, &v.City, &v.Reached, &v.WasVerified); err != nil {
+		&utm, &clicks, &v.Country, &v.Region, &v.City, &v.Reached, &v.WasVerified, &v.Cookieless); err != nil {
 		return nil, err
 	}
 	v.UTM, v.ClickIDs = jsonObject(utm), jsonObject(clicks)

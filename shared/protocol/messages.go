@@ -24,6 +24,9 @@ type Hello struct {
 	// Handoff is a handoff token the page found in its address (_vt_x):
 	// the collector adopts the other site's visitor (SPEC section 7).
 	Handoff string `json:"handoff,omitempty"`
+	// Cookieless is a browser without consent to keep ids (SPEC section
+	// 8): it sends no ids, and its visit is counted for the day only.
+	Cookieless bool `json:"cookieless,omitempty"`
 }
 
 // Event is one event as the browser sends it. The collector, not the
@@ -129,7 +132,8 @@ type CollectRequest struct {
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
 	SentAt             string  `json:"sentAt,omitempty"`
 	Events             []Event `json:"events"`
-	Handoff            string  `json:"handoff,omitempty"` // as in Hello
+	Handoff            string  `json:"handoff,omitempty"`    // as in Hello
+	Cookieless         bool    `json:"cookieless,omitempty"` // as in Hello
 	// Cookies is CookiesAuto or CookiesServer when the tracker lets the
 	// collector keep its cookies (first-party mode); CookieDomain is its
 	// cookieDomain. The WebSocket takes both as query parameters of
