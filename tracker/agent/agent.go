@@ -288,7 +288,28 @@ func (a *Agent) emitVisitStarted() {
 }
 
 func (a *Agent) emitPageEntered(r Reply) {
+	if !a.active {
+		a.countCookieless()
+	}
 	a.emit(protocol.EventPageEntered, "", &protocol.Event{URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, r)
+}
+
+// countCookieless reports a page view while the visitor has not consented
+// (SPEC section 8): with no ids, cookie or storage, and nothing kept, so
+// that the visit is counted for the day and cannot be followed. The
+// collector derives the visitor; the events that wait for consent are
+// sent apart, in the visit that consent starts.
+func (a *Agent) countCookieless() {
+	now := a.env.Now()
+	var o wire.Object
+	o.Raw("cookieless", "true")
+	o.Str("sentAt", wire.Timestamp(now))
+	o.Raw("events", "["+wire.Event(&protocol.Event{EventID: a.ids.New(now), Name: protocol.EventPageEntered,
+		Timestamp: wire.Timestamp(now), PageID: a.pageID, URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
+	url := a.cfg.Collector + "/v1/collect"
+	if !a.env.Beacon(url, o.Done()) {
+		a.env.Post(url, o.Done(), func(*protocol.CollectResponse, error) {})
+	}
 }
 
 func (a *Agent) emitPageExited() {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -681,5 +682,60 @@ func TestBrowserKeyOverHTTP(t *testing.T) {
 	decode(t, e.posts[1].body, &req)
 	if req.VisitorKey != "key-new-0123456789abcdef" {
 		t.Fatalf("second request presented %q", req.VisitorKey)
+	}
+}
+
+// TestCookielessBeforeConsent: without consent, each page view is reported
+// with no ids (cookieless: the collector derives the visitor for the day),
+// while no cookie, storage or connection is made; with consent, page views
+// go in the normal visit only; after a refusal, cookieless again.
+func TestCookielessBeforeConsent(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{RequireConsent: ptr(true)})
+	type body struct {
+		Cookieless bool
+		VisitorID  *string
+		VisitID    *string
+		VisitorKey *string
+		Events     []protocol.Event
+	}
+	beacon := func(i int) body {
+		t.Helper()
+		if len(e.beacons) <= i {
+			t.Fatalf("%d beacons, want more than %d", len(e.beacons), i)
+		}
+		var b body
+		if err := json.Unmarshal([]byte(e.beacons[i]), &b); err != nil {
+			t.Fatalf("beacon %s: %v", e.beacons[i], err)
+		}
+		if !b.Cookieless || b.VisitorID != nil || b.VisitID != nil || b.VisitorKey != nil ||
+			len(b.Events) != 1 || b.Events[0].Name != protocol.EventPageEntered || b.Events[0].URL == "" {
+			t.Fatalf("cookieless beacon %s", e.beacons[i])
+		}
+		return b
+	}
+	beacon(0)
+	a.Push(Command{Op: OpPage, URL: "https://shop.example/shoes"})
+	if b := beacon(1); b.Events[0].URL != "https://shop.example/shoes" {
+		t.Fatalf("SPA page view %+v", b.Events[0])
+	}
+	if len(e.sets) != 0 || len(e.storage) != 0 || len(e.socks) != 0 || len(e.posts) != 0 {
+		t.Fatalf("before consent: cookies %v storage %v sockets %d posts %d", e.sets, e.storage, len(e.socks), len(e.posts))
+	}
+
+	a.Push(Command{Op: OpConsent, Consent: true})
+	welcome(t, e, protocol.Welcome{})
+	a.Push(Command{Op: OpPage, URL: "https://shop.example/cart"})
+	if len(e.beacons) != 2 {
+		t.Fatalf("%d beacons after consent, want still 2", len(e.beacons))
+	}
+
+	a.Push(Command{Op: OpConsent, Consent: false})
+	a.Push(Command{Op: OpPage, URL: "https://shop.example/help"})
+	if b := beacon(len(e.beacons) - 1); b.Events[0].URL != "https://shop.example/help" {
+		t.Fatalf("after refusal %+v", b.Events[0])
+	}
+	if len(e.jar) != 0 {
+		t.Fatalf("cookies after refusal: %v", e.jar)
 	}
 }
