@@ -170,20 +170,19 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := store.New(db)
-	if err := s.Migrate(context.Background()); err != nil {
+	wal, err := sqlite.StartWAL(db, filepath.Join(dataDir, "visitrack.db"), sqlite.WALConfig{})
+	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sqlite.RunCheckpoints(ctx, db, time.Second)
-	}()
+	s := store.New(db, store.WithEngine(wal))
+	if err := s.Migrate(context.Background()); err != nil {
+		wal.Close()
+		db.Close()
+		return nil, nil, err
+	}
 	return s, func() error {
-		stop()
-		<-done
+		wal.Close()
 		s.Close()
 		return db.Close()
 	}, nil

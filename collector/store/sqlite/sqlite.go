@@ -3,12 +3,10 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -22,7 +20,7 @@ var register sync.Once
 // the collector relies on: WAL; synchronous=NORMAL (durable across a crash
 // of the process; a power cut may lose the last transactions); a busy
 // timeout for readers; immediate write transactions; and no automatic
-// checkpoints: run RunCheckpoints beside it. Temporary files stay in
+// checkpoints: run StartWAL beside it. Temporary files stay in
 // memory: a multi-row INSERT keeps a statement journal, which on disk
 // more than doubled the bytes ingest wrote per event.
 //
@@ -30,12 +28,17 @@ var register sync.Once
 // threshold, and the ingest writer's acks wait behind it; the events index
 // rewrites one leaf per active visit, so the copies are large. Checkpoints
 // in their own goroutine and connection (PASSIVE: they never block the
-// writer) keep them off the write path.
+// writer) keep them off the write path; see WAL for how the log is
+// still bounded.
 func Open(path string) (*sql.DB, error) {
 	register.Do(func() {
 		sql.Register(driverName, &sqlite3.SQLiteDriver{
 			ConnectHook: func(c *sqlite3.SQLiteConn) error {
 				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY", nil)
+				if err == nil {
+					// A log that restarts is cut back to this size (WAL).
+					_, err = c.Exec("PRAGMA journal_size_limit = 67108864", nil)
+				}
 				return err
 			},
 		})
@@ -55,21 +58,4 @@ func Open(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return db, nil
-}
-
-// RunCheckpoints copies the WAL back into the database every interval with
-// PASSIVE checkpoints (they do not wait for, or block, readers and the
-// writer) until ctx ends. Without it the WAL grows until the last
-// connection closes, which checkpoints everything.
-func RunCheckpoints(ctx context.Context, db *sql.DB, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
-		}
-	}
 }
