@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -237,31 +236,7 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	// Every acknowledged event is stored.
-	stored := map[string]bool{}
-	for cursor := ""; ; {
-		var page struct {
-			Items []struct {
-				EventID string `json:"eventId"`
-			} `json:"items"`
-			NextCursor *string `json:"nextCursor"`
-		}
-		path := fmt.Sprintf("/v1/events?visitId=%s&limit=1000", visit)
-		if cursor != "" {
-			path += "&cursor=" + cursor
-		}
-		status, b := collectortest.Request(t, url, m.AdminToken, "GET", path, nil)
-		if status != 200 {
-			t.Fatalf("list events: %d %s", status, b)
-		}
-		json.Unmarshal(b, &page)
-		for _, e := range page.Items {
-			stored[e.EventID] = true
-		}
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = *page.NextCursor
-	}
+	stored := listEvents(t, url, m.AdminToken, visit)
 	missing := 0
 	for id := range acked {
 		if !stored[id] {
