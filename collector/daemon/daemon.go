@@ -27,6 +27,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
+	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
@@ -45,7 +46,10 @@ type Config struct {
 	// believed; RateLimit the events per second per client IP (0: none).
 	TrustedProxies []netip.Prefix
 	RateLimit      int
-	LogLevel       string
+	// Retention deletes visits that ended longer ago than this; 0 keeps
+	// everything.
+	Retention time.Duration
+	LogLevel  string
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
@@ -73,6 +77,7 @@ type Main struct {
 	debug          *http.Server
 	ln             net.Listener
 	served         chan error
+	stopRetention  func()
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -109,6 +114,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
+	retain := fs.String("retention", env("retention", ""), "delete visits that ended longer ago than this (e.g. 400d, at least 1h); empty keeps everything")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -131,6 +137,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.RateLimit, err = strconv.Atoi(strings.TrimSpace(*rateLimit)); err != nil || c.RateLimit < 0 {
 		return fmt.Errorf("--rate-limit %q: want events per second, 0 for no limit", *rateLimit)
+	}
+	if c.Retention, err = retention.ParseDuration(*retain); err != nil {
+		return fmt.Errorf("--retention: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -228,6 +237,11 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if m.Config.Retention > 0 {
+		if m.stopRetention, err = m.startRetention(); err != nil {
+			return err
+		}
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -337,6 +351,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.http.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m.stopRetention != nil {
+		m.stopRetention()
 	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {
