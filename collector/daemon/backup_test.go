@@ -63,6 +63,9 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the backup has mode %v; it holds visitors' data: want 0600", fi.Mode().Perm())
+	}
 	var size, events int64
 	var name string
 	if _, err := fmt.Sscanf(stdout.String(), "%s %d bytes, %d events\n", &name, &size, &events); err != nil || size != fi.Size() || name != file+":" {
