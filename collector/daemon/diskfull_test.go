@@ -197,6 +197,32 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal("100 frames were acknowledged on a full disk")
 	}
 
+	// A new socket's hello opens a visit: it is closed with 1013 too.
+	helloRefused := false
+	for i := 0; i < 100 && !helloRefused; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, _, err := websocket.Dial(ctx, "ws://"+m.Addr()+"/v1/ws", &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		hello, _ := json.Marshal(protocol.Hello{Type: protocol.TypeHello, VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+		c.Write(ctx, websocket.MessageText, hello)
+		_, _, err = c.Read(ctx)
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != websocket.StatusTryAgainLater {
+				t.Fatalf("hello on a full disk: close %v; want 1013", ce.Code)
+			}
+			helloRefused = true
+		}
+		c.CloseNow()
+		cancel()
+	}
+	if !helloRefused {
+		t.Fatal("100 hellos were welcomed on a full disk")
+	}
+
 	// Many failures, few lines: at most one per 10 s (plus the first).
 	start := time.Now()
 	failures := 1
