@@ -56,8 +56,9 @@ type WAL struct {
 	// retryAt (Unix ns) holds the writer's next TRUNCATE attempt back
 	// after one that a reader kept from finishing.
 	retryAt atomic.Int64
-	// pending is set while the writer waits to truncate.
-	pending atomic.Bool
+	// pending is when the writer began waiting to truncate (Unix ns; 0
+	// when it is not waiting).
+	pending atomic.Int64
 	// truncated and gaveUp count the writer's TRUNCATE checkpoints that
 	// restarted the log, and those that readers kept from finishing.
 	truncated, gaveUp atomic.Int64
@@ -135,7 +136,7 @@ func (w *WAL) AfterCommit(ctx context.Context) {
 	}
 	// The background starts no new round while the writer waits for its
 	// turn, so the writer gets it within one round.
-	w.pending.Store(true)
+	w.pending.CompareAndSwap(0, time.Now().UnixNano())
 	if far {
 		// Far over: wait for the background round to end.
 		w.mu.Lock()
@@ -163,7 +164,7 @@ func (w *WAL) AfterCommit(ctx context.Context) {
 	default:
 		w.truncated.Add(1)
 	}
-	w.pending.Store(false)
+	w.pending.Store(0)
 }
 
 // StorageFull reports whether err is SQLite's "database or disk is full",
@@ -190,8 +191,13 @@ func (w *WAL) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if w.pending.Load() {
-			continue // the writer is about to truncate
+		if p := w.pending.Load(); p != 0 {
+			if time.Since(time.Unix(0, p)) < time.Second {
+				continue // the writer is about to truncate, at its next commit
+			}
+			// Writes stopped before that commit came: the background
+			// takes over.
+			w.pending.CompareAndSwap(p, 0)
 		}
 		w.mu.Lock()
 		done, err := w.checkpoint(ctx, "PASSIVE")
