@@ -37,7 +37,7 @@ func Open(path string) (*sql.DB, error) {
 				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY", nil)
 				if err == nil {
 					// A log that restarts is cut back to this size (WAL).
-					_, err = c.Exec("PRAGMA journal_size_limit = 67108864", nil)
+					_, err = c.Exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", DefaultWALLimit), nil)
 				}
 				return err
 			},
