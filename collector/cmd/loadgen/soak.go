@@ -145,11 +145,12 @@ func soak(bin string, cfg soakConfig) error {
 	for done := false; !done; {
 		select {
 		case <-sample.C:
-			if sz := fileSize(wal); sz > walPeak.Load() {
+			sz := fileSize(wal)
+			if sz > walPeak.Load() {
 				walPeak.Store(sz)
 			}
 			if time.Now().Before(loadEnd) {
-				loadWALPeak = walPeak.Load()
+				loadWALPeak = max(loadWALPeak, sz)
 			}
 		case <-report.C:
 			mu.Lock()
