@@ -18,6 +18,7 @@ const (
 	EPRECONDITIONREQUIRED = "precondition_required" // 428
 	EINTERNAL             = "internal"              // 500
 	EUNAVAILABLE          = "unavailable"           // 503
+	ESTORAGEFULL          = "storage_full"          // 503 with Retry-After: the disk is full
 )
 
 // Error is an error meant for the caller of a service: Code says what kind,

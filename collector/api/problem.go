@@ -21,6 +21,7 @@ var statuses = map[string]int{
 	collector.EPRECONDITIONREQUIRED: http.StatusPreconditionRequired,
 	collector.EINTERNAL:             http.StatusInternalServerError,
 	collector.EUNAVAILABLE:          http.StatusServiceUnavailable,
+	collector.ESTORAGEFULL:          http.StatusServiceUnavailable,
 }
 
 // Status returns the HTTP status of a collector error code; 500 for an

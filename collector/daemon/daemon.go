@@ -30,6 +30,7 @@ import (
 	"github.com/visitrack/visitrack/collector/enrich/useragent"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
+	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
@@ -51,7 +52,10 @@ type Config struct {
 	// believed; RateLimit the events per second per client IP (0: none).
 	TrustedProxies []netip.Prefix
 	RateLimit      int
-	LogLevel       string
+	// Retention deletes visits that ended longer ago than this; 0 keeps
+	// everything.
+	Retention time.Duration
+	LogLevel  string
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
@@ -87,6 +91,7 @@ type Main struct {
 	debug          *http.Server
 	ln             net.Listener
 	served         chan error
+	stopRetention  func()
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -131,6 +136,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.GeoIPDB, "geoip-db", env("geoip-db", ""), "MaxMind City or Country database (.mmdb) for the visits' country, region and city")
+	retain := fs.String("retention", env("retention", ""), "delete visits that ended longer ago than this (e.g. 400d, at least 1h); empty keeps everything")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -159,6 +165,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.BodyTimeout, err = time.ParseDuration(*bodyTimeout); err != nil || c.BodyTimeout <= 0 {
 		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
+	}
+	if c.Retention, err = retention.ParseDuration(*retain); err != nil {
+		return fmt.Errorf("--retention: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -198,20 +207,19 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := store.New(db, store.WithPurge(sqlite.Purge))
-	if err := s.Migrate(context.Background()); err != nil {
+	wal, err := sqlite.StartWAL(db, filepath.Join(dataDir, "visitrack.db"), sqlite.WALConfig{})
+	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sqlite.RunCheckpoints(ctx, db, time.Second)
-	}()
+	s := store.New(db, store.WithPurge(sqlite.Purge), store.WithEngine(wal))
+	if err := s.Migrate(context.Background()); err != nil {
+		wal.Close()
+		db.Close()
+		return nil, nil, err
+	}
 	return s, func() error {
-		stop()
-		<-done
+		wal.Close()
 		s.Close()
 		return db.Close()
 	}, nil
@@ -272,6 +280,11 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if m.Config.Retention > 0 {
+		if m.stopRetention, err = m.startRetention(); err != nil {
+			return err
+		}
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -402,6 +415,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.http.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m.stopRetention != nil {
+		m.stopRetention()
 	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {

@@ -71,6 +71,7 @@ type Ingester struct {
 	mu     sync.RWMutex // senders hold it for reading; Close for writing
 	stop   bool
 	batch  *batch // reused by the writer
+	full   outage // owned by the writer
 }
 
 // New returns an Ingester. Unless cfg.Direct, it starts the writer and

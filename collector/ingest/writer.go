@@ -236,6 +236,9 @@ func (in *Ingester) writer() {
 			close(j.done)
 		}
 		clear(jobs)
+		// Between two transactions, after the acks: the one moment the
+		// write-ahead log can be restarted while ingest runs.
+		in.cfg.Store.AfterCommit(context.Background())
 	}
 }
 
@@ -275,6 +278,7 @@ func (in *Ingester) commit(jobs []*job) {
 				in.fail(pending, fmt.Errorf("commit: %w", err))
 				return
 			}
+			in.committed()
 			in.cfg.Observer.Committed(len(b.rows), time.Since(start))
 			if in.cfg.OnCommit != nil && len(b.rows) > 0 {
 				in.cfg.OnCommit(b.rows)
@@ -282,9 +286,13 @@ func (in *Ingester) commit(jobs []*job) {
 			return
 		}
 		// Roll back, forget what the cache learned in this transaction,
-		// and retry without the failed job.
+		// and retry without the failed job; a full disk fails them all.
 		tx.Rollback()
 		in.cache.clear()
+		if in.cfg.Store.StorageFull(err) {
+			in.storageFull(pending, err)
+			return
+		}
 		in.cfg.Logger.Error("ingest job failed", "err", pending[failed].err)
 		rest := make([]*job, 0, len(pending)-1)
 		for i, j := range pending {
@@ -298,6 +306,10 @@ func (in *Ingester) commit(jobs []*job) {
 }
 
 func (in *Ingester) fail(jobs []*job, err error) {
+	if in.cfg.Store.StorageFull(err) {
+		in.storageFull(jobs, err)
+		return
+	}
 	in.cfg.Logger.Error("ingest commit failed", "jobs", len(jobs), "err", err)
 	for _, j := range jobs {
 		if j.err == nil {

@@ -106,8 +106,14 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.cfg.Ingester.Collect(r.Context(), c, req.SentAt, req.Events)
 	if err != nil {
-		if collector.ErrorCode(err) == collector.EUNAVAILABLE {
+		switch collector.ErrorCode(err) {
+		case collector.EUNAVAILABLE:
 			writeProblem(w, http.StatusServiceUnavailable, "unavailable", collector.ErrorMessage(err))
+			return
+		case collector.ESTORAGEFULL:
+			// The writer logs the outage, at most once per 10 s.
+			w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(ingest.StorageFullRetryAfter), 10))
+			writeProblem(w, http.StatusServiceUnavailable, collector.ESTORAGEFULL, collector.ErrorMessage(err))
 			return
 		}
 		h.cfg.Logger.Error("collect", "visit", req.VisitID, "err", err)

@@ -265,6 +265,11 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 		}
 		// Nothing of the batch was stored and no ack is sent: the tracker
 		// keeps the events and sends them again.
+		if collector.ErrorCode(err) == collector.ESTORAGEFULL {
+			// 1013: the tracker reconnects after its backoff. The writer
+			// logs the outage, at most once per 10 s.
+			return c.ws.Close(websocket.StatusTryAgainLater, "disk full: events not stored, send them again later")
+		}
 		c.hub.cfg.Logger.Error("collect", "visit", c.client.VisitID, "err", err)
 		code, msg := protocol.CodeInternal, "events were not stored; send them again"
 		if collector.ErrorCode(err) == collector.EUNAVAILABLE {
@@ -445,6 +450,9 @@ func (c *conn) writeFrameError(ctx context.Context, err error, requestID string)
 }
 
 func (c *conn) closeInternal(err error) error {
+	if collector.ErrorCode(err) == collector.ESTORAGEFULL {
+		return c.ws.Close(websocket.StatusTryAgainLater, "disk full: try again later")
+	}
 	c.hub.cfg.Logger.Error("websocket hello", "err", err)
 	if collector.ErrorCode(err) == collector.EUNAVAILABLE {
 		return c.ws.Close(websocket.StatusGoingAway, "collector shutting down")

@@ -53,6 +53,8 @@ type Store struct {
 	// reuse inside the writer's transactions.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	engine Engine // nil on D1
 }
 
 // Option configures a Store.

@@ -4,6 +4,7 @@
 //
 //	collector [serve] --addr 127.0.0.1:8080 --data-dir ./data …
 //	collector token create|list|revoke …
+//	collector backup [--data-dir DIR] FILE
 //
 // Every flag also reads VISITRACK_<NAME> (VISITRACK_DATA_DIR, …).
 package main
@@ -32,6 +33,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	ctx := context.Background()
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(ctx, args[1:], stdout, stderr, daemon.OpenStore)
+	}
+	if len(args) > 0 && args[0] == "backup" {
+		return daemon.Backup(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]

@@ -15,6 +15,10 @@
 //
 // It prints durable events/s, the ratio to the raw ceiling, ack latency
 // p50/p99, and the idle RSS.
+//
+// With -soak (make soak) it instead runs one collector under paced load for
+// -soak-load, then idle for -soak-idle, reporting the WAL size, RSS and ack
+// p99 every 10 s, and fails when the WAL broke SPEC 9's bounds (soak.go).
 package main
 
 import (
@@ -57,7 +61,20 @@ func main() {
 	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
 	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
 	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle (all when empty)")
+	soakMode := flag.Bool("soak", false, "soak instead: -soak-load of paced load (-rate, -visitors, -paced-events-per-frame; -rate 0 is back to back), then -soak-idle, checking the WAL bounds")
+	soakLoad := flag.Duration("soak-load", 3*time.Minute, "soak: how long the load lasts")
+	soakIdle := flag.Duration("soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
+	soakEvery := flag.Duration("soak-every", 10*time.Second, "soak: report interval")
 	flag.Parse()
+	if *soakMode {
+		err := soak(*bin, soakConfig{visitors: *visitors, perFrame: *pacedPerFrame, rate: *rate,
+			load: *soakLoad, idle: *soakIdle, every: *soakEvery, maxWALLoad: 256 << 20, maxWALIdle: 64 << 20})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only != "" {
 		phases = map[string]bool{}
 		for _, p := range strings.Split(*only, ",") {
@@ -195,7 +212,11 @@ func rawCeiling(path string, n int) (float64, error) {
 	if err := s.Migrate(ctx); err != nil {
 		return 0, err
 	}
-	go sqlite.RunCheckpoints(ctx, db, time.Second) // as the collector does
+	wal, err := sqlite.StartWAL(db, path, sqlite.WALConfig{}) // as the collector does
+	if err != nil {
+		return 0, err
+	}
+	defer wal.Close()
 	rows := make([]store.EventRow, rawBatch)
 	visits := make([]string, 1000)
 	for i := range visits {
@@ -222,6 +243,7 @@ func rawCeiling(path string, n int) (float64, error) {
 		if err := tx.Commit(); err != nil {
 			return 0, err
 		}
+		wal.AfterCommit(ctx)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
@@ -495,25 +517,7 @@ func load(addr string, visitors, perFrame int, interval, duration, warmup time.D
 				if now.After(measureTo) {
 					return
 				}
-				// Built by hand, not json.Marshal: the generator shares the
-				// machine's two cores with the collector it measures.
-				ts := now.UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z07:00")
-				b = append(b[:0], `{"type":"events","sentAt":"`...)
-				b = append(append(b, ts...), `","events":[`...)
-				for k := 0; k < perFrame; k++ {
-					if k > 0 {
-						b = append(b, ',')
-					}
-					b = append(b, `{"eventId":"`...)
-					id := ulid.Make()
-					b = append(b, id.String()...)
-					b = append(b, `","name":"Click","timestamp":"`...)
-					b = append(b, ts...)
-					b = append(b, `","pageId":"`...)
-					b = append(b, page...)
-					b = append(b, `","url":"https://shop.example/p/1","data":{"button":"buy","n":1}}`...)
-				}
-				b = append(b, "]}"...)
+				b = appendFrame(b[:0], page, perFrame, now)
 				if err := c.Write(ctx, websocket.MessageText, b); err != nil {
 					errs <- err
 					return

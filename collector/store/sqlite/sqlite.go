@@ -22,7 +22,7 @@ var register sync.Once
 // the collector relies on: WAL; synchronous=NORMAL (durable across a crash
 // of the process; a power cut may lose the last transactions); a busy
 // timeout for readers; immediate write transactions; and no automatic
-// checkpoints: run RunCheckpoints beside it. Temporary files stay in
+// checkpoints: run StartWAL beside it. Temporary files stay in
 // memory: a multi-row INSERT keeps a statement journal, which on disk
 // more than doubled the bytes ingest wrote per event.
 //
@@ -30,7 +30,8 @@ var register sync.Once
 // threshold, and the ingest writer's acks wait behind it; the events index
 // rewrites one leaf per active visit, so the copies are large. Checkpoints
 // in their own goroutine and connection (PASSIVE: they never block the
-// writer) keep them off the write path.
+// writer) keep them off the write path; see WAL for how the log is
+// still bounded.
 //
 // secure_delete is on for every connection: SQLite zeroes the bytes of
 // deleted rows, of cells an update moves, and of pages it frees, so that
@@ -41,6 +42,10 @@ func Open(path string) (*sql.DB, error) {
 		sql.Register(driverName, &sqlite3.SQLiteDriver{
 			ConnectHook: func(c *sqlite3.SQLiteConn) error {
 				_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON", nil)
+				if err == nil {
+					// A log that restarts is cut back to this size (WAL).
+					_, err = c.Exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", DefaultWALLimit), nil)
+				}
 				return err
 			},
 		})
@@ -60,23 +65,6 @@ func Open(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return db, nil
-}
-
-// RunCheckpoints copies the WAL back into the database every interval with
-// PASSIVE checkpoints (they do not wait for, or block, readers and the
-// writer) until ctx ends. Without it the WAL grows until the last
-// connection closes, which checkpoints everything.
-func RunCheckpoints(ctx context.Context, db *sql.DB, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
-		}
-	}
 }
 
 // Purge copies the whole WAL into the database and truncates the WAL to

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/oklog/ulid/v2"
+)
+
+// soakConfig is the soak run (-soak): sustained load on one collector, then
+// idle, watching what must stay bounded over time rather than a peak.
+type soakConfig struct {
+	visitors, perFrame, rate int
+	load, idle, every        time.Duration
+	// maxWALLoad and maxWALIdle are SPEC 9's bounds: the WAL during the
+	// load, and at the end of the idle period.
+	maxWALLoad, maxWALIdle int64
+}
+
+// soak drives a real collector with paced WebSocket visitors (rate 0: back
+// to back) plus one REST reader, prints the WAL size, the collector's RSS
+// and the ack p99 every interval, then stays idle, and fails when the WAL
+// broke a bound.
+func soak(bin string, cfg soakConfig) error {
+	tmp, err := os.MkdirTemp("", "visitrack-soak-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dataDir := filepath.Join(tmp, "data")
+	col, err := startCollector(bin, dataDir)
+	if err != nil {
+		return err
+	}
+	defer col.stop()
+	wal := filepath.Join(dataDir, "visitrack.db-wal")
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.load+cfg.idle+2*time.Minute)
+	defer cancel()
+	conns := make([]*websocket.Conn, cfg.visitors)
+	for i := range conns {
+		if conns[i], err = dial(ctx, col.addr); err != nil {
+			return fmt.Errorf("visitor %d: %w", i, err)
+		}
+		defer conns[i].CloseNow()
+	}
+	var interval time.Duration
+	if cfg.rate > 0 {
+		interval = time.Duration(float64(cfg.visitors*cfg.perFrame) / float64(cfg.rate) * float64(time.Second))
+	}
+	fmt.Printf("soak: %d visitors, %d events/frame, %s, load %s then idle %s; bounds: WAL <= %s under load, <= %s at the end\n",
+		cfg.visitors, cfg.perFrame, rateLabel(cfg.rate), cfg.load, cfg.idle, mb(cfg.maxWALLoad), mb(cfg.maxWALIdle))
+
+	var (
+		mu      sync.Mutex
+		window  []time.Duration // ack latencies since the last report
+		all     []time.Duration
+		acked   atomic.Int64
+		reads   atomic.Int64
+		walPeak atomic.Int64
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	loadEnd := start.Add(cfg.load)
+	errs := make(chan error, cfg.visitors+1)
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			page := ulid.Make().String()
+			var b []byte
+			next := start
+			if interval > 0 {
+				next = start.Add(time.Duration(rand.Int64N(int64(interval))))
+			}
+			for {
+				if interval > 0 {
+					time.Sleep(time.Until(next))
+					next = next.Add(interval)
+				}
+				now := time.Now()
+				if now.After(loadEnd) {
+					return
+				}
+				b = appendFrame(b[:0], page, cfg.perFrame, now)
+				if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+					errs <- err
+					return
+				}
+				if err := readAck(ctx, c); err != nil {
+					errs <- err
+					return
+				}
+				d := time.Since(now)
+				acked.Add(int64(cfg.perFrame))
+				mu.Lock()
+				window = append(window, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	// One operator reading history the whole time: a read transaction
+	// holds its snapshot of the WAL, so checkpoints must live with readers.
+	// The list of visits is indexed; an unfiltered GET /v1/events sorts
+	// every event, takes seconds on millions, and holds the log that long.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		client := &http.Client{Timeout: 30 * time.Second}
+		for time.Now().Before(loadEnd) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+col.addr+"/v1/visits?limit=100", nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := client.Do(req)
+			if err != nil {
+				errs <- fmt.Errorf("reader: %w", err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				errs <- fmt.Errorf("reader: GET /v1/visits: %s", resp.Status)
+				return
+			}
+			reads.Add(1)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+
+	// The WAL is sampled often for its peak, reported every cfg.every.
+	sample := time.NewTicker(100 * time.Millisecond)
+	defer sample.Stop()
+	report := time.NewTicker(cfg.every)
+	defer report.Stop()
+	end := loadEnd.Add(cfg.idle)
+	var lastAcked int64
+	var loadWALPeak int64
+	for done := false; !done; {
+		select {
+		case <-sample.C:
+			sz := fileSize(wal)
+			if sz > walPeak.Load() {
+				walPeak.Store(sz)
+			}
+			if time.Now().Before(loadEnd) {
+				loadWALPeak = max(loadWALPeak, sz)
+			}
+		case <-report.C:
+			mu.Lock()
+			w := window
+			window = nil
+			all = append(all, w...)
+			mu.Unlock()
+			n := acked.Load()
+			phase := "load"
+			if time.Now().After(loadEnd) {
+				phase = "idle"
+			}
+			fmt.Printf("t=%4.0fs %s  WAL %9s (peak %9s)  RSS %9s  %6.0f events/s  ack p99 %s  reads %d\n",
+				time.Since(start).Seconds(), phase, mb(fileSize(wal)), mb(walPeak.Load()), mb(col.rss()),
+				float64(n-lastAcked)/cfg.every.Seconds(), p99(w), reads.Load())
+			lastAcked = n
+			walPeak.Store(0)
+			done = !time.Now().Before(end)
+		case err := <-errs:
+			return fmt.Errorf("soak load: %w", err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return fmt.Errorf("soak load: %w", err)
+	}
+	endWAL := fileSize(wal)
+	fmt.Printf("soak: %d events acked, ack p99 %s over the load; WAL peak under load %s (bound %s), %s at the end (bound %s)\n",
+		acked.Load(), p99(all), mb(loadWALPeak), mb(cfg.maxWALLoad), mb(endWAL), mb(cfg.maxWALIdle))
+	var fails []string
+	if loadWALPeak > cfg.maxWALLoad {
+		fails = append(fails, fmt.Sprintf("WAL reached %s under load (bound %s)", mb(loadWALPeak), mb(cfg.maxWALLoad)))
+	}
+	if endWAL > cfg.maxWALIdle {
+		fails = append(fails, fmt.Sprintf("WAL is %s %s after the load (bound %s)", mb(endWAL), cfg.idle, mb(cfg.maxWALIdle)))
+	}
+	if len(fails) > 0 {
+		return errors.New("soak failed: " + strings.Join(fails, "; "))
+	}
+	fmt.Println("soak: PASS")
+	return nil
+}
+
+func rateLabel(rate int) string {
+	if rate == 0 {
+		return "back to back"
+	}
+	return fmt.Sprintf("paced at %d events/s", rate)
+}
+
+// readAck reads frames until the ack.
+func readAck(ctx context.Context, c *websocket.Conn) error {
+	for {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(string(msg), `{"type":"ack"`) {
+			return nil
+		}
+		if strings.HasPrefix(string(msg), `{"type":"error"`) {
+			return fmt.Errorf("collector: %s", msg)
+		}
+	}
+}
+
+// appendFrame appends an events frame of n Click events on page, built by
+// hand: the generator shares the machine's two cores with the collector.
+func appendFrame(b []byte, page string, n int, now time.Time) []byte {
+	ts := now.UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `{"type":"events","sentAt":"`...)
+	b = append(append(b, ts...), `","events":[`...)
+	for k := 0; k < n; k++ {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"eventId":"`...)
+		b = append(b, ulid.Make().String()...)
+		b = append(b, `","name":"Click","timestamp":"`...)
+		b = append(b, ts...)
+		b = append(b, `","pageId":"`...)
+		b = append(b, page...)
+		b = append(b, `","url":"https://shop.example/p/1","data":{"button":"buy","n":1}}`...)
+	}
+	return append(b, "]}"...)
+}
+
+func p99(d []time.Duration) string {
+	if len(d) == 0 {
+		return "-"
+	}
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[int(0.99*float64(len(d)-1))].Round(100 * time.Microsecond).String()
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
