@@ -3,11 +3,14 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/visitrack/visitrack/collector/enrich"
+	"github.com/visitrack/visitrack/collector/enrich/useragent"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/store/storetest"
@@ -62,4 +65,63 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkCollectNewVisits is the worst case for enrichment: every call
+// is a browser's first contact (a new visitor and visit, classified from
+// its User-Agent, landing URL and referrer), with 5 events. Run with and
+// without the enricher to see its cost: make bench reports both.
+func BenchmarkCollectNewVisits(b *testing.B) {
+	agents := []string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+	}
+	for _, on := range []bool{false, true} {
+		name := "enrich=off"
+		var en *enrich.Enricher
+		if on {
+			name, en = "enrich=on", enrich.New(useragent.New(), nil)
+		}
+		b.Run(name, func(b *testing.B) {
+			s := storetest.New(b)
+			signer, err := identity.NewSigner(make([]byte, 32), time.Hour, time.Now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in, err := ingest.New(ingest.Config{Store: s, Signer: signer, Enricher: en})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { in.Close(context.Background()) })
+			const perBatch = 5
+			ctx := context.Background()
+			b.SetParallelism(500)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var seq atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				events := make([]json.RawMessage, perBatch)
+				for n := 1; pb.Next(); n++ {
+					if n%perBatch != 0 {
+						continue
+					}
+					i := seq.Add(1)
+					ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
+					page := ulid.Make().String()
+					for k := range events {
+						events[k] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"PageEntered","timestamp":"` + ts +
+							`","pageId":"` + page + `","url":"https://shop.example/p/1?utm_source=news&gclid=x","referrer":"https://www.google.com/"}`)
+					}
+					c := ingest.Client{IP: "127.0.0.1", UserAgent: agents[i%int64(len(agents))]}
+					if _, err := in.Collect(ctx, c, ts, events); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }
