@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -229,7 +231,36 @@ func decode(b []byte, maxDepth int, what string) (any, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, invalidf("%s is not valid JSON: unexpected data after the value", what)
 	}
+	if n, ok := nonFinite(v); ok {
+		return nil, invalidf("%s holds the number %s, which is not a finite 64-bit float", what, truncate(n))
+	}
 	return v, nil
+}
+
+// nonFinite finds a number in v that does not fit a float64 (1e999999, a
+// 400-digit integer): stored as written it would break every reader that
+// decodes numbers, and the browser's JSON.parse would see Infinity.
+func nonFinite(v any) (string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return string(x), true
+		}
+	case map[string]any:
+		for _, e := range x {
+			if n, ok := nonFinite(e); ok {
+				return n, true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if n, ok := nonFinite(e); ok {
+				return n, true
+			}
+		}
+	}
+	return "", false
 }
 
 // encode writes v canonically: compact, object keys sorted (encoding/json

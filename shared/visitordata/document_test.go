@@ -78,6 +78,8 @@ func TestParseRefuses(t *testing.T) {
 		{"too big input", big, CodeTooLarge, "at most 65536"},
 		{"too big canonical", justOver, CodeTooLarge, "at most 65536"},
 		{"bad utf8", "{\"a\":{\"s\":\"\xff\"}}", CodeInvalid, "UTF-8"},
+		{"infinite number", `{"a":{"n":1e999999}}`, CodeInvalid, "not a finite"},
+		{"huge integer", `{"a":{"l":[` + strings.Repeat("9", 400) + `]}}`, CodeInvalid, "not a finite"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,6 +96,9 @@ func TestParseRefuses(t *testing.T) {
 	atDepth := `{"a":` + strings.Repeat(`{"a":`, 14) + "1" + strings.Repeat("}", 15)
 	if _, err := Parse([]byte(atDepth)); err != nil {
 		t.Fatalf("depth 16: %v", err)
+	}
+	if _, err := Parse([]byte(`{"a":{"max":1.7976931348623157e308,"tiny":4e-324,"big":123456789012345678901234567890}}`)); err != nil {
+		t.Fatalf("finite numbers refused: %v", err)
 	}
 	atSize := `{"a":{"s":"` + strings.Repeat("x", MaxBytes-len(`{"a":{"s":""}}`)) + `"}}`
 	if _, err := Parse([]byte(atSize)); err != nil {
