@@ -85,28 +85,20 @@ func New(db *sql.DB, opts ...Option) *Store {
 // spares SQLite the parse and plan of every call; elsewhere (D1, which runs
 // each call on its own) it is a plain ExecContext.
 func (s *Store) execHot(ctx context.Context, q Querier, query string, args ...any) (sql.Result, error) {
-	tx, ok := q.(*sql.Tx)
-	if !ok || !s.transactions {
+	stmt, err := s.preparedHot(ctx, q, query)
+	if err != nil {
+		return nil, err
+	}
+	if stmt == nil {
 		return q.ExecContext(ctx, query, args...)
 	}
-	s.stmtMu.Lock()
-	stmt := s.stmts[query]
-	if stmt == nil {
-		var err error
-		if stmt, err = s.db.PrepareContext(ctx, query); err != nil {
-			s.stmtMu.Unlock()
-			return nil, err
-		}
-		s.stmts[query] = stmt
-	}
-	s.stmtMu.Unlock()
-	// The transaction's copy is closed with the transaction; the prepared
-	// statement stays with its connection for the next one.
-	return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	return stmt.ExecContext(ctx, args...)
 }
 
-// preparedHot returns the statement for query prepared once (see execHot),
-// or nil where statements are not kept (outside a transaction, D1).
+// preparedHot returns the statement for query prepared once, as the
+// transaction's copy, or nil where statements are not kept (outside a
+// transaction, D1). The copy is closed with the transaction; the prepared
+// statement stays with its connection for the next one.
 func (s *Store) preparedHot(ctx context.Context, q Querier, query string) (*sql.Stmt, error) {
 	tx, ok := q.(*sql.Tx)
 	if !ok || !s.transactions {
