@@ -71,7 +71,7 @@ func TestNextPageContinuesVisitAndPresentsToken(t *testing.T) {
 	a1 := start(t, e, ConfigPatch{})
 	welcome(t, e, protocol.Welcome{})
 	ack(e.lastSocket(), sentEvents(t, e.lastSocket()))
-	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.putCookie(cookie.User, "tok", 1e9)
 	e.Advance(60_000)
 
 	a2 := start(t, e, ConfigPatch{})
@@ -100,7 +100,7 @@ func TestNextPageContinuesVisitAndPresentsToken(t *testing.T) {
 
 func TestAutoRecognizeOffKeepsTokenUnsent(t *testing.T) {
 	e := newEnv(t)
-	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.putCookie(cookie.User, "tok", 1e9)
 	start(t, e, ConfigPatch{AutoRecognize: ptr(false)})
 	if hello := welcome(t, e, protocol.Welcome{}); hello.Recognition != nil {
 		t.Fatal("token presented with autoRecognize off")
@@ -280,7 +280,7 @@ func TestReconnectBackoffAndHTTPFallback(t *testing.T) {
 
 func TestHTTPTransport(t *testing.T) {
 	e := newEnv(t)
-	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.putCookie(cookie.User, "tok", 1e9)
 	a := start(t, e, ConfigPatch{Transport: ptr("http")})
 	e.Advance(0)
 	if len(e.socks) != 0 || len(e.posts) != 1 {
@@ -341,13 +341,13 @@ func TestConsentRequired(t *testing.T) {
 	a.Push(Command{Op: OpEvent, Name: "Pending", Data: "{}", Reply: r})
 	a.Push(Command{Op: OpConsent, Consent: false})
 	if e.cookie(cookie.Visitor) != "" || e.cookie(cookie.Visit) != "" || len(e.storage) != 0 || !e.lastSocket().closed {
-		t.Fatalf("refusal kept cookies %v storage %v", e.jar, e.storage)
+		t.Fatalf("refusal kept cookies %v storage %v", e.jar.live(e.now), e.storage)
 	}
 	if len(r.rejected) != 1 || r.rejected[0] != CodeConsentRefused || a.ob.Len() != 0 {
 		t.Fatalf("pending event after refusal: %+v, %d queued", r, a.ob.Len())
 	}
 	a.Push(Command{Op: OpEvent, Name: "Refused", Data: "{}"})
-	if a.ob.Len() != 0 || len(e.jar) != 0 {
+	if a.ob.Len() != 0 || len(e.jar.live(e.now)) != 0 {
 		t.Fatal("an event was kept after refusal")
 	}
 	old := a.visitorID
@@ -364,7 +364,7 @@ func TestConsentRequired(t *testing.T) {
 func TestRespectGPC(t *testing.T) {
 	e := newEnv(t)
 	e.page.GPC = true
-	e.jar[cookie.Visitor] = fakeCookie{value: "01KA0000000000000000000005", expires: e.now + 1e9}
+	e.putCookie(cookie.Visitor, "01KA0000000000000000000005", 1e9)
 	a := start(t, e, ConfigPatch{RespectGPC: ptr(true)})
 	e.Advance(100)
 	if len(e.socks) != 0 || len(e.sets) != 0 {
