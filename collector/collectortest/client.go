@@ -31,7 +31,7 @@ func NewID() string { return ulid.Make().String() }
 // subprotocol and sends hello.
 func Dial(t testing.TB, wsURL string, hello protocol.Hello) *Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
@@ -59,7 +59,7 @@ func (c *Client) Send(v any) {
 // SendRaw writes one text frame as is.
 func (c *Client) SendRaw(b []byte) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Conn.Write(ctx, websocket.MessageText, b); err != nil {
 		c.t.Fatalf("write: %v", err)
@@ -68,7 +68,7 @@ func (c *Client) SendRaw(b []byte) {
 
 // Read returns the next frame's type and bytes.
 func (c *Client) Read() (string, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, b, err := c.Conn.Read(ctx)
 	if err != nil {

@@ -63,7 +63,7 @@ func (c *Collector) Stop() {
 		return
 	}
 	c.stopped = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Main.Close(ctx); err != nil {
 		c.t.Errorf("collector close: %v", err)
