@@ -50,7 +50,7 @@ func committed(b *testing.B, c *collectorProc) (first func(visitID string) time.
 	}()
 	firsts := map[string]time.Time{}
 	return func(visitID string) time.Time {
-		deadline := time.After(10 * time.Second)
+		deadline := time.After(30 * time.Second)
 		for {
 			if at, ok := firsts[visitID]; ok {
 				return at

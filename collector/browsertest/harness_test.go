@@ -88,7 +88,7 @@ func (c *collectorProc) stop() {
 		return
 	}
 	c.stopped = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Main.Close(ctx); err != nil {
 		c.t.Errorf("collector close: %v", err)
@@ -238,7 +238,7 @@ func newTab(t testing.TB, browser context.Context) context.Context {
 
 func run(t testing.TB, tab context.Context, actions ...chromedp.Action) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	ctx, cancel := context.WithTimeout(tab, time.Minute)
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		t.Fatalf("chromedp: %v", err)

@@ -295,7 +295,7 @@ func (c *capture) attach(tab context.Context) {
 			// Not from the listener: it must not wait on the browser.
 			go func() {
 				defer c.wg.Done()
-				ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+				ctx, cancel := context.WithTimeout(tab, 30*time.Second)
 				defer cancel()
 				var body []byte
 				err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -319,7 +319,7 @@ func (c *capture) attach(tab context.Context) {
 // settle waits until every response seen has been read to its end.
 func (c *capture) settle() {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		c.mu.Lock()
 		var pending []string
