@@ -37,9 +37,6 @@ const wait = 90 * time.Second
 
 // TestProgram builds bin/collector once and runs each promise against it.
 func TestProgram(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the collector binary")
-	}
 	bin := filepath.Join(t.TempDir(), "collector")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
