@@ -204,7 +204,11 @@ func testKeyFilesArePrivate(t *testing.T, bin string) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		t.Errorf("data directory has mode %v: others may read it", perm)
 	}
-	p.stop()
+	// SIGINT (Ctrl-C) shuts down as cleanly as SIGTERM.
+	p.signal(syscall.SIGINT)
+	if code := p.exitCode(); code != 0 {
+		t.Fatalf("exit status %d after SIGINT; the log:\n%s", code, p.logText())
+	}
 }
 
 // testRecognitionKeyKept: a token issued before a restart still recognizes
