@@ -220,3 +220,43 @@ func TestSwitchSession(t *testing.T) {
 		t.Fatalf("sessions: first ended %v, next ended %v with identity %v", firstEnd, nextEnd, nextID)
 	}
 }
+
+// TestPageExitBeforeEntry: the beacon with PageExited may be stored before
+// the WebSocket's PageEntered; either order leaves the page with its entry
+// and its exit.
+func TestPageExitBeforeEntry(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	v := newVisit(t, s, ulid.Make().String(), 1000)
+	entry := store.PageRow{VisitID: v.VisitID, URL: "https://shop.example/cart", Title: "Cart", Referrer: "https://shop.example/", EnteredAt: 1000}
+	exit := store.PageRow{VisitID: v.VisitID, URL: "https://shop.example/cart", EnteredAt: 1000, ExitedAt: 4000, DurationMS: 3000}
+	for name, order := range map[string][]store.PageRow{"entry first": {entry, exit}, "exit first": {exit, entry}} {
+		t.Run(name, func(t *testing.T) {
+			id := ulid.Make().String()
+			for _, p := range order {
+				p.PageID = id
+				if err := s.UpsertPage(ctx, s.DB(), &p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var title string
+			var exited, duration sql.NullInt64
+			if err := s.DB().QueryRow(`SELECT title, exited_at, duration_ms FROM pages WHERE page_id = ?`, id).
+				Scan(&title, &exited, &duration); err != nil {
+				t.Fatal(err)
+			}
+			if title != "Cart" || exited.Int64 != 4000 || duration.Int64 != 3000 {
+				t.Fatalf("page: title %q, exited %v, duration %v", title, exited, duration)
+			}
+		})
+	}
+	// A stored row becomes a domain event with its identity, or none.
+	row := dedupRow(v, ulid.Make().String(), "Browse", 2000)
+	if e := row.Event(); e.IdentityID != nil || e.EventID != row.EventID || e.Timestamp.UnixMilli() != 2000 {
+		t.Fatalf("anonymous row as an event: %+v", e)
+	}
+	row.IdentityID = "01JD0200000000000000000001"
+	if e := row.Event(); e.IdentityID == nil || *e.IdentityID != row.IdentityID {
+		t.Fatalf("identified row as an event: %+v", e)
+	}
+}
