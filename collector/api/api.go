@@ -73,6 +73,9 @@ type Handler struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// patterns lists every pattern given to Handle, so that a test can
+	// check the scope of each.
+	patterns []string
 }
 
 // HandlerFunc is an endpoint. It returns the errors it does not answer
@@ -104,6 +107,7 @@ func New(cfg Config) *Handler {
 // ("GET /v1/visits/{visitId}"), behind bearer authentication and, unless
 // scope is "", a check that the token grants scope.
 func (h *Handler) Handle(pattern, scope string, fn HandlerFunc) {
+	h.patterns = append(h.patterns, pattern)
 	h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, err := h.authenticate(r)
 		if err == nil && scope != "" {

@@ -92,6 +92,11 @@ func TestMetadataCanary(t *testing.T) {
 		t.Fatal("the stream carried the canary")
 	}
 	e.rec.mu.Lock()
+	// The two visitor-data patches above were heard: the loop below
+	// looks at something.
+	if len(e.rec.got) < 2 {
+		t.Fatalf("%d visitor-data changes heard, want the 2 patches", len(e.rec.got))
+	}
 	for _, vd := range e.rec.got {
 		if strings.Contains(string(vd.Data), canary) {
 			t.Fatal("a visitor-data change carried the canary")

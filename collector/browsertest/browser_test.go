@@ -130,7 +130,7 @@ func TestSignInRecognizeSignOut(t *testing.T) {
 
 	// Leave, let the visit time out, come back in a fresh tab.
 	run(t, browser, chromedp.Navigate("about:blank"))
-	time.Sleep(3 * time.Second)
+	c.waitVisitEnded(signedIn.VisitID) // and the tracker's cookie, 1.8 s, before it
 	tab := newTab(t, browser)
 	open(t, tab, c.URL()+"/demo/"+timeout)
 	back := connected(t, tab)
@@ -253,18 +253,27 @@ func TestTrackerOnAnotherOrigin(t *testing.T) {
 			if !strings.HasPrefix(evs[1].URL, site+"/landing") {
 				t.Fatalf("PageEntered url %q", evs[1].URL)
 			}
-			// A page whose origin is not allowed is refused.
+			// A page whose origin is not allowed is refused: once the
+			// collector has answered it 403, its events are still queued
+			// and none of them is stored.
 			other := siteServer(t, func() string { return c.URL() }, `{transport: '`+transport+`'}`)
 			other = strings.Replace(other, "localhost", "127.0.0.1", 1)
+			refused := watchRefusals(t, tab, c.URL())
 			open(t, tab, other+"/landing")
-			time.Sleep(500 * time.Millisecond)
+			eval(t, tab, `_gt.push(['event', 'ForeignClick']), true`, new(bool))
+			waitFor(t, "the collector to refuse the foreign page", func() bool { return refused.Load() > 0 })
 			var st struct {
 				Queued    int    `json:"queued"`
 				Transport string `json:"transport"`
 			}
 			eval(t, tab, `visitrack.stats()`, &st)
 			if st.Queued == 0 {
-				t.Fatalf("a page of a foreign origin was accepted: %+v", st)
+				t.Fatalf("a page of a foreign origin has nothing queued after its refusal: %+v", st)
+			}
+			var stored list[collector.Event]
+			c.getJSON("/v1/events?name=ForeignClick", &stored)
+			if len(stored.Items) != 0 {
+				t.Fatalf("an event of a foreign origin was stored: %+v", stored.Items)
 			}
 		})
 	}
@@ -283,7 +292,7 @@ func TestCollectorRestartMidVisit(t *testing.T) {
 		// While it is down, the visitor goes on clicking.
 		for i := 0; i < 3; i++ {
 			eval(t, tab, fmt.Sprintf(`_gt.push(['event', 'WhileDown', {data: {n: %d}}]), true`, i), new(bool))
-			time.Sleep(200 * time.Millisecond)
+			waitPage(t, tab, "the event to be queued", fmt.Sprintf(`visitrack.stats().then(s => s.queued === %d)`, i+1))
 		}
 		var st struct{ Queued int }
 		eval(t, tab, `visitrack.stats()`, &st)
@@ -312,28 +321,35 @@ func TestCollectorRestartMidVisit(t *testing.T) {
 	}
 }
 
-// Consent: with requireConsent nothing is stored or sent before consent;
-// events made before it keep their time; refusal deletes the cookies and
-// drops what waits; consent again starts afresh.
+// Consent: with requireConsent nothing but a cookieless page view (no
+// cookie, no ids) is sent before consent; events made before it keep their
+// time and go in a new visit, not joined to the cookieless one; refusal
+// deletes the cookies and drops what waits; consent again starts afresh.
 func TestConsentOffThenOn(t *testing.T) {
 	var c *collectorProc
 	site := siteServer(t, func() string { return c.URL() }, `{requireConsent: true}`)
-	c = startCollector(t, t.TempDir(), "127.0.0.1:0")
+	c = startCollector(t, t.TempDir(), "127.0.0.1:0", "--allowed-origins", site)
 	tab := newBrowser(t)
 	open(t, tab, site+"/landing")
 	eval(t, tab, `_gt.push(['event', 'BeforeConsent']), true`, new(bool))
+	// Time passes before consent: the event must keep the time it was
+	// made, which the check below tells from the time of consent.
 	time.Sleep(time.Second)
 	if ck := cookies(t, tab); strings.Contains(ck, "_vt_") {
 		t.Fatalf("cookies before consent: %q", ck)
 	}
 	var visits list[collector.Visit]
-	c.getJSON("/v1/visits", &visits)
-	if len(visits.Items) != 0 {
-		t.Fatalf("visits before consent: %+v", visits.Items)
+	waitFor(t, "the cookieless page view", func() bool { c.getJSON("/v1/visits", &visits); return len(visits.Items) > 0 })
+	if len(visits.Items) != 1 || !visits.Items[0].Cookieless || visits.Items[0].EventCount != 1 {
+		t.Fatalf("visits before consent: %+v, want one cookieless page view", visits.Items)
 	}
+	counted := visits.Items[0]
 	consentAt := time.Now()
 	eval(t, tab, `visitrack.consent(true).then(() => true)`, new(bool))
 	first := connected(t, tab)
+	if first.VisitID == counted.VisitID || first.VisitorID == counted.VisitorID {
+		t.Fatalf("the consented visit %+v joined the cookieless one %s", first, counted.VisitID)
+	}
 	evs := c.waitEvents(first.VisitID, "the buffered events", func(evs []collector.Event) bool { return count(evs, "BeforeConsent") == 1 })
 	if names(evs) != "VisitStarted,PageEntered,PartnerLanding,BeforeConsent" {
 		t.Fatalf("events %s", names(evs))
@@ -350,7 +366,11 @@ func TestConsentOffThenOn(t *testing.T) {
 	// Refusal: cookies deleted, what is made now is dropped.
 	eval(t, tab, `_gt.push(['consent', false]), true`, new(bool))
 	waitPage(t, tab, "cookies deleted", `!document.cookie.includes('_vt_')`)
-	eval(t, tab, `visitrack.track('WhileRefused').then(() => 'sent', e => e.code)`, new(string))
+	var outcome string
+	eval(t, tab, `visitrack.track('WhileRefused').then(() => 'sent', e => e.code)`, &outcome)
+	if outcome != "consent_refused" {
+		t.Fatalf("track() while consent is refused: %q, want the consent_refused rejection", outcome)
+	}
 	eval(t, tab, `visitrack.consent(true).then(() => true)`, new(bool))
 	second := connected(t, tab)
 	if second.VisitorID == first.VisitorID || second.VisitID == first.VisitID {

@@ -50,7 +50,7 @@ func committed(b *testing.B, c *collectorProc) (first func(visitID string) time.
 	}()
 	firsts := map[string]time.Time{}
 	return func(visitID string) time.Time {
-		deadline := time.After(10 * time.Second)
+		deadline := time.After(30 * time.Second)
 		for {
 			if at, ok := firsts[visitID]; ok {
 				return at
@@ -73,7 +73,7 @@ func committed(b *testing.B, c *collectorProc) (first func(visitID string) time.
 // first event committed at the collector, and of the loader's start →
 // WebAssembly instantiated.
 func BenchmarkColdLoad(b *testing.B) {
-	c := startCollector(b, b.TempDir(), "127.0.0.1:0")
+	var c *collectorProc
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><title>cold</title><script>
@@ -84,6 +84,7 @@ func BenchmarkColdLoad(b *testing.B) {
 	}))
 	b.Cleanup(site.Close)
 	siteURL := strings.Replace(site.URL, "127.0.0.1", "localhost", 1)
+	c = startCollector(b, b.TempDir(), "127.0.0.1:0", "--allowed-origins", siteURL)
 	firstCommit := committed(b, c)
 	browser := newBrowser(b)
 	const loads = 10

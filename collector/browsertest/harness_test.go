@@ -6,13 +6,17 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -33,14 +37,27 @@ type collectorProc struct {
 }
 
 // startCollector runs a collector on addr ("127.0.0.1:0" for any port) in
-// dir, stopped when the test ends.
+// dir, stopped when the test ends. Unless flags say otherwise, the only
+// origin it allows is its own, where the demo pages are: as an operator
+// runs it, not with "*"; a test that embeds the tracker in another site
+// passes --allowed-origins with that site.
 func startCollector(t testing.TB, dir, addr string, flags ...string) *collectorProc {
 	t.Helper()
+	if strings.HasSuffix(addr, ":0") {
+		// The port must be known before the collector starts, to be
+		// allowed as an origin: take a free one.
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
+	}
 	m := daemon.New(io.Discard, logWriter{t})
 	// The browser tests walk the demo shop, which exists only with --demo.
 	args := append([]string{"--addr", addr, "--data-dir", dir, "--log-level", "warn", "--demo"}, flags...)
 	if !hasFlag(flags, "--allowed-origins") {
-		args = append(args, "--allowed-origins", "*")
+		args = append(args, "--allowed-origins", "http://"+addr)
 	}
 	if err := m.ParseFlags(args, func(string) string { return "" }); err != nil {
 		t.Fatalf("collector flags: %v", err)
@@ -72,7 +89,7 @@ func (c *collectorProc) stop() {
 		return
 	}
 	c.stopped = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Main.Close(ctx); err != nil {
 		c.t.Errorf("collector close: %v", err)
@@ -134,7 +151,7 @@ func (c *collectorProc) pages(visitID string) []collector.Page {
 func (c *collectorProc) waitEvents(visitID string, what string, cond func([]collector.Event) bool) []collector.Event {
 	c.t.Helper()
 	var evs []collector.Event
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		if status, _ := c.get("/v1/visits/" + visitID); status == http.StatusOK {
 			evs = c.events(visitID)
@@ -211,7 +228,7 @@ func newTab(t testing.TB, browser context.Context) context.Context {
 
 func run(t testing.TB, tab context.Context, actions ...chromedp.Action) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	ctx, cancel := context.WithTimeout(tab, time.Minute)
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		t.Fatalf("chromedp: %v", err)
@@ -236,7 +253,7 @@ func open(t testing.TB, tab context.Context, url string) {
 // waitPage polls a boolean expression in the page.
 func waitPage(t testing.TB, tab context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		var ok bool
 		eval(t, tab, expr, &ok)
@@ -291,4 +308,61 @@ func (w logWriter) Write(p []byte) (int, error) {
 		w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
+}
+
+// waitVisitEnded polls the History API until the collector has ended the
+// visit (its visit timeout passed).
+func (c *collectorProc) waitVisitEnded(visitID string) {
+	c.t.Helper()
+	waitFor(c.t, "visit "+visitID+" to end", func() bool { return c.visit(visitID).EndedAt != nil })
+}
+
+// waitFor polls cond until it holds, for at most a minute.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
+// watchRefusals counts the refusals the tab gets from the collector at
+// collectorURL: a 403 to a request, a request to it that failed for want
+// of CORS permission (a 403 carries none; the page cannot see its status),
+// or a WebSocket handshake answered 403.
+func watchRefusals(t testing.TB, tab context.Context, collectorURL string) *atomic.Int64 {
+	t.Helper()
+	n := new(atomic.Int64)
+	var mu sync.Mutex
+	toCollector := map[network.RequestID]bool{}
+	chromedp.ListenTarget(tab, func(ev any) {
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if strings.HasPrefix(e.Request.URL, collectorURL+"/v1/") {
+				mu.Lock()
+				toCollector[e.RequestID] = true
+				mu.Unlock()
+			}
+		case *network.EventResponseReceived:
+			if strings.HasPrefix(e.Response.URL, collectorURL+"/v1/") && e.Response.Status == http.StatusForbidden {
+				n.Add(1)
+			}
+		case *network.EventLoadingFailed:
+			mu.Lock()
+			ours := toCollector[e.RequestID]
+			mu.Unlock()
+			if ours && e.CorsErrorStatus != nil {
+				n.Add(1)
+			}
+		case *network.EventWebSocketFrameError:
+			if strings.Contains(e.ErrorMessage, "Unexpected response code: 403") {
+				n.Add(1)
+			}
+		}
+	})
+	run(t, tab, network.Enable())
+	return n
 }

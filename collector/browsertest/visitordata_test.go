@@ -295,7 +295,7 @@ func (c *capture) attach(tab context.Context) {
 			// Not from the listener: it must not wait on the browser.
 			go func() {
 				defer c.wg.Done()
-				ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+				ctx, cancel := context.WithTimeout(tab, 30*time.Second)
 				defer cancel()
 				var body []byte
 				err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -319,7 +319,7 @@ func (c *capture) attach(tab context.Context) {
 // settle waits until every response seen has been read to its end.
 func (c *capture) settle() {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		c.mu.Lock()
 		var pending []string
@@ -672,16 +672,21 @@ func TestCanaryIdentityDataNotForUnverifiedBrowser(t *testing.T) {
 	if at := gotB.find(*ann.IdentityID); len(at) > 0 {
 		t.Fatalf("the identity's id reached a browser whose claim is unverified:\n%s", strings.Join(at, "\n"))
 	}
-	// A, verified, did receive it: over its WebSocket, as pushes.
-	gotA := captA.result()
-	inA := 0
-	for _, f := range gotA.frames["visitorData"] {
-		if strings.Contains(f, canary) {
-			inA++
+	// A, verified, did receive it: over its WebSocket, as pushes. (The
+	// last write may still be on its way to A: wait for it, not a time.)
+	inA := func() (int, []string) {
+		frames := captA.result().frames["visitorData"]
+		n := 0
+		for _, f := range frames {
+			if strings.Contains(f, canary) {
+				n++
+			}
 		}
+		return n, frames
 	}
-	if inA < 4 {
-		t.Fatalf("A received the canary in %d visitorData frames, want the 4 writes: %v", inA, gotA.frames["visitorData"])
+	waitFor(t, "the 4 writes to reach A", func() bool { n, _ := inA(); return n >= 4 })
+	if n, frames := inA(); n < 4 {
+		t.Fatalf("A received the canary in %d visitorData frames, want the 4 writes: %v", n, frames)
 	}
 	var doc struct {
 		Data map[string]map[string]any `json:"data"`

@@ -40,7 +40,7 @@ func Dial(t testing.TB, wsURL string, hello protocol.Hello) *Client {
 // the handshake answer, whose headers may set cookies.
 func DialWith(t testing.TB, wsURL string, header http.Header, hello protocol.Hello) (*Client, *http.Response) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{protocol.Subprotocol}, HTTPHeader: header})
 	if err != nil {
@@ -68,7 +68,7 @@ func (c *Client) Send(v any) {
 // SendRaw writes one text frame as is.
 func (c *Client) SendRaw(b []byte) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Conn.Write(ctx, websocket.MessageText, b); err != nil {
 		c.t.Fatalf("write: %v", err)
@@ -77,7 +77,7 @@ func (c *Client) SendRaw(b []byte) {
 
 // Read returns the next frame's type and bytes.
 func (c *Client) Read() (string, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, b, err := c.Conn.Read(ctx)
 	if err != nil {

@@ -26,6 +26,11 @@ type Collector struct {
 	stopped bool
 }
 
+// Origin is the page origin test collectors allow by default: a real
+// allow-list, as operators run it, not "*". A test about origins passes
+// its own --allowed-origins (the last occurrence of a flag wins).
+const Origin = "https://shop.example"
+
 // Option adjusts the command line, e.g. "--visit-timeout", "2s".
 type Option []string
 
@@ -40,7 +45,7 @@ func Start(t testing.TB, flags ...string) *Collector {
 func StartIn(t testing.TB, dataDir string, flags ...string) *Collector {
 	t.Helper()
 	m := daemon.New(io.Discard, testWriter{t})
-	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--allowed-origins", "*", "--log-level", "warn"}, flags...)
+	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--allowed-origins", Origin, "--log-level", "warn"}, flags...)
 	if err := m.ParseFlags(args, func(string) string { return "" }); err != nil {
 		t.Fatalf("collector flags: %v", err)
 	}
@@ -58,7 +63,7 @@ func (c *Collector) Stop() {
 		return
 	}
 	c.stopped = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Main.Close(ctx); err != nil {
 		c.t.Errorf("collector close: %v", err)

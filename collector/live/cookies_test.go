@@ -144,7 +144,7 @@ func TestCollectScriptModeAndOtherSites(t *testing.T) {
 	}{
 		"script mode":  {firstPartyCollector(t), samePage, ""},
 		"other site":   {firstPartyCollector(t), otherPage, "auto"},
-		"only * lists": {collectortest.Start(t, "--identity-secret", secret), samePage, "auto"},
+		"only * lists": {collectortest.Start(t, "--identity-secret", secret, "--allowed-origins", "*"), samePage, "auto"},
 	}
 	for name, tc := range cases {
 		resp, a := collect(t, tc.col, tc.origin, nil, map[string]any{"cookies": tc.mode, "events": []protocol.Event{signInEvent("ada")}})

@@ -101,8 +101,8 @@ func New(cfg Config) *Hub {
 		o = strings.TrimRight(strings.TrimSpace(o), "/")
 		if o == "*" {
 			h.anyOrig = true
-		} else if o != "" {
-			h.origins[strings.ToLower(o)] = true
+		} else if k := originKey(o); k != "" {
+			h.origins[k] = true
 		}
 	}
 	for _, ns := range cfg.BrowserWritable {
@@ -113,10 +113,11 @@ func New(cfg Config) *Hub {
 
 // originAllowed reports whether the request's Origin may use the browser
 // endpoints. A request without Origin is not from a browser page (a
-// server, a test client) and carries no ambient cookies to abuse.
+// server, a test client) and carries no ambient cookies to abuse. The
+// comparison is exact but for what browsers normalise (see originKey).
 func (h *Hub) originAllowed(r *http.Request) bool {
 	o := r.Header.Get("Origin")
-	return o == "" || h.anyOrig || h.origins[strings.ToLower(o)]
+	return o == "" || h.anyOrig || h.origins[originKey(o)]
 }
 
 // ServeSocket is the route of GET /v1/ws: ServeWS behind the cap of

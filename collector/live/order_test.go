@@ -112,7 +112,7 @@ func (r *orderRig) write(s collector.Subject, ns, value string) *collector.Visit
 }
 
 // waitFor reads frames (first those Expect kept aside) until a
-// visitorData frame satisfies ok, and fails after 3 s without one.
+// visitorData frame satisfies ok, and fails after 30 s without one.
 func waitFor(t *testing.T, c *collectortest.Client, what string, ok func(protocol.VisitorDataView) bool) {
 	t.Helper()
 	for _, vd := range c.Pushed {
@@ -121,7 +121,7 @@ func waitFor(t *testing.T, c *collectortest.Client, what string, ok func(protoco
 		}
 	}
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, b, err := c.Conn.Read(ctx)
 		cancel()
 		if err != nil {
@@ -197,7 +197,7 @@ func TestUpdateAnswerAfterNewerPush(t *testing.T) {
 
 	last := int64(0)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, b, err := c.Conn.Read(ctx)
 		cancel()
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 // sees an event once it is committed.
 func TestStreamCarriesCommittedEvents(t *testing.T) {
 	col := collectortest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", col.URL()+"/v1/stream?types=event", nil)
 	req.Header.Set("Authorization", "Bearer "+col.AdminToken)

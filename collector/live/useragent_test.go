@@ -16,7 +16,7 @@ import (
 // A User-Agent header of any size is stored cut to 512 bytes.
 func TestLongUserAgentIsClipped(t *testing.T) {
 	col := collectortest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ua := "Mozilla/5.0 " + strings.Repeat("x", 8000)
 	ws, _, err := websocket.Dial(ctx, col.WSURL(), &websocket.DialOptions{

@@ -304,8 +304,9 @@ func (a *Agent) countCookieless() {
 	var o wire.Object
 	o.Raw("cookieless", "true")
 	o.Str("sentAt", wire.Timestamp(now))
+	// A page id of its own: sharing the page's would join the two visits.
 	o.Raw("events", "["+wire.Event(&protocol.Event{EventID: a.ids.New(now), Name: protocol.EventPageEntered,
-		Timestamp: wire.Timestamp(now), PageID: a.pageID, URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
+		Timestamp: wire.Timestamp(now), PageID: a.ids.New(now), URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
 	url := a.cfg.Collector + "/v1/collect"
 	if !a.env.Beacon(url, o.Done()) {
 		a.env.Post(url, o.Done(), func(*protocol.CollectResponse, error) {})

@@ -72,7 +72,7 @@ func TestNextPageContinuesVisitAndPresentsToken(t *testing.T) {
 	a1 := start(t, e, ConfigPatch{})
 	welcome(t, e, protocol.Welcome{})
 	ack(e.lastSocket(), sentEvents(t, e.lastSocket()))
-	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.putCookie(cookie.User, "tok", 1e9)
 	e.Advance(60_000)
 
 	a2 := start(t, e, ConfigPatch{})
@@ -101,7 +101,7 @@ func TestNextPageContinuesVisitAndPresentsToken(t *testing.T) {
 
 func TestAutoRecognizeOffKeepsTokenUnsent(t *testing.T) {
 	e := newEnv(t)
-	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.putCookie(cookie.User, "tok", 1e9)
 	start(t, e, ConfigPatch{AutoRecognize: ptr(false)})
 	if hello := welcome(t, e, protocol.Welcome{}); hello.Recognition != nil {
 		t.Fatal("token presented with autoRecognize off")
@@ -281,7 +281,7 @@ func TestReconnectBackoffAndHTTPFallback(t *testing.T) {
 
 func TestHTTPTransport(t *testing.T) {
 	e := newEnv(t)
-	e.jar[cookie.User] = fakeCookie{value: "tok", expires: e.now + 1e9}
+	e.putCookie(cookie.User, "tok", 1e9)
 	a := start(t, e, ConfigPatch{Transport: ptr("http")})
 	e.Advance(0)
 	if len(e.socks) != 0 || len(e.posts) != 1 {
@@ -342,13 +342,13 @@ func TestConsentRequired(t *testing.T) {
 	a.Push(Command{Op: OpEvent, Name: "Pending", Data: "{}", Reply: r})
 	a.Push(Command{Op: OpConsent, Consent: false})
 	if e.cookie(cookie.Visitor) != "" || e.cookie(cookie.Visit) != "" || len(e.storage) != 0 || !e.lastSocket().closed {
-		t.Fatalf("refusal kept cookies %v storage %v", e.jar, e.storage)
+		t.Fatalf("refusal kept cookies %v storage %v", e.jar.live(e.now), e.storage)
 	}
 	if len(r.rejected) != 1 || r.rejected[0] != CodeConsentRefused || a.ob.Len() != 0 {
 		t.Fatalf("pending event after refusal: %+v, %d queued", r, a.ob.Len())
 	}
 	a.Push(Command{Op: OpEvent, Name: "Refused", Data: "{}"})
-	if a.ob.Len() != 0 || len(e.jar) != 0 {
+	if a.ob.Len() != 0 || len(e.jar.live(e.now)) != 0 {
 		t.Fatal("an event was kept after refusal")
 	}
 	old := a.visitorID
@@ -365,7 +365,7 @@ func TestConsentRequired(t *testing.T) {
 func TestRespectGPC(t *testing.T) {
 	e := newEnv(t)
 	e.page.GPC = true
-	e.jar[cookie.Visitor] = fakeCookie{value: "01KA0000000000000000000005", expires: e.now + 1e9}
+	e.putCookie(cookie.Visitor, "01KA0000000000000000000005", 1e9)
 	a := start(t, e, ConfigPatch{RespectGPC: ptr(true)})
 	e.Advance(100)
 	if len(e.socks) != 0 || len(e.sets) != 0 {
@@ -663,8 +663,8 @@ func TestBrowserKey(t *testing.T) {
 // the one an answer carries.
 func TestBrowserKeyOverHTTP(t *testing.T) {
 	e := newEnv(t)
-	e.jar[cookie.Visitor] = fakeCookie{value: "01KA0000000000000000000007", expires: e.now + 1e9}
-	e.jar[cookie.Key] = fakeCookie{value: "key-old-0123456789abcdef", expires: e.now + 1e9}
+	e.putCookie(cookie.Visitor, "01KA0000000000000000000007", 1e9)
+	e.putCookie(cookie.Key, "key-old-0123456789abcdef", 1e9)
 	a := start(t, e, ConfigPatch{Transport: ptr("http")})
 	e.Advance(0)
 	var req protocol.CollectRequest
@@ -709,7 +709,8 @@ func TestCookielessBeforeConsent(t *testing.T) {
 			t.Fatalf("beacon %s: %v", e.beacons[i], err)
 		}
 		if !b.Cookieless || b.VisitorID != nil || b.VisitID != nil || b.VisitorKey != nil ||
-			len(b.Events) != 1 || b.Events[0].Name != protocol.EventPageEntered || b.Events[0].URL == "" {
+			len(b.Events) != 1 || b.Events[0].Name != protocol.EventPageEntered || b.Events[0].URL == "" ||
+			b.Events[0].PageID == "" || b.Events[0].PageID == a.pageID {
 			t.Fatalf("cookieless beacon %s", e.beacons[i])
 		}
 		return b
@@ -735,7 +736,7 @@ func TestCookielessBeforeConsent(t *testing.T) {
 	if b := beacon(len(e.beacons) - 1); b.Events[0].URL != "https://shop.example/help" {
 		t.Fatalf("after refusal %+v", b.Events[0])
 	}
-	if len(e.jar) != 0 {
-		t.Fatalf("cookies after refusal: %v", e.jar)
+	if live := e.jar.live(e.now); len(live) != 0 {
+		t.Fatalf("cookies after refusal: %v", live)
 	}
 }

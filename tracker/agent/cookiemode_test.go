@@ -14,7 +14,10 @@ import (
 // /v1/cookies, and remembers the mode for the next page.
 func TestServerCookies(t *testing.T) {
 	e := newEnv(t)
-	e.jar[cookie.User] = fakeCookie{value: "v2.old.token", expires: 1 << 62}
+	// The script wrote it earlier with the same cookieDomain.
+	if !e.jar.set(e.page.URL, cookie.User+"=v2.old.token; Path=/; Domain=shop.example; Max-Age=31536000", e.now) {
+		t.Fatal("the jar refused the token")
+	}
 	a := start(t, e, ConfigPatch{CookieDomain: ptr("shop.example")})
 	if s := e.lastSocket(); !strings.HasSuffix(s.url, "/v1/ws?cookies=auto&cookieDomain=shop.example") {
 		t.Fatalf("dialled %s: the mode goes to the collector", s.url)

@@ -17,7 +17,7 @@ type fakeEnv struct {
 	t       *testing.T
 	now     int64
 	rnd     *rand.Rand
-	jar     map[string]fakeCookie
+	jar     *cookieJar
 	sets    []string // every document.cookie assignment
 	storage map[string]string
 	timers  []*fakeTimer
@@ -29,11 +29,6 @@ type fakeEnv struct {
 	// dropCookies ignores document.cookie assignments, as a browser that
 	// blocks cookies does.
 	dropCookies bool
-}
-
-type fakeCookie struct {
-	value   string
-	expires int64
 }
 
 type fakeTimer struct {
@@ -56,7 +51,7 @@ type fakePost struct {
 
 func newEnv(t *testing.T) *fakeEnv {
 	return &fakeEnv{t: t, now: 1795255200000, rnd: rand.New(rand.NewPCG(1, 2)),
-		jar: map[string]fakeCookie{}, storage: map[string]string{},
+		jar: newCookieJar(), storage: map[string]string{},
 		page: Page{URL: "https://shop.example/", Title: "Shop", Referrer: "https://search.example/",
 			Language: "en", TimeZone: "Europe/Paris", Screen: "1280x720", Secure: true}}
 }
@@ -68,42 +63,37 @@ func (e *fakeEnv) Random(p []byte) {
 	}
 }
 
-func (e *fakeEnv) Cookies() string {
-	var parts []string
-	for k, c := range e.jar {
-		if c.expires > e.now {
-			parts = append(parts, k+"="+c.value)
-		}
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "; ")
-}
+// Cookies and SetCookie are document.cookie of the current page, e.page:
+// a test moves to another host, path or scheme by changing e.page.URL (and
+// e.page.Secure with it).
+func (e *fakeEnv) Cookies() string { return e.jar.header(e.page.URL, e.now) }
 
 func (e *fakeEnv) SetCookie(s string) {
 	e.sets = append(e.sets, s)
 	if e.dropCookies {
 		return
 	}
-	attrs := strings.Split(s, "; ")
-	name, value, _ := strings.Cut(attrs[0], "=")
-	maxAge := int64(-1)
-	for _, a := range attrs[1:] {
-		if v, ok := strings.CutPrefix(a, "Max-Age="); ok {
-			maxAge, _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	if maxAge <= 0 {
-		delete(e.jar, name)
-		return
-	}
-	e.jar[name] = fakeCookie{value: value, expires: e.now + maxAge*1000}
+	e.jar.set(e.page.URL, s, e.now)
 }
 
+// cookie returns the value of name as the current page sees it ("" when
+// it sees none).
 func (e *fakeEnv) cookie(name string) string {
-	if c, ok := e.jar[name]; ok && c.expires > e.now {
-		return c.value
+	for _, kv := range strings.Split(e.Cookies(), "; ") {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
 	}
 	return ""
+}
+
+// putCookie stores a cookie as the site's server would for the current
+// page's host: Path=/, lasting maxAgeMS.
+func (e *fakeEnv) putCookie(name, value string, maxAgeMS int64) {
+	e.t.Helper()
+	if !e.jar.set(e.page.URL, name+"="+value+"; Path=/; Max-Age="+strconv.FormatInt(maxAgeMS/1000, 10), e.now) {
+		e.t.Fatalf("the jar refused %s", name)
+	}
 }
 
 func (e *fakeEnv) Load(k string) string    { return e.storage[k] }
