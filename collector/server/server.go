@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.feed != nil {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
 	}
+	s.api.HandleExport(cfg.Store, api.ExportOptions{})
 	s.handler = s.routes()
 	return s, nil
 }
