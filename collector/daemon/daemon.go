@@ -45,7 +45,10 @@ type Config struct {
 	// believed; RateLimit the events per second per client IP (0: none).
 	TrustedProxies []netip.Prefix
 	RateLimit      int
-	LogLevel       string
+	// WebhookAllowPrivate lets webhooks target loopback and private
+	// networks.
+	WebhookAllowPrivate bool
+	LogLevel            string
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
@@ -108,6 +111,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
+	allowPrivate, err := parseBool(env("webhook-allow-private", "false"))
+	if err != nil {
+		return fmt.Errorf("VISITRACK_WEBHOOK_ALLOW_PRIVATE: %w", err)
+	}
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", allowPrivate, "let webhooks target loopback, private and link-local addresses (refused by default against SSRF)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -223,6 +231,7 @@ func (m *Main) Run(ctx context.Context) error {
 		BrowserWritable:       m.Config.BrowserWritable,
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
+		WebhookAllowPrivate:   m.Config.WebhookAllowPrivate,
 		Static:                m.Static,
 		Metrics:               metrics.New(),
 		Logger:                m.Logger,

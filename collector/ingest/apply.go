@@ -69,6 +69,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
 				continue
 			}
+			b.idRows = append(b.idRows, row)
 		} else {
 			if err := in.page(ctx, b, e, &row); err != nil {
 				return err

@@ -37,12 +37,23 @@ type Config struct {
 	// OnCommit, if set, is called after each commit with the stored events
 	// (the change feed). It runs on the writer: it must not block.
 	OnCommit func(events []store.EventRow)
+	// Outbox, if set, writes what the stored events announce (webhook
+	// deliveries) in the same transaction as the events (in Direct mode,
+	// right after them), and hears when that transaction committed.
+	Outbox Outbox
 	// Observer receives measurements; nil observes nothing.
 	Observer Observer
 	Logger   *slog.Logger
 	// Now and Entropy are injectable for tests.
 	Now     func() time.Time
 	Entropy io.Reader
+}
+
+// Outbox is the webhook outbox as ingest sees it. Announce runs on the
+// writer inside the commit: it must be quick when nothing subscribes.
+type Outbox interface {
+	Announce(ctx context.Context, q store.Querier, rows []store.EventRow) error
+	Committed()
 }
 
 // Ingester files events. It is safe for concurrent use.
@@ -182,6 +193,9 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 		}
 		if err := in.flush(ctx, b, true); err != nil {
 			return nil, fmt.Errorf("collect: %w", err)
+		}
+		if in.cfg.Outbox != nil {
+			in.cfg.Outbox.Committed()
 		}
 	} else if err := in.enqueue(ctx, j); err != nil {
 		return nil, fmt.Errorf("collect: %w", err)

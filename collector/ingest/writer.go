@@ -50,6 +50,7 @@ type batch struct {
 	q       store.Querier
 	cache   *visitCache
 	rows    []store.EventRow
+	idRows  []store.EventRow // identity events, stored one by one: announced with rows
 	args    []any
 	touched map[string]int64 // visitID → latest activity in this batch
 }
@@ -62,6 +63,8 @@ func (b *batch) reset(q store.Querier) {
 	b.q = q
 	clear(b.rows[:cap(b.rows)]) // drop references for the GC
 	b.rows = b.rows[:0]
+	clear(b.idRows[:cap(b.idRows)])
+	b.idRows = b.idRows[:0]
 	clear(b.touched)
 }
 
@@ -184,6 +187,9 @@ func (in *Ingester) commit(jobs []*job) {
 				return
 			}
 			in.cfg.Observer.Committed(len(b.rows), time.Since(start))
+			if in.cfg.Outbox != nil {
+				in.cfg.Outbox.Committed()
+			}
 			if in.cfg.OnCommit != nil && len(b.rows) > 0 {
 				in.cfg.OnCommit(b.rows)
 			}
@@ -220,6 +226,14 @@ func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 	var err error
 	if b.args, err = in.cfg.Store.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
 		return err
+	}
+	if in.cfg.Outbox != nil {
+		if err = in.cfg.Outbox.Announce(ctx, b.q, b.rows); err == nil {
+			err = in.cfg.Outbox.Announce(ctx, b.q, b.idRows)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for visitID, at := range b.touched {
 		e := b.cache.get(visitID)

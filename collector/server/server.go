@@ -20,6 +20,7 @@ import (
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/webhook"
 )
 
 // Config configures a Server.
@@ -40,6 +41,9 @@ type Config struct {
 	// (live.Config.RateLimit). The edge leaves it 0: no state outlives a
 	// request there.
 	RateLimit int
+	// WebhookAllowPrivate lets webhooks target loopback and private
+	// networks (tests, a receiver beside the collector).
+	WebhookAllowPrivate bool
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -69,6 +73,9 @@ type Server struct {
 	feed     *feed.Hub // nil on the edge: no process outlives a request
 	api      *api.Handler
 	handler  http.Handler
+	// The webhook worker, nil on the edge; stopWebhooks ends it.
+	webhooks     *webhook.Worker
+	stopWebhooks func()
 }
 
 // New builds the collector on an already migrated store.
@@ -89,10 +96,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg}
 	visitorData := store.NewVisitorData(cfg.Store)
 	var onCommit func([]store.EventRow)
+	var outbox *webhook.Outbox
 	if !cfg.Edge {
 		s.feed = feed.New(feed.Options{})
 		visitorData.AddListener(s.feed)
 		onCommit = s.publishEvents
+		if outbox, err = s.startWebhooks(ctx, visitorData); err != nil {
+			return nil, err
+		}
 	}
 	s.ingester, err = ingest.New(ingest.Config{
 		Store:                 cfg.Store,
@@ -103,11 +114,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
+		Outbox:                ingestOutbox(outbox),
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
 	})
 	if err != nil {
+		if s.stopWebhooks != nil {
+			s.stopWebhooks()
+		}
 		return nil, err
 	}
 	s.hub = live.New(live.Config{
@@ -132,8 +147,49 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
 	}
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
+	if outbox != nil {
+		s.api.HandleWebhooks(webhook.NewService(cfg.Store, webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, outbox, cfg.Now, nil))
+	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// startWebhooks starts the webhook worker and returns the outbox that
+// ingest and visitor data write deliveries to.
+func (s *Server) startWebhooks(ctx context.Context, vd *store.VisitorData) (*webhook.Outbox, error) {
+	var obs webhook.Observer
+	if o, ok := s.cfg.Metrics.(webhook.Observer); ok {
+		obs = o
+	}
+	s.webhooks = webhook.NewWorker(webhook.Config{
+		Store:    s.cfg.Store,
+		Guard:    webhook.Guard{AllowPrivate: s.cfg.WebhookAllowPrivate},
+		Observer: obs,
+		Logger:   s.cfg.Logger,
+		Now:      s.cfg.Now,
+	})
+	outbox := webhook.NewOutbox(s.cfg.Store, s.webhooks.Notify, s.cfg.Now, nil)
+	if err := outbox.Reload(ctx); err != nil {
+		return nil, err
+	}
+	vd.SetHook(outbox)
+	vd.AddListener(outbox)
+	wctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.webhooks.Run(wctx)
+	}()
+	s.stopWebhooks = func() { cancel(); <-done }
+	return outbox, nil
+}
+
+// ingestOutbox avoids a typed nil in the ingest config.
+func ingestOutbox(o *webhook.Outbox) ingest.Outbox {
+	if o == nil {
+		return nil
+	}
+	return o
 }
 
 // observer avoids a typed nil in the ingest config.
@@ -206,7 +262,13 @@ func (s *Server) CloseSockets(ctx context.Context) {
 // after the HTTP server stopped accepting and its requests finished.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
-	return s.ingester.Close(ctx)
+	err := s.ingester.Close(ctx)
+	if s.stopWebhooks != nil {
+		// Attempts in flight end unsettled; their lease brings them back
+		// at the next start.
+		s.stopWebhooks()
+	}
+	return err
 }
 
 func (s *Server) routes() http.Handler {
@@ -220,6 +282,12 @@ func (s *Server) routes() http.Handler {
 			writeProblem(w, http.StatusNotImplemented, "stream_unavailable",
 				"the change feed needs a long-lived process, which the edge build does not have; poll the REST API")
 		})
+		webhooksUnavailable := func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusNotImplemented, "webhooks_unavailable",
+				"webhooks need the native collector's delivery worker, which the edge build does not have; use the export or poll the REST API")
+		}
+		mux.HandleFunc("/v1/webhooks", webhooksUnavailable)
+		mux.HandleFunc("/v1/webhooks/", webhooksUnavailable)
 	} else {
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeWS)
 	}
