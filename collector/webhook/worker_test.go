@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,7 +72,8 @@ func newEnv(t *testing.T, tune func(*webhook.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
-	e.stop = func() { cancel(); <-done }
+	var once sync.Once
+	e.stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(func() {
 		e.stop()
 		e.in.Close(context.Background())
@@ -472,4 +474,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A restarted worker tries every pending delivery at once, even one whose
+// backoff had put it hours away.
+func TestRestartResumesPending(t *testing.T) {
+	e := newEnv(t, func(c *webhook.Config) { c.Backoff = func(int) time.Duration { return time.Hour } })
+	r := newReceiver(t)
+	w := e.register(r, "business:*")
+	r.setStatus(http.StatusServiceUnavailable)
+	id := deliveryID(w, e.collect(&ingest.Client{}, collectortest.Event("Order", "", nil))[0])
+	ctx := context.Background()
+	waitFor(t, "a failed attempt", func() bool {
+		st, err := e.s.DeliveryStatus(ctx, id)
+		return err == nil && st.Attempts == 1 && st.Pending
+	})
+	e.stop()
+	r.setStatus(http.StatusOK)
+
+	w2 := webhook.NewWorker(webhook.Config{Store: e.s, Guard: webhook.Guard{AllowPrivate: true}, Poll: 20 * time.Millisecond})
+	ctx2, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w2.Run(ctx2) }()
+	defer func() { cancel(); <-done }()
+	r.wait("the delivery after the restart", func() bool { _, ok := r.accepted[id]; return ok })
+	r.check()
 }
