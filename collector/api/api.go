@@ -59,6 +59,8 @@ type Handler struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// routes are the patterns registered, for Routes.
+	routes []string
 }
 
 // HandlerFunc is an endpoint. It returns the errors it does not answer
@@ -85,6 +87,7 @@ func New(cfg Config) *Handler {
 // ("GET /v1/visits/{visitId}"), behind bearer authentication and, unless
 // scope is "", a check that the token grants scope.
 func (h *Handler) Handle(pattern, scope string, fn HandlerFunc) {
+	h.routes = append(h.routes, pattern)
 	h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, err := h.authenticate(r)
 		if err == nil && scope != "" {

@@ -147,6 +147,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
 	}
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
+	s.api.HandleOpenAPI()
 	if outbox != nil {
 		s.api.HandleWebhooks(webhook.NewService(cfg.Store, webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, outbox, cfg.Now, nil))
 	}
@@ -241,6 +242,10 @@ func (e erasing) after(ctx context.Context, err error, s collector.Subject) erro
 	}
 	return err
 }
+
+// APIRoutes returns the patterns of the REST API's routes (the OpenAPI
+// test checks that its document has each).
+func (s *Server) APIRoutes() []string { return s.api.Routes() }
 
 // Handler returns the collector's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
