@@ -30,6 +30,7 @@ import (
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/webhook"
 )
 
 // Config is the collector's command line (SPEC section 5).
@@ -221,6 +222,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
 	}
+	mx := metrics.New()
+	hooks, err := webhook.New(ctx, m.store, webhook.Config{
+		Guard:    webhook.Guard{AllowPrivate: m.Config.WebhookAllowPrivate},
+		Observer: mx,
+		Logger:   m.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	m.server, err = server.New(ctx, server.Config{
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
@@ -231,9 +241,9 @@ func (m *Main) Run(ctx context.Context) error {
 		BrowserWritable:       m.Config.BrowserWritable,
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
-		WebhookAllowPrivate:   m.Config.WebhookAllowPrivate,
+		Webhooks:              hooks,
 		Static:                m.Static,
-		Metrics:               metrics.New(),
+		Metrics:               mx,
 		Logger:                m.Logger,
 	})
 	if err != nil {

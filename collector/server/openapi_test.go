@@ -25,6 +25,7 @@ import (
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store/storetest"
+	"github.com/visitrack/visitrack/collector/webhook"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -158,8 +159,12 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	}
 
 	s := storetest.New(t)
+	hooks, err := webhook.New(ctx, s, webhook.Config{Guard: webhook.Guard{AllowPrivate: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(ctx, server.Config{Store: s, RecognitionKey: make([]byte, 32), AllowedOrigins: []string{"*"},
-		WebhookAllowPrivate: true, Metrics: metrics.New()})
+		Webhooks: hooks, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

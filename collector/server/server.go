@@ -20,7 +20,6 @@ import (
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/webhook"
 )
 
 // Config configures a Server.
@@ -41,9 +40,10 @@ type Config struct {
 	// (live.Config.RateLimit). The edge leaves it 0: no state outlives a
 	// request there.
 	RateLimit int
-	// WebhookAllowPrivate lets webhooks target loopback and private
-	// networks (tests, a receiver beside the collector).
-	WebhookAllowPrivate bool
+	// Webhooks is the webhook outbox and its delivery worker (package
+	// webhook); nil serves no webhooks. The native daemon passes it; the
+	// edge build has no process to run the worker in.
+	Webhooks Webhooks
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -56,6 +56,17 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
+}
+
+// Webhooks is what the server needs of package webhook: ingest and the
+// visitor-data writes announce through it, inside their commits.
+type Webhooks interface {
+	ingest.Outbox
+	store.VisitorDataHook
+	collector.VisitorDataListener
+	Service() collector.WebhookService
+	Start()
+	Stop()
 }
 
 // Metrics is what the server needs of a metrics exporter.
@@ -73,9 +84,6 @@ type Server struct {
 	feed     *feed.Hub // nil on the edge: no process outlives a request
 	api      *api.Handler
 	handler  http.Handler
-	// The webhook worker, nil on the edge; stopWebhooks ends it.
-	webhooks     *webhook.Worker
-	stopWebhooks func()
 }
 
 // New builds the collector on an already migrated store.
@@ -96,14 +104,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg}
 	visitorData := store.NewVisitorData(cfg.Store)
 	var onCommit func([]store.EventRow)
-	var outbox *webhook.Outbox
 	if !cfg.Edge {
 		s.feed = feed.New(feed.Options{})
 		visitorData.AddListener(s.feed)
 		onCommit = s.publishEvents
-		if outbox, err = s.startWebhooks(ctx, visitorData); err != nil {
-			return nil, err
-		}
+	}
+	var outbox ingest.Outbox
+	if cfg.Webhooks != nil {
+		visitorData.SetHook(cfg.Webhooks)
+		visitorData.AddListener(cfg.Webhooks)
+		outbox = cfg.Webhooks
 	}
 	s.ingester, err = ingest.New(ingest.Config{
 		Store:                 cfg.Store,
@@ -114,15 +124,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
-		Outbox:                ingestOutbox(outbox),
+		Outbox:                outbox,
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
 	})
 	if err != nil {
-		if s.stopWebhooks != nil {
-			s.stopWebhooks()
-		}
 		return nil, err
 	}
 	s.hub = live.New(live.Config{
@@ -148,49 +155,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleOpenAPI()
-	if outbox != nil {
-		s.api.HandleWebhooks(webhook.NewService(cfg.Store, webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, outbox, cfg.Now, nil))
+	if cfg.Webhooks != nil {
+		s.api.HandleWebhooks(cfg.Webhooks.Service())
+		cfg.Webhooks.Start()
 	}
 	s.handler = s.routes()
 	return s, nil
-}
-
-// startWebhooks starts the webhook worker and returns the outbox that
-// ingest and visitor data write deliveries to.
-func (s *Server) startWebhooks(ctx context.Context, vd *store.VisitorData) (*webhook.Outbox, error) {
-	var obs webhook.Observer
-	if o, ok := s.cfg.Metrics.(webhook.Observer); ok {
-		obs = o
-	}
-	s.webhooks = webhook.NewWorker(webhook.Config{
-		Store:    s.cfg.Store,
-		Guard:    webhook.Guard{AllowPrivate: s.cfg.WebhookAllowPrivate},
-		Observer: obs,
-		Logger:   s.cfg.Logger,
-		Now:      s.cfg.Now,
-	})
-	outbox := webhook.NewOutbox(s.cfg.Store, s.webhooks.Notify, s.cfg.Now, nil)
-	if err := outbox.Reload(ctx); err != nil {
-		return nil, err
-	}
-	vd.SetHook(outbox)
-	vd.AddListener(outbox)
-	wctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.webhooks.Run(wctx)
-	}()
-	s.stopWebhooks = func() { cancel(); <-done }
-	return outbox, nil
-}
-
-// ingestOutbox avoids a typed nil in the ingest config.
-func ingestOutbox(o *webhook.Outbox) ingest.Outbox {
-	if o == nil {
-		return nil
-	}
-	return o
 }
 
 // observer avoids a typed nil in the ingest config.
@@ -268,10 +238,10 @@ func (s *Server) CloseSockets(ctx context.Context) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
 	err := s.ingester.Close(ctx)
-	if s.stopWebhooks != nil {
-		// Attempts in flight end unsettled; their lease brings them back
-		// at the next start.
-		s.stopWebhooks()
+	if s.cfg.Webhooks != nil {
+		// Attempts in flight end unsettled; the next start tries them
+		// again.
+		s.cfg.Webhooks.Stop()
 	}
 	return err
 }
