@@ -74,7 +74,8 @@ func (s *Store) Webhook(ctx context.Context, id string) (*collector.Webhook, err
 
 // DeleteWebhook removes the webhook, then its deliveries; ENOTFOUND when
 // there is none. Deliveries an outbox writes for it meanwhile are never
-// claimed (claims join the webhook) and PurgeDeliveries removes them.
+// sent (the worker finds no webhook) and PurgeOrphanDeliveries removes
+// them.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhooks WHERE webhook_id = ?`, id)
 	if err != nil {
@@ -94,30 +95,35 @@ type Delivery struct {
 	ID        string // the webhook-id header, the same on every attempt
 	WebhookID string
 	Type      string
+	// EventID names the event a delivery announces: its body is built
+	// from the stored event when it is sent, so that ingest writes a small
+	// row, and an event erased meanwhile is not sent. Otherwise Body is
+	// the body.
+	EventID   string
 	Body      []byte
 	CreatedAt int64 // Unix ms
 	Attempts  int   // attempts made before this one
 }
 
 // InsertDelivery writes d to the outbox, due at nextAt, unless a delivery
-// with its id exists (an announcement is written once). When of is not
-// nil, d announces that event and is written only if the event is stored
-// as of says (same visit, same receipt): a resent event that the events
-// table kept from before, or an eventId another browser already used, is
-// not announced again. It reports whether it wrote the row.
+// with its id exists (an announcement is written once). A delivery of an
+// event (d.EventID) is written only if the event is stored as of says
+// (same visit, same receipt): a resent event that the events table kept
+// from before, or an eventId another browser already used, is not
+// announced again. It reports whether it wrote the row.
 func (s *Store) InsertDelivery(ctx context.Context, q Querier, d *Delivery, nextAt int64, of *EventRow) (bool, error) {
 	var res sql.Result
 	var err error
 	if of == nil {
-		res, err = s.execHot(ctx, q, `INSERT INTO webhook_deliveries (delivery_id, webhook_id, type, body, created_at, next_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING`,
-			d.ID, d.WebhookID, d.Type, string(d.Body), d.CreatedAt, nextAt)
+		res, err = s.execHot(ctx, q, `INSERT INTO webhook_deliveries (delivery_id, webhook_id, type, event_id, body, created_at, next_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING`,
+			d.ID, d.WebhookID, d.Type, nullIfEmpty(d.EventID), string(d.Body), d.CreatedAt, nextAt)
 	} else {
-		res, err = s.execHot(ctx, q, `INSERT INTO webhook_deliveries (delivery_id, webhook_id, type, body, created_at, next_at)
-			SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events
+		res, err = s.execHot(ctx, q, `INSERT INTO webhook_deliveries (delivery_id, webhook_id, type, event_id, body, created_at, next_at)
+			SELECT ?, ?, ?, ?, '', ?, ? WHERE EXISTS (SELECT 1 FROM events
 				WHERE event_id = ? AND visit_id = ? AND received_at = ?)
 			ON CONFLICT (delivery_id) DO NOTHING`,
-			d.ID, d.WebhookID, d.Type, string(d.Body), d.CreatedAt, nextAt, of.EventID, of.VisitID, of.ReceivedAt)
+			d.ID, d.WebhookID, d.Type, of.EventID, d.CreatedAt, nextAt, of.EventID, of.VisitID, of.ReceivedAt)
 	}
 	if err != nil {
 		return false, fmt.Errorf("write delivery %s: %w", d.ID, err)
@@ -126,9 +132,23 @@ func (s *Store) InsertDelivery(ctx context.Context, q Querier, d *Delivery, next
 	return err == nil && n > 0, nil
 }
 
+// Event returns one stored event, or ENOTFOUND (erased).
+func (s *Store) Event(ctx context.Context, eventID string) (*collector.Event, error) {
+	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT event_id, visit_id, visitor_id, session_id, identity_id, page_id,
+		name, category, timestamp, corrected_at, received_at, url, title, referrer, data FROM events WHERE event_id = ?`, eventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, collector.Errorf(collector.ENOTFOUND, "event %s not found", eventID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find event %s: %w", eventID, err)
+	}
+	return e, nil
+}
+
 // DueWebhooks returns the ids of webhooks that have deliveries due at now.
 func (s *Store) DueWebhooks(ctx context.Context, now int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT webhook_id FROM webhook_deliveries WHERE next_at <= ?`, now)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT webhook_id FROM webhook_deliveries
+		WHERE next_at IS NOT NULL AND next_at <= ?`, now)
 	if err != nil {
 		return nil, fmt.Errorf("find due deliveries: %w", err)
 	}
@@ -149,15 +169,15 @@ func (s *Store) DueWebhooks(ctx context.Context, now int64) ([]string, error) {
 func (s *Store) ClaimDeliveries(ctx context.Context, webhookID string, now, leaseUntil int64, limit int) ([]*Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `UPDATE webhook_deliveries SET next_at = ?
 		WHERE delivery_id IN (SELECT delivery_id FROM webhook_deliveries
-			WHERE webhook_id = ? AND next_at <= ? ORDER BY next_at LIMIT ?)
-		RETURNING delivery_id, webhook_id, type, body, created_at, attempts`, leaseUntil, webhookID, now, limit)
+			WHERE webhook_id = ? AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?)
+		RETURNING delivery_id, webhook_id, type, coalesce(event_id, ''), body, created_at, attempts`, leaseUntil, webhookID, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries of webhook %s: %w", webhookID, err)
 	}
 	ds, err := scanAll(rows, func(sc scanner) (*Delivery, error) {
 		var d Delivery
 		var body string
-		if err := sc.Scan(&d.ID, &d.WebhookID, &d.Type, &body, &d.CreatedAt, &d.Attempts); err != nil {
+		if err := sc.Scan(&d.ID, &d.WebhookID, &d.Type, &d.EventID, &body, &d.CreatedAt, &d.Attempts); err != nil {
 			return nil, err
 		}
 		d.Body = []byte(body)
@@ -245,15 +265,26 @@ func (s *Store) DeliveryStatus(ctx context.Context, id string) (*DeliveryState, 
 }
 
 // PurgeDeliveries deletes up to limit deliveries settled before before,
-// and deliveries of webhooks that no longer exist. It returns how many.
+// and returns how many.
 func (s *Store) PurgeDeliveries(ctx context.Context, before int64, limit int) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE delivery_id IN (
-		SELECT delivery_id FROM webhook_deliveries d
-		WHERE d.next_at IS NULL AND coalesce(d.delivered_at, d.failed_at) < ?
-			OR NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.webhook_id = d.webhook_id)
-		LIMIT ?)`, before, limit)
+		SELECT delivery_id FROM webhook_deliveries
+		WHERE next_at IS NULL AND coalesce(delivered_at, failed_at) < ? LIMIT ?)`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge deliveries: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// PurgeOrphanDeliveries deletes the deliveries of webhooks that no longer
+// exist (an outbox may write one for a webhook being deleted). It reads
+// the whole table: run it rarely.
+func (s *Store) PurgeOrphanDeliveries(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_deliveries
+		WHERE webhook_id NOT IN (SELECT webhook_id FROM webhooks)`)
+	if err != nil {
+		return 0, fmt.Errorf("purge deliveries of deleted webhooks: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

@@ -77,11 +77,23 @@ type body struct {
 	Data      any       `json:"data"`
 }
 
+// EventBody is the body of a delivery of event e as type t: the event in
+// the REST API's field names, at its corrected time. The same event gives
+// the same bytes on every attempt.
+func EventBody(t string, e *collector.Event) ([]byte, error) {
+	b, err := json.Marshal(body{Type: t, Timestamp: e.CorrectedAt, Data: e})
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.EventID, err)
+	}
+	return b, nil
+}
+
 // Announce writes a delivery for every stored event of rows and every
 // webhook that subscribed to its type, on q (the commit's transaction).
 // The delivery id is the same for the same event and webhook, and the row
 // is written only if the event is stored as the row says, so a resent
-// event is announced once.
+// event is announced once. The row names the event; the worker builds the
+// body when it sends (EventBody), which keeps the writer's work small.
 func (o *Outbox) Announce(ctx context.Context, q store.Querier, rows []store.EventRow) error {
 	subs := o.subs.Load()
 	if !subs.events || len(rows) == 0 {
@@ -94,19 +106,11 @@ func (o *Outbox) Announce(ctx context.Context, q store.Querier, rows []store.Eve
 		if t == "" {
 			continue
 		}
-		var enc []byte
 		for _, sub := range subs.all {
 			if !sub.wants(t) {
 				continue
 			}
-			if enc == nil {
-				e := r.Event()
-				var err error
-				if enc, err = json.Marshal(body{Type: t, Timestamp: e.CorrectedAt, Data: e}); err != nil {
-					return fmt.Errorf("announce event %s: %w", r.EventID, err)
-				}
-			}
-			d := &store.Delivery{ID: "msg_" + sub.id + "_" + r.EventID, WebhookID: sub.id, Type: t, Body: enc, CreatedAt: now}
+			d := &store.Delivery{ID: "msg_" + sub.id + "_" + r.EventID, WebhookID: sub.id, Type: t, EventID: r.EventID, CreatedAt: now}
 			wrote, err := o.store.InsertDelivery(ctx, q, d, now, r)
 			if err != nil {
 				return err

@@ -159,12 +159,19 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
-	lastHousekeeping := time.Time{}
+	var lastCount, lastPurge time.Time
 	for {
 		w.dispatch(ctx)
-		if now := w.cfg.Now(); now.Sub(lastHousekeeping) >= 10*w.cfg.Poll {
-			lastHousekeeping = now
-			w.housekeeping(ctx, now)
+		now := w.cfg.Now()
+		if now.Sub(lastCount) >= 10*w.cfg.Poll {
+			lastCount = now
+			if n, err := w.cfg.Store.PendingDeliveries(ctx); err == nil {
+				w.cfg.Observer.WebhookPending(n)
+			}
+		}
+		if now.Sub(lastPurge) >= time.Hour {
+			lastPurge = now
+			w.purge(ctx, now)
 		}
 		select {
 		case <-ctx.Done():
@@ -243,6 +250,27 @@ func (w *Worker) drain(ctx context.Context, hook *collector.Webhook) {
 
 // attempt sends d once and settles the outcome.
 func (w *Worker) attempt(ctx context.Context, hook *collector.Webhook, d *store.Delivery) {
+	if d.EventID != "" {
+		e, err := w.cfg.Store.Event(ctx, d.EventID)
+		if err == nil {
+			d.Body, err = EventBody(d.Type, e)
+		}
+		if err != nil && collector.ErrorCode(err) != collector.ENOTFOUND {
+			// The database, not the event: the lease brings it back.
+			if ctx.Err() == nil {
+				w.cfg.Logger.Error("webhooks: read the event of a delivery", "delivery", d.ID, "err", err)
+			}
+			return
+		}
+		if err != nil {
+			// Erased since: nothing of it may be announced any more.
+			w.cfg.Logger.Info("webhooks: dropped a delivery whose event was erased", "delivery", d.ID)
+			if serr := w.cfg.Store.DeliveryFailed(ctx, d.ID, w.cfg.Now().UnixMilli(), 0, clip(err.Error())); serr != nil {
+				w.cfg.Logger.Error("webhooks: record failed delivery", "delivery", d.ID, "err", serr)
+			}
+			return
+		}
+	}
 	err := w.send(ctx, hook, d)
 	if ctx.Err() != nil {
 		return // shutting down: the lease brings it back after the restart
@@ -330,14 +358,23 @@ func (w *Worker) send(ctx context.Context, hook *collector.Webhook, d *store.Del
 	return fmt.Errorf("HTTP %d: %q", res.StatusCode, clip(string(snippet)))
 }
 
-// housekeeping updates the pending gauge and purges deliveries settled
-// over a week ago (kept so far so that a resent event is not announced
-// twice).
-func (w *Worker) housekeeping(ctx context.Context, now time.Time) {
-	if n, err := w.cfg.Store.PendingDeliveries(ctx); err == nil {
-		w.cfg.Observer.WebhookPending(n)
+// purge deletes deliveries settled over a week ago (kept that long so
+// that a resent event is not announced twice) and those of deleted
+// webhooks.
+func (w *Worker) purge(ctx context.Context, now time.Time) {
+	for {
+		n, err := w.cfg.Store.PurgeDeliveries(ctx, now.Add(-7*24*time.Hour).UnixMilli(), 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.cfg.Logger.Error("webhooks: purge settled deliveries", "err", err)
+			}
+			return
+		}
+		if n < 1000 {
+			break
+		}
 	}
-	if _, err := w.cfg.Store.PurgeDeliveries(ctx, now.Add(-7*24*time.Hour).UnixMilli(), 1000); err != nil && ctx.Err() == nil {
-		w.cfg.Logger.Error("webhooks: purge settled deliveries", "err", err)
+	if _, err := w.cfg.Store.PurgeOrphanDeliveries(ctx); err != nil && ctx.Err() == nil {
+		w.cfg.Logger.Error("webhooks: purge deliveries of deleted webhooks", "err", err)
 	}
 }

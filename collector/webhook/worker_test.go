@@ -433,6 +433,16 @@ func TestDeleteStopsDeliveries(t *testing.T) {
 	if err := e.svc.DeleteWebhook(ctx, w.ID); collector.ErrorCode(err) != collector.ENOTFOUND {
 		t.Errorf("second delete: %v", err)
 	}
+
+	// A delivery written for a webhook as it was deleted (an outbox with
+	// the old list) is never sent, and the purge removes it.
+	orphan := &store.Delivery{ID: "msg_orphan", WebhookID: w.ID, Type: "business:Order", Body: []byte(`{}`), CreatedAt: 1}
+	if _, err := e.s.InsertDelivery(ctx, e.s.DB(), orphan, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.s.PurgeOrphanDeliveries(ctx); err != nil || n != 1 {
+		t.Errorf("purged %d orphans: %v", n, err)
+	}
 }
 
 // An announcement is part of its commit: rolled back with it.
@@ -499,4 +509,32 @@ func TestRestartResumesPending(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	r.wait("the delivery after the restart", func() bool { _, ok := r.accepted[id]; return ok })
 	r.check()
+}
+
+// An event erased before its delivery was sent is never sent.
+func TestErasedEventIsNotSent(t *testing.T) {
+	e := newEnv(t, nil)
+	r := newReceiver(t)
+	w := e.register(r, "business:*")
+	r.setStatus(http.StatusServiceUnavailable)
+	c := &ingest.Client{}
+	id := deliveryID(w, e.collect(c, collectortest.Event("Order", "", map[string]any{"secret": "s3"}))[0])
+	ctx := context.Background()
+	waitFor(t, "a failed attempt", func() bool {
+		st, err := e.s.DeliveryStatus(ctx, id)
+		return err == nil && st.Attempts >= 1
+	})
+	if err := e.s.DeleteVisitor(ctx, c.VisitorID); err != nil {
+		t.Fatal(err)
+	}
+	r.setStatus(http.StatusOK)
+	waitFor(t, "the delivery dropped", func() bool {
+		st, err := e.s.DeliveryStatus(ctx, id)
+		return err == nil && st.Failed
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.accepted) != 0 {
+		t.Errorf("an erased event was delivered: %v", r.accepted)
+	}
 }

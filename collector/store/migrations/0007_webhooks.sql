@@ -20,7 +20,8 @@ CREATE TABLE webhook_deliveries (
   delivery_id  TEXT PRIMARY KEY,
   webhook_id   TEXT NOT NULL,
   type         TEXT NOT NULL,
-  body         TEXT NOT NULL,         -- the signed body; emptied once done
+  event_id     TEXT,                  -- the event it announces; its body is built when sent
+  body         TEXT NOT NULL,         -- else the body itself (visitorData.changed); emptied once done
   created_at   INTEGER NOT NULL,
   attempts     INTEGER NOT NULL DEFAULT 0,
   next_at      INTEGER,
@@ -28,5 +29,9 @@ CREATE TABLE webhook_deliveries (
   failed_at    INTEGER,
   last_error   TEXT NOT NULL DEFAULT ''
 ) STRICT;
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at, webhook_id) WHERE next_at IS NOT NULL;
-CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, next_at);
+-- Pending deliveries only: the worker's claims and the due scan. A new
+-- delivery (written in ingest's commit) updates this and the primary key,
+-- nothing else.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, next_at) WHERE next_at IS NOT NULL;
+-- Settled deliveries only, by when: the purge of old ones.
+CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (coalesce(delivered_at, failed_at)) WHERE next_at IS NULL;
