@@ -12,6 +12,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/daemon"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -131,5 +132,28 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// --webhook-allow-private is off by default and reads
+// VISITRACK_WEBHOOK_ALLOW_PRIVATE.
+func TestWebhookAllowPrivateFlag(t *testing.T) {
+	parse := func(env map[string]string, args ...string) (daemon.Config, error) {
+		m := daemon.New(io.Discard, io.Discard)
+		err := m.ParseFlags(args, func(k string) string { return env[k] })
+		return m.Config, err
+	}
+	for _, c := range []struct {
+		env  string
+		args []string
+		want bool
+	}{{"", nil, false}, {"true", nil, true}, {"1", []string{"--webhook-allow-private=false"}, false}, {"", []string{"--webhook-allow-private"}, true}} {
+		got, err := parse(map[string]string{"VISITRACK_WEBHOOK_ALLOW_PRIVATE": c.env}, c.args...)
+		if err != nil || got.WebhookAllowPrivate != c.want {
+			t.Errorf("env %q args %q: %v, %v; want %v", c.env, c.args, got.WebhookAllowPrivate, err, c.want)
+		}
+	}
+	if _, err := parse(map[string]string{"VISITRACK_WEBHOOK_ALLOW_PRIVATE": "maybe"}); err == nil {
+		t.Error("VISITRACK_WEBHOOK_ALLOW_PRIVATE=maybe accepted")
 	}
 }
