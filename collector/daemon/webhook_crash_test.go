@@ -30,7 +30,6 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 		bad      []string
 	)
 	hang := make(chan struct{})
-	defer close(hang)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		id := r.Header.Get("webhook-id")
@@ -56,7 +55,10 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 			return
 		}
 	}))
-	defer rcv.Close()
+	// Cleanups run last first: the children are killed (startChild), then
+	// the hanging handlers end, then the receiver closes.
+	t.Cleanup(rcv.Close)
+	t.Cleanup(func() { close(hang) })
 
 	dir := t.TempDir()
 	ch := startChild(t, dir, "--webhook-allow-private")

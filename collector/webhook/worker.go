@@ -82,7 +82,7 @@ type Worker struct {
 	wake   chan struct{}
 
 	mu      sync.Mutex
-	lanes   map[string]bool // webhooks with a lane running
+	lanes   map[string]int  // webhook → senders running
 	failing map[string]bool // webhooks whose last attempt failed (logged once)
 	wg      sync.WaitGroup
 }
@@ -132,7 +132,7 @@ func NewWorker(cfg Config) *Worker {
 			// A redirect could lead anywhere; the target must answer itself.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		wake:    make(chan struct{}, 1),
-		lanes:   map[string]bool{},
+		lanes:   map[string]int{},
 		failing: map[string]bool{},
 	}
 }
@@ -182,8 +182,10 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// dispatch starts a lane for every webhook with due deliveries that has
-// none running.
+// dispatch tops up the senders of every webhook with due deliveries to
+// PerTarget: one slow attempt must not keep the next deliveries of the
+// same target waiting, and a slow target never holds more than PerTarget
+// senders.
 func (w *Worker) dispatch(ctx context.Context) {
 	ids, err := w.cfg.Store.DueWebhooks(ctx, w.cfg.Now().UnixMilli())
 	if err != nil {
@@ -195,37 +197,29 @@ func (w *Worker) dispatch(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, id := range ids {
-		if w.lanes[id] {
+		if w.lanes[id] >= w.cfg.PerTarget {
 			continue
 		}
 		hook, err := w.cfg.Store.Webhook(ctx, id)
 		if collector.ErrorCode(err) == collector.ENOTFOUND {
-			continue // deleted; PurgeDeliveries removes what is left
+			continue // deleted; PurgeOrphanDeliveries removes what is left
 		}
 		if err != nil {
 			w.cfg.Logger.Error("webhooks: load webhook", "webhook", id, "err", err)
 			continue
 		}
-		w.lanes[id] = true
-		var lane sync.WaitGroup
-		for i := 0; i < w.cfg.PerTarget; i++ {
-			lane.Add(1)
+		for ; w.lanes[id] < w.cfg.PerTarget; w.lanes[id]++ {
 			w.wg.Add(1)
 			go func() {
 				defer w.wg.Done()
-				defer lane.Done()
 				w.drain(ctx, hook)
+				w.mu.Lock()
+				if w.lanes[id]--; w.lanes[id] == 0 {
+					delete(w.lanes, id)
+				}
+				w.mu.Unlock()
 			}()
 		}
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			lane.Wait()
-			w.mu.Lock()
-			delete(w.lanes, id)
-			w.mu.Unlock()
-			w.Notify() // look again: more may have come due meanwhile
-		}()
 	}
 }
 

@@ -538,3 +538,33 @@ func TestErasedEventIsNotSent(t *testing.T) {
 		t.Errorf("an erased event was delivered: %v", r.accepted)
 	}
 }
+
+// An attempt hanging at a target does not hold back that target's next
+// deliveries: they are tried at once, beside it.
+func TestHangingAttemptDoesNotHoldBackItsTarget(t *testing.T) {
+	e := newEnv(t, func(c *webhook.Config) { c.Timeout = 5 * time.Minute })
+	release := make(chan struct{})
+	var first atomic.Bool
+	r := newReceiver(t)
+	t.Cleanup(func() { close(release) }) // before the receiver closes
+	inner := r.srv.Config.Handler
+	r.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			select { // the first attempt hangs
+			case <-release:
+			case <-req.Context().Done():
+			}
+			return
+		}
+		inner.ServeHTTP(w, req)
+	})
+	e.register(r, "business:*")
+	c := &ingest.Client{}
+	e.collect(c, collectortest.Event("Order", "", nil))
+	waitFor(t, "the first attempt to hang", func() bool { return first.Load() })
+	for i := 0; i < 3; i++ {
+		e.collect(c, collectortest.Event("Order", "", map[string]any{"n": i}))
+	}
+	r.wait("the three later deliveries", func() bool { return len(r.accepted) == 3 })
+	r.check()
+}
