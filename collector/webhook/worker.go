@@ -60,14 +60,16 @@ func (nopObserver) WebhookDelivered()     {}
 func (nopObserver) WebhookAttemptFailed() {}
 func (nopObserver) WebhookFailed()        {}
 
-// schedule is DefaultBackoff's table: the first three retries within a
-// minute of the first attempt, then roughly tripling up to 8 h.
-var schedule = []time.Duration{5 * time.Second, 15 * time.Second, 40 * time.Second,
+// schedule is DefaultBackoff's table: the first three retries 5 s, 15 s
+// and 40 s after the first attempt (within a minute, SPEC section 9),
+// then waits growing about threefold up to 8 h.
+var schedule = []time.Duration{5 * time.Second, 10 * time.Second, 25 * time.Second,
 	2 * time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour}
 
-// DefaultBackoff waits 5 s, 15 s, 40 s, 2 min, 5 min, 15 min, 30 min,
-// 1 h, 2 h, 4 h, then 8 h between attempts.
+// DefaultBackoff is the wait after the failures-th failed attempt: 5 s,
+// 10 s, 25 s (so the retries come 5, 15 and 40 s after the first
+// attempt), then 2 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h and 8 h.
 func DefaultBackoff(failures int) time.Duration {
 	return schedule[min(max(failures, 1), len(schedule))-1]
 }
