@@ -76,6 +76,8 @@ type Handler struct {
 	// patterns lists every pattern given to Handle, so that a test can
 	// check the scope of each.
 	patterns []string
+	// routes are the patterns registered, for Routes.
+	routes []string
 }
 
 // HandlerFunc is an endpoint. It returns the errors it does not answer
@@ -108,6 +110,7 @@ func New(cfg Config) *Handler {
 // scope is "", a check that the token grants scope.
 func (h *Handler) Handle(pattern, scope string, fn HandlerFunc) {
 	h.patterns = append(h.patterns, pattern)
+	h.routes = append(h.routes, pattern)
 	h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, err := h.authenticate(r)
 		if err == nil && scope != "" {

@@ -36,6 +36,7 @@ func runChild(dir string) {
 	// connection as fast as the collector acknowledges them, past the
 	// default burst of 2,000; it is about crashes, not limits.
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--allowed-origins", "*", "--log-level", "error", "--rate-limit", "0"}
+	args = append(args, strings.Fields(os.Getenv("VISITRACK_TEST_CHILD_FLAGS"))...)
 	if err := m.ParseFlags(args, func(string) string { return "" }); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -54,10 +55,10 @@ type child struct {
 	token string
 }
 
-func startChild(t *testing.T, dir string) *child {
+func startChild(t *testing.T, dir string, flags ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "VISITRACK_TEST_CHILD_DATA="+dir)
+	cmd.Env = append(os.Environ(), "VISITRACK_TEST_CHILD_DATA="+dir, "VISITRACK_TEST_CHILD_FLAGS="+strings.Join(flags, " "))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/webhook"
 )
 
 // Config is the collector's command line (SPEC section 5).
@@ -55,7 +56,10 @@ type Config struct {
 	// Retention deletes visits that ended longer ago than this; 0 keeps
 	// everything.
 	Retention time.Duration
-	LogLevel  string
+	// WebhookAllowPrivate lets webhooks target loopback and private
+	// networks.
+	WebhookAllowPrivate bool
+	LogLevel            string
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
 	DebugAddr string
@@ -134,6 +138,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
 	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP may hold; more get 429; 0 turns the cap off")
 	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
+	allowPrivate, err := parseBool(env("webhook-allow-private", "false"))
+	if err != nil {
+		return fmt.Errorf("VISITRACK_WEBHOOK_ALLOW_PRIVATE: %w", err)
+	}
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", allowPrivate, "let webhooks target loopback, private and link-local addresses (refused by default against SSRF)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.GeoIPDB, "geoip-db", env("geoip-db", ""), "MaxMind City or Country database (.mmdb) for the visits' country, region and city")
 	retain := fs.String("retention", env("retention", ""), "delete visits that ended longer ago than this (e.g. 400d, at least 1h); empty keeps everything")
@@ -260,6 +269,15 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.geoip, geo = db, db
 	}
+	mx := metrics.New()
+	hooks, err := webhook.New(ctx, m.store, webhook.Config{
+		Guard:    webhook.Guard{AllowPrivate: m.Config.WebhookAllowPrivate},
+		Observer: mx,
+		Logger:   m.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	m.server, err = server.New(ctx, server.Config{
 		UserAgents:            useragent.New(),
 		GeoIP:                 geo,
@@ -274,8 +292,9 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
 		MaxSocketsPerIP:       m.Config.MaxSocketsPerIP,
+		Webhooks:              hooks,
 		Static:                m.Static,
-		Metrics:               metrics.New(),
+		Metrics:               mx,
 		Logger:                m.Logger,
 	})
 	if err != nil {

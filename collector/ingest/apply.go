@@ -82,6 +82,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
 				continue
 			}
+			b.idRows = append(b.idRows, row)
 		} else {
 			rej, err := in.page(ctx, b, e, &row)
 			if err != nil {

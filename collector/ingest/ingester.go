@@ -43,6 +43,10 @@ type Config struct {
 	// Enricher classifies new visits (user agent, bots, campaign, referrer,
 	// GeoIP); nil stores them unclassified.
 	Enricher *enrich.Enricher
+	// Outbox, if set, writes what the stored events announce (webhook
+	// deliveries) in the same transaction as the events (in Direct mode,
+	// right after them), and hears when that transaction committed.
+	Outbox Outbox
 	// Observer receives measurements; nil observes nothing.
 	Observer Observer
 	Logger   *slog.Logger
@@ -51,6 +55,13 @@ type Config struct {
 	Now     func() time.Time
 	Entropy io.Reader
 	Rand    io.Reader
+}
+
+// Outbox is the webhook outbox as ingest sees it. Announce runs on the
+// writer inside the commit: it must be quick when nothing subscribes.
+type Outbox interface {
+	Announce(ctx context.Context, q store.Querier, rows []store.EventRow) error
+	Committed()
 }
 
 // Ingester files events. It is safe for concurrent use.
@@ -225,6 +236,9 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 		}
 		if err := in.flush(ctx, b, true); err != nil {
 			return nil, fmt.Errorf("collect: %w", err)
+		}
+		if in.cfg.Outbox != nil {
+			in.cfg.Outbox.Committed()
 		}
 	} else if err := in.enqueue(ctx, j); err != nil {
 		return nil, fmt.Errorf("collect: %w", err)

@@ -58,6 +58,7 @@ type batch struct {
 	q       store.Querier
 	cache   *visitCache
 	rows    []store.EventRow
+	idRows  []store.EventRow // identity events, stored one by one: announced with rows
 	args    []any
 	touched map[string]int64 // visitID → latest activity in this batch
 	// highWater is the events rowid before the batch's first insert
@@ -153,6 +154,8 @@ func (b *batch) reset(q store.Querier) {
 	b.q = q
 	clear(b.rows[:cap(b.rows)]) // drop references for the GC
 	b.rows = b.rows[:0]
+	clear(b.idRows[:cap(b.idRows)])
+	b.idRows = b.idRows[:0]
 	clear(b.touched)
 	b.hwKnown = false
 }
@@ -280,6 +283,9 @@ func (in *Ingester) commit(jobs []*job) {
 			}
 			in.committed()
 			in.cfg.Observer.Committed(len(b.rows), time.Since(start))
+			if in.cfg.Outbox != nil {
+				in.cfg.Outbox.Committed()
+			}
 			if in.cfg.OnCommit != nil && len(b.rows) > 0 {
 				in.cfg.OnCommit(b.rows)
 			}
@@ -324,6 +330,15 @@ func (in *Ingester) fail(jobs []*job, err error) {
 func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 	if len(b.rows) > 0 || b.hwKnown {
 		if err := in.count(ctx, b, direct); err != nil {
+			return err
+		}
+	}
+	if in.cfg.Outbox != nil {
+		err := in.cfg.Outbox.Announce(ctx, b.q, b.rows)
+		if err == nil {
+			err = in.cfg.Outbox.Announce(ctx, b.q, b.idRows)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,10 @@ type Metrics struct {
 	commitSeconds      prometheus.Histogram
 	recognitionRefused prometheus.Counter
 	connections        prometheus.Gauge
+	webhookPending     prometheus.Gauge
+	webhookDelivered   prometheus.Counter
+	webhookAttempts    prometheus.Counter
+	webhookFailed      prometheus.Counter
 	handler            http.Handler
 }
 
@@ -48,9 +52,18 @@ func New() *Metrics {
 			Name: "visitrack_recognition_refused_total", Help: "Recognition tokens that were forged, expired or of an erased identity."}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "visitrack_websocket_connections", Help: "Open tracker WebSocket connections."}),
+		webhookPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "visitrack_webhook_deliveries_pending", Help: "Webhook deliveries not yet delivered or given up."}),
+		webhookDelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "visitrack_webhook_deliveries_delivered_total", Help: "Webhook deliveries a target accepted (2xx)."}),
+		webhookAttempts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "visitrack_webhook_attempts_failed_total", Help: "Webhook attempts that failed and will be retried."}),
+		webhookFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "visitrack_webhook_deliveries_failed_total", Help: "Webhook deliveries given up after 24 hours of retries."}),
 	}
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.received, m.stored, m.rejected, m.batchEvents, m.commitSeconds, m.recognitionRefused, m.connections)
+		m.received, m.stored, m.rejected, m.batchEvents, m.commitSeconds, m.recognitionRefused, m.connections,
+		m.webhookPending, m.webhookDelivered, m.webhookAttempts, m.webhookFailed)
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m
 }
@@ -78,3 +91,15 @@ func (m *Metrics) RecognitionRefused() { m.recognitionRefused.Inc() }
 
 // Connections implements live.Observer.
 func (m *Metrics) Connections(open int) { m.connections.Set(float64(open)) }
+
+// WebhookPending implements webhook.Observer.
+func (m *Metrics) WebhookPending(n int) { m.webhookPending.Set(float64(n)) }
+
+// WebhookDelivered implements webhook.Observer.
+func (m *Metrics) WebhookDelivered() { m.webhookDelivered.Inc() }
+
+// WebhookAttemptFailed implements webhook.Observer.
+func (m *Metrics) WebhookAttemptFailed() { m.webhookAttempts.Inc() }
+
+// WebhookFailed implements webhook.Observer.
+func (m *Metrics) WebhookFailed() { m.webhookFailed.Inc() }

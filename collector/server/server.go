@@ -49,6 +49,10 @@ type Config struct {
 	// worker cannot afford the parser's tables).
 	UserAgents enrich.AgentParser
 	GeoIP      enrich.Geo
+	// Webhooks is the webhook outbox and its delivery worker (package
+	// webhook); nil serves no webhooks. The native daemon passes it; the
+	// edge build has no process to run the worker in.
+	Webhooks Webhooks
 	// Edge is the Cloudflare Workers build: no WebSockets, no background
 	// goroutines, no transactions; every request stands alone.
 	Edge bool
@@ -65,6 +69,17 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
+}
+
+// Webhooks is what the server needs of package webhook: ingest and the
+// visitor-data writes announce through it, inside their commits.
+type Webhooks interface {
+	ingest.Outbox
+	store.VisitorDataHook
+	collector.VisitorDataListener
+	Service() collector.WebhookService
+	Start()
+	Stop()
 }
 
 // Metrics is what the server needs of a metrics exporter.
@@ -111,6 +126,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		visitorData.AddListener(s.feed)
 		onCommit = s.publishEvents
 	}
+	var outbox ingest.Outbox
+	if cfg.Webhooks != nil {
+		visitorData.SetHook(cfg.Webhooks)
+		visitorData.AddListener(cfg.Webhooks)
+		outbox = cfg.Webhooks
+	}
 	s.ingester, err = ingest.New(ingest.Config{
 		Store:                 cfg.Store,
 		Signer:                signer,
@@ -121,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
 		Enricher:              enrich.New(cfg.UserAgents, cfg.GeoIP),
+		Outbox:                outbox,
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
 		Now:                   cfg.Now,
@@ -158,6 +180,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	if s.feed != nil {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
+	}
+	s.api.HandleExport(cfg.Store, api.ExportOptions{})
+	s.api.HandleOpenAPI()
+	if cfg.Webhooks != nil {
+		s.api.HandleWebhooks(cfg.Webhooks.Service())
+		cfg.Webhooks.Start()
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -222,6 +250,10 @@ func (e erasing) after(ctx context.Context, err error, s collector.Subject) erro
 	return err
 }
 
+// APIRoutes returns the patterns of the REST API's routes (the OpenAPI
+// test checks that its document has each).
+func (s *Server) APIRoutes() []string { return s.api.Routes() }
+
 // Handler returns the collector's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -242,7 +274,13 @@ func (s *Server) CloseSockets(ctx context.Context) {
 // after the HTTP server stopped accepting and its requests finished.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
-	return s.ingester.Close(ctx)
+	err := s.ingester.Close(ctx)
+	if s.cfg.Webhooks != nil {
+		// Attempts in flight end unsettled; the next start tries them
+		// again.
+		s.cfg.Webhooks.Stop()
+	}
+	return err
 }
 
 func (s *Server) routes() http.Handler {
@@ -256,6 +294,12 @@ func (s *Server) routes() http.Handler {
 			writeProblem(w, http.StatusNotImplemented, "stream_unavailable",
 				"the change feed needs a long-lived process, which the edge build does not have; poll the REST API")
 		})
+		webhooksUnavailable := func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusNotImplemented, "webhooks_unavailable",
+				"webhooks need the native collector's delivery worker, which the edge build does not have; use the export or poll the REST API")
+		}
+		mux.HandleFunc("/v1/webhooks", webhooksUnavailable)
+		mux.HandleFunc("/v1/webhooks/", webhooksUnavailable)
 	} else {
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeSocket)
 	}

@@ -78,7 +78,7 @@ func (m *Metadata) update(ctx context.Context, visitID string, ifMatch *int64, f
 			next, err := fn(raw)
 			return next, ruleError(err)
 		},
-		func() error { return m.checkVisit(ctx, visitID) })
+		func() error { return m.checkVisit(ctx, visitID) }, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,11 @@ func (t versioned) get(ctx context.Context, q Querier, key string) (int64, []byt
 // that its owner does (a mistyped id would otherwise grow an orphan). A
 // lost compare-and-set is tried again, up to attempts times, unless
 // ifMatch pinned the version (412). what names the document in errors.
+// after, when not nil, runs in the same transaction as the write (on D1,
+// right after it) with the new version: the webhook outbox.
 func (t versioned) write(ctx context.Context, s *Store, key, what string, ifMatch *int64, attempts int,
-	next func(cur []byte) ([]byte, error), exists func() error) (int64, []byte, time.Time, error) {
+	next func(cur []byte) ([]byte, error), exists func() error,
+	after func(q Querier, ver int64, data []byte, at time.Time) error) (int64, []byte, time.Time, error) {
 	for attempt := 0; attempt < attempts; attempt++ {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
@@ -79,7 +82,16 @@ func (t versioned) write(ctx context.Context, s *Store, key, what string, ifMatc
 			}
 		}
 		now := s.now()
-		err = t.cas(ctx, s.db, key, ver, data, now)
+		if after == nil {
+			err = t.cas(ctx, s.db, key, ver, data, now)
+		} else {
+			err = s.inTx(ctx, func(q Querier) error {
+				if err := t.cas(ctx, q, key, ver, data, now); err != nil {
+					return err
+				}
+				return after(q, ver+1, data, now)
+			})
+		}
 		if errors.Is(err, errRetry) {
 			if ifMatch != nil {
 				return 0, nil, time.Time{}, staleError(ver+1, *ifMatch)

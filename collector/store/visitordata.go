@@ -40,6 +40,30 @@ type VisitorData struct {
 	addMu       sync.Mutex
 	locks       [256]sync.Mutex
 	maxAttempts int
+	hook        atomic.Pointer[VisitorDataHook]
+}
+
+// VisitorDataHook writes what a visitor-data change announces (the
+// webhook outbox) in the same transaction as the change (on D1, right
+// after it). Wanted is asked first: false spares the write its
+// transaction.
+type VisitorDataHook interface {
+	WantsVisitorData() bool
+	VisitorDataWritten(ctx context.Context, q Querier, vd *collector.VisitorData, at time.Time) error
+}
+
+// SetHook installs h; call it before the service is used.
+func (v *VisitorData) SetHook(h VisitorDataHook) { v.hook.Store(&h) }
+
+// after returns the write hook for subject s, or nil when no hook wants it.
+func (v *VisitorData) after(ctx context.Context, s collector.Subject) func(Querier, int64, []byte, time.Time) error {
+	h := v.hook.Load()
+	if h == nil || !(*h).WantsVisitorData() {
+		return nil
+	}
+	return func(q Querier, ver int64, data []byte, at time.Time) error {
+		return (*h).VisitorDataWritten(ctx, q, &collector.VisitorData{Subject: s, Version: ver, Data: data}, at)
+	}
 }
 
 var _ collector.VisitorDataService = (*VisitorData)(nil)
@@ -215,7 +239,7 @@ func (v *VisitorData) update(ctx context.Context, s collector.Subject, ifMatch *
 			}
 			return enc, nil
 		},
-		func() error { return v.checkExists(ctx, s) })
+		func() error { return v.checkExists(ctx, s) }, v.after(ctx, s))
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +281,7 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 		v.locks[b].Lock()
 		defer v.locks[b].Unlock()
 	}
+	afterI, afterV := v.after(ctx, is), v.after(ctx, vs)
 	for attempt := 0; attempt < v.maxAttempts; attempt++ {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
@@ -293,8 +318,14 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 				if err != nil {
 					return err
 				}
-				if err := visitorDataTable.cas(ctx, q, is.Key(), iver, enc, v.s.now()); err != nil {
+				now := v.s.now()
+				if err := visitorDataTable.cas(ctx, q, is.Key(), iver, enc, now); err != nil {
 					return err
+				}
+				if afterI != nil {
+					if err := afterI(q, iver+1, enc, now); err != nil {
+						return err
+					}
 				}
 				result = &collector.VisitorData{Subject: is, Version: iver + 1, Data: enc}
 				written = append(written, result)
@@ -310,8 +341,14 @@ func (v *VisitorData) StitchVisitorData(ctx context.Context, visitorID, identity
 			if err != nil {
 				return err
 			}
-			if err := visitorDataTable.cas(ctx, q, vs.Key(), vver, enc, v.s.now()); err != nil {
+			now := v.s.now()
+			if err := visitorDataTable.cas(ctx, q, vs.Key(), vver, enc, now); err != nil {
 				return err
+			}
+			if afterV != nil {
+				if err := afterV(q, vver+1, enc, now); err != nil {
+					return err
+				}
 			}
 			written = append(written, &collector.VisitorData{Subject: vs, Version: vver + 1, Data: enc})
 			return nil

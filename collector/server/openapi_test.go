@@ -1,0 +1,316 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/metrics"
+	"github.com/visitrack/visitrack/collector/server"
+	"github.com/visitrack/visitrack/collector/store/storetest"
+	"github.com/visitrack/visitrack/collector/webhook"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+func init() {
+	// The export's lines, each validated as an item of the documented array.
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		var items []any
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var v any
+			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+				return nil, fmt.Errorf("line %d: %w", len(items)+1, err)
+			}
+			items = append(items, v)
+		}
+		return items, sc.Err()
+	})
+}
+
+// oas sends requests to a real collector (server.New on a real SQLite
+// file, on a loopback port) and validates every answer against the
+// embedded OpenAPI document with kin-openapi.
+type oas struct {
+	t       *testing.T
+	base    string
+	token   string
+	router  routers.Router
+	covered map[string]bool // "GET /v1/visits/{visitId}"
+}
+
+// call sends one request and validates it (when valid is true: requests
+// meant to fail are not) and its answer against the document. It returns
+// the status and body.
+func (o *oas) call(method, path string, body string, header ...string) (int, []byte) {
+	o.t.Helper()
+	return o.do(true, method, path, body, header...)
+}
+
+func (o *oas) do(valid bool, method, path string, body string, header ...string) (int, []byte) {
+	o.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, o.base+path, rd)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if o.token != "" {
+		req.Header.Set("Authorization", "Bearer "+o.token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	route, params, err := o.router.FindRoute(req)
+	if err != nil {
+		o.t.Fatalf("%s %s: not in the document: %v", method, path, err)
+	}
+	o.covered[method+" "+route.Path] = true
+	ctx := context.Background()
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+	if valid && body != "" {
+		// ValidateRequest reads the body; give it a copy.
+		req2 := req.Clone(ctx)
+		req2.Body = io.NopCloser(strings.NewReader(body))
+		in2 := *in
+		in2.Request = req2
+		if err := openapi3filter.ValidateRequest(ctx, &in2); err != nil {
+			o.t.Errorf("%s %s: the request does not fit the document: %v", method, path, err)
+		}
+	} else if valid {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			o.t.Errorf("%s %s: the request does not fit the document: %v", method, path, err)
+		}
+	}
+	if body != "" {
+		req.Body = io.NopCloser(strings.NewReader(body))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		o.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		o.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.StatusCode, Header: res.Header,
+		Body: io.NopCloser(bytes.NewReader(b)), Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		o.t.Errorf("%s %s → %d: the answer does not fit the document: %v\n%.600s", method, path, res.StatusCode, err, b)
+	}
+	return res.StatusCode, b
+}
+
+// must is call that also checks the status.
+func (o *oas) must(status int, method, path, body string, header ...string) []byte {
+	o.t.Helper()
+	got, b := o.call(method, path, body, header...)
+	if got != status {
+		o.t.Fatalf("%s %s: %d, want %d: %s", method, path, got, status, b)
+	}
+	return b
+}
+
+func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
+	ctx := context.Background()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(api.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi %s, want 3.1", doc.OpenAPI)
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := storetest.New(t)
+	hooks, err := webhook.New(ctx, s, webhook.Config{Guard: webhook.Guard{AllowPrivate: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(ctx, server.Config{Store: s, RecognitionKey: make([]byte, 32), AllowedOrigins: []string{"*"},
+		Webhooks: hooks, Metrics: metrics.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Shutdown(context.Background())
+	})
+	_, admin, err := s.CreateToken(ctx, []string{collector.ScopeAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &oas{t: t, base: ts.URL, token: admin, router: router, covered: map[string]bool{}}
+
+	// Every route of the API is in the document, and so are the server's
+	// own.
+	routes := append(srv.APIRoutes(), "POST /v1/collect", "GET /healthz", "GET /metrics")
+	for _, r := range routes {
+		method, path, _ := strings.Cut(r, " ")
+		item := doc.Paths.Find(path)
+		if item == nil || item.GetOperation(method) == nil {
+			t.Errorf("route %s is not in the OpenAPI document", r)
+		}
+	}
+
+	// Seed: a visit with pages and events, signed in, over /v1/collect.
+	page, page2 := collectortest.NewID(), collectortest.NewID()
+	events := []protocol.Event{
+		collectortest.Event("VisitStarted", "", map[string]any{"language": "en"}),
+		collectortest.Event("PageEntered", page, nil),
+		collectortest.Event("AddToCart", page, map[string]any{"sku": "A-1"}),
+		collectortest.Event("PageExited", page, map[string]any{"durationMs": 1200}),
+		collectortest.Event("PageEntered", page2, nil),
+		collectortest.Event("SignIn", page2, map[string]any{"userId": "alice@example.com", "plan": "gold"}),
+	}
+	b, _ := json.Marshal(map[string]any{"sentAt": time.Now().UTC().Format(time.RFC3339Nano), "events": events})
+	var res struct {
+		VisitorID, VisitID string
+		Identity           struct{ IdentityID string }
+	}
+	json.Unmarshal(o.must(200, "POST", "/v1/collect", string(b), "Origin", "https://shop.example"), &res)
+	visit, visitor, identity := res.VisitID, res.VisitorID, res.Identity.IdentityID
+	if visit == "" || visitor == "" || identity == "" {
+		t.Fatalf("collect answered %+v", res)
+	}
+	// A second, anonymous browser to erase later.
+	b, _ = json.Marshal(map[string]any{"events": []protocol.Event{collectortest.Event("Click", "", nil)}})
+	var res2 struct{ VisitorID string }
+	json.Unmarshal(o.must(200, "POST", "/v1/collect", string(b)), &res2)
+	o.call("POST", "/v1/collect", "text/plain body that is not JSON", "Content-Type", "text/plain") // 400 problem
+
+	// History.
+	since := url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	o.must(200, "GET", "/v1/visits", "")
+	var visits struct{ NextCursor *string }
+	json.Unmarshal(o.must(200, "GET", "/v1/visits?limit=1&since="+since, ""), &visits)
+	if visits.NextCursor == nil {
+		t.Fatal("no second page of visits")
+	}
+	o.must(200, "GET", "/v1/visits?limit=1&cursor="+url.QueryEscape(*visits.NextCursor), "")
+	o.must(200, "GET", "/v1/visits?visitorId="+visitor+"&state=authenticated", "")
+	o.must(200, "GET", "/v1/visits/"+visit, "")
+	o.must(200, "GET", "/v1/visits/"+visit+"/pages", "")
+	o.must(200, "GET", "/v1/visits/"+visit+"/events?category=business", "")
+	o.must(200, "GET", "/v1/visits/"+visit+"/sessions", "")
+	o.must(200, "GET", "/v1/visits/"+visit+"/identities", "")
+	o.must(200, "GET", "/v1/pages/"+page, "")
+	o.must(200, "GET", "/v1/events?visitId="+visit+"&limit=2", "")
+	o.must(200, "GET", "/v1/identities?userId=alice%40example.com", "")
+	o.must(200, "GET", "/v1/identities/"+identity, "")
+	o.must(200, "GET", "/v1/identities/"+identity+"/visits", "")
+	o.must(200, "GET", "/v1/identities/"+identity+"/events?name=SignIn", "")
+	o.must(404, "GET", "/v1/visits/"+collectortest.NewID(), "")
+	o.do(false, "GET", "/v1/visits?limit=0", "")
+	o.do(false, "GET", "/v1/events?until=yesterday", "")
+
+	// Visitor data, both subjects; metadata.
+	for _, subject := range []string{"identities/" + identity, "visitors/" + res2.VisitorID} {
+		base := "/v1/" + subject + "/visitor-data"
+		o.must(200, "GET", base, "")
+		o.must(200, "PUT", base, `{"crm":{"tier":"gold"}}`, "If-Match", `"0"`)
+		o.do(false, "PUT", base, `{"crm":{}}`)                    // 428
+		o.must(412, "PUT", base, `{"crm":{}}`, "If-Match", `"0"`) // stale
+		o.must(200, "GET", base+"/crm", "")
+		o.must(200, "PUT", base+"/cart", `{"items":2}`)
+		o.must(200, "PATCH", base+"/crm", `{"vip":true}`, "Content-Type", "application/merge-patch+json", "If-Match", `"2"`)
+		o.must(204, "DELETE", base+"/cart", "")
+		o.must(404, "DELETE", base+"/cart", "")
+	}
+	md := "/v1/visits/" + visit + "/metadata"
+	o.must(200, "GET", md, "")
+	o.must(200, "PUT", md, `{"agent":"bob"}`)
+	o.must(200, "PATCH", md, `{"score":3}`, "Content-Type", "application/merge-patch+json", "If-Match", `"1"`)
+
+	// Export, the stream, webhooks, operations.
+	o.must(200, "GET", "/v1/export/events?since="+since, "")
+	o.must(200, "GET", "/v1/export/visits", "")
+	o.must(400, "GET", "/v1/export/events?since="+since+"&until="+since, "")
+	o.streamHead(t)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer rcv.Close()
+	var hook struct{ ID string }
+	json.Unmarshal(o.must(201, "POST", "/v1/webhooks", `{"url":"`+rcv.URL+`/hook","events":["SignIn","business:*"]}`), &hook)
+	o.must(400, "POST", "/v1/webhooks", `{"url":"ftp://x/","events":["SignIn"]}`)
+	o.must(200, "GET", "/v1/webhooks", "")
+	o.must(204, "DELETE", "/v1/webhooks/"+hook.ID, "")
+	o.must(200, "GET", "/v1/openapi.json", "", "Authorization", "")
+	o.must(200, "GET", "/healthz", "", "Authorization", "")
+	o.must(200, "GET", "/metrics", "", "Authorization", "")
+	o.must(401, "GET", "/v1/identities", "", "Authorization", "")
+
+	// Erasure last.
+	o.must(204, "DELETE", "/v1/visitors/"+res2.VisitorID, "")
+	o.must(204, "DELETE", "/v1/identities/"+identity, "")
+
+	// Every documented operation was answered and checked.
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !o.covered[method+" "+path] {
+				t.Errorf("%s %s is documented but the test never called it", method, path)
+			}
+		}
+	}
+}
+
+// streamHead checks the stream's status and headers; its body never ends.
+func (o *oas) streamHead(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", o.base+"/v1/stream?types=event", nil)
+	req.Header.Set("Authorization", "Bearer "+o.token)
+	route, params, err := o.router.FindRoute(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.covered["GET "+route.Path] = true
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.StatusCode, Header: res.Header,
+		Body: io.NopCloser(strings.NewReader("")), Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true}}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		t.Errorf("GET /v1/stream: %v", err)
+	}
+}

@@ -1,0 +1,68 @@
+package webhook
+
+import (
+	"context"
+	"sync"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/store"
+)
+
+// Webhooks is the whole of it for a collector: the outbox that ingest and
+// visitor data write to (embedded: it is the ingest.Outbox,
+// store.VisitorDataHook and collector.VisitorDataListener), the worker
+// that sends, and the service behind the REST endpoints. The native
+// daemon builds it and hands it to the server; the edge build never links
+// this package (its HTTP client and dialer would weigh about 1 MB there).
+type Webhooks struct {
+	*Outbox
+	worker  *Worker
+	service *Service
+
+	mu   sync.Mutex
+	stop func()
+}
+
+// New builds the webhooks of store s from cfg (cfg.Store is set to s)
+// and reads the registered webhooks. Start runs the worker.
+func New(ctx context.Context, s *store.Store, cfg Config) (*Webhooks, error) {
+	cfg.Store = s
+	w := &Webhooks{worker: NewWorker(cfg)}
+	w.Outbox = NewOutbox(s, w.worker.Notify, cfg.Now, nil)
+	w.service = NewService(s, cfg.Guard, w.Outbox, cfg.Now, nil)
+	if err := w.Outbox.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Service returns the REST API's webhook service.
+func (w *Webhooks) Service() collector.WebhookService { return w.service }
+
+// Start runs the worker in the background until Stop.
+func (w *Webhooks) Start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.worker.Run(ctx)
+	}()
+	w.stop = func() { cancel(); <-done }
+}
+
+// Stop ends the worker and waits for it. Attempts in flight end
+// unsettled; the next Start tries them again.
+func (w *Webhooks) Stop() {
+	w.mu.Lock()
+	stop := w.stop
+	w.stop = nil
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
