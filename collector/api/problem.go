@@ -53,6 +53,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="visitrack"`) // RFC 6750
 	}
+	if code == collector.ESTORAGEFULL {
+		w.Header().Set("Retry-After", "10")
+	}
 	if status == http.StatusInternalServerError && log != nil {
 		log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -226,6 +227,37 @@ func TestDiskFull(t *testing.T) {
 	}
 	if !helloRefused {
 		t.Fatal("100 hellos were welcomed on a full disk")
+	}
+
+	// A backend's REST write: 503 storage_full with Retry-After too, and
+	// not an internal error logged for each.
+	patches := 0
+	for i := range 50 {
+		req, _ := http.NewRequest("PATCH", url+"/v1/visitors/"+visitor+"/visitor-data/crm",
+			strings.NewReader(fmt.Sprintf(`{"note":%q,"i":%d}`, strings.Repeat("z", 4000), i)))
+		req.Header.Set("Authorization", "Bearer "+m.AdminToken)
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			continue // a write that found a little room
+		}
+		var p struct{ Code string }
+		json.Unmarshal(b, &p)
+		if resp.StatusCode != 503 || p.Code != "storage_full" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("REST write on a full disk: %d %s (Retry-After %q); want 503 storage_full", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+		}
+		patches++
+	}
+	if patches == 0 {
+		t.Fatal("50 REST writes succeeded on a full disk")
+	}
+	if n := log.count("api: internal error"); n != 0 {
+		t.Fatalf("%d REST writes on a full disk were logged as internal errors", n)
 	}
 
 	// Many failures, few lines: at most one per 10 s (plus the first).

@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/visitrack/visitrack/collector"
+)
 
 // Engine is what the native database adds to the SQL both builds run:
 // keeping its write-ahead log bounded, and telling a full disk from other
@@ -28,4 +32,14 @@ func (s *Store) AfterCommit(ctx context.Context) {
 // StorageFull reports whether err says the disk is full; see Engine.
 func (s *Store) StorageFull(err error) bool {
 	return err != nil && s.engine != nil && s.engine.StorageFull(err)
+}
+
+// full turns a write that failed for lack of space into ESTORAGEFULL, so
+// that the REST API answers 503 with Retry-After (and does not log each
+// one as an internal error) while the disk is full; other errors pass.
+func (s *Store) full(err error) error {
+	if s.StorageFull(err) {
+		return collector.Errorf(collector.ESTORAGEFULL, "the collector's disk is full: nothing was written; try again later")
+	}
+	return err
 }

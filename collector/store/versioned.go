@@ -99,7 +99,7 @@ func (t versioned) write(ctx context.Context, s *Store, key, what string, ifMatc
 			continue
 		}
 		if err != nil {
-			return 0, nil, time.Time{}, err
+			return 0, nil, time.Time{}, s.full(err)
 		}
 		return ver + 1, data, now, nil
 	}
