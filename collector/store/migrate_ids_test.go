@@ -24,6 +24,13 @@ const upperMigration = "0005_upper_case_ids.sql"
 // upperMigration, as a collector before it left it.
 func oldDatabase(t *testing.T) *sql.DB {
 	t.Helper()
+	return databaseBefore(t, upperMigration)
+}
+
+// databaseBefore returns a SQLite file migrated up to, not including, the
+// migration named upTo.
+func databaseBefore(t *testing.T, upTo string) *sql.DB {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "visitrack.db"))
 	if err != nil {
@@ -39,8 +46,8 @@ func oldDatabase(t *testing.T) *sql.DB {
 	}
 	found := false
 	for _, name := range names {
-		if name >= upperMigration {
-			found = found || name == upperMigration
+		if name >= upTo {
+			found = found || name == upTo
 			continue
 		}
 		body, err := fs.ReadFile(store.Migrations(), name)
@@ -55,7 +62,7 @@ func oldDatabase(t *testing.T) *sql.DB {
 		}
 	}
 	if !found {
-		t.Fatalf("migration %s is not embedded", upperMigration)
+		t.Fatalf("migration %s is not embedded", upTo)
 	}
 	return db
 }

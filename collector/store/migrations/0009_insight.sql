@@ -56,6 +56,20 @@ CREATE TABLE stats_pages (
   PRIMARY KEY (level, bucket, url, bot)
 ) STRICT, WITHOUT ROWID;
 
+-- The events stored before this migration, counted once (their visits
+-- were never classified: not bots).
+INSERT INTO stats_events (level, bucket, name, bot, n)
+  SELECT l.size, e.corrected_at / l.size * l.size, e.name, 0, count(*)
+  FROM events e, (SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000) l
+  WHERE true GROUP BY 1, 2, 3;
+INSERT INTO stats_pages (level, bucket, url, bot, n)
+  SELECT l.size, e.corrected_at / l.size * l.size,
+    CASE WHEN instr(e.url, '?') > 0 THEN substr(e.url, 1, instr(e.url, '?') - 1)
+         WHEN instr(e.url, '#') > 0 THEN substr(e.url, 1, instr(e.url, '#') - 1) ELSE e.url END,
+    0, count(*)
+  FROM events e, (SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000) l
+  WHERE e.name = 'PageEntered' GROUP BY 1, 2, 3;
+
 -- An erased (or expired) event leaves the rollups with it, in the statement
 -- that deletes it, so that a repeated erasure (D1 has no transactions)
 -- never takes it twice, and an erased person's page URLs leave the disk
