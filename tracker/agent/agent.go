@@ -94,6 +94,7 @@ type Agent struct {
 }
 
 type update struct {
+	_             noEq
 	id, ns, value string
 	reply         Reply
 	sent          bool

@@ -17,6 +17,7 @@ const (
 // Command is one site command, decoded from its JavaScript form by the
 // tracker's glue. Only the fields of its Op are set.
 type Command struct {
+	_      noEq
 	Op     string
 	Config ConfigPatch
 
@@ -62,6 +63,7 @@ const (
 
 // Config is the tracker's configuration (SPEC section 2).
 type Config struct {
+	_              noEq
 	Collector      string // base URL, e.g. https://collector.example.com
 	Transport      string
 	RequireConsent bool
