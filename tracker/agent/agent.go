@@ -282,6 +282,9 @@ func (a *Agent) start() {
 func (a *Agent) emitVisitStarted() {
 	p := a.page
 	var o wire.Object
+	if a.cfg.Language != "" {
+		p.Language = a.cfg.Language
+	}
 	o.Str("language", p.Language)
 	o.Str("screen", p.Screen)
 	o.Str("timeZone", p.TimeZone)

@@ -518,15 +518,19 @@ func TestOutboxBoundCountsDrops(t *testing.T) {
 	}
 }
 
-func TestEventName(t *testing.T) {
-	cases := map[string][2]any{
-		"sendSignIn": {"SignIn", true}, "sendSignOut": {"SignOut", true}, "sendUserInfo": {"UserInfo", true},
-		"SignIn": {"SignIn", false}, "AddToCart": {"AddToCart", false},
-	}
-	for in, want := range cases {
-		n, d := EventName(in)
-		if n != want[0] || d != want[1] {
-			t.Errorf("EventName(%s) = %s %v", in, n, d)
+// Config's language (Genesys's languageCode) is the visit's language in
+// VisitStarted, in place of the browser's; without it the browser's stays.
+func TestConfigLanguage(t *testing.T) {
+	for _, c := range []struct {
+		patch ConfigPatch
+		want  string
+	}{{ConfigPatch{Transport: ptr("websocket"), Language: ptr("fr-CA")}, `"language":"fr-CA"`}, {ConfigPatch{Transport: ptr("websocket")}, `"language":"en"`}} {
+		e := newEnv(t)
+		start(t, e, c.patch)
+		welcome(t, e, protocol.Welcome{})
+		evs := sentEvents(t, e.lastSocket())
+		if names(evs) != "VisitStarted,PageEntered" || !strings.Contains(string(evs[0].Data), c.want) {
+			t.Errorf("%s: VisitStarted %s", c.want, evs[0].Data)
 		}
 	}
 }

@@ -15,13 +15,14 @@ const (
 )
 
 // Command is one site command, decoded from its JavaScript form by the
-// tracker's glue. Only the fields of its Op are set.
+// tracker's glue. The agent reads only the fields of its Op.
 type Command struct {
 	_      noEq
 	Op     string
 	Config ConfigPatch
 
-	// OpEvent: the wire name (see EventName) and data, a JSON object.
+	// OpEvent: the wire name and data, a JSON object. The loader
+	// translates Genesys's forms (sendSignIn is SignIn).
 	Name string
 	Data string
 
@@ -36,22 +37,6 @@ type Command struct {
 	Subscriber Subscriber           // OpSubscribe
 	Listener   NotificationListener // OpNotifications
 	Reply      Reply                // may be nil
-}
-
-// EventName maps a command's event name to the wire's. Genesys's
-// sendSignIn, sendSignOut and sendUserInfo take their data as the options
-// object itself (optsAreData); every other name, including SignIn, takes it
-// from the options' data field.
-func EventName(name string) (wireName string, optsAreData bool) {
-	switch name {
-	case "sendSignIn":
-		return "SignIn", true
-	case "sendSignOut":
-		return "SignOut", true
-	case "sendUserInfo":
-		return "UserInfo", true
-	}
-	return name, false
 }
 
 // Transports of Config.Transport.
@@ -72,6 +57,9 @@ type Config struct {
 	CookieDomain   string
 	VisitTimeoutMS int64
 	Cookies        string // CookiesAuto, CookiesServer or CookiesScript
+	// Language, when set (Genesys's languageCode), is the visit's language
+	// in VisitStarted, in place of the browser's.
+	Language string
 }
 
 // DefaultConfig is the configuration before any config command.
@@ -82,9 +70,9 @@ func DefaultConfig() Config {
 // ConfigPatch holds the fields a config command sets; nil fields keep
 // their value.
 type ConfigPatch struct {
-	Collector, Transport, CookieDomain, Cookies *string
-	RequireConsent, RespectGPC, AutoRecognize   *bool
-	VisitTimeoutMinutes                         *float64
+	Collector, Transport, CookieDomain, Cookies, Language *string
+	RequireConsent, RespectGPC, AutoRecognize             *bool
+	VisitTimeoutMinutes                                   *float64
 }
 
 func (c *Config) apply(p ConfigPatch) {
@@ -99,6 +87,9 @@ func (c *Config) apply(p ConfigPatch) {
 	}
 	if p.Cookies != nil && (*p.Cookies == CookiesAuto || *p.Cookies == CookiesServer || *p.Cookies == CookiesScript) {
 		c.Cookies = *p.Cookies
+	}
+	if p.Language != nil {
+		c.Language = *p.Language
 	}
 	if p.RequireConsent != nil {
 		c.RequireConsent = *p.RequireConsent
