@@ -1,6 +1,5 @@
 package protocol
 
-
 // RawJSON is a JSON value kept as its encoded bytes, like
 // encoding/json.RawMessage, without importing encoding/json.
 type RawJSON []byte
