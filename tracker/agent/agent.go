@@ -302,14 +302,16 @@ func (a *Agent) emitPageEntered(r Reply) {
 // (SPEC section 8): with no ids, cookie or storage, and nothing kept, so
 // that the visit is counted for the day and cannot be followed. The
 // collector derives the visitor; the events that wait for consent are
-// sent apart, in the visit that consent starts.
+// sent apart, in the visit that consent starts. The report has a pageId
+// of its own: the collector refuses a pageId that another visit owns, and
+// the page view goes to the consented visit under the page's.
 func (a *Agent) countCookieless() {
 	now := a.env.Now()
 	var o wire.Object
 	o.Raw("cookieless", "true")
 	o.Str("sentAt", wire.Timestamp(now))
 	o.Raw("events", "["+wire.Event(&protocol.Event{EventID: a.ids.New(now), Name: protocol.EventPageEntered,
-		Timestamp: wire.Timestamp(now), PageID: a.pageID, URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
+		Timestamp: wire.Timestamp(now), PageID: a.ids.New(now), URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
 	url := a.cfg.Collector + "/v1/collect"
 	if !a.env.Beacon(url, o.Done()) {
 		a.env.Post(url, o.Done(), func(*protocol.CollectResponse, error) {})

@@ -733,6 +733,19 @@ func TestCookielessBeforeConsent(t *testing.T) {
 	if len(e.beacons) != 2 {
 		t.Fatalf("%d beacons after consent, want still 2", len(e.beacons))
 	}
+	// The page views consent releases into the normal visit have pageIds
+	// of their own: the collector refuses a pageId another visit (the
+	// cookieless one) owns.
+	counted := map[string]bool{beacon(0).Events[0].PageID: true, beacon(1).Events[0].PageID: true}
+	sent := sentEvents(t, e.lastSocket())
+	if !strings.HasPrefix(names(sent), "VisitStarted,PageEntered,PageExited,PageEntered") {
+		t.Fatalf("after consent: %s", names(sent))
+	}
+	for _, ev := range sent {
+		if counted[ev.PageID] {
+			t.Fatalf("%s reuses the pageId %s of a cookieless page view", ev.Name, ev.PageID)
+		}
+	}
 
 	a.Push(Command{Op: OpConsent, Consent: false})
 	a.Push(Command{Op: OpPage, URL: "https://shop.example/help"})

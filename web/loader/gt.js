@@ -200,7 +200,13 @@
     if (c && c[0] === '_p') { res = c[1]; rej = c[2]; c = [].slice.call(c, 3); }
     op = c && c[0];
     refused = null;
-    f = typeof op === 'string' && own(commands, op) ? commands[op](c) : null;
+    try {
+      f = typeof op === 'string' && own(commands, op) ? commands[op](c) : null;
+    } catch (e) {
+      // A getter that throws, say: this command is lost, not the others.
+      f = null;
+      refused = ['invalid_command', 'the command could not be read (' + e + ')'];
+    }
     if (!f) {
       // One warning per unknown name: a page pushing it in a loop must
       // not flood the console.
@@ -213,7 +219,7 @@
     if (res) { f[3] = res; f[4] = rej; }
     var done = f[3];
     if (typeof done === 'function') f[3] = function (v) { if (q.debug) console.log('visitrack:', op, 'answered', v); done(ids(v)); };
-    if (q.debug) console.log('visitrack:', op, c.slice(1), '->', f);
+    if (q.debug) console.log('visitrack:', op, [].slice.call(c, 1), '->', f);
     return f;
   }
   q.norm = norm;

@@ -140,6 +140,19 @@ test('q.go replays the queue in order, then takes every push', () => {
   assert.strictEqual(q.tracker, 'v1');
 });
 
+test('a command that throws when read is lost alone', () => {
+  const { q, window, logs } = load();
+  const seen = [];
+  q.go((f) => seen.push(f[0] + ' ' + f[1]), 'v1');
+  const trap = {};
+  Object.defineProperty(trap, 'data', { get() { throw new Error('trap'); } });
+  let code;
+  window._gt.push(['event', 'Before'], ['_p', () => {}, (e) => { code = e.code; }, 'event', 'Trap', trap], ['event', 'After']);
+  assert.deepStrictEqual(seen, ['event Before', 'event After']);
+  assert.strictEqual(code, 'invalid_command');
+  assert.ok(logs.warn.some((w) => /could not be read/.test(w)));
+});
+
 test('debug: true logs each command', () => {
   const { q, logs } = load();
   q.norm(['config', { debug: true }]);
