@@ -19,7 +19,13 @@ import (
 // are set too, and ignored.
 func decodeCommand(v js.Value) agent.Command {
 	a, b := v.Index(1), v.Index(2)
-	c := agent.Command{Op: jsString(v.Index(0)), Name: jsString(a), Data: jsString(b), Consent: a.Truthy()}
+	op := jsString(v.Index(0))
+	c := agent.Command{Name: jsString(a), Data: jsString(b), Consent: a.Truthy()}
+	for i, n := range agent.OpNames {
+		if n == op {
+			c.Op = agent.Op(i)
+		}
+	}
 	c.URL, c.Title, c.Namespace, c.Value = c.Name, c.Data, c.Name, c.Data
 	if r := v.Index(3); r.Type() == js.TypeFunction {
 		c.Reply = promiseReply{r, v.Index(4)}

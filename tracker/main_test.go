@@ -143,15 +143,15 @@ func jsArray(t *testing.T, jsonText string, extra ...any) js.Value {
 func opFields(c agent.Command) string {
 	switch c.Op {
 	case agent.OpEvent:
-		return c.Op + " " + c.Name + " " + c.Data
+		return agent.OpNames[c.Op] + " " + c.Name + " " + c.Data
 	case agent.OpPage:
-		return c.Op + " " + c.URL + " " + c.Title
+		return agent.OpNames[c.Op] + " " + c.URL + " " + c.Title
 	case agent.OpConsent:
-		return c.Op + " " + strconv.FormatBool(c.Consent)
+		return agent.OpNames[c.Op] + " " + strconv.FormatBool(c.Consent)
 	case agent.OpUpdate:
-		return c.Op + " " + c.Namespace + " " + c.Value
+		return agent.OpNames[c.Op] + " " + c.Namespace + " " + c.Value
 	}
-	return c.Op
+	return agent.OpNames[c.Op]
 }
 
 // TestDecodeCommandForms: every form of the loader's command table,

@@ -168,7 +168,7 @@ func (a *Agent) Push(c Command) {
 	case OpDecorate:
 		a.decorate(c)
 	default:
-		reject(c.Reply, protocol.CodeUnknownType, "unknown command "+c.Op)
+		reject(c.Reply, protocol.CodeUnknownType, "unknown command")
 	}
 }
 
