@@ -1,6 +1,7 @@
 /*! Visitrack loader (https://github.com/visitrack/visitrack). It keeps
- * window._gt as a queue until the WebAssembly tracker has started, then the
- * tracker replays it and takes every later push. Nothing here blocks the
+ * window._gt as a queue until the WebAssembly tracker has started, then
+ * hands the tracker every queued and later command, checked and
+ * translated by its command table (below). Nothing here blocks the
  * page, and a page whose tracker cannot load keeps working: its calls are
  * queued, and window.visitrack's promises reject. */
 (function (w, d) {
