@@ -3,7 +3,7 @@
 #
 #   make web-assets     tracker.wasm, wasm_exec.js, gt.js, precompressed (.br, .gz)
 #   make size           raw, gzip and brotli sizes of tracker.wasm next to the floor
-#   make test-tracker   the tracker's js/wasm tests under Node
+#   make test-tracker   the tracker's js/wasm tests and the loader's tests under Node
 #   make test-browser   end-to-end tests in headless Chromium against a real collector,
 #                       and the identity story in Chromium, Firefox ESR and WebKitGTK
 #   make bench-tracker  size, and cold-load timing in Chromium
@@ -15,7 +15,7 @@ WASM_FLAGS := -trimpath -ldflags='-s -w' -gcflags='github.com/visitrack/visitrac
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 TRACKER_SRC := $(shell find tracker shared/protocol -name '*.go' -not -name '*_test.go' 2>/dev/null)
 WEB_SRC := $(shell find web/loader web/cmd web/static -type f -not -name '*.br' -not -name '*.gz' \
-	-not -name 'gt.js' -not -name 'tracker.*.wasm' -not -name 'wasm_exec.*.js' 2>/dev/null)
+	-not -name 'gt.js' -not -name 'gt.test.js' -not -name 'tracker.*.wasm' -not -name 'wasm_exec.*.js' 2>/dev/null)
 NODE_TEST_ENV := PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket
 
 .PHONY: web-assets size test-tracker test-browser bench-tracker tracker-tools chromium browser-engines
@@ -68,8 +68,10 @@ size: build/tracker.wasm | tracker-tools
 
 # The tracker's packages compiled to js/wasm and run under Node (Go's
 # go_js_wasm_exec runner); the pure ones also run natively in test-unit.
+# The loader's command table has its own tests (node --test).
 test-tracker:
 	$(NODE_TEST_ENV) $(WASM_ENV) $(GO) test -count=1 ./tracker/...
+	node --test web/loader/
 
 # Headless browsers against real collectors on loopback ports; the tests
 # carry the build tag so that test-unit, where the browsers may be missing,

@@ -21,16 +21,11 @@ var errCollect error = collectError{}
 // /v1/handoff, whose answers decode alike.
 func (b *browser) Post(url, body string, done func(*protocol.CollectResponse, error)) {
 	fail := func() { b.l.post(func() { done(nil, errCollect) }) }
-	init := b.global.Get("Object").New()
-	init.Set("method", "POST")
-	init.Set("body", body)
 	// With the collector's cookies, which first-party mode keeps
 	// HttpOnly; the collector answers allowed origins with credentials.
-	init.Set("credentials", "include")
+	init := parse(`{"method":"POST","credentials":"include","headers":{"Content-Type":"text/plain"}}`)
+	init.Set("body", body)
 	init.Set("keepalive", len(body) < 60<<10)
-	headers := b.global.Get("Object").New()
-	headers.Set("Content-Type", "text/plain")
-	init.Set("headers", headers)
 	var p js.Value
 	if b.global.Get("fetch").Type() != js.TypeFunction || !catch(func() { p = b.global.Call("fetch", url, init) }) {
 		fail()

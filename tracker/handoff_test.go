@@ -3,7 +3,6 @@
 package main
 
 import (
-	"syscall/js"
 	"testing"
 
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -12,17 +11,12 @@ import (
 
 // TestDecorateGlue: ['decorate', url, cb] goes through the loader's
 // _gt.dec, which builds the address from the token the agent resolves
-// with; without the loader's helper the command is refused, not a crash.
+// with.
 func TestDecorateGlue(t *testing.T) {
-	g := js.Global()
-	t.Cleanup(func() { g.Delete("_gt") })
-	g.Set("_gt", g.Get("Array").New())
+	installDOM(t)
+	installLoader(t)
 	cb := recorder()
-	if _, ok := decodeCommand(jsArray(t, `["decorate","https://pay.example/"]`, cb)); ok {
-		t.Fatal("decorate decoded without the loader's _gt.dec")
-	}
-	g.Get("_gt").Set("dec", g.Get("Function").New("u", "cb", "return t => cb(u + '?_vt_x=' + t)"))
-	c, ok := decodeCommand(jsArray(t, `["decorate","https://pay.example/"]`, cb))
+	c, ok := decodeForm(t, jsArray(t, `["decorate","https://pay.example/"]`, cb))
 	if !ok || c.Op != agent.OpDecorate || c.Reply == nil {
 		t.Fatalf("decorate: %+v %v", c, ok)
 	}
@@ -32,7 +26,7 @@ func TestDecorateGlue(t *testing.T) {
 		t.Fatalf("callback got %s", got)
 	}
 
-	cfg, _ := decodeCommand(jsArray(t, `["config",{"cookies":"server"}]`))
+	cfg, _ := decodeForm(t, jsArray(t, `["config",{"cookies":"server"}]`))
 	if cfg.Config.Cookies == nil || *cfg.Config.Cookies != "server" {
 		t.Fatalf("config cookies %+v", cfg.Config)
 	}

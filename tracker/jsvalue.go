@@ -86,17 +86,6 @@ func stringify(v js.Value) string {
 	return s
 }
 
-// objectJSON is stringify for event data: an object, or {}.
-func objectJSON(v js.Value) string {
-	if !isObject(v) || js.Global().Get("Array").Call("isArray", v).Bool() {
-		return "{}"
-	}
-	if s := stringify(v); s != "" {
-		return s
-	}
-	return "{}"
-}
-
 // parse is JSON.parse(s), or undefined when s is not JSON.
 func parse(s string) js.Value {
 	v := js.Undefined()

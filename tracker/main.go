@@ -22,39 +22,30 @@ func main() {
 	l.run()
 }
 
-// install takes over window._gt: it replays the queued commands, then
-// handles every later push, and listens to the page's life.
+// install starts the agent on the loader's queue window._gt: the loader
+// replays the queued commands, then hands over every later push, each
+// checked and translated into the flat form decodeCommand reads. Without
+// the loader (a page that loads tracker.wasm by itself) there is no
+// command to follow, and the tracker does nothing. It also listens to the
+// page's life.
 func install(l *loop) *agent.Agent {
 	g := js.Global()
 	q := g.Get("_gt")
-	if !isObject(q) {
-		q = g.Get("Array").New()
-		g.Set("_gt", q)
+	if get(q, "go").Type() != js.TypeFunction {
+		return nil
 	}
 	var defaults agent.ConfigPatch
 	if base := str(q, "base"); base != "" {
 		defaults.Collector = &base
 	}
 	a := agent.New(newBrowser(l), defaults)
-
-	n := q.Length()
-	for i := 0; i < n; i++ {
-		if c, ok := decodeCommand(q.Index(i)); ok {
-			a.Push(c)
-		}
-	}
-	q.Set("length", 0)
-	q.Set("push", js.FuncOf(func(_ js.Value, args []js.Value) any {
+	q.Call("go", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		// Decode now: the page may change its objects after pushing them.
-		for _, arg := range args {
-			if c, ok := decodeCommand(arg); ok {
-				l.post(func() { a.Push(c) })
-			}
-		}
-		return 0
-	}))
-	q.Set("tracker", wire.Version)
-	a.Ready()
+		c := decodeCommand(args[0])
+		l.post(func() { a.Push(c) })
+		return nil
+	}), wire.Version)
+	l.post(a.Ready)
 
 	listen(g, "pagehide", func(js.Value) { l.post(a.PageHide) })
 	listen(g, "pageshow", func(e js.Value) {

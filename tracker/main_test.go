@@ -8,6 +8,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -55,11 +56,44 @@ func installDOM(t *testing.T) cookieJar {
 	g := js.Global()
 	jar := g.Get("Function").New("g", fakeDOM).Invoke(g)
 	t.Cleanup(func() {
-		for _, k := range []string{"document", "localStorage", "location", "_gt"} {
+		for _, k := range []string{"document", "localStorage", "location", "_gt", "window", "visitrack"} {
 			g.Delete(k)
 		}
 	})
 	return cookieJar{jar}
+}
+
+// installLoader runs the real loader, web/loader/gt.js, on the fake
+// document of installDOM (which it needs) and the queue in window._gt:
+// it keeps the command table the tracker depends on. Its script element
+// for wasm_exec.js goes nowhere.
+func installLoader(t *testing.T) js.Value {
+	t.Helper()
+	src, err := os.ReadFile("../web/loader/gt.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := js.Global()
+	g.Get("Function").New("g", `g.window = g;
+const d = g.document;
+d.currentScript = { src: "http://127.0.0.1:9/gt.js" };
+d.createElement = () => ({});
+d.head = { appendChild() {} };
+d.addEventListener = () => {};
+`+string(src)).Invoke(g)
+	return g.Get("_gt")
+}
+
+// decodeForm hands a command as a page pushes it to the loader's table,
+// and decodes what the loader makes of it; ok is false for a command the
+// loader refused.
+func decodeForm(t *testing.T, cmd js.Value) (c agent.Command, ok bool) {
+	t.Helper()
+	f := js.Global().Get("_gt").Call("norm", cmd)
+	if !isObject(f) {
+		return c, false
+	}
+	return decodeCommand(f), true
 }
 
 // fromTask calls obj[method](args...) from a fresh JavaScript task, as a page
@@ -105,7 +139,26 @@ func jsArray(t *testing.T, jsonText string, extra ...any) js.Value {
 	return a
 }
 
+// opFields shows the fields of a command that its op reads.
+func opFields(c agent.Command) string {
+	switch c.Op {
+	case agent.OpEvent:
+		return agent.OpNames[c.Op] + " " + c.Name + " " + c.Data
+	case agent.OpPage:
+		return agent.OpNames[c.Op] + " " + c.URL + " " + c.Title
+	case agent.OpConsent:
+		return agent.OpNames[c.Op] + " " + strconv.FormatBool(c.Consent)
+	case agent.OpUpdate:
+		return agent.OpNames[c.Op] + " " + c.Namespace + " " + c.Value
+	}
+	return agent.OpNames[c.Op]
+}
+
+// TestDecodeCommandForms: every form of the loader's command table,
+// Visitrack's and Genesys's, reaches the agent as the same command.
 func TestDecodeCommandForms(t *testing.T) {
+	installDOM(t)
+	installLoader(t)
 	cases := []struct {
 		cmd  string
 		want agent.Command
@@ -124,28 +177,44 @@ func TestDecodeCommandForms(t *testing.T) {
 		{`["consent",false]`, agent.Command{Op: agent.OpConsent}},
 		{`["visitorData","update","prefs",{"dark":true}]`, agent.Command{Op: agent.OpUpdate, Namespace: "prefs", Value: `{"dark":true}`}},
 		{`["stats"]`, agent.Command{Op: agent.OpStats}},
+		// Genesys 8.1's top-level identity commands and its event object.
+		{`["sendSignIn",{"userId":"ann","userHash":"ab"}]`, agent.Command{Op: agent.OpEvent, Name: "SignIn", Data: `{"userId":"ann","userHash":"ab"}`}},
+		{`["sendSignOut"]`, agent.Command{Op: agent.OpEvent, Name: "SignOut", Data: `{}`}},
+		{`["sendUserInfo",{"userId":"ann"}]`, agent.Command{Op: agent.OpEvent, Name: "UserInfo", Data: `{"userId":"ann"}`}},
+		{`["event",{"eventName":"AddToCart","sku":"A1","qty":2}]`, agent.Command{Op: agent.OpEvent, Name: "AddToCart", Data: `{"sku":"A1","qty":2}`}},
 	}
 	for _, c := range cases {
-		got, ok := decodeCommand(jsArray(t, c.cmd))
-		if !ok || got.Op != c.want.Op || got.Name != c.want.Name || got.Data != c.want.Data || got.URL != c.want.URL ||
-			got.Title != c.want.Title || got.Consent != c.want.Consent || got.Namespace != c.want.Namespace || got.Value != c.want.Value {
-			t.Errorf("%s: got %+v (ok %v), want %+v", c.cmd, got, ok, c.want)
+		got, ok := decodeForm(t, jsArray(t, c.cmd))
+		if !ok || opFields(got) != opFields(c.want) {
+			t.Errorf("%s: got %s (ok %v), want %s", c.cmd, opFields(got), ok, opFields(c.want))
 		}
 	}
 
-	cfg, ok := decodeCommand(jsArray(t, `["config",{"collector":"https://c.example/","transport":"http","requireConsent":true,
+	cfg, ok := decodeForm(t, jsArray(t, `["config",{"collector":"https://c.example/","transport":"http","requireConsent":true,
 		"respectGPC":true,"autoRecognize":false,"cookieDomain":"shop.example","visitTimeoutMinutes":0.5}]`))
 	p := cfg.Config
 	if !ok || *p.Collector != "https://c.example/" || *p.Transport != "http" || !*p.RequireConsent || !*p.RespectGPC ||
 		*p.AutoRecognize || *p.CookieDomain != "shop.example" || *p.VisitTimeoutMinutes != 0.5 {
 		t.Fatalf("config %+v", p)
 	}
-	if c, _ := decodeCommand(jsArray(t, `["config",{}]`)); c.Config.Collector != nil || c.Config.RequireConsent != nil {
+	if c, _ := decodeForm(t, jsArray(t, `["config",{}]`)); c.Config.Collector != nil || c.Config.RequireConsent != nil || c.Config.Language != nil {
 		t.Fatal("absent config fields were set")
 	}
+	// Genesys's keys: the endpoint for the page's protocol (https here),
+	// the HTTP transport, the visit's language; keys of the wrong type are
+	// ignored, the rest of their config applies.
+	cfg, ok = decodeForm(t, jsArray(t, `["config",{"httpEndpoint":"http://gwe.example:9081","httpsEndpoint":"https://gwe.example:9443",
+		"disableWebSockets":true,"languageCode":"fr-CA","dslResource":"/dsl/domain-model.xml","requireConsent":"yes"}]`))
+	p = cfg.Config
+	if !ok || p.Collector == nil || *p.Collector != "https://gwe.example:9443" || p.Transport == nil || *p.Transport != "http" ||
+		p.Language == nil || *p.Language != "fr-CA" || p.RequireConsent != nil {
+		t.Fatalf("Genesys config %+v", p)
+	}
 
-	for _, bad := range []string{`[]`, `[1]`, `["nope"]`, `["event"]`, `["visitorData","explode"]`, `{"0":"x"}`, `"event"`} {
-		if _, ok := decodeCommand(jsArray(t, bad)); ok {
+	for _, bad := range []string{`[]`, `[1]`, `["nope"]`, `["event"]`, `["visitorData","explode"]`, `{"0":"x"}`, `"event"`,
+		`["event",{"sku":"A1"}]`, `["event",{"eventName":7}]`, `["event",{"eventName":""}]`, `["event",{"eventName":"SignIn","userId":"x"}]`,
+		`["event",{"eventName":"VisitStarted"}]`, `["event",{"eventName":"PageExited"}]`, `["constructor"]`} {
+		if _, ok := decodeForm(t, jsArray(t, bad)); ok {
 			t.Errorf("%s decoded", bad)
 		}
 	}
@@ -155,7 +224,7 @@ func TestDecodeCommandForms(t *testing.T) {
 	cyc.Set("self", cyc)
 	data := js.Global().Get("Object").New()
 	data.Set("data", cyc)
-	if c, ok := decodeCommand(jsArray(t, `["event","Cyclic"]`, data)); !ok || c.Data != "{}" {
+	if c, ok := decodeForm(t, jsArray(t, `["event","Cyclic"]`, data)); !ok || c.Data != "{}" {
 		t.Fatalf("cyclic data: %+v", c)
 	}
 }
@@ -258,6 +327,7 @@ func TestTrackerInNode(t *testing.T) {
 	q.Call("push", jsArray(t, `["event","sendSignIn",{"userId":"ann@example.com"}]`))
 	q.Call("push", jsArray(t, `["visitorData","subscribe"]`, onData))
 	g.Set("_gt", q)
+	installLoader(t)
 
 	l := newLoop()
 	go l.run()
@@ -302,8 +372,14 @@ func TestTrackerInNode(t *testing.T) {
 	fromTask(q, "push", jsArray(t, `["_p"]`, onIDs, noop, "getIDs"))
 	eventually(t, "getIDs", func() bool { return len(calls(onIDs)) == 1 })
 	ids := calls(onIDs)[0].Index(0)
-	if ids.Get("state").String() != "authenticated" || !ids.Get("verified").Bool() || ids.Get("visitorId").String() != hello.VisitorID {
+	if ids.Get("state").String() != "authenticated" || !ids.Get("verified").Bool() || ids.Get("visitorId").String() != hello.VisitorID ||
+		ids.Get("identityId").String() != "01KA0000000000000000000002" || ids.Get("pageId").String() == "" {
 		t.Fatalf("ids %s", g.Get("JSON").Call("stringify", ids))
+	}
+	// Genesys's names too.
+	if ids.Get("globalVisitID").String() != hello.VisitorID || ids.Get("visitID").String() != ids.Get("visitId").String() ||
+		ids.Get("pageID").String() != ids.Get("pageId").String() {
+		t.Fatalf("Genesys's names: %s", g.Get("JSON").Call("stringify", ids))
 	}
 	if jar.get("_vt_uid") != "tok.en" {
 		t.Fatalf("token cookie %q", jar.get("_vt_uid"))

@@ -23,6 +23,7 @@ func TestNotificationCallbackInNode(t *testing.T) {
 	q.Call("push", jsArray(t, `["config",{"collector":"http://127.0.0.1:9/"}]`))
 	q.Call("push", jsArray(t, `["subscribe","notification"]`, onNote))
 	g.Set("_gt", q)
+	installLoader(t)
 
 	l := newLoop()
 	go l.run()
@@ -53,7 +54,7 @@ func TestNotificationCallbackInNode(t *testing.T) {
 		if bad == `["subscribe","visitorData"]` {
 			extra = append(extra, recorder())
 		}
-		if _, ok := decodeCommand(jsArray(t, bad, extra...)); ok {
+		if _, ok := decodeForm(t, jsArray(t, bad, extra...)); ok {
 			t.Errorf("%s decoded", bad)
 		}
 	}

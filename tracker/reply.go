@@ -5,16 +5,18 @@ package main
 import (
 	"syscall/js"
 
+	"github.com/visitrack/visitrack/shared/protocol"
 	"github.com/visitrack/visitrack/tracker/agent"
+	"github.com/visitrack/visitrack/tracker/wire"
 )
 
-// promiseReply settles a promise made by the loader's window.visitrack.
+// promiseReply settles a command: the loader's functions settle the
+// promise of window.visitrack, or call the page's callback from a fresh
+// task, and add Genesys's names to the ids.
 type promiseReply struct{ resolve, reject js.Value }
 
 func (r promiseReply) Resolve(v any) {
-	if r.resolve.Type() == js.TypeFunction {
-		r.resolve.Invoke(toJS(v))
-	}
+	r.resolve.Invoke(toJS(v))
 }
 
 func (r promiseReply) Reject(code, message string) {
@@ -25,56 +27,51 @@ func (r promiseReply) Reject(code, message string) {
 	}
 }
 
-// callbackReply calls a site callback, from a fresh task so that the
-// callback's exceptions and its own commands do not reach into the loop.
-type callbackFunc struct{ fn js.Value }
+// callback is the loader's function that tells the page of visitor data,
+// fn(data, version), or of a notification, fn(id, channel, data); it is
+// called from a fresh task, as every site callback is.
+type callback struct{ fn js.Value }
 
-func callbackReply(fn js.Value) agent.Reply {
-	if fn.Type() != js.TypeFunction {
-		return nil
-	}
-	return callbackFunc{fn}
+func (s callback) VisitorData(vd agent.VisitorData) {
+	later(s.fn, parse(vd.JSON), vd.Version)
 }
 
-func (c callbackFunc) Resolve(v any)      { later(c.fn, toJS(v)) }
-func (c callbackFunc) Reject(_, _ string) {}
-
-// subscriber calls callback(data, version).
-type subscriber struct{ fn js.Value }
-
-func (s subscriber) VisitorData(vd agent.VisitorData) {
-	later(s.fn, parse(vd.JSON), vd.Version)
+func (s callback) Notification(n *protocol.Notification) {
+	later(s.fn, n.ID, n.Channel, parse(string(n.Data)))
 }
 
 func later(fn js.Value, args ...any) {
 	js.Global().Call("setTimeout", append([]any{fn, 0}, args...)...)
 }
 
-// toJS converts the agent's results.
+// toJS converts the agent's results, as JSON the browser parses.
 func toJS(v any) any {
-	o := js.Global().Get("Object").New()
+	var o wire.Object
 	switch v := v.(type) {
 	case agent.IDs:
-		o.Set("visitorId", v.VisitorID)
-		o.Set("visitId", v.VisitID)
-		o.Set("pageId", v.PageID)
-		if v.IdentityID == "" {
-			o.Set("identityId", js.Null())
-		} else {
-			o.Set("identityId", v.IdentityID)
-		}
-		o.Set("state", v.State)
-		o.Set("verified", v.Verified)
-		return o
+		o.Str("visitorId", v.VisitorID)
+		o.Str("visitId", v.VisitID)
+		o.Str("pageId", v.PageID)
+		o.Nullable("identityId", v.IdentityID)
+		o.Str("state", v.State)
+		o.Raw("verified", jsonBool(v.Verified))
 	case agent.VisitorData:
 		return parse(v.JSON)
 	case string:
 		return v
 	case agent.Stats:
-		o.Set("queued", v.Queued)
-		o.Set("dropped", v.Dropped)
-		o.Set("transport", v.Transport)
-		return o
+		o.Int("queued", int64(v.Queued))
+		o.Int("dropped", v.Dropped)
+		o.Str("transport", v.Transport)
+	default:
+		return js.Undefined()
 	}
-	return js.Undefined()
+	return parse(o.Done())
+}
+
+func jsonBool(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
 }

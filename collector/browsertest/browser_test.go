@@ -338,6 +338,8 @@ func TestConsentOffThenOn(t *testing.T) {
 	if ck := cookies(t, tab); strings.Contains(ck, "_vt_") {
 		t.Fatalf("cookies before consent: %q", ck)
 	}
+	// Only the page view counted cookieless (SPEC section 8): no ids,
+	// and not the event that waits for consent.
 	var visits list[collector.Visit]
 	waitFor(t, "the cookieless page view", func() bool { c.getJSON("/v1/visits", &visits); return len(visits.Items) > 0 })
 	if len(visits.Items) != 1 || !visits.Items[0].Cookieless || visits.Items[0].EventCount != 1 {

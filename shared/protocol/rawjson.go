@@ -1,7 +1,5 @@
 package protocol
 
-import "errors"
-
 // RawJSON is a JSON value kept as its encoded bytes, like
 // encoding/json.RawMessage, without importing encoding/json.
 type RawJSON []byte
@@ -17,7 +15,7 @@ func (m RawJSON) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON keeps a copy of data.
 func (m *RawJSON) UnmarshalJSON(data []byte) error {
 	if m == nil {
-		return errors.New("protocol: UnmarshalJSON on nil RawJSON")
+		return nilRawJSON{}
 	}
 	*m = append((*m)[:0], data...)
 	return nil
@@ -27,3 +25,9 @@ func (m *RawJSON) UnmarshalJSON(data []byte) error {
 func (m RawJSON) IsNull() bool {
 	return len(m) == 0 || string(m) == "null"
 }
+
+// nilRawJSON is UnmarshalJSON's error on a nil pointer; errors.New would
+// link internal/reflectlite into the tracker.
+type nilRawJSON struct{}
+
+func (nilRawJSON) Error() string { return "protocol: UnmarshalJSON on nil RawJSON" }

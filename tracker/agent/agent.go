@@ -94,6 +94,7 @@ type Agent struct {
 }
 
 type update struct {
+	_             noEq
 	id, ns, value string
 	reply         Reply
 	sent          bool
@@ -167,7 +168,7 @@ func (a *Agent) Push(c Command) {
 	case OpDecorate:
 		a.decorate(c)
 	default:
-		reject(c.Reply, protocol.CodeUnknownType, "unknown command "+c.Op)
+		reject(c.Reply, protocol.CodeUnknownType, "unknown command")
 	}
 }
 
@@ -281,6 +282,9 @@ func (a *Agent) start() {
 func (a *Agent) emitVisitStarted() {
 	p := a.page
 	var o wire.Object
+	if a.cfg.Language != "" {
+		p.Language = a.cfg.Language
+	}
 	o.Str("language", p.Language)
 	o.Str("screen", p.Screen)
 	o.Str("timeZone", p.TimeZone)
@@ -298,7 +302,9 @@ func (a *Agent) emitPageEntered(r Reply) {
 // (SPEC section 8): with no ids, cookie or storage, and nothing kept, so
 // that the visit is counted for the day and cannot be followed. The
 // collector derives the visitor; the events that wait for consent are
-// sent apart, in the visit that consent starts.
+// sent apart, in the visit that consent starts. The report has a pageId
+// of its own: the collector refuses a pageId that another visit owns, and
+// the page view goes to the consented visit under the page's.
 func (a *Agent) countCookieless() {
 	now := a.env.Now()
 	var o wire.Object

@@ -518,15 +518,19 @@ func TestOutboxBoundCountsDrops(t *testing.T) {
 	}
 }
 
-func TestEventName(t *testing.T) {
-	cases := map[string][2]any{
-		"sendSignIn": {"SignIn", true}, "sendSignOut": {"SignOut", true}, "sendUserInfo": {"UserInfo", true},
-		"SignIn": {"SignIn", false}, "AddToCart": {"AddToCart", false},
-	}
-	for in, want := range cases {
-		n, d := EventName(in)
-		if n != want[0] || d != want[1] {
-			t.Errorf("EventName(%s) = %s %v", in, n, d)
+// Config's language (Genesys's languageCode) is the visit's language in
+// VisitStarted, in place of the browser's; without it the browser's stays.
+func TestConfigLanguage(t *testing.T) {
+	for _, c := range []struct {
+		patch ConfigPatch
+		want  string
+	}{{ConfigPatch{Transport: ptr("websocket"), Language: ptr("fr-CA")}, `"language":"fr-CA"`}, {ConfigPatch{Transport: ptr("websocket")}, `"language":"en"`}} {
+		e := newEnv(t)
+		start(t, e, c.patch)
+		welcome(t, e, protocol.Welcome{})
+		evs := sentEvents(t, e.lastSocket())
+		if names(evs) != "VisitStarted,PageEntered" || !strings.Contains(string(evs[0].Data), c.want) {
+			t.Errorf("%s: VisitStarted %s", c.want, evs[0].Data)
 		}
 	}
 }
@@ -729,6 +733,19 @@ func TestCookielessBeforeConsent(t *testing.T) {
 	a.Push(Command{Op: OpPage, URL: "https://shop.example/cart"})
 	if len(e.beacons) != 2 {
 		t.Fatalf("%d beacons after consent, want still 2", len(e.beacons))
+	}
+	// The page views consent releases into the normal visit have pageIds
+	// of their own: the collector refuses a pageId another visit (the
+	// cookieless one) owns.
+	counted := map[string]bool{beacon(0).Events[0].PageID: true, beacon(1).Events[0].PageID: true}
+	sent := sentEvents(t, e.lastSocket())
+	if !strings.HasPrefix(names(sent), "VisitStarted,PageEntered,PageExited,PageEntered") {
+		t.Fatalf("after consent: %s", names(sent))
+	}
+	for _, ev := range sent {
+		if counted[ev.PageID] {
+			t.Fatalf("%s reuses the pageId %s of a cookieless page view", ev.Name, ev.PageID)
+		}
 	}
 
 	a.Push(Command{Op: OpConsent, Consent: false})

@@ -50,6 +50,7 @@ type Env interface {
 
 // Page is what the tracker knows about the page.
 type Page struct {
+	_                    noEq
 	URL, Title, Referrer string
 	Language, TimeZone   string
 	Screen               string // "1920x1080"
@@ -105,6 +106,7 @@ type Subscriber interface {
 
 // IDs answers getIDs. IdentityID is empty while anonymous.
 type IDs struct {
+	_                                             noEq
 	VisitorID, VisitID, PageID, IdentityID, State string
 	Verified                                      bool
 }
@@ -112,6 +114,7 @@ type IDs struct {
 // VisitorData is the shareable visitor data the browser holds; JSON is an
 // object.
 type VisitorData struct {
+	_       noEq
 	Version int64
 	JSON    string
 }
@@ -119,7 +122,13 @@ type VisitorData struct {
 // Stats tells how delivery goes: events waiting for an ack, and events
 // dropped because the outbox was full.
 type Stats struct {
+	_         noEq
 	Queued    int
 	Dropped   int64
 	Transport string // "websocket", "http" or "" while not connected
 }
+
+// noEq, a struct's first field, makes the struct incomparable, so that the
+// compiler emits no equality function for it: nothing compares these
+// values, and each function would cost the download about 1 KB raw.
+type noEq [0]func()

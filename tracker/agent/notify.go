@@ -2,10 +2,9 @@ package agent
 
 import "github.com/visitrack/visitrack/shared/protocol"
 
-// OpNotifications subscribes Command.Listener to the collector's
-// notifications: _gt.push(['subscribe', 'notification', callback]) and
-// visitrack.onNotification(callback) (SPEC section 10).
-const OpNotifications = "subscribe.notification"
+// OpNotifications (command.go) subscribes Command.Listener to the
+// collector's notifications: _gt.push(['subscribe', 'notification',
+// callback]) and visitrack.onNotification(callback) (SPEC section 10).
 
 // NotificationListener hears of every notification a backend sends to
 // this page's visit. Notifications are not stored: only pages open with a

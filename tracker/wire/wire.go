@@ -66,8 +66,8 @@ func (o *Object) strOmit(k, v string) {
 	}
 }
 
-// nullable writes v, or null when v is empty.
-func (o *Object) nullable(k, v string) {
+// Nullable writes v, or null when v is empty.
+func (o *Object) Nullable(k, v string) {
 	if v == "" {
 		o.key(k)
 		o.b = append(o.b, "null"...)
@@ -137,7 +137,7 @@ func Hello(h *protocol.Hello) string {
 	if h.Recognition != nil {
 		rec = *h.Recognition
 	}
-	o.nullable("recognition", rec)
+	o.Nullable("recognition", rec)
 	o.Str("tracker", Version)
 	if h.VisitorDataVersion != 0 {
 		o.Int("visitorDataVersion", h.VisitorDataVersion)
@@ -182,7 +182,7 @@ func Collect(visitorID, visitorKey, visitID, recognition string, visitorDataVers
 	o.Str("visitorId", visitorID)
 	o.strOmit("visitorKey", visitorKey)
 	o.Str("visitId", visitID)
-	o.nullable("recognition", recognition)
+	o.Nullable("recognition", recognition)
 	o.Int("visitorDataVersion", visitorDataVersion)
 	o.Str("sentAt", sentAt)
 	o.Raw("events", array(events))

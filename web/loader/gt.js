@@ -1,6 +1,7 @@
 /*! Visitrack loader (https://github.com/visitrack/visitrack). It keeps
- * window._gt as a queue until the WebAssembly tracker has started, then the
- * tracker replays it and takes every later push. Nothing here blocks the
+ * window._gt as a queue until the WebAssembly tracker has started, then
+ * hands the tracker every queued and later command, checked and
+ * translated by its command table (below). Nothing here blocks the
  * page, and a page whose tracker cannot load keeps working: its calls are
  * queued, and window.visitrack's promises reject. */
 (function (w, d) {
@@ -101,6 +102,139 @@
     setTimeout(function () { go(a.href); }, 1600);
     fresh(a, go);
   }, true);
+
+  // The command table: every form a page may push, Visitrack's own and
+  // Genesys Web Engagement's (8.1 and 8.5), and what each becomes. The
+  // tracker gets only flat commands, [op, a, b, resolve, reject, fn]
+  // (tracker/commands.go): op an agent operation; a and b its strings
+  // (event name and data as JSON, page URL and title, namespace and value
+  // as JSON), or a, for config, the checked native config and, for
+  // consent, a boolean; resolve and reject settle the command (a callback
+  // is called from a fresh task); fn hears of changes. Reading and
+  // translating the page's values here keeps the WebAssembly small.
+  var reserved = /^(VisitStarted|PageEntered|PageExited|VisitEnded|SignIn|SignOut|UserInfo)$/;
+  var identity = { sendSignIn: 'SignIn', sendSignOut: 'SignOut', sendUserInfo: 'UserInfo' };
+  var commands = {
+    config: function (c) { return ['config', config(c[1] || {})]; },
+    // ['event', NAME, {data}]; ['event', 'sendSignIn', {userId, ...}]
+    // (the options are the data); Genesys 8.1's ['event', {eventName, ...data}].
+    event: function (c) {
+      var n = c[1], o = c[2] || {}, rest = {}, k;
+      if (own(identity, n)) return ['event', identity[n], data(o)];
+      if (typeof n === 'string') return ['event', n, data(o.data)];
+      if (!n || typeof n !== 'object') return refuse('invalid_event', 'an event needs a name: [\'event\', NAME, {data}] or [\'event\', {eventName, ...data}]');
+      if (typeof n.eventName !== 'string' || !n.eventName) return refuse('invalid_event', 'eventName must be a non-empty string');
+      if (reserved.test(n.eventName)) return refuse('invalid_event', n.eventName + ' is a system event; a business event may not use its name');
+      for (k in n) if (k !== 'eventName' && own(n, k)) rest[k] = n[k];
+      return ['event', n.eventName, data(rest)];
+    },
+    // Genesys 8.1: ['sendSignIn', {userId, ...}], ['sendSignOut'], ['sendUserInfo', {userId}].
+    sendSignIn: function (c) { return ['event', 'SignIn', data(c[1])]; },
+    sendSignOut: function () { return ['event', 'SignOut', '{}']; },
+    sendUserInfo: function (c) { return ['event', 'UserInfo', data(c[1])]; },
+    page: function (c) { var o = c[1] || {}; return ['page', text(o.url), text(o.title)]; },
+    consent: function (c) { return ['consent', !!c[1]]; },
+    getIDs: function (c) { return callback(['getIDs'], c[1]); },
+    stats: function () { return ['stats']; },
+    visitorData: function (c) {
+      if (c[1] === 'update') return ['visitorData.update', text(c[2]), json(c[3]) || 'null'];
+      if (c[1] === 'get') return callback(['visitorData.get'], c[2]);
+      if (c[1] === 'subscribe' && typeof c[2] === 'function') return ['visitorData.subscribe', '', '', 0, 0, c[2]];
+    },
+    subscribe: function (c) {
+      var cb = c[2];
+      if (c[1] === 'notification' && typeof cb === 'function') {
+        return ['subscribe.notification', '', '', 0, 0, function (id, channel, d) { cb({ id: id, channel: channel, data: d }); }];
+      }
+    },
+    // The tracker resolves with a handoff token; q.dec calls back with the URL.
+    decorate: function (c) { return ['decorate', '', '', q.dec(c[1], c[2])]; }
+  };
+  // Config keys and their types; Genesys's are translated below.
+  var configTypes = {
+    collector: 'string', transport: 'string', cookieDomain: 'string', cookies: 'string',
+    requireConsent: 'boolean', respectGPC: 'boolean', autoRecognize: 'boolean',
+    visitTimeoutMinutes: 'number', linkDomains: 'object',
+    httpEndpoint: 'string', httpsEndpoint: 'string', disableWebSockets: 'boolean',
+    debug: 'boolean', languageCode: 'string', dslResource: 'string'
+  };
+  function config(o) {
+    var out = {}, k;
+    for (k in configTypes) {
+      if (o[k] === undefined) continue;
+      if (typeof o[k] !== configTypes[k] || o[k] === null) warn('config: ' + k + ' must be a ' + configTypes[k] + '; ignored');
+      else out[k] = o[k];
+    }
+    if (out.linkDomains) q.ld = out.linkDomains;
+    var ep = w.location && w.location.protocol === 'https:' ? out.httpsEndpoint || out.httpEndpoint : out.httpEndpoint || out.httpsEndpoint;
+    if (out.collector === undefined && ep) out.collector = ep;
+    if (out.transport === undefined && out.disableWebSockets) out.transport = 'http';
+    if (out.languageCode) out.language = out.languageCode;
+    if (out.debug !== undefined) q.debug = out.debug;
+    if (out.dslResource !== undefined && !q.dsl) { q.dsl = 1; note('config: dslResource is ignored: Visitrack has no DSL; events come from _gt commands'); }
+    return out;
+  }
+  function warn(m) { if (w.console && console.warn) console.warn('visitrack: ' + m); }
+  function note(m) { if (w.console && console.info) console.info('visitrack: ' + m); }
+  function own(o, k) { return Object.prototype.hasOwnProperty.call(o, k); }
+  function text(v) { return typeof v === 'string' ? v : ''; }
+  function json(v) { try { return JSON.stringify(v); } catch (e) { /* a cycle */ } }
+  // Event data is an object, or {}.
+  function data(v) { return (v && typeof v === 'object' && !Array.isArray(v) && json(v)) || '{}'; }
+  function callback(f, cb) {
+    if (typeof cb === 'function') f[3] = function (v) { setTimeout(function () { cb(v); }, 0); };
+    return f;
+  }
+  var refused;
+  function refuse(code, m) { refused = [code, m]; }
+  // Answers of getIDs (and of SignIn, SignOut, UserInfo) also carry
+  // Genesys's names.
+  function ids(v) {
+    if (v && v.visitorId) { v.visitID = v.visitId; v.pageID = v.pageId; v.globalVisitID = v.visitorId; }
+    return v;
+  }
+  var unknown = Object.create(null);
+  // norm turns one pushed command into the tracker's flat form, or
+  // undefined after settling its promise with the reason.
+  function norm(c) {
+    var res, rej, f, op;
+    if (c && c[0] === '_p') { res = c[1]; rej = c[2]; c = [].slice.call(c, 3); }
+    op = c && c[0];
+    refused = null;
+    try {
+      f = typeof op === 'string' && own(commands, op) ? commands[op](c) : null;
+    } catch (e) {
+      // A getter that throws, say: this command is lost, not the others.
+      f = null;
+      refused = ['invalid_command', 'the command could not be read (' + e + ')'];
+    }
+    if (!f) {
+      // One warning per unknown name: a page pushing it in a loop must
+      // not flood the console.
+      if (!refused && !unknown[op]) { unknown[op] = 1; warn('unknown command ' + String(op) + ' (or not in a known form); ignored'); }
+      if (refused) warn(refused[1] + '; nothing sent');
+      refused = refused || ['unknown_command', 'not a command'];
+      if (rej) { var e = new Error('visitrack: ' + refused[1]); e.code = refused[0]; rej(e); }
+      return;
+    }
+    if (res) { f[3] = res; f[4] = rej; }
+    var done = f[3];
+    if (typeof done === 'function') f[3] = function (v) { if (q.debug) console.log('visitrack:', op, 'answered', v); done(ids(v)); };
+    if (q.debug) console.log('visitrack:', op, [].slice.call(c, 1), '->', f);
+    return f;
+  }
+  q.norm = norm;
+  // The tracker calls q.go(run, version) once it runs: the queue is
+  // replayed through run in order, and every later push goes to run.
+  q.go = function (run, version) {
+    var queued = q.splice(0, q.length);
+    q.push = function () {
+      for (var i = 0; i < arguments.length; i++) { var f = norm(arguments[i]); if (f) run(f); }
+      return 0;
+    };
+    q.tracker = version;
+    q.push.apply(q, queued);
+  };
 
   function fail(err) {
     if (q.tracker) return;

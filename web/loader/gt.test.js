@@ -1,0 +1,161 @@
+// Tests of the loader's command table (gt.js) under Node: node --test web/loader/
+// The loader runs in a vm context with a small fake window and document;
+// what the tracker would get is what q.norm returns, and what q.go hands
+// to the tracker's run function.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const src = fs.readFileSync(path.join(__dirname, 'gt.js'), 'utf8');
+
+// load runs gt.js on a page at href with the commands queued before it;
+// it returns the queue and the console lines by level.
+function load(queued = [], href = 'https://shop.example/cart') {
+  const logs = { warn: [], info: [], log: [] };
+  const noop = () => {};
+  const document = {
+    currentScript: { src: 'https://collector.example/gt.js' },
+    createElement: () => ({}),
+    head: { appendChild: noop },
+    addEventListener: noop,
+  };
+  const window = {
+    _gt: queued.slice(),
+    document,
+    location: new URL(href),
+    history: { state: null, replaceState: noop },
+    console: {
+      warn: (...a) => logs.warn.push(a.join(' ')),
+      info: (...a) => logs.info.push(a.join(' ')),
+      log: (...a) => logs.log.push(a.join(' ')),
+    },
+    WebAssembly: {}, fetch: noop, Promise, setTimeout, URL, JSON, Object, Array, Error,
+  };
+  window.window = window;
+  vm.runInNewContext(src, window);
+  return { q: window._gt, logs, window };
+}
+
+// Values made in the vm context have its prototypes: compare as JSON.
+const plain = (v) => JSON.parse(JSON.stringify(v === undefined ? null : v));
+
+test('Genesys 8.1 forms become the native commands', () => {
+  const { q, logs } = load();
+  assert.deepStrictEqual(plain(q.norm(['sendSignIn', { userId: 'ann', userHash: 'ab' }])), ['event', 'SignIn', '{"userId":"ann","userHash":"ab"}']);
+  assert.deepStrictEqual(plain(q.norm(['sendSignOut'])), ['event', 'SignOut', '{}']);
+  assert.deepStrictEqual(plain(q.norm(['sendUserInfo', { userId: 'ann' }])), ['event', 'UserInfo', '{"userId":"ann"}']);
+  assert.deepStrictEqual(plain(q.norm(['event', { eventName: 'AddToCart', sku: 'A1', qty: 2 }])), ['event', 'AddToCart', '{"sku":"A1","qty":2}']);
+  // 8.5's forms and Visitrack's own.
+  assert.deepStrictEqual(plain(q.norm(['event', 'sendSignIn', { userId: 'ann' }])), ['event', 'SignIn', '{"userId":"ann"}']);
+  assert.deepStrictEqual(plain(q.norm(['event', 'SignIn', { data: { userId: 'ann' } }])), ['event', 'SignIn', '{"userId":"ann"}']);
+  assert.deepStrictEqual(plain(q.norm(['event', 'AddToCart', { data: { sku: 'A1' } }])), ['event', 'AddToCart', '{"sku":"A1"}']);
+  assert.deepStrictEqual(plain(q.norm(['event', 'Odd', { data: [1, 2] }])), ['event', 'Odd', '{}']);
+  assert.deepStrictEqual(plain(q.norm(['page', { url: 'https://x/#a', title: 5 }])), ['page', 'https://x/#a', '']);
+  assert.deepStrictEqual(plain(q.norm(['visitorData', 'update', 'prefs', undefined])), ['visitorData.update', 'prefs', 'null']);
+  assert.deepStrictEqual(logs.warn, []);
+});
+
+test('bad business events are refused with a warning, their promise rejected', async () => {
+  const { q, logs } = load();
+  const bad = [
+    [{ sku: 'A1' }, /eventName must be a non-empty string/],
+    [{ eventName: 7 }, /eventName must be a non-empty string/],
+    [{ eventName: '' }, /eventName must be a non-empty string/],
+    [null, /an event needs a name/],
+  ];
+  for (const name of ['VisitStarted', 'PageEntered', 'PageExited', 'VisitEnded', 'SignIn', 'SignOut', 'UserInfo']) {
+    bad.push([{ eventName: name, x: 1 }, new RegExp(name + ' is a system event')]);
+  }
+  for (const [arg, why] of bad) {
+    logs.warn.length = 0;
+    let err;
+    assert.strictEqual(q.norm(['_p', () => {}, (e) => { err = e; }, 'event', arg]), undefined);
+    assert.strictEqual(logs.warn.length, 1, JSON.stringify(arg));
+    assert.match(logs.warn[0], why);
+    assert.match(logs.warn[0], /nothing sent/);
+    assert.strictEqual(err.code, 'invalid_event');
+  }
+});
+
+test('an unknown command warns once per name, and rejects its promise', () => {
+  const { q, logs } = load();
+  const codes = [];
+  for (let i = 0; i < 3; i++) q.norm(['_p', () => {}, (e) => codes.push(e.code), 'sendCart', {}]);
+  q.norm(['constructor']);
+  q.norm([]);
+  assert.deepStrictEqual(codes, ['unknown_command', 'unknown_command', 'unknown_command']);
+  assert.strictEqual(logs.warn.filter((w) => /sendCart/.test(w)).length, 1);
+  assert.strictEqual(logs.warn.filter((w) => /constructor/.test(w)).length, 1);
+});
+
+test('config takes Genesys keys and ignores keys of the wrong type', () => {
+  let { q, logs } = load();
+  const c = plain(q.norm(['config', {
+    httpEndpoint: 'http://gwe.example:9081', httpsEndpoint: 'https://gwe.example:9443',
+    disableWebSockets: true, languageCode: 'fr-CA', dslResource: '/dsl.xml', requireConsent: 'yes', visitTimeoutMinutes: 5,
+  }]));
+  assert.strictEqual(c[0], 'config');
+  assert.strictEqual(c[1].collector, 'https://gwe.example:9443'); // the page is https
+  assert.strictEqual(c[1].transport, 'http');
+  assert.strictEqual(c[1].language, 'fr-CA');
+  assert.strictEqual(c[1].visitTimeoutMinutes, 5);
+  assert.strictEqual(c[1].requireConsent, undefined);
+  assert.strictEqual(logs.warn.length, 1);
+  assert.match(logs.warn[0], /requireConsent must be a boolean; ignored/);
+  q.norm(['config', { dslResource: '/other.xml' }]);
+  assert.strictEqual(logs.info.length, 1, 'dslResource: one note');
+  assert.match(logs.info[0], /dslResource is ignored/);
+
+  // An http page takes httpEndpoint; explicit native keys win.
+  ({ q } = load([], 'http://shop.example/'));
+  assert.strictEqual(q.norm(['config', { httpEndpoint: 'http://a', httpsEndpoint: 'https://b' }])[1].collector, 'http://a');
+  const own = q.norm(['config', { collector: 'https://c', httpEndpoint: 'http://a', transport: 'websocket', disableWebSockets: true }])[1];
+  assert.strictEqual(own.collector, 'https://c');
+  assert.strictEqual(own.transport, 'websocket');
+});
+
+test('answers carry Genesys names; callbacks run from a fresh task', async () => {
+  const { q } = load();
+  let got;
+  const f = q.norm(['getIDs', (ids) => { got = ids; }]);
+  f[3]({ visitorId: 'V', visitId: 'W', pageId: 'P' });
+  assert.strictEqual(got, undefined, 'called synchronously');
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepStrictEqual(plain(got), { visitorId: 'V', visitId: 'W', pageId: 'P', visitID: 'W', pageID: 'P', globalVisitID: 'V' });
+  let viaPromise;
+  q.norm(['_p', (v) => { viaPromise = v; }, () => {}, 'getIDs'])[3]({ visitorId: 'V', visitId: 'W', pageId: 'P' });
+  assert.strictEqual(viaPromise.globalVisitID, 'V');
+});
+
+test('q.go replays the queue in order, then takes every push', () => {
+  const { q, window } = load([['config', { collector: 'https://c' }], ['nope'], ['sendSignOut']]);
+  const seen = [];
+  q.go((f) => seen.push(f[0] + ' ' + (f[1] || '')), 'v1');
+  window._gt.push(['event', { eventName: 'Click' }], ['stats']);
+  assert.deepStrictEqual(seen.map(String), ['config [object Object]', 'event SignOut', 'event Click', 'stats ']);
+  assert.strictEqual(q.length, 0);
+  assert.strictEqual(q.tracker, 'v1');
+});
+
+test('a command that throws when read is lost alone', () => {
+  const { q, window, logs } = load();
+  const seen = [];
+  q.go((f) => seen.push(f[0] + ' ' + f[1]), 'v1');
+  const trap = {};
+  Object.defineProperty(trap, 'data', { get() { throw new Error('trap'); } });
+  let code;
+  window._gt.push(['event', 'Before'], ['_p', () => {}, (e) => { code = e.code; }, 'event', 'Trap', trap], ['event', 'After']);
+  assert.deepStrictEqual(seen, ['event Before', 'event After']);
+  assert.strictEqual(code, 'invalid_command');
+  assert.ok(logs.warn.some((w) => /could not be read/.test(w)));
+});
+
+test('debug: true logs each command', () => {
+  const { q, logs } = load();
+  q.norm(['config', { debug: true }]);
+  q.norm(['sendSignOut']);
+  assert.ok(logs.log.some((l) => /sendSignOut/.test(l)), logs.log.join('\n'));
+});
