@@ -106,7 +106,12 @@ func (e *env) collect(c *ingest.Client, events ...protocol.Event) []string {
 	if len(res.Ack.Rejected) > 0 {
 		e.t.Fatalf("rejected: %+v", res.Ack.Rejected)
 	}
+	// The next batch continues the visit as a browser would: with the key
+	// the collector issued beside the visitorId (SPEC section 12).
 	c.VisitorID, c.VisitID = res.Visit.VisitorID, res.Visit.VisitID
+	if res.Visit.VisitorKey != "" {
+		c.VisitorKey = res.Visit.VisitorKey
+	}
 	return res.Ack.EventIDs
 }
 
@@ -148,7 +153,12 @@ func TestDeliversSubscribedEvents(t *testing.T) {
 		t.Fatalf("purged %d: %v", n, err)
 	}
 	e.collect(c, events...)
-	e.collect(&ingest.Client{}, events[2])
+	// Another visit reuses the stored eventId on a page of its own (a
+	// pageId belongs to one visit, SPEC section 12).
+	stray := events[2]
+	stray.PageID = collectortest.NewID()
+	other := &ingest.Client{}
+	e.collect(other, collectortest.Event("PageEntered", stray.PageID, nil), stray)
 	e.collect(c, collectortest.Event("AddToCart", page, nil))
 	r.wait("the fourth delivery", func() bool { return len(r.accepted) == 4 })
 	if n := storetest.Count(t, e.s, "webhook_deliveries", ""); n != 1 {
