@@ -3,8 +3,11 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,15 +138,40 @@ func scan(t *testing.T, dataDir string, markers map[string]string) []string {
 	return found
 }
 
+// pendingCopies counts the pending webhook deliveries whose body holds
+// marker (a visitorData.changed delivery keeps a copy of the document),
+// read beside the running collector (WAL readers do not block it).
+func pendingCopies(t *testing.T, db *sql.DB, marker string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM webhook_deliveries
+		WHERE next_at IS NOT NULL AND instr(body, ?) > 0`, marker).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestErasureIsPhysical (SPEC 12): after DELETE /v1/identities/{id} and
 // DELETE /v1/visitors/{id}, nothing of the erased person can be found in
 // visitrack.db or its WAL with a byte scan: not in live pages, not in
 // the free space of pages, not on freelist pages, not in index entries,
-// not in old WAL frames. Another person's strings are still there, which
-// shows that the scan sees what is stored.
+// not in old WAL frames, not in webhook deliveries still waiting to be
+// sent. Another person's strings are still there, which shows that the
+// scan sees what is stored.
 func TestErasureIsPhysical(t *testing.T) {
 	dir := t.TempDir()
-	col := collectortest.StartIn(t, dir, "--trusted-proxies", "127.0.0.1/32", "--identity-secret", testSecret, "--rate-limit", "0")
+	col := collectortest.StartIn(t, dir, "--trusted-proxies", "127.0.0.1/32", "--identity-secret", testSecret, "--rate-limit", "0",
+		"--webhook-allow-private")
+	// A receiver that always fails keeps the deliveries pending: each
+	// visitorData.changed one holds a copy of a person's document, each
+	// SignIn one the id of the person's event.
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer rcv.Close()
+	if status, b := col.Do("POST", "/v1/webhooks", `{"url":"`+rcv.URL+`/hook","events":["visitorData.changed","SignIn"]}`); status != 201 {
+		t.Fatalf("register a webhook: %d %s", status, b)
+	}
 	erased, anon, kept := newPerson("erased"), newPerson("anon"), newPerson("kept")
 	kept.seed(t, col, true)
 	erased.seed(t, col, true)
@@ -152,6 +180,20 @@ func TestErasureIsPhysical(t *testing.T) {
 
 	if found := scan(t, dir, erased.markers()); len(found) == 0 {
 		t.Fatal("the erased person's strings were never written: the scan proves nothing")
+	}
+	reader, err := sqlite.Open(filepath.Join(dir, "visitrack.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for _, p := range []*person{erased, anon, kept} {
+		if n := pendingCopies(t, reader, p.data); n == 0 {
+			t.Fatalf("no pending delivery holds %q: the test does not cover the outbox", p.data)
+		}
+	}
+	var signIns int
+	if err := reader.QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE type = 'SignIn' AND next_at IS NOT NULL`).Scan(&signIns); err != nil || signIns != 2 {
+		t.Fatalf("%d pending SignIn deliveries (%v), want 2", signIns, err)
 	}
 	if status, b := col.Do("DELETE", "/v1/identities/"+erased.identityID, nil); status != 204 {
 		t.Fatalf("erase identity: %d %s", status, b)
@@ -167,6 +209,15 @@ func TestErasureIsPhysical(t *testing.T) {
 	if found := scan(t, dir, anon.markers()); len(found) > 0 {
 		t.Errorf("while running, after erasing the visitor: %s", strings.Join(found, "; "))
 	}
+	// The outbox no longer names the erased person's SignIn; the kept
+	// person's deliveries are still pending.
+	if err := reader.QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE type = 'SignIn'`).Scan(&signIns); err != nil || signIns != 1 {
+		t.Errorf("%d SignIn deliveries after the erasure (%v), want the kept person's 1", signIns, err)
+	}
+	if n := pendingCopies(t, reader, kept.data); n == 0 {
+		t.Error("the kept person's pending delivery went with the erasure")
+	}
+	reader.Close()
 
 	col.Stop()
 	if found := scan(t, dir, erased.markers()); len(found) > 0 {

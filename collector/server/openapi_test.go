@@ -22,6 +22,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
 	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store/storetest"
@@ -140,6 +141,9 @@ func (o *oas) must(status int, method, path, body string, header ...string) []by
 	return b
 }
 
+// identitySecret proves the seed's sign-ins (SPEC section 7).
+const identitySecret = "openapi-test-identity-secret"
+
 func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	ctx := context.Background()
 	loader := openapi3.NewLoader()
@@ -163,12 +167,18 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, server.Config{Store: s, RecognitionKey: make([]byte, 32), AllowedOrigins: []string{"*"},
-		Webhooks: hooks, Metrics: metrics.New()})
+	// The server's own origin is allowed too, so that POST /v1/cookies
+	// and a first-party /v1/collect answer as they do for a site that
+	// serves the collector under its own host.
+	ts := httptest.NewUnstartedServer(nil)
+	self := "http://" + ts.Listener.Addr().String()
+	srv, err := server.New(ctx, server.Config{Store: s, RecognitionKey: make([]byte, 32), IdentitySecret: identitySecret,
+		AllowedOrigins: []string{"*", self}, Webhooks: hooks, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
 		srv.Shutdown(context.Background())
@@ -190,31 +200,64 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 		}
 	}
 
-	// Seed: a visit with pages and events, signed in, over /v1/collect.
-	page, page2 := collectortest.NewID(), collectortest.NewID()
+	// Seed: a visit with pages and events, signed in with a proof, over
+	// /v1/collect; the next batch continues it with the issued key.
+	page, page2, page3 := collectortest.NewID(), collectortest.NewID(), collectortest.NewID()
 	events := []protocol.Event{
 		collectortest.Event("VisitStarted", "", map[string]any{"language": "en"}),
 		collectortest.Event("PageEntered", page, nil),
 		collectortest.Event("AddToCart", page, map[string]any{"sku": "A-1"}),
 		collectortest.Event("PageExited", page, map[string]any{"durationMs": 1200}),
 		collectortest.Event("PageEntered", page2, nil),
-		collectortest.Event("SignIn", page2, map[string]any{"userId": "alice@example.com", "plan": "gold"}),
+		collectortest.Event("SignIn", page2, map[string]any{"userId": "alice@example.com", "plan": "gold",
+			"userHash": identity.UserHash(identitySecret, "alice@example.com")}),
 	}
-	b, _ := json.Marshal(map[string]any{"sentAt": time.Now().UTC().Format(time.RFC3339Nano), "events": events})
-	var res struct {
-		VisitorID, VisitID string
-		Identity           struct{ IdentityID string }
+	res := o.collect(map[string]any{"sentAt": time.Now().UTC().Format(time.RFC3339Nano), "events": events}, "https://shop.example")
+	visit, visitor, identityID := res.VisitID, res.VisitorID, res.Identity.IdentityID
+	if res.VisitorKey == "" || identityID == nil || !res.Identity.Verified || res.Identity.Recognition == nil {
+		t.Fatalf("collect answered %+v, want a key and a verified identity", res)
 	}
-	json.Unmarshal(o.must(200, "POST", "/v1/collect", string(b), "Origin", "https://shop.example"), &res)
-	visit, visitor, identity := res.VisitID, res.VisitorID, res.Identity.IdentityID
-	if visit == "" || visitor == "" || identity == "" {
-		t.Fatalf("collect answered %+v", res)
+	iden := *identityID
+	entered := collectortest.Event("PageEntered", page3, nil)
+	entered.URL, entered.Title = "https://shop.example/cart", "Cart"
+	next := o.collect(map[string]any{"visitorId": visitor, "visitorKey": res.VisitorKey, "visitId": visit,
+		"recognition": *res.Identity.Recognition, "visitorDataVersion": 1, "events": []protocol.Event{entered}}, "https://shop.example")
+	if next.VisitID != visit || next.VisitorID != visitor {
+		t.Fatalf("the keyed batch answered %+v, want visit %s", next, visit)
 	}
-	// A second, anonymous browser to erase later.
-	b, _ = json.Marshal(map[string]any{"events": []protocol.Event{collectortest.Event("Click", "", nil)}})
-	var res2 struct{ VisitorID string }
-	json.Unmarshal(o.must(200, "POST", "/v1/collect", string(b)), &res2)
+	// A second, anonymous browser to erase later: identityId null.
+	res2 := o.collect(map[string]any{"events": []protocol.Event{collectortest.Event("Click", "", nil)}}, "")
+	if res2.Identity.IdentityID != nil || res2.Identity.State != "anonymous" {
+		t.Fatalf("an anonymous browser answered %+v", res2.Identity)
+	}
 	o.call("POST", "/v1/collect", "text/plain body that is not JSON", "Content-Type", "text/plain") // 400 problem
+	// A cookieless page view, a first-party batch (the collector keeps the
+	// cookies: no key in the answer), a handoff and its redemption.
+	if c := o.collect(map[string]any{"cookieless": true, "events": []protocol.Event{collectortest.Event("PageEntered", collectortest.NewID(), nil)}},
+		"https://shop.example"); c.VisitorKey != "" || c.Identity.IdentityID != nil {
+		t.Fatalf("a cookieless batch answered %+v", c)
+	}
+	if c := o.collect(map[string]any{"cookies": "auto", "cookieDomain": "", "events": []protocol.Event{collectortest.Event("Click", "", nil)}},
+		self); c.Cookies != "server" || c.VisitorKey != "" {
+		t.Fatalf("a first-party batch answered %+v", c)
+	}
+	rec, _ := json.Marshal(*res.Identity.Recognition)
+	var handoff struct{ Token string }
+	json.Unmarshal(o.must(200, "POST", "/v1/handoff", `{"visitorId":"`+visitor+`","visitorKey":"`+res.VisitorKey+`","visitId":"`+visit+`","recognition":`+string(rec)+`}`,
+		"Origin", "https://shop.example"), &handoff)
+	if c := o.collect(map[string]any{"handoff": handoff.Token, "events": []protocol.Event{collectortest.Event("Click", "", nil)}},
+		"https://pay.example"); c.VisitorID != visitor || c.Identity.IdentityID == nil || *c.Identity.IdentityID != iden {
+		t.Fatalf("the handoff was not adopted: %+v", c)
+	}
+	o.must(200, "POST", "/v1/cookies", `{"visitorId":"`+visitor+`","visitorKey":"`+res.VisitorKey+`","recognition":`+string(rec)+`}`, "Origin", self)
+	o.must(403, "POST", "/v1/cookies", `{"visitorId":"`+visitor+`","recognition":null}`, "Origin", self)
+	o.must(403, "POST", "/v1/cookies", `{"forget":true}`, "Origin", "https://shop.example") // not first party
+	// Bob, to merge into Alice.
+	bob := o.collect(map[string]any{"events": []protocol.Event{collectortest.Event("SignIn", "", map[string]any{"userId": "bob@example.com",
+		"userHash": identity.UserHash(identitySecret, "bob@example.com")})}}, "https://shop.example")
+	if bob.Identity.IdentityID == nil {
+		t.Fatalf("bob's sign-in answered %+v", bob.Identity)
+	}
 
 	// History.
 	since := url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
@@ -226,23 +269,44 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	}
 	o.must(200, "GET", "/v1/visits?limit=1&cursor="+url.QueryEscape(*visits.NextCursor), "")
 	o.must(200, "GET", "/v1/visits?visitorId="+visitor+"&state=authenticated", "")
+	var got collector.Visit
+	json.Unmarshal(o.must(200, "GET", "/v1/visits/"+visit, ""), &got)
+	if got.Reached != "authenticated" || !got.WasVerified || got.Cookieless || got.ReferrerType == "" {
+		t.Errorf("visit %+v", got.VisitInsight)
+	}
 	o.must(200, "GET", "/v1/visits/"+visit, "")
 	o.must(200, "GET", "/v1/visits/"+visit+"/pages", "")
+	var pages struct{ Items []collector.Page }
+	json.Unmarshal(o.must(200, "GET", "/v1/visits/"+visit+"/pages?urlPrefix="+url.QueryEscape("https://shop.example/c")+"&title=Cart", ""), &pages)
+	if len(pages.Items) != 1 || pages.Items[0].PageID != page3 {
+		t.Errorf("pages by urlPrefix and title: %+v", pages.Items)
+	}
 	o.must(200, "GET", "/v1/visits/"+visit+"/events?category=business", "")
 	o.must(200, "GET", "/v1/visits/"+visit+"/sessions", "")
 	o.must(200, "GET", "/v1/visits/"+visit+"/identities", "")
 	o.must(200, "GET", "/v1/pages/"+page, "")
-	o.must(200, "GET", "/v1/events?visitId="+visit+"&limit=2", "")
+	var evs struct{ Items []collector.Event }
+	json.Unmarshal(o.must(200, "GET", "/v1/pages/"+page+"/events?category=business&url="+url.QueryEscape("https://shop.example/"), ""), &evs)
+	if len(evs.Items) != 1 || evs.Items[0].Name != "AddToCart" {
+		t.Errorf("the page's business events: %+v", evs.Items)
+	}
+	o.must(404, "GET", "/v1/pages/"+collectortest.NewID()+"/events", "")
+	o.must(200, "GET", "/v1/identities/"+iden+"/pages?url="+url.QueryEscape("https://shop.example/cart"), "")
+	o.must(200, "GET", "/v1/events?visitId="+visit+"&limit=2&urlPrefix=https", "")
 	o.must(200, "GET", "/v1/identities?userId=alice%40example.com", "")
-	o.must(200, "GET", "/v1/identities/"+identity, "")
-	o.must(200, "GET", "/v1/identities/"+identity+"/visits", "")
-	o.must(200, "GET", "/v1/identities/"+identity+"/events?name=SignIn", "")
+	var alice collector.Identity
+	json.Unmarshal(o.must(200, "GET", "/v1/identities/"+iden, ""), &alice)
+	if alice.FirstTouch == nil || string(alice.FirstTouch) == "null" {
+		t.Errorf("alice has no firstTouch: %+v", alice)
+	}
+	o.must(200, "GET", "/v1/identities/"+iden+"/visits", "")
+	o.must(200, "GET", "/v1/identities/"+iden+"/events?name=SignIn", "")
 	o.must(404, "GET", "/v1/visits/"+collectortest.NewID(), "")
 	o.do(false, "GET", "/v1/visits?limit=0", "")
 	o.do(false, "GET", "/v1/events?until=yesterday", "")
 
 	// Visitor data, both subjects; metadata.
-	for _, subject := range []string{"identities/" + identity, "visitors/" + res2.VisitorID} {
+	for _, subject := range []string{"identities/" + iden, "visitors/" + res2.VisitorID} {
 		base := "/v1/" + subject + "/visitor-data"
 		o.must(200, "GET", base, "")
 		o.must(200, "PUT", base, `{"crm":{"tier":"gold"}}`, "If-Match", `"0"`)
@@ -258,6 +322,32 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	o.must(200, "GET", md, "")
 	o.must(200, "PUT", md, `{"agent":"bob"}`)
 	o.must(200, "PATCH", md, `{"score":3}`, "Content-Type", "application/merge-patch+json", "If-Match", `"1"`)
+
+	// Stats, live visits, a notification, a merge.
+	o.must(200, "GET", "/v1/stats/summary?bots=include&since="+since, "")
+	o.must(200, "GET", "/v1/stats/timeseries?metric=visits&interval=hour&state=authenticated&since="+since, "")
+	o.must(200, "GET", "/v1/stats/timeseries", "")
+	o.must(200, "GET", "/v1/stats/breakdown?dimension=page&limit=5", "")
+	if got, _ := o.do(false, "GET", "/v1/stats/breakdown", ""); got != 400 {
+		t.Errorf("a breakdown without dimension: %d, want 400", got)
+	}
+	var live struct{ Count int }
+	json.Unmarshal(o.must(200, "GET", "/v1/live?limit=10", ""), &live)
+	if live.Count == 0 {
+		t.Error("no live visits")
+	}
+	o.must(202, "POST", "/v1/visits/"+visit+"/notifications", `{"channel":"chat","data":{"text":"hello"}}`)
+	if got, _ := o.do(false, "POST", "/v1/visits/"+visit+"/notifications", `{"channel":"Chat!"}`); got != 400 {
+		t.Errorf("a notification on a bad channel: %d, want 400", got)
+	}
+	merge := "/v1/identities/" + iden + "/merge"
+	var dry collector.IdentityMerge
+	json.Unmarshal(o.must(200, "POST", merge+"?dryRun=true", `{"from":"`+*bob.Identity.IdentityID+`"}`), &dry)
+	if dry.State != collector.MergeDryRun || dry.MergeID != "" || dry.Moved.Visits != 1 {
+		t.Errorf("dry run %+v", dry)
+	}
+	o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`)
+	o.must(200, "GET", "/v1/identities/"+iden+"/merges", "")
 
 	// Export, the stream, webhooks, operations.
 	o.must(200, "GET", "/v1/export/events?since="+since, "")
@@ -278,7 +368,7 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 
 	// Erasure last.
 	o.must(204, "DELETE", "/v1/visitors/"+res2.VisitorID, "")
-	o.must(204, "DELETE", "/v1/identities/"+identity, "")
+	o.must(204, "DELETE", "/v1/identities/"+iden, "")
 
 	// Every documented operation was answered and checked.
 	for path, item := range doc.Paths.Map() {
@@ -288,6 +378,31 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// collectAnswer is the part of a /v1/collect answer the test reads.
+type collectAnswer struct {
+	VisitorID, VisitorKey, VisitID, Cookies string
+	Identity                                struct {
+		State       string
+		IdentityID  *string
+		Verified    bool
+		Recognition *string
+	}
+}
+
+// collect posts a batch from origin ("" for none) and wants 200.
+func (o *oas) collect(body map[string]any, origin string) collectAnswer {
+	o.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	var a collectAnswer
+	if err := json.Unmarshal(o.must(200, "POST", "/v1/collect", string(b), "Origin", origin), &a); err != nil {
+		o.t.Fatal(err)
+	}
+	return a
 }
 
 // streamHead checks the stream's status and headers; its body never ends.

@@ -99,6 +99,9 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 func identityErasure(id string) []step {
 	visits := []any{id, id, id, id}
 	return []step{
+		// Webhook deliveries of the erased events first: once the events
+		// are gone, nothing says which deliveries announced them.
+		{deleteEventDeliveries + `(SELECT event_id FROM events WHERE visit_id IN (` + erasedVisits + `))`, visits},
 		{`DELETE FROM events WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM pages WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM sessions WHERE visit_id IN (` + erasedVisits + `)`, visits},
@@ -107,6 +110,10 @@ func identityErasure(id string) []step {
 		{`DELETE FROM visit_identities WHERE identity_id <> ? AND visit_id IN (` + erasedVisits + `)`, append([]any{id}, visits...)},
 		{`DELETE FROM visits WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM visit_identities WHERE identity_id = ?`, []any{id}},
+		// The announcements of its visitor data and its browsers', then the
+		// data, while identity_visitors still names the browsers.
+		{deleteVisitorDataDeliveries + `(SELECT ? UNION ALL SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
+			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id}},
 		{`DELETE FROM visitor_data WHERE subject = ?
 			OR subject IN (SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
 			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id}},
@@ -156,17 +163,32 @@ func visitorErasure(id string) []step {
 	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
 	return []step{
+		{deleteEventDeliveries + `(SELECT event_id FROM events WHERE visit_id IN (` + visits + `))`, []any{id}},
 		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM sessions WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visit_metadata WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visit_identities WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visits WHERE visitor_id = ?`, []any{id}},
+		{deleteVisitorDataDeliveries + `(?)`, []any{subject}},
 		{`DELETE FROM visitor_data WHERE subject = ?`, []any{subject}},
 		{`DELETE FROM identity_visitors WHERE visitor_id = ?`, []any{id}},
 		{`DELETE FROM visitors WHERE visitor_id = ?`, []any{id}},
 	}
 }
+
+// The webhook outbox keeps what an erasure must take too (package
+// webhook): an event's delivery names the event (its body is built when
+// sent), and a visitorData.changed delivery holds a copy of the document
+// until it settles, its subject in the body. Both statements end with a
+// parenthesized list or subquery: of event ids, of subject keys.
+// webhook_deliveries has no index on either (the outbox is small: settled
+// rows are purged), so each is one scan of the outbox.
+const (
+	deleteEventDeliveries       = `DELETE FROM webhook_deliveries WHERE event_id IS NOT NULL AND event_id IN `
+	deleteVisitorDataDeliveries = `DELETE FROM webhook_deliveries WHERE type = '` + collector.WebhookVisitorDataChanged + `'
+		AND (CASE WHEN json_valid(body) THEN json_extract(body, '$.data.subject') END) IN `
+)
 
 // step is one statement of a sequence that must survive a crash between
 // any two statements.

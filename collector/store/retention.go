@@ -13,7 +13,8 @@ const MaxPurgeBatch = 90
 
 // PurgeVisits deletes up to limit visits that ended before cutoff, oldest
 // first, with their events, pages, sessions, identity links and metadata,
-// and returns the ids it deleted. Identities, visitors and visitor data
+// and the webhook deliveries that name those events, and returns the ids
+// it deleted. Identities, visitors and visitor data
 // stay (they go only by erasure).
 //
 // Every step is one statement, children before the visit: on D1, which
@@ -45,6 +46,10 @@ func (s *Store) PurgeVisits(ctx context.Context, q Querier, cutoff time.Time, li
 		return nil, nil
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	// The deliveries first: once the events are gone nothing names them.
+	if _, err := q.ExecContext(ctx, deleteEventDeliveries+`(SELECT event_id FROM events WHERE visit_id IN `+in+`)`, ids...); err != nil {
+		return nil, fmt.Errorf("purge visits: webhook deliveries: %w", err)
+	}
 	for _, table := range []string{"events", "pages", "sessions", "visit_metadata", "visit_identities", "visits"} {
 		if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE visit_id IN `+in, ids...); err != nil {
 			return nil, fmt.Errorf("purge visits: %s: %w", table, err)

@@ -106,7 +106,12 @@ func (e *env) collect(c *ingest.Client, events ...protocol.Event) []string {
 	if len(res.Ack.Rejected) > 0 {
 		e.t.Fatalf("rejected: %+v", res.Ack.Rejected)
 	}
+	// The next batch continues the visit as a browser would: with the key
+	// the collector issued beside the visitorId (SPEC section 12).
 	c.VisitorID, c.VisitID = res.Visit.VisitorID, res.Visit.VisitID
+	if res.Visit.VisitorKey != "" {
+		c.VisitorKey = res.Visit.VisitorKey
+	}
 	return res.Ack.EventIDs
 }
 
@@ -148,7 +153,12 @@ func TestDeliversSubscribedEvents(t *testing.T) {
 		t.Fatalf("purged %d: %v", n, err)
 	}
 	e.collect(c, events...)
-	e.collect(&ingest.Client{}, events[2])
+	// Another visit reuses the stored eventId on a page of its own (a
+	// pageId belongs to one visit, SPEC section 12).
+	stray := events[2]
+	stray.PageID = collectortest.NewID()
+	other := &ingest.Client{}
+	e.collect(other, collectortest.Event("PageEntered", stray.PageID, nil), stray)
 	e.collect(c, collectortest.Event("AddToCart", page, nil))
 	r.wait("the fourth delivery", func() bool { return len(r.accepted) == 4 })
 	if n := storetest.Count(t, e.s, "webhook_deliveries", ""); n != 1 {
@@ -511,30 +521,44 @@ func TestRestartResumesPending(t *testing.T) {
 	r.check()
 }
 
-// An event erased before its delivery was sent is never sent.
+// An event erased before its delivery was sent is never sent: the
+// erasure takes the delivery with it, and an attempt that finds its event
+// gone (an erasure that ran while the delivery was claimed) drops it.
 func TestErasedEventIsNotSent(t *testing.T) {
 	e := newEnv(t, nil)
 	r := newReceiver(t)
 	w := e.register(r, "business:*")
 	r.setStatus(http.StatusServiceUnavailable)
-	c := &ingest.Client{}
+	c, racing := &ingest.Client{}, &ingest.Client{}
 	id := deliveryID(w, e.collect(c, collectortest.Event("Order", "", map[string]any{"secret": "s3"}))[0])
+	raced := e.collect(racing, collectortest.Event("Order", "", map[string]any{"secret": "s4"}))[0]
 	ctx := context.Background()
-	waitFor(t, "a failed attempt", func() bool {
-		st, err := e.s.DeliveryStatus(ctx, id)
-		return err == nil && st.Attempts >= 1
+	waitFor(t, "failed attempts", func() bool {
+		a, err := e.s.DeliveryStatus(ctx, id)
+		b, err2 := e.s.DeliveryStatus(ctx, deliveryID(w, raced))
+		return err == nil && err2 == nil && a.Attempts >= 1 && b.Attempts >= 1
 	})
 	if err := e.s.DeleteVisitor(ctx, c.VisitorID); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.s.DeliveryStatus(ctx, id); collector.ErrorCode(err) != collector.ENOTFOUND {
+		t.Fatalf("the erased visitor's delivery is still in the outbox: %v", err)
+	}
+	// The race: the event is gone, its delivery still pending.
+	if _, err := e.s.DB().ExecContext(ctx, `DELETE FROM events WHERE event_id = ?`, raced); err != nil {
+		t.Fatal(err)
+	}
 	r.setStatus(http.StatusOK)
 	waitFor(t, "the delivery dropped", func() bool {
-		st, err := e.s.DeliveryStatus(ctx, id)
+		st, err := e.s.DeliveryStatus(ctx, deliveryID(w, raced))
 		return err == nil && st.Failed
 	})
+	// A later event is delivered, so the worker ran after the erasure.
+	later := deliveryID(w, e.collect(&ingest.Client{}, collectortest.Event("Order", "", nil))[0])
+	r.wait("a later delivery", func() bool { _, ok := r.accepted[later]; return ok })
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.accepted) != 0 {
+	if len(r.accepted) != 1 {
 		t.Errorf("an erased event was delivered: %v", r.accepted)
 	}
 }
