@@ -101,7 +101,7 @@ func identityErasure(id string) []step {
 	return []step{
 		// Webhook deliveries of the erased events first: once the events
 		// are gone, nothing says which deliveries announced them.
-		{deleteEventDeliveries + `(SELECT event_id FROM events WHERE visit_id IN (` + erasedVisits + `))`, visits},
+		{deleteEventDeliveries(`(` + erasedVisits + `)`), visits},
 		{`DELETE FROM events WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM pages WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM sessions WHERE visit_id IN (` + erasedVisits + `)`, visits},
@@ -163,7 +163,7 @@ func visitorErasure(id string) []step {
 	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
 	return []step{
-		{deleteEventDeliveries + `(SELECT event_id FROM events WHERE visit_id IN (` + visits + `))`, []any{id}},
+		{deleteEventDeliveries(`(` + visits + `)`), []any{id}},
 		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM sessions WHERE visit_id IN (` + visits + `)`, []any{id}},
@@ -181,14 +181,22 @@ func visitorErasure(id string) []step {
 // webhook): an event's delivery names the event (its body is built when
 // sent), and a visitorData.changed delivery holds a copy of the document
 // until it settles, its subject in the body. Both statements end with a
-// parenthesized list or subquery: of event ids, of subject keys.
-// webhook_deliveries has no index on either (the outbox is small: settled
-// rows are purged), so each is one scan of the outbox.
-const (
-	deleteEventDeliveries       = `DELETE FROM webhook_deliveries WHERE event_id IS NOT NULL AND event_id IN `
-	deleteVisitorDataDeliveries = `DELETE FROM webhook_deliveries WHERE type = '` + collector.WebhookVisitorDataChanged + `'
+// parenthesized list or subquery of subject keys. An event's delivery is
+// found by its primary key, "msg_<webhookId>_<eventId>" (package webhook),
+// so that erasure and retention batches cost a lookup a webhook and event,
+// not a scan of an outbox that may hold days of settled deliveries. (A
+// settled delivery of a webhook deleted since keeps only an event id of an
+// event that is gone, until it is purged.) The visitorData.changed
+// deliveries, fewer, are found by a scan.
+const deleteVisitorDataDeliveries = `DELETE FROM webhook_deliveries WHERE type = '` + collector.WebhookVisitorDataChanged + `'
 		AND (CASE WHEN json_valid(body) THEN json_extract(body, '$.data.subject') END) IN `
-)
+
+// deleteEventDeliveries deletes the deliveries of the events of visits, a
+// parenthesized list or subquery of visit ids.
+func deleteEventDeliveries(visits string) string {
+	return `DELETE FROM webhook_deliveries WHERE delivery_id IN (SELECT 'msg_' || w.webhook_id || '_' || e.event_id
+		FROM events e, webhooks w WHERE e.visit_id IN ` + visits + `)`
+}
 
 // step is one statement of a sequence that must survive a crash between
 // any two statements.

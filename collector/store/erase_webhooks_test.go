@@ -25,6 +25,14 @@ func seedDeliveries(t *testing.T, s *store.Store, f *storetest.Fixture) {
 			t.Fatal(err)
 		}
 	}
+	// The webhooks they are for: a delivery of an event is found by its
+	// id, which names the webhook and the event.
+	for _, id := range []string{"W1", "W2"} {
+		if err := s.CreateWebhook(ctx, &collector.Webhook{ID: id, URL: "https://crm.example/" + id,
+			Events: []string{"business:*"}, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: time.Unix(1, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, e := range []string{f.E1, f.E2, f.E3, f.E4, f.E5, f.E6, f.E7, f.E8, f.E9} {
 		put(&store.Delivery{ID: "msg_W1_" + e, WebhookID: "W1", Type: "business:Order", EventID: e, CreatedAt: 1})
 	}

@@ -47,7 +47,7 @@ func (s *Store) PurgeVisits(ctx context.Context, q Querier, cutoff time.Time, li
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
 	// The deliveries first: once the events are gone nothing names them.
-	if _, err := q.ExecContext(ctx, deleteEventDeliveries+`(SELECT event_id FROM events WHERE visit_id IN `+in+`)`, ids...); err != nil {
+	if _, err := q.ExecContext(ctx, deleteEventDeliveries(in), ids...); err != nil {
 		return nil, fmt.Errorf("purge visits: webhook deliveries: %w", err)
 	}
 	for _, table := range []string{"events", "pages", "sessions", "visit_metadata", "visit_identities", "visits"} {
