@@ -95,9 +95,10 @@ func TestPageExitedStoredAfterNavigatingAway(t *testing.T) {
 }
 
 // The identity story in the browser: SignIn with the demo backend's
-// userHash → authenticated and verified, the token in _vt_uid; after the
-// visit timed out a fresh tab is recognized through the cookie, verified;
-// SignOut clears the cookie and ends the session.
+// userHash → authenticated and verified, the token in _vt_uid, which the
+// collector sets HttpOnly (the demo is on the collector's host: first-party
+// mode); after the visit timed out a fresh tab is recognized through the
+// cookie, verified; SignOut clears the cookie and ends the session.
 func TestSignInRecognizeSignOut(t *testing.T) {
 	c := startCollector(t, t.TempDir(), "127.0.0.1:0", "--visit-timeout", "2s", "--identity-secret", "demo-secret")
 	browser := newBrowser(t)
@@ -114,8 +115,12 @@ func TestSignInRecognizeSignOut(t *testing.T) {
 	if signedIn.VisitID != before.VisitID || signedIn.IdentityID == nil {
 		t.Fatalf("after SignIn %+v (before %+v)", signedIn, before)
 	}
-	if ck := cookies(t, browser); !strings.Contains(ck, "_vt_uid=") {
-		t.Fatalf("no token cookie: %q", ck)
+	waitFor(t, "the token cookie", func() bool { return browserCookie(t, browser, c.URL()+"/", "_vt_uid") != nil })
+	if tok := browserCookie(t, browser, c.URL()+"/", "_vt_uid"); !tok.HTTPOnly || tok.Value == "" {
+		t.Fatalf("token cookie %+v: want it HttpOnly", tok)
+	}
+	if ck := cookies(t, browser); strings.Contains(ck, "_vt_uid") || strings.Contains(ck, "_vt_key") {
+		t.Fatalf("the page's script sees the token or key: %q", ck)
 	}
 	c.waitEvents(signedIn.VisitID, "SignIn", func(evs []collector.Event) bool { return count(evs, "SignIn") == 1 })
 	v := c.visit(signedIn.VisitID)
@@ -152,9 +157,7 @@ func TestSignInRecognizeSignOut(t *testing.T) {
 	// SignOut.
 	eval(t, tab, `visitrack.signOut().then(() => true)`, new(bool))
 	waitPage(t, tab, "anonymous", `visitrack.ids().then(i => i.state === 'anonymous' && i.identityId === null)`)
-	if ck := cookies(t, tab); strings.Contains(ck, "_vt_uid") {
-		t.Fatalf("token cookie kept after SignOut: %q", ck)
-	}
+	waitFor(t, "the token cookie cleared", func() bool { return browserCookie(t, tab, c.URL()+"/", "_vt_uid") == nil })
 	// The next page of the visit stays anonymous: the token is gone.
 	// (Checked first: the visit times out 1.8 s after its last event, and
 	// the REST checks below take time on a loaded machine.)

@@ -299,6 +299,24 @@ func cookies(t testing.TB, tab context.Context) string {
 	return s
 }
 
+// browserCookie returns the browser's cookie name for url as the browser
+// keeps it, HttpOnly ones included (which document.cookie hides), or nil.
+func browserCookie(t testing.TB, tab context.Context, url, name string) *network.Cookie {
+	t.Helper()
+	var all []*network.Cookie
+	run(t, tab, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		all, err = network.GetCookies().WithURLs([]string{url}).Do(ctx)
+		return err
+	}))
+	for _, c := range all {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
 // logWriter shows the collector's log in the test log with
 // VISITRACK_TEST_LOG=1.
 type logWriter struct{ t testing.TB }
