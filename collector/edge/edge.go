@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/edge/d1batch"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/server"
@@ -131,9 +132,17 @@ func OpenStore(db *sql.DB) *store.Store {
 	return store.New(db, store.WithoutTransactions(), store.WithMaxParams(d1MaxParams))
 }
 
+// Option configures New.
+type Option func(*handler)
+
+// WithBatcher sends the writes of each POST /v1/collect to D1 in one
+// batch (see collect.go). db must then be opened on a
+// d1batch.NewConnector, which holds the writes back until then.
+func WithBatcher(b d1batch.Batcher) Option { return func(h *handler) { h.batch = b } }
+
 // New returns the collector's handler on db with the settings from
 // getenv.
-func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger, opts ...Option) (http.Handler, error) {
 	set, err := LoadSettings(getenv)
 	if err != nil {
 		return nil, err
@@ -157,7 +166,11 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	return &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}, nil
+	h := &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Sweep ends the visits that have been idle for the visit timeout, as the
@@ -190,6 +203,7 @@ type handler struct {
 	store *store.Store
 	admin string
 	log   *slog.Logger
+	batch d1batch.Batcher // nil: each write is a round trip of its own
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +225,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if h.batch != nil && r.Method == http.MethodPost && r.URL.Path == "/v1/collect" {
+		h.collect(w, r)
+		return
+	}
 	h.next.ServeHTTP(w, r)
 }
 
@@ -218,13 +236,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // wrong, for a Worker that cannot start (a missing binding or secret).
 func Unavailable(err error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{
-			"type": "about:blank", "title": http.StatusText(http.StatusServiceUnavailable),
-			"status": http.StatusServiceUnavailable, "code": "unavailable",
-			"detail": "the edge collector is misconfigured: " + err.Error(),
-		})
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "the edge collector is misconfigured: "+err.Error())
+	})
+}
+
+// writeProblem answers with an RFC 9457 problem.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": http.StatusText(status),
+		"status": status, "code": code, "detail": detail,
 	})
 }
