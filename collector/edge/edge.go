@@ -43,6 +43,10 @@ const (
 	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
 	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
 	EnvSweepLimit            = "VISITRACK_SWEEP_LIMIT" // edge only: visits the Cron Trigger's sweep ends per run
+	// EnvGoInstance is read by the glue (glue/worker.mjs): "isolate" (the
+	// default) keeps the Go instance for the isolate's next requests,
+	// "request" starts a fresh one for each.
+	EnvGoInstance = "VISITRACK_GO_INSTANCE"
 )
 
 // The visit-timeout sweep (Sweep) ends at most DefaultSweepLimit visits a
@@ -99,6 +103,11 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 		if s.SweepLimit, err = strconv.Atoi(v); err != nil || s.SweepLimit < 1 || s.SweepLimit > maxSweepLimit {
 			return nil, fmt.Errorf("%s %q: want a number of visits from 1 to %d", EnvSweepLimit, v, maxSweepLimit)
 		}
+	}
+	switch v := getenv(EnvGoInstance); v {
+	case "", "isolate", "request":
+	default:
+		return nil, fmt.Errorf("%s %q: want isolate or request", EnvGoInstance, v)
 	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireVerifiedSignIn))); v {
 	case "", "false", "0", "no":
@@ -207,6 +216,15 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A panic would end the Go instance, and with it every request the
+	// isolate is serving on it (glue/worker.mjs keeps one instance per
+	// isolate): answer this one with a 500 instead.
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("edge: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeProblem(w, http.StatusInternalServerError, "internal", "the request failed; try again")
+		}
+	}()
 	// Cloudflare sets CF-Connecting-IP to the visitor's address and
 	// overwrites any the client sent; the Go request has no peer address.
 	if ip := r.Header.Get("CF-Connecting-IP"); net.ParseIP(ip) != nil {

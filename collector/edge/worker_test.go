@@ -36,13 +36,13 @@ type batchSpy struct {
 	fail  error
 }
 
-func (s *batchSpy) batch(ctx context.Context, stmts []d1batch.Statement) error {
+func (s *batchSpy) batch(ctx context.Context, stmts []d1batch.Statement) (*d1batch.Rows, error) {
 	s.mu.Lock()
 	s.calls++
 	fail := s.fail
 	s.mu.Unlock()
 	if fail != nil {
-		return fail
+		return nil, fail
 	}
 	return s.next(ctx, stmts)
 }

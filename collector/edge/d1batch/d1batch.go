@@ -9,6 +9,9 @@
 // for outcomes), hold unchanged, and the store and ingest code stay shared
 // with the native collector.
 //
+// A query that comes while writes are held goes at the end of their batch,
+// and its rows come back from it: still one round trip.
+//
 // A held write has no outcome yet: its Result reports ErrDeferred for
 // RowsAffected and LastInsertId. Use a Unit only around code that does
 // not need them (the ingest path: InsertEvents then counts in SQL).
@@ -20,6 +23,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 )
 
@@ -28,10 +32,20 @@ import (
 type Statement struct {
 	Query string
 	Args  []any
+	// Rows asks for the statement's rows (only the last of a batch).
+	Rows bool
 }
 
-// Batcher runs statements in order, all or none of them (D1's batch()).
-type Batcher func(ctx context.Context, stmts []Statement) error
+// Rows is what a statement returned: its columns in order and its rows,
+// with the values a driver returns (int64, float64, string, []byte, nil).
+type Rows struct {
+	Columns []string
+	Values  [][]any
+}
+
+// Batcher runs statements in order, all or none of them (D1's batch()),
+// and returns the rows of the last one when it asks for them.
+type Batcher func(ctx context.Context, stmts []Statement) (*Rows, error)
 
 // ErrDeferred is what a held write's Result reports: its outcome is known
 // only after Commit.
@@ -84,41 +98,63 @@ func (u *Unit) Batches() int {
 // (here or in a query's flush), Commit and every later statement of the
 // unit fail with its error.
 func (u *Unit) Commit(ctx context.Context) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.flushLocked(ctx)
+	_, err := u.flush(ctx, nil)
+	return err
 }
 
-func (u *Unit) flushLocked(ctx context.Context) error {
+// flush sends the held writes, and query after them when it is not nil.
+// It returns query's rows, or nil when no write was held (the caller then
+// runs query itself).
+func (u *Unit) flush(ctx context.Context, query *Statement) (*Rows, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if u.err != nil || len(u.queue) == 0 {
-		return u.err
+		return nil, u.err
 	}
 	q := u.queue
 	u.queue = nil
-	u.flushes++
-	if err := u.batch(ctx, q); err != nil {
-		u.err = fmt.Errorf("d1batch: batch of %d statements: %w", len(q), err)
+	if query != nil {
+		q = append(q, *query)
 	}
-	return u.err
+	u.flushes++
+	rows, err := u.batch(ctx, q)
+	if err != nil {
+		u.err = fmt.Errorf("d1batch: batch of %d statements: %w", len(q), err)
+		return nil, u.err
+	}
+	if query != nil && rows == nil {
+		u.err = errors.New("d1batch: the batch returned no rows for its query")
+		return nil, u.err
+	}
+	return rows, nil
 }
 
-func (u *Unit) hold(query string, args []driver.NamedValue) error {
+// statement copies a statement and its arguments.
+func statement(query string, args []driver.NamedValue) (Statement, error) {
 	vals := make([]any, len(args))
 	for i, a := range args {
 		if a.Name != "" {
-			return fmt.Errorf("d1batch: named parameter %q: D1 takes only ?", a.Name)
+			return Statement{}, fmt.Errorf("d1batch: named parameter %q: D1 takes only ?", a.Name)
 		}
 		vals[i] = a.Value
 		if b, ok := a.Value.([]byte); ok {
 			vals[i] = append([]byte(nil), b...) // the caller may reuse it
 		}
 	}
+	return Statement{Query: query, Args: vals}, nil
+}
+
+func (u *Unit) hold(query string, args []driver.NamedValue) error {
+	st, err := statement(query, args)
+	if err != nil {
+		return err
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.err != nil {
 		return u.err
 	}
-	u.queue = append(u.queue, Statement{Query: query, Args: vals})
+	u.queue = append(u.queue, st)
 	return nil
 }
 
@@ -208,12 +244,21 @@ func (c *wconn) ExecContext(ctx context.Context, query string, args []driver.Nam
 	return nil, errors.New("d1batch: the inner driver cannot exec with a context")
 }
 
-// QueryContext first sends the writes held before it, so that it reads
-// what they wrote.
+// QueryContext runs after the writes held before it, in their batch, so
+// that it reads what they wrote.
 func (c *wconn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if u := unitOf(ctx); u != nil {
-		if err := u.Commit(ctx); err != nil {
+		st, err := statement(query, args)
+		if err != nil {
 			return nil, err
+		}
+		st.Rows = true
+		rows, err := u.flush(ctx, &st)
+		if err != nil {
+			return nil, err
+		}
+		if rows != nil {
+			return &heldRows{r: rows}, nil
 		}
 	}
 	if q, ok := c.inner.(driver.QueryerContext); ok {
@@ -248,6 +293,30 @@ func (r *stmtRows) Close() error {
 	return err
 }
 
+// heldRows are the rows a batch returned.
+type heldRows struct {
+	r *Rows
+	i int
+}
+
+func (r *heldRows) Columns() []string { return r.r.Columns }
+func (r *heldRows) Close() error      { return nil }
+
+func (r *heldRows) Next(dest []driver.Value) error {
+	if r.i >= len(r.r.Values) {
+		return io.EOF
+	}
+	row := r.r.Values[r.i]
+	if len(row) != len(dest) {
+		return fmt.Errorf("d1batch: a row of %d values for %d columns", len(row), len(dest))
+	}
+	for j, v := range row {
+		dest[j] = v
+	}
+	r.i++
+	return nil
+}
+
 // deferred is a held write's result.
 type deferred struct{}
 
@@ -257,17 +326,48 @@ func (deferred) RowsAffected() (int64, error) { return 0, ErrDeferred }
 // SQL returns a Batcher that runs the statements in one transaction of db:
 // what D1's batch() does, for tests and native runs of the edge code.
 func SQL(db *sql.DB) Batcher {
-	return func(ctx context.Context, stmts []Statement) error {
+	return func(ctx context.Context, stmts []Statement) (*Rows, error) {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		defer tx.Rollback()
+		var out *Rows
 		for i, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s.Query, s.Args...); err != nil {
-				tx.Rollback()
-				return fmt.Errorf("statement %d: %w", i, err)
+			if !s.Rows || i < len(stmts)-1 {
+				if _, err := tx.ExecContext(ctx, s.Query, s.Args...); err != nil {
+					return nil, fmt.Errorf("statement %d: %w", i, err)
+				}
+				continue
+			}
+			if out, err = queryAll(ctx, tx, s); err != nil {
+				return nil, fmt.Errorf("statement %d: %w", i, err)
 			}
 		}
-		return tx.Commit()
+		return out, tx.Commit()
 	}
+}
+
+func queryAll(ctx context.Context, tx *sql.Tx, s Statement) (*Rows, error) {
+	rows, err := tx.QueryContext(ctx, s.Query, s.Args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := &Rows{}
+	if out.Columns, err = rows.Columns(); err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		vals := make([]any, len(out.Columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out.Values = append(out.Values, vals)
+	}
+	return out, rows.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -76,9 +77,10 @@ func TestHeldUntilCommit(t *testing.T) {
 	}
 }
 
-// TestQueryReadsHeldWrites: a query inside a Unit first sends the writes
-// held before it, so a read-after-write (a compare-and-set's RETURNING)
-// sees them.
+// TestQueryReadsHeldWrites: a query inside a Unit goes at the end of the
+// batch of the writes held before it, so a read-after-write (a
+// compare-and-set's RETURNING) sees them in the same round trip; with
+// nothing held it runs on its own.
 func TestQueryReadsHeldWrites(t *testing.T) {
 	plain, held := open(t)
 	ctx, u := d1batch.Begin(context.Background(), d1batch.SQL(plain))
@@ -92,6 +94,32 @@ func TestQueryReadsHeldWrites(t *testing.T) {
 	}
 	if u.Batches() != 1 || u.Pending() != 0 {
 		t.Fatalf("%d batches, %d pending; want 1, 0", u.Batches(), u.Pending())
+	}
+	var k string
+	var n int64
+	if err := held.QueryRowContext(ctx, `SELECT k, v FROM t`).Scan(&k, &n); err != nil || k != "a" || n != 2 {
+		t.Fatalf("query with nothing held: %q %d %v", k, n, err)
+	}
+	if u.Batches() != 1 {
+		t.Fatalf("a query with nothing held sent a batch")
+	}
+	if _, err := held.ExecContext(ctx, `INSERT INTO t (k, v) VALUES ('b', 5)`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := held.QueryContext(ctx, `SELECT k, v FROM t ORDER BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s=%d", k, n))
+	}
+	if fmt.Sprint(got) != "[a=2 b=5]" || u.Batches() != 2 {
+		t.Fatalf("rows %v after %d batches, want [a=2 b=5] after 2", got, u.Batches())
 	}
 }
 
@@ -145,7 +173,7 @@ func TestOutsideUnit(t *testing.T) {
 func TestFailureSticks(t *testing.T) {
 	plain, held := open(t)
 	fail := errors.New("D1 is away")
-	ctx, u := d1batch.Begin(context.Background(), func(context.Context, []d1batch.Statement) error { return fail })
+	ctx, u := d1batch.Begin(context.Background(), func(context.Context, []d1batch.Statement) (*d1batch.Rows, error) { return nil, fail })
 	if _, err := held.ExecContext(ctx, `INSERT INTO t (k, v) VALUES ('a', 1)`); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"syscall/js"
 
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
@@ -50,7 +51,17 @@ func main() {
 		}
 		return nil
 	})
-	workers.Serve(h)
+	workers.ServeNonBlock(h)
+	workers.Ready()
+	if js.Global().Get("context").Get("keepInstance").Truthy() {
+		// The glue (glue/worker.mjs) keeps this instance for the
+		// isolate's next requests: never return. Once per isolate, this
+		// line shows that it does (the edge tests count it).
+		fmt.Fprintln(os.Stderr, "edge: Go instance started, kept for this isolate's requests")
+		select {}
+	}
+	// A fresh instance per request: end once its answer is sent.
+	<-workers.Done()
 }
 
 // openDB opens the D1 binding DB (wrangler.jsonc), with the writes of a
