@@ -155,7 +155,10 @@ func load(client *http.Client, base string, n, concurrency int, d time.Duration)
 		wg.Go(func() {
 			ids := ulid.Monotonic(rand.Reader, 0)
 			id := func() string { return ulid.MustNew(ulid.Now(), ids).String() }
-			visitor, visit, page := id(), id(), id()
+			// A browser: it keeps the visitor, key and visit the
+			// collector answers with, so only its first request opens a
+			// visit.
+			visitor, key, visit, page := id(), "", id(), id()
 			var mine []time.Duration
 			for time.Now().Before(end) {
 				events := make([]map[string]any, n)
@@ -163,7 +166,7 @@ func load(client *http.Client, base string, n, concurrency int, d time.Duration)
 					events[i] = map[string]any{"eventId": id(), "name": "Bench", "pageId": page,
 						"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "data": map[string]any{"i": i}}
 				}
-				body, _ := json.Marshal(map[string]any{"visitorId": visitor, "visitId": visit, "events": events})
+				body, _ := json.Marshal(map[string]any{"visitorId": visitor, "visitorKey": key, "visitId": visit, "events": events})
 				req, _ := http.NewRequest("POST", base+"/v1/collect", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
 				req.Header.Set("Origin", origin)
@@ -171,7 +174,10 @@ func load(client *http.Client, base string, n, concurrency int, d time.Duration)
 				resp, err := client.Do(req)
 				if err == nil {
 					var ack struct {
-						Ack struct {
+						VisitorID  string `json:"visitorId"`
+						VisitorKey string `json:"visitorKey"`
+						VisitID    string `json:"visitId"`
+						Ack        struct {
 							EventIDs []string `json:"eventIds"`
 						} `json:"ack"`
 					}
@@ -181,6 +187,8 @@ func load(client *http.Client, base string, n, concurrency int, d time.Duration)
 						err = fmt.Errorf("%s: %s", resp.Status, b)
 					} else if json.Unmarshal(b, &ack) != nil || len(ack.Ack.EventIDs) != n {
 						err = fmt.Errorf("acked %d of %d events: %s", len(ack.Ack.EventIDs), n, b)
+					} else {
+						visitor, key, visit = ack.VisitorID, ack.VisitorKey, ack.VisitID
 					}
 				}
 				if err != nil {
