@@ -51,7 +51,7 @@ func main() {
 		}
 		return nil
 	})
-	workers.ServeNonBlock(h)
+	workers.ServeNonBlock(wholeBodies(h))
 	workers.Ready()
 	if js.Global().Get("context").Get("keepInstance").Truthy() {
 		// The glue (glue/worker.mjs) keeps this instance for the
