@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/edge/d1batch"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/server"
@@ -42,6 +43,10 @@ const (
 	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
 	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
 	EnvSweepLimit            = "VISITRACK_SWEEP_LIMIT" // edge only: visits the Cron Trigger's sweep ends per run
+	// EnvGoInstance is read by the glue (glue/worker.mjs): "isolate" (the
+	// default) keeps the Go instance for the isolate's next requests,
+	// "request" starts a fresh one for each.
+	EnvGoInstance = "VISITRACK_GO_INSTANCE"
 )
 
 // The visit-timeout sweep (Sweep) ends at most DefaultSweepLimit visits a
@@ -99,6 +104,11 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 			return nil, fmt.Errorf("%s %q: want a number of visits from 1 to %d", EnvSweepLimit, v, maxSweepLimit)
 		}
 	}
+	switch v := getenv(EnvGoInstance); v {
+	case "", "isolate", "request":
+	default:
+		return nil, fmt.Errorf("%s %q: want isolate or request", EnvGoInstance, v)
+	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireVerifiedSignIn))); v {
 	case "", "false", "0", "no":
 	case "true", "1", "yes":
@@ -131,9 +141,17 @@ func OpenStore(db *sql.DB) *store.Store {
 	return store.New(db, store.WithoutTransactions(), store.WithMaxParams(d1MaxParams))
 }
 
+// Option configures New.
+type Option func(*handler)
+
+// WithBatcher sends the writes of each POST /v1/collect to D1 in one
+// batch (see collect.go). db must then be opened on a
+// d1batch.NewConnector, which holds the writes back until then.
+func WithBatcher(b d1batch.Batcher) Option { return func(h *handler) { h.batch = b } }
+
 // New returns the collector's handler on db with the settings from
 // getenv.
-func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger, opts ...Option) (http.Handler, error) {
 	set, err := LoadSettings(getenv)
 	if err != nil {
 		return nil, err
@@ -157,7 +175,11 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	return &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}, nil
+	h := &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Sweep ends the visits that have been idle for the visit timeout, as the
@@ -190,9 +212,19 @@ type handler struct {
 	store *store.Store
 	admin string
 	log   *slog.Logger
+	batch d1batch.Batcher // nil: each write is a round trip of its own
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A panic would end the Go instance, and with it every request the
+	// isolate is serving on it (glue/worker.mjs keeps one instance per
+	// isolate): answer this one with a 500 instead.
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("edge: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeProblem(w, http.StatusInternalServerError, "internal", "the request failed; try again")
+		}
+	}()
 	// Cloudflare sets CF-Connecting-IP to the visitor's address and
 	// overwrites any the client sent; the Go request has no peer address.
 	if ip := r.Header.Get("CF-Connecting-IP"); net.ParseIP(ip) != nil {
@@ -211,6 +243,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if h.batch != nil && r.Method == http.MethodPost && r.URL.Path == "/v1/collect" {
+		h.collect(w, r)
+		return
+	}
 	h.next.ServeHTTP(w, r)
 }
 
@@ -218,13 +254,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // wrong, for a Worker that cannot start (a missing binding or secret).
 func Unavailable(err error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{
-			"type": "about:blank", "title": http.StatusText(http.StatusServiceUnavailable),
-			"status": http.StatusServiceUnavailable, "code": "unavailable",
-			"detail": "the edge collector is misconfigured: " + err.Error(),
-		})
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "the edge collector is misconfigured: "+err.Error())
+	})
+}
+
+// writeProblem answers with an RFC 9457 problem.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": http.StatusText(status),
+		"status": status, "code": code, "detail": detail,
 	})
 }

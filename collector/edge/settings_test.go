@@ -46,6 +46,7 @@ func TestLoadSettings(t *testing.T) {
 		{env(EnvRequireVerifiedSignIn, "maybe"), EnvRequireVerifiedSignIn},
 		{env(EnvRequireVerifiedSignIn, "true"), "needs " + EnvIdentitySecret},
 		{env(EnvAdminToken, "short"), EnvAdminToken},
+		{env(EnvGoInstance, "forever"), EnvGoInstance},
 	} {
 		if _, err := LoadSettings(c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("LoadSettings: error %v, want one that says %q", err, c.want)

@@ -78,12 +78,16 @@ type batch struct {
 // whose count of inserted rows is not trusted), counts them in SQL.
 func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	st := in.cfg.Store
+	// A high water read here has nothing inserted after it yet.
+	fresh := !b.hwKnown
 	if err := in.markHighWater(ctx, b); err != nil {
 		return err
 	}
-	now, err := st.EventsHighWater(ctx, b.q)
-	if err != nil {
-		return err
+	now, err := b.highWater, error(nil)
+	if !fresh {
+		if now, err = st.EventsHighWater(ctx, b.q); err != nil {
+			return err
+		}
 	}
 	if now > b.highWater {
 		if err := st.CountEvents(ctx, b.q, b.highWater, now); err != nil {

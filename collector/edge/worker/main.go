@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"syscall/js"
 
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
@@ -20,15 +21,16 @@ import (
 	"github.com/syumai/workers/cloudflare/d1"
 
 	"github.com/visitrack/visitrack/collector/edge"
+	"github.com/visitrack/visitrack/collector/edge/d1batch"
 )
 
 func main() {
 	// What the program writes shows in `wrangler tail` and the dashboard.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := openDB()
+	db, batch, err := openDB()
 	var h http.Handler
 	if err == nil {
-		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger)
+		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger, edge.WithBatcher(batch))
 	}
 	if err != nil {
 		logger.Error("edge: cannot start", "err", err)
@@ -49,14 +51,25 @@ func main() {
 		}
 		return nil
 	})
-	workers.Serve(h)
+	workers.ServeNonBlock(wholeBodies(h))
+	workers.Ready()
+	if js.Global().Get("context").Get("keepInstance").Truthy() {
+		// The glue (glue/worker.mjs) keeps this instance for the
+		// isolate's next requests: never return. Once per isolate, this
+		// line shows that it does (the edge tests count it).
+		fmt.Fprintln(os.Stderr, "edge: Go instance started, kept for this isolate's requests")
+		select {}
+	}
+	// A fresh instance per request: end once its answer is sent.
+	<-workers.Done()
 }
 
-// openDB opens the D1 binding DB (wrangler.jsonc).
-func openDB() (*sql.DB, error) {
+// openDB opens the D1 binding DB (wrangler.jsonc), with the writes of a
+// d1batch.Unit held for one batch() call.
+func openDB() (*sql.DB, d1batch.Batcher, error) {
 	c, err := d1.OpenConnector("DB")
 	if err != nil {
-		return nil, fmt.Errorf("the D1 binding DB: %w", err)
+		return nil, nil, fmt.Errorf("the D1 binding DB: %w", err)
 	}
-	return sql.OpenDB(c), nil
+	return sql.OpenDB(d1batch.NewConnector(c)), d1batch.D1(cloudflare.GetBinding("DB")), nil
 }

@@ -9,6 +9,7 @@ package wrangler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,9 @@ type Options struct {
 	// TestScheduled serves /__scheduled, which runs the worker's
 	// scheduled handler (its Cron Trigger): see Dev.Scheduled.
 	TestScheduled bool
+	// LogLevel is wrangler's --log-level; "warn" when empty. "info" shows
+	// each request, "log" also what the worker writes to the console.
+	LogLevel string
 }
 
 // Dev is a running `wrangler dev`.
@@ -195,7 +199,7 @@ func Start(ctx context.Context, opt Options) (*Dev, error) {
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--inspector-port", strconv.Itoa(inspector),
 		"--persist-to", opt.StateDir, "--env-file", envFile,
-		"--show-interactive-dev-session=false", "--live-reload=false", "--log-level", "warn"}
+		"--show-interactive-dev-session=false", "--live-reload=false", "--log-level", cmp.Or(opt.LogLevel, "warn")}
 	if opt.TestScheduled {
 		args = append(args, "--test-scheduled")
 	}
@@ -277,6 +281,9 @@ func (d *Dev) Scheduled(ctx context.Context, cron string) error {
 
 // Output returns the end of wrangler's output.
 func (d *Dev) Output() string { return d.out.String() }
+
+// ProcessGroup is the id of the process group of wrangler and workerd.
+func (d *Dev) ProcessGroup() int { return d.cmd.Process.Pid }
 
 // Stop ends wrangler and workerd: SIGTERM to the process group, SIGKILL
 // after five seconds.
