@@ -106,7 +106,7 @@
     var tok = token();
     if (!tok) return Promise.reject(new ApiError(0, 'no_token', 'Paste an API token above first.', ''));
     var headers = Object.assign({ Authorization: 'Bearer ' + tok, Accept: 'application/json' }, opt.headers || {});
-    return fetch(path, { method: opt.method || 'GET', headers: headers, cache: 'no-store', signal: opt.signal })
+    return fetch(path, { method: opt.method || 'GET', headers: headers, body: opt.body, cache: 'no-store', signal: opt.signal })
       .catch(function (err) {
         if (err.name === 'AbortError') throw err;
         throw new ApiError(0, 'network', 'the collector did not answer (' + err.message + ')', '');

@@ -111,6 +111,8 @@
       '<section><h2>Visitor data <span id="vt-version"></span></h2><pre id="vt-data">{}</pre>' +
       '<div class="row" style="margin-top:.4rem"><button class="ghost" id="vt-theme">Toggle prefs.theme</button>' +
       '<span id="vt-update-msg" class="note"></span></div></section>' +
+      '<section><h2>Notifications</h2><ol id="vt-notes" class="notes"><li class="note">None yet: send one from the ' +
+      'console\'s visit view (or POST /v1/visits/{visitId}/notifications).</li></ol></section>' +
       '</div></aside>');
     p.querySelector('#vt-theme').addEventListener('click', function () {
       var msg = document.getElementById('vt-update-msg');
@@ -122,6 +124,20 @@
           ? 'prefs is not browser-writable (start the collector with --browser-writable prefs)'
           : err.message;
       });
+    });
+    // A backend's notification (Genesys's Notification API): shown as text.
+    visitrack.onNotification(function (n) {
+      var list = p.querySelector('#vt-notes'), first = list.querySelector('.note');
+      if (first) first.remove();
+      var li = document.createElement('li');
+      var ch = document.createElement('strong');
+      ch.textContent = n.channel;
+      var body = document.createElement('code');
+      body.textContent = JSON.stringify(n.data);
+      li.append(ch, ' ', body);
+      li.dataset.id = n.id;
+      list.prepend(li);
+      flash('Notification on ' + n.channel);
     });
     visitrack.visitorData.onChange(function (data, version) {
       document.getElementById('vt-data').textContent = JSON.stringify(data, null, 2);
