@@ -47,7 +47,7 @@ func install(l *loop) *agent.Agent {
 	}), wire.Version)
 	l.post(a.Ready)
 
-	listen(g, "pagehide", func(js.Value) { l.post(a.PageHide) })
+	listen(g, "pagehide", func(js.Value) { l.post(a.Leave) })
 	listen(g, "pageshow", func(e js.Value) {
 		if boolean(e, "persisted") {
 			l.post(a.PageShow)

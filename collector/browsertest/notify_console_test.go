@@ -71,3 +71,33 @@ func TestConsoleSendsNotification(t *testing.T) {
 		chromedp.Click(`#visit-notify button`, chromedp.ByQuery))
 	waitPage(t, op, "nobody reached", `(document.getElementById('visit-notify-delivered') || {dataset: {}}).dataset.delivered === '0'`)
 }
+
+// TestLeavingPageIsNoLongerOpen: a page the visitor leaves closes its
+// WebSocket (pagehide), so that notifications and the live list no longer
+// count it, even where the browser keeps it in the back-forward cache.
+func TestLeavingPageIsNoLongerOpen(t *testing.T) {
+	c := startCollector(t, t.TempDir(), "127.0.0.1:0")
+	b := newBrowser(t)
+	open(t, b, c.URL()+"/demo/")
+	id := connected(t, b)
+	delivered := func() int {
+		req, _ := http.NewRequest("POST", c.URL()+"/v1/visits/"+id.VisitID+"/notifications", strings.NewReader(`{"channel":"probe","data":1}`))
+		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a struct{ Delivered int }
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("notify: %d %v", resp.StatusCode, err)
+		}
+		return a.Delivered
+	}
+	if n := delivered(); n != 1 {
+		t.Fatalf("the open page: delivered %d, want 1", n)
+	}
+	run(t, b, chromedp.Navigate("about:blank"))
+	waitFor(t, "the page to be no longer open", func() bool { return delivered() == 0 })
+}

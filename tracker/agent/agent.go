@@ -524,6 +524,18 @@ func (a *Agent) PageHide() {
 	a.flush()
 }
 
+// Leave handles pagehide: the page goes, or into the back-forward cache.
+// Besides PageHide's beacon, it closes the WebSocket, so that the collector
+// stops counting the page as open (notifications, live visitors) and the
+// browser may keep the page for "back"; PageShow connects again. A page
+// only hidden (another tab) keeps its socket, for pushes.
+func (a *Agent) Leave() {
+	a.PageHide()
+	if a.started {
+		a.disconnect()
+	}
+}
+
 // PageShow handles a page restored from the back-forward cache: a new page
 // view of the same document.
 func (a *Agent) PageShow() {

@@ -757,3 +757,34 @@ func TestCookielessBeforeConsent(t *testing.T) {
 		t.Fatalf("cookies after refusal: %v", live)
 	}
 }
+
+// TestLeaveClosesTheSocket: pagehide closes the WebSocket (the page is no
+// longer open for the collector, and may go into the back-forward cache);
+// a page only hidden keeps it; a page restored from the cache connects
+// again and counts a new page view.
+func TestLeaveClosesTheSocket(t *testing.T) {
+	e := newEnv(t)
+	a := start(t, e, ConfigPatch{})
+	welcome(t, e, protocol.Welcome{})
+	first := e.lastSocket()
+	a.PageHide() // the tab is hidden: pushes still reach it
+	if first.closed {
+		t.Fatal("a hidden page closed its socket")
+	}
+	a.Leave()
+	if !first.closed || a.sock != nil {
+		t.Fatal("pagehide left the socket open")
+	}
+	e.Advance(60_000)
+	if len(e.socks) != 1 {
+		t.Fatalf("a page that left dialled again: %d sockets", len(e.socks))
+	}
+	a.PageShow()
+	if len(e.socks) != 2 || e.lastSocket() == first {
+		t.Fatalf("the restored page did not connect again: %d sockets", len(e.socks))
+	}
+	welcome(t, e, protocol.Welcome{})
+	if got := names(sentEvents(t, e.lastSocket())); !strings.Contains(got, "PageEntered") {
+		t.Fatalf("the restored page sent %s, want a new PageEntered", got)
+	}
+}
