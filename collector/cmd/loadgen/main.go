@@ -65,10 +65,12 @@ func main() {
 	soakLoad := flag.Duration("soak-load", 3*time.Minute, "soak: how long the load lasts")
 	soakIdle := flag.Duration("soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
 	soakEvery := flag.Duration("soak-every", 10*time.Second, "soak: report interval")
+	soakNoReader := flag.Bool("soak-no-reader", false, "soak: leave out the REST reader (to measure its cost)")
 	flag.Parse()
 	if *soakMode {
 		err := soak(*bin, soakConfig{visitors: *visitors, perFrame: *pacedPerFrame, rate: *rate,
-			load: *soakLoad, idle: *soakIdle, every: *soakEvery, maxWALLoad: 256 << 20, maxWALIdle: 64 << 20})
+			load: *soakLoad, idle: *soakIdle, every: *soakEvery, maxWALLoad: 256 << 20, maxWALIdle: 64 << 20,
+			noReader: *soakNoReader})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
 			os.Exit(1)

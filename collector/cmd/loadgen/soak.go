@@ -26,6 +26,10 @@ type soakConfig struct {
 	// maxWALLoad and maxWALIdle are SPEC 9's bounds: the WAL during the
 	// load, and at the end of the idle period.
 	maxWALLoad, maxWALIdle int64
+	// noReader leaves the REST reader out, to tell its cost on the ack
+	// latency (its visits list counts each visit's events, and a soak's
+	// visits grow to thousands of events) from the writer's.
+	noReader bool
 }
 
 // soak drives a real collector with paced WebSocket visitors (rate 0: back
@@ -118,7 +122,7 @@ func soak(bin string, cfg soakConfig) error {
 	go func() {
 		defer wg.Done()
 		client := &http.Client{Timeout: 30 * time.Second}
-		for time.Now().Before(loadEnd) {
+		for !cfg.noReader && time.Now().Before(loadEnd) {
 			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+col.addr+"/v1/visits?limit=100", nil)
 			req.Header.Set("Authorization", "Bearer "+adminToken)
 			resp, err := client.Do(req)
