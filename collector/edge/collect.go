@@ -16,9 +16,9 @@ import (
 // that the browser sends the batch again.
 func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
 	ctx, unit := d1batch.Begin(r.Context(), h.batch)
-	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	buf := NewBufferedResponse(http.Header{})
 	h.next.ServeHTTP(buf, r.WithContext(ctx))
-	if buf.status >= 200 && buf.status < 300 {
+	if buf.Status >= 200 && buf.Status < 300 {
 		if err := unit.Commit(r.Context()); err != nil {
 			h.log.Error("edge: commit /v1/collect", "err", err)
 			for k, v := range buf.header {
@@ -35,27 +35,36 @@ func (h *handler) collect(w http.ResponseWriter, r *http.Request) {
 	for k, v := range buf.header {
 		w.Header()[k] = v
 	}
-	w.WriteHeader(buf.status)
-	w.Write(buf.body.Bytes())
+	w.WriteHeader(buf.Status)
+	w.Write(buf.Body.Bytes())
 }
 
-// bufferedResponse keeps an answer until the writes behind it commit.
-type bufferedResponse struct {
+// BufferedResponse keeps an answer's status and body (and, with its own
+// header map, its headers) for the caller to send later: after the writes
+// behind it commit (collect), or whole to the Worker runtime (the worker's
+// main).
+type BufferedResponse struct {
 	header      http.Header
-	status      int
+	Status      int
 	wroteHeader bool
-	body        bytes.Buffer
+	Body        bytes.Buffer
 }
 
-func (b *bufferedResponse) Header() http.Header { return b.header }
+// NewBufferedResponse buffers into header (pass the real writer's to keep
+// the headers there).
+func NewBufferedResponse(header http.Header) *BufferedResponse {
+	return &BufferedResponse{header: header, Status: http.StatusOK}
+}
 
-func (b *bufferedResponse) WriteHeader(status int) {
+func (b *BufferedResponse) Header() http.Header { return b.header }
+
+func (b *BufferedResponse) WriteHeader(status int) {
 	if !b.wroteHeader {
-		b.status, b.wroteHeader = status, true
+		b.Status, b.wroteHeader = status, true
 	}
 }
 
-func (b *bufferedResponse) Write(p []byte) (int, error) {
+func (b *BufferedResponse) Write(p []byte) (int, error) {
 	b.wroteHeader = true
-	return b.body.Write(p)
+	return b.Body.Write(p)
 }

@@ -3,13 +3,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"runtime"
 	"sync/atomic"
 	"syscall/js"
+
+	"github.com/visitrack/visitrack/collector/edge"
 )
 
 // gcEvery is how many requests a kept instance serves between
@@ -56,36 +57,14 @@ func wholeBodies(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		buf := &bufferedWriter{header: w.Header(), status: http.StatusOK}
+		buf := edge.NewBufferedResponse(w.Header())
 		next.ServeHTTP(buf, r)
-		w.WriteHeader(buf.status)
-		if buf.body.Len() == 0 {
+		w.WriteHeader(buf.Status)
+		if buf.Body.Len() == 0 {
 			return
 		}
-		body := js.Global().Get("Uint8Array").New(buf.body.Len())
-		js.CopyBytesToJS(body, buf.body.Bytes())
+		body := js.Global().Get("Uint8Array").New(buf.Body.Len())
+		js.CopyBytesToJS(body, buf.Body.Bytes())
 		raw.WriteRawJSBody(body)
 	})
-}
-
-// bufferedWriter keeps an answer's status and body; its headers are the
-// real writer's.
-type bufferedWriter struct {
-	header      http.Header
-	status      int
-	wroteHeader bool
-	body        bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-
-func (b *bufferedWriter) WriteHeader(status int) {
-	if !b.wroteHeader {
-		b.status, b.wroteHeader = status, true
-	}
-}
-
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	b.wroteHeader = true
-	return b.body.Write(p)
 }
