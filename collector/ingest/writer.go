@@ -65,8 +65,11 @@ type batch struct {
 	// (known once hwKnown): the stats rollup counts the rows after it.
 	highWater int64
 	hwKnown   bool
-	// counts and pages are the rollup rows of rows (countRows).
+	// counts and pages are the rollup rows of rows (countRows), and
+	// visitEvents the new events per visit that flush adds to the visits'
+	// event counts (empty when CountEvents counted them in SQL).
 	counts, pages map[store.StatKey]int64
+	visitEvents   map[string]int64
 }
 
 // count inserts the batch's rows and adds every event the transaction
@@ -90,7 +93,7 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 		}
 	}
 	if now > b.highWater {
-		if err := st.CountEvents(ctx, b.q, b.highWater, now); err != nil {
+		if err := st.CountEvents(ctx, b.q, b.highWater, now, direct); err != nil {
 			return err
 		}
 	}
@@ -102,7 +105,8 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 		return nil
 	}
 	if direct || inserted != int64(len(b.rows)) || !in.countRows(b) {
-		return st.CountEvents(ctx, b.q, now, 0)
+		clear(b.visitEvents)
+		return st.CountEvents(ctx, b.q, now, 0, direct)
 	}
 	if err := st.AddStats(ctx, b.q, false, b.counts); err != nil {
 		return err
@@ -113,17 +117,20 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	return nil
 }
 
-// countRows tallies b.rows per rollup row in b.counts and b.pages; false
-// when a row's visit is not in the cache (its bot flag unknown).
+// countRows tallies b.rows per rollup row in b.counts and b.pages, and
+// per visit in b.visitEvents; false when a row's visit is not in the cache
+// (its bot flag unknown).
 func (in *Ingester) countRows(b *batch) bool {
 	clear(b.counts)
 	clear(b.pages)
+	clear(b.visitEvents)
 	for i := range b.rows {
 		r := &b.rows[i]
 		v := b.cache.get(r.VisitID)
 		if v == nil {
 			return false
 		}
+		b.visitEvents[r.VisitID]++
 		for _, l := range store.StatsLevels {
 			bucket := r.CorrectedAt / l * l
 			b.counts[store.StatKey{Level: l, Bucket: bucket, Key: r.Name, Bot: v.Bot}]++
@@ -151,7 +158,8 @@ func (in *Ingester) markHighWater(ctx context.Context, b *batch) error {
 
 func newBatch(cache *visitCache) *batch {
 	return &batch{cache: cache, touched: make(map[string]int64),
-		counts: make(map[store.StatKey]int64), pages: make(map[store.StatKey]int64)}
+		counts: make(map[store.StatKey]int64), pages: make(map[store.StatKey]int64),
+		visitEvents: make(map[string]int64)}
 }
 
 func (b *batch) reset(q store.Querier) {
@@ -161,6 +169,7 @@ func (b *batch) reset(q store.Querier) {
 	clear(b.idRows[:cap(b.idRows)])
 	b.idRows = b.idRows[:0]
 	clear(b.touched)
+	clear(b.visitEvents)
 	b.hwKnown = false
 }
 
@@ -329,8 +338,9 @@ func (in *Ingester) fail(jobs []*job, err error) {
 }
 
 // flush writes what a batch gathered: the events, their count in the
-// stats rollup, and the last activity of visits whose stored value is
-// stale.
+// stats rollup and in their visits, and the last activity of visits whose
+// stored value is stale. A visit whose count changes is written anyway, so
+// its last activity goes with it.
 func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 	if len(b.rows) > 0 || b.hwKnown {
 		if err := in.count(ctx, b, direct); err != nil {
@@ -346,12 +356,21 @@ func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 			return err
 		}
 	}
+	for visitID, n := range b.visitEvents {
+		at := b.touched[visitID]
+		if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at, n); err != nil {
+			return err
+		}
+		if e := b.cache.get(visitID); e != nil && at > e.written {
+			e.written = at
+		}
+	}
 	for visitID, at := range b.touched {
 		e := b.cache.get(visitID)
-		if e == nil || !direct && at-e.written < touchEvery.Milliseconds() {
+		if e == nil || b.visitEvents[visitID] > 0 || !direct && at-e.written < touchEvery.Milliseconds() {
 			continue
 		}
-		if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at); err != nil {
+		if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at, 0); err != nil {
 			return err
 		}
 		e.written = at

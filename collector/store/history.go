@@ -21,14 +21,15 @@ var _ collector.HistoryService = (*Store)(nil)
 
 // visitColumns reads a visit with its counts. last_seen_at is refreshed
 // only every few seconds on ingest, so the visit's newest event can be
-// newer: lastSeenAt is the later of the two. All three subqueries walk the
-// (visit_id, …) indexes of pages and events.
+// newer: lastSeenAt is the later of the two (one seek in events_visit).
+// The event count is kept on the visit by ingest (CountEvents,
+// TouchVisit); the page count walks the visit's few entries of pages_visit.
 const visitColumns = `v.visit_id, v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
 	v.started_at,
 	max(v.last_seen_at, coalesce((SELECT max(e.corrected_at) FROM events e WHERE e.visit_id = v.visit_id), 0)),
 	v.ended_at, v.landing_url, v.referrer, v.user_agent,
 	(SELECT count(*) FROM pages p WHERE p.visit_id = v.visit_id),
-	(SELECT count(*) FROM events e WHERE e.visit_id = v.visit_id),
+	v.event_count,
 	v.browser, v.browser_version, v.os, v.device_type, v.bot, v.bot_reason, v.referrer_type,
 	v.utm, v.click_ids, v.country, v.region, v.city, v.reached, v.was_verified, v.cookieless`
 

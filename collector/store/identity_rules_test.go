@@ -155,7 +155,7 @@ func TestActivityMovesForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, at := range []int64{3000, 2000} {
-		if err := s.TouchVisit(ctx, s.DB(), v.VisitID, at); err != nil {
+		if err := s.TouchVisit(ctx, s.DB(), v.VisitID, at, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -389,9 +389,12 @@ func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) (bool, er
 	return true, nil
 }
 
-// TouchVisit moves the visit's last activity forward to at.
-func (s *Store) TouchVisit(ctx context.Context, q Querier, visitID string, at int64) error {
-	if _, err := s.execHot(ctx, q, `UPDATE visits SET last_seen_at = max(last_seen_at, ?) WHERE visit_id = ?`, at, visitID); err != nil {
+// TouchVisit moves the visit's last activity forward to at and adds
+// events, the visit's events the same transaction stored and counted in Go
+// (see CountEvents for those counted in SQL), to its event count.
+func (s *Store) TouchVisit(ctx context.Context, q Querier, visitID string, at, events int64) error {
+	if _, err := s.execHot(ctx, q, `UPDATE visits SET last_seen_at = max(last_seen_at, ?), event_count = event_count + ?
+		WHERE visit_id = ?`, at, events, visitID); err != nil {
 		return fmt.Errorf("touch visit %s: %w", visitID, err)
 	}
 	return nil
@@ -524,12 +527,20 @@ func PageURL(url string) string {
 }
 
 // CountEvents adds the events with a rowid in (after, upTo] (upTo 0: no
-// bound) to the rollups that the stats read, with their visit's bot flag.
+// bound) to the rollups that the stats read, with their visit's bot flag,
+// and to their visits' event counts.
 // Run in the transaction that inserted them, it counts each stored event
 // once: a resend inserts no row. Ingest counts in Go what it can (see
 // AddStats) and calls this for the rest. (On D1, without transactions, a
 // request that runs at the same moment can make a minute approximate.)
-func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64) error {
+//
+// recount sets the event count of each visit in the range to its count of
+// events instead of adding to it: without transactions (D1) another
+// request's rows can fall in the range too, and adding them would count
+// them twice, where a recount is right whichever request runs last. It
+// reads every event of those visits, so it is for the edge's one request
+// per call, not for the native writer.
+func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, recount bool) error {
 	if upTo <= 0 {
 		upTo = 1<<63 - 1
 	}
@@ -546,6 +557,16 @@ func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64) e
 		WHERE e.rowid > ? AND e.rowid <= ? AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
 		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
 		return fmt.Errorf("count page views: %w", err)
+	}
+	query := `UPDATE visits SET event_count = event_count + c.n
+		FROM (SELECT visit_id, count(*) AS n FROM events WHERE rowid > ? AND rowid <= ? GROUP BY visit_id) AS c
+		WHERE visits.visit_id = c.visit_id`
+	if recount {
+		query = `UPDATE visits SET event_count = (SELECT count(*) FROM events e WHERE e.visit_id = visits.visit_id)
+			WHERE visit_id IN (SELECT visit_id FROM events WHERE rowid > ? AND rowid <= ?)`
+	}
+	if _, err := s.execHot(ctx, q, query, after, upTo); err != nil {
+		return fmt.Errorf("count the events of visits: %w", err)
 	}
 	return nil
 }

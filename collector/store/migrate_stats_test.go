@@ -53,3 +53,40 @@ func TestMigrationCountsOldEvents(t *testing.T) {
 		t.Errorf("pages after the migration: %v", pages)
 	}
 }
+
+// TestMigrationCountsVisitEvents: the migration that keeps an event count
+// on each visit counts the events an older collector stored.
+func TestMigrationCountsVisitEvents(t *testing.T) {
+	ctx := context.Background()
+	db := databaseBefore(t, "0012_visit_event_count.sql")
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixMilli()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for v, events := range []int{3, 0, 1} {
+		visit := fmt.Sprintf("01JD000000000000000000000%d", v)
+		exec(`INSERT INTO visits (visit_id, visitor_id, state, session_id, started_at, last_seen_at)
+			VALUES (?, '01JD0000000000000000000002', 'anonymous', '01JD0000000000000000000003', ?, ?)`, visit, at, at)
+		for i := 0; i < events; i++ {
+			exec(`INSERT INTO events (event_id, visit_id, visitor_id, session_id, name, category, timestamp, corrected_at, received_at)
+				VALUES (?, ?, '01JD0000000000000000000002', '01JD0000000000000000000003', 'Click', 'business', ?, ?, ?)`,
+				fmt.Sprintf("01JD0000000000000000000E%d%d", v, i), visit, at, at, at)
+		}
+	}
+	s := store.New(db)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range []int{3, 0, 1} {
+		visit, err := s.FindVisit(ctx, fmt.Sprintf("01JD000000000000000000000%d", v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if visit.EventCount != want {
+			t.Errorf("visit %d after the migration: eventCount %d, want %d", v, visit.EventCount, want)
+		}
+	}
+}

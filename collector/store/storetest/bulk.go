@@ -22,7 +22,7 @@ func SeedBulk(t testing.TB, s *store.Store, t0 time.Time, visits, events int) {
 	}
 	defer tx.Rollback()
 	visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (visit_id, visitor_id, session_id, started_at, last_seen_at,
-		landing_url, user_agent) VALUES (?, ?, ?, ?, ?, 'https://shop.example/', 'Mozilla/5.0 (bench)')`)
+		landing_url, user_agent, event_count) VALUES (?, ?, ?, ?, ?, 'https://shop.example/', 'Mozilla/5.0 (bench)', ?)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func SeedBulk(t testing.TB, s *store.Store, t0 time.Time, visits, events int) {
 	for v := 0; v < visits; v++ {
 		vid, visitor, session, page := ID(7, v), ID(1, 100000+v), ID(3, 100000+v), ID(4, 100000+v)
 		start := t0.Add(time.Duration(v) * time.Second).UnixMilli()
-		if _, err := visit.ExecContext(ctx, vid, visitor, session, start, start+int64(events)); err != nil {
+		if _, err := visit.ExecContext(ctx, vid, visitor, session, start, start+int64(events), events); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < events; i++ {

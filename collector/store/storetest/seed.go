@@ -116,6 +116,8 @@ func InsertEvent(t testing.TB, s *store.Store, e *collector.Event) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.EventID, e.VisitID, e.VisitorID, e.SessionID, nullStr(e.IdentityID), e.PageID,
 		e.Name, e.Category, ms(ts), ms(e.CorrectedAt), ms(received), e.URL, e.Title, e.Referrer, data)
+	// Ingest keeps the visit's count in the same commit.
+	Exec(t, s, `UPDATE visits SET event_count = event_count + 1 WHERE visit_id = ?`, e.VisitID)
 }
 
 // InsertIdentity stores an identity and links it to its VisitorIDs.
