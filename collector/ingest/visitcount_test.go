@@ -10,6 +10,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/store"
@@ -21,7 +22,9 @@ import (
 // ingest, read by the visits list) equals the visit's stored events after
 // every kind of batch: new events (counted in Go), a resend among new
 // events and identity events (counted in SQL), several visits in one
-// commit, natively and in Direct mode (the edge, which recounts).
+// commit, natively and in Direct mode (the edge, where requests overlap
+// without transactions). The stats rollups count each stored event once
+// too.
 func TestVisitEventCountIsExact(t *testing.T) {
 	for mode, open := range map[string]func(*testing.T) *store.Store{
 		"native": func(t *testing.T) *store.Store { return storetest.New(t) },
@@ -124,4 +127,14 @@ func testVisitEventCount(t *testing.T, st *store.Store, direct bool) {
 	wg.Wait()
 	check("ten concurrent batches", c.VisitID, 16)
 	check("the other visit's concurrent batches", o.VisitID, 21)
+
+	// The stats rollups count the same rows once each too.
+	sum, err := st.Summary(ctx, collector.StatsFilter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour),
+		Bots: collector.BotsInclude})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Events != 37 || sum.Pageviews != 2 {
+		t.Fatalf("stats: %d events, %d pageviews; want 37 and 2", sum.Events, sum.Pageviews)
+	}
 }

@@ -73,14 +73,18 @@ type batch struct {
 }
 
 // count inserts the batch's rows and adds every event the transaction
-// stored to the stats rollups. Events inserted one by one while the jobs
-// were applied (identity events) lie between the high water read before
-// the first of them and the one read now, and are counted in SQL. The
-// batch's rows are counted here in Go when every one of them was new (the
-// rule); a resend among them, or the edge (no transaction, and a driver
-// whose count of inserted rows is not trusted), counts them in SQL.
+// stored to the stats rollups and the visits' event counts. Events
+// inserted one by one while the jobs were applied (identity events) lie
+// between the high water read before the first of them and the one read
+// now, and are counted in SQL. The batch's rows are counted here in Go
+// when every one of them was new (the rule); a resend among them counts
+// them in SQL. The edge (direct) has no transaction and a driver that
+// cannot say which rows were new: it counts in SQL, by event id.
 func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	st := in.cfg.Store
+	if direct {
+		return in.countDirect(ctx, b)
+	}
 	// A high water read here has nothing inserted after it yet.
 	fresh := !b.hwKnown
 	if err := in.markHighWater(ctx, b); err != nil {
@@ -93,7 +97,7 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 		}
 	}
 	if now > b.highWater {
-		if err := st.CountEvents(ctx, b.q, b.highWater, now, direct); err != nil {
+		if err := st.CountEvents(ctx, b.q, b.highWater, now, nil); err != nil {
 			return err
 		}
 	}
@@ -104,9 +108,9 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	if len(b.rows) == 0 {
 		return nil
 	}
-	if direct || inserted != int64(len(b.rows)) || !in.countRows(b) {
+	if inserted != int64(len(b.rows)) || !in.countRows(b) {
 		clear(b.visitEvents)
-		return st.CountEvents(ctx, b.q, now, 0, direct)
+		return st.CountEvents(ctx, b.q, now, 0, nil)
 	}
 	if err := st.AddStats(ctx, b.q, false, b.counts); err != nil {
 		return err
@@ -115,6 +119,31 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 		return st.AddStats(ctx, b.q, true, b.pages)
 	}
 	return nil
+}
+
+// countDirect is count on the edge: the rows of this call after the high
+// water read before its first insert, narrowed to its own event ids, since
+// other requests insert at the same time.
+func (in *Ingester) countDirect(ctx context.Context, b *batch) error {
+	st := in.cfg.Store
+	if err := in.markHighWater(ctx, b); err != nil {
+		return err
+	}
+	var err error
+	if b.args, _, err = st.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
+		return err
+	}
+	clear(b.visitEvents)
+	ids := make([]string, 0, len(b.rows)+len(b.idRows))
+	for _, rows := range [][]store.EventRow{b.idRows, b.rows} {
+		for i := range rows {
+			ids = append(ids, rows[i].EventID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return st.CountEvents(ctx, b.q, b.highWater, 0, ids)
 }
 
 // countRows tallies b.rows per rollup row in b.counts and b.pages, and

@@ -528,44 +528,46 @@ func PageURL(url string) string {
 
 // CountEvents adds the events with a rowid in (after, upTo] (upTo 0: no
 // bound) to the rollups that the stats read, with their visit's bot flag,
-// and to their visits' event counts.
-// Run in the transaction that inserted them, it counts each stored event
-// once: a resend inserts no row. Ingest counts in Go what it can (see
-// AddStats) and calls this for the rest. (On D1, without transactions, a
-// request that runs at the same moment can make a minute approximate.)
+// and to their visits' event counts. Run in the transaction that inserted
+// them, it counts each stored event once: a resend inserts no row. Ingest
+// counts in Go what it can (see AddStats) and calls this for the rest.
 //
-// recount sets the event count of each visit in the range to its count of
-// events instead of adding to it: without transactions (D1) another
-// request's rows can fall in the range too, and adding them would count
-// them twice, where a recount is right whichever request runs last. It
-// reads every event of those visits, so it is for the edge's one request
-// per call, not for the native writer.
-func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, recount bool) error {
+// only, when not nil, narrows the range to those event ids: on D1, without
+// transactions, the rows of requests running at the same moment fall in
+// the range too, and each request would count them again (a test saw 78
+// events counted for 37 stored). A request counts only the ids it sent;
+// the rowid bound still leaves out those a resend did not insert.
+func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, only []string) error {
 	if upTo <= 0 {
 		upTo = 1<<63 - 1
+	}
+	args := []any{after, upTo}
+	cond := `e.rowid > ? AND e.rowid <= ?`
+	if only != nil {
+		ids, err := json.Marshal(only)
+		if err != nil {
+			return fmt.Errorf("count events: %w", err)
+		}
+		cond += ` AND e.event_id IN (SELECT value FROM json_each(?))`
+		args = append(args, string(ids))
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (level, bucket, name, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
-		WHERE e.rowid > ? AND e.rowid <= ? GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
+		WHERE `+cond+` GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
-		WHERE e.rowid > ? AND e.rowid <= ? AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, after, upTo); err != nil {
+		WHERE `+cond+` AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
+		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count page views: %w", err)
 	}
-	query := `UPDATE visits SET event_count = event_count + c.n
-		FROM (SELECT visit_id, count(*) AS n FROM events WHERE rowid > ? AND rowid <= ? GROUP BY visit_id) AS c
-		WHERE visits.visit_id = c.visit_id`
-	if recount {
-		query = `UPDATE visits SET event_count = (SELECT count(*) FROM events e WHERE e.visit_id = visits.visit_id)
-			WHERE visit_id IN (SELECT visit_id FROM events WHERE rowid > ? AND rowid <= ?)`
-	}
-	if _, err := s.execHot(ctx, q, query, after, upTo); err != nil {
+	if _, err := s.execHot(ctx, q, `UPDATE visits SET event_count = event_count + c.n
+		FROM (SELECT e.visit_id, count(*) AS n FROM events e WHERE `+cond+` GROUP BY e.visit_id) AS c
+		WHERE visits.visit_id = c.visit_id`, args...); err != nil {
 		return fmt.Errorf("count the events of visits: %w", err)
 	}
 	return nil
