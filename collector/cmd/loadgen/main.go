@@ -28,7 +28,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -481,9 +480,8 @@ func pushLatency(addr string, visitors, patches int) (pushResult, error) {
 	return pushResult{n: len(lat), rate: float64(patches) / elapsed.Seconds(), p50: q(0.5), p99: q(0.99), max: lat[len(lat)-1]}, nil
 }
 
-// load runs the visitors; each sends a frame, waits for its ack, and
-// repeats: at once (interval 0) or at its next tick, every interval from a
-// random start, like browsers that act independently.
+// load runs the visitors (see visitor) and measures the acks between
+// warmup and warmup+duration.
 func load(addr string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), warmup+duration+time.Minute)
 	defer cancel()
@@ -506,41 +504,14 @@ func load(addr string, visitors, perFrame int, interval, duration, warmup time.D
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			page := ulid.Make().String()
-			var b []byte
-			next := start
-			if interval > 0 {
-				next = start.Add(time.Duration(rand.Int64N(int64(interval))))
-			}
-			for {
-				if interval > 0 {
-					time.Sleep(time.Until(next))
-					next = next.Add(interval)
-				}
-				now := time.Now()
-				if now.After(measureTo) {
-					return
-				}
-				b = appendFrame(b[:0], page, perFrame, now)
-				if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-					errs <- err
-					return
-				}
-				for {
-					_, msg, err := c.Read(ctx)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if strings.HasPrefix(string(msg), `{"type":"ack"`) {
-						break
-					}
-				}
-				done := time.Now()
-				if now.After(measureFrom) && done.Before(measureTo) {
+			err := visitor(ctx, c, perFrame, start, measureTo, interval, func(sent, done time.Time) {
+				if sent.After(measureFrom) && done.Before(measureTo) {
 					acked.Add(int64(perFrame))
-					lat[i] = append(lat[i], done.Sub(now))
+					lat[i] = append(lat[i], done.Sub(sent))
 				}
+			})
+			if err != nil {
+				errs <- err
 			}
 		}()
 	}

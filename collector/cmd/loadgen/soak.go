@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,35 +81,14 @@ func soak(bin string, cfg soakConfig) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			page := ulid.Make().String()
-			var b []byte
-			next := start
-			if interval > 0 {
-				next = start.Add(time.Duration(rand.Int64N(int64(interval))))
-			}
-			for {
-				if interval > 0 {
-					time.Sleep(time.Until(next))
-					next = next.Add(interval)
-				}
-				now := time.Now()
-				if now.After(loadEnd) {
-					return
-				}
-				b = appendFrame(b[:0], page, cfg.perFrame, now)
-				if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-					errs <- err
-					return
-				}
-				if err := readAck(ctx, c); err != nil {
-					errs <- err
-					return
-				}
-				d := time.Since(now)
+			err := visitor(ctx, c, cfg.perFrame, start, loadEnd, interval, func(sent, done time.Time) {
 				acked.Add(int64(cfg.perFrame))
 				mu.Lock()
-				window = append(window, d)
+				window = append(window, done.Sub(sent))
 				mu.Unlock()
+			})
+			if err != nil {
+				errs <- err
 			}
 		}()
 	}
