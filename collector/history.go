@@ -105,6 +105,7 @@ const (
 	ScopeMetadataRead     = "metadata:read"
 	ScopeMetadataWrite    = "metadata:write"
 	ScopeNotifyWrite      = "notify:write" // POST /v1/visits/{visitId}/notifications
+	ScopeMetricsRead      = "metrics:read" // GET /metrics: traffic figures are not for everyone
 	ScopeAdmin            = "admin"        // every scope; the admin token has it
 )
 

@@ -22,7 +22,7 @@ var scopeUniverse = []string{
 	collector.ScopeVisitorDataWrite + "crm_integration", collector.ScopeVisitorDataWrite + "campaign",
 	collector.ScopeVisitorDataWrite + "*",
 	collector.ScopeMetadataRead, collector.ScopeMetadataWrite,
-	collector.ScopeStatsRead, collector.ScopeNotifyWrite,
+	collector.ScopeStatsRead, collector.ScopeNotifyWrite, collector.ScopeMetricsRead,
 }
 
 // scopeRoute is one request to one route and the scopes it needs, in
@@ -45,6 +45,7 @@ func TestEveryRouteChecksItsScope(t *testing.T) {
 	e := newVDEnv(t)
 	h := New(Config{History: e.s, Tokens: e.s, VisitorData: e.vd, Metadata: e.md, Stats: e.s})
 	h.HandleStream(e.hub, StreamOptions{KeepAlive: time.Hour})
+	h.HandleMetrics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "# metrics\n") }))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
@@ -66,6 +67,7 @@ func TestEveryRouteChecksItsScope(t *testing.T) {
 		method, _, _ := strings.Cut(pattern, " ")
 		routes = append(routes, scopeRoute{pattern: pattern, method: method, path: path, body: body, header: header, need: need})
 	}
+	add("GET /metrics", "/metrics", "", nil, []string{collector.ScopeMetricsRead})
 	add("GET /v1/visits", "/v1/visits", "", nil, []string{hr})
 	add("GET /v1/visits/{visitId}", vis, "", nil, []string{hr})
 	add("GET /v1/visits/{visitId}/pages", vis+"/pages", "", nil, []string{hr})

@@ -270,6 +270,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.geoip, geo = db, db
 	}
 	mx := metrics.New()
+	if w, ok := m.store.Engine().(metrics.WAL); ok {
+		mx.WatchWAL(w)
+	}
 	hooks, err := webhook.New(ctx, m.store, webhook.Config{
 		Guard:    webhook.Guard{AllowPrivate: m.Config.WebhookAllowPrivate},
 		Observer: mx,

@@ -3,6 +3,9 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,6 +39,7 @@ func BenchmarkCollect(b *testing.B) {
 	ctx := context.Background()
 	b.SetParallelism(500) // 1,000 goroutines on 2 cores
 	b.ReportAllocs()
+	written := bytesWritten()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String(), IP: "127.0.0.1"}
@@ -65,6 +69,29 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if written >= 0 {
+		// What the commits write (the WAL: nothing checkpoints here), the
+		// bytes the checkpoints later copy too.
+		b.ReportMetric(float64(bytesWritten()-written)/float64(b.N), "B-written/event")
+	}
+}
+
+// bytesWritten is what this process has passed to write(2) so far
+// (Linux's /proc/self/io wchar), or -1 where that is not known.
+func bytesWritten() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // BenchmarkCollectNewVisits is the worst case for enrichment: every call

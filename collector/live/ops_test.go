@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/daemon"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -83,8 +85,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
-// TestOperations: /healthz without auth, /metrics in Prometheus text with
-// the ingest metrics.
+// TestOperations: /healthz without auth; /metrics in Prometheus text with
+// the ingest metrics, for a token with metrics:read only.
 func TestOperations(t *testing.T) {
 	col := collectortest.Start(t)
 	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
@@ -95,7 +97,24 @@ func TestOperations(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), "ok") {
 		t.Fatalf("healthz: %d %s", status, body)
 	}
-	status, body = collectortest.Request(t, col.URL(), "", "GET", "/metrics", nil)
+	s, closeDB, err := daemon.OpenStore(col.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	token := func(scope string) string {
+		_, secret, err := s.CreateToken(context.Background(), []string{scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	for token, want := range map[string]int{"": 401, token(collector.ScopeStatsRead): 403} {
+		if status, body := collectortest.Request(t, col.URL(), token, "GET", "/metrics", nil); status != want {
+			t.Fatalf("metrics with token %q: %d %s, want %d", token, status, body, want)
+		}
+	}
+	status, body = collectortest.Request(t, col.URL(), token(collector.ScopeMetricsRead), "GET", "/metrics", nil)
 	if status != 200 {
 		t.Fatalf("metrics: %d", status)
 	}
@@ -106,6 +125,7 @@ func TestOperations(t *testing.T) {
 		"visitrack_websocket_connections 1",
 		"visitrack_commit_seconds_bucket",
 		"visitrack_commit_batch_events_count",
+		"visitrack_wal_bytes ", "visitrack_wal_restarts_total 0", "visitrack_wal_restarts_given_up_total 0",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)

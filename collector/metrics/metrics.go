@@ -103,3 +103,29 @@ func (m *Metrics) WebhookAttemptFailed() { m.webhookAttempts.Inc() }
 
 // WebhookFailed implements webhook.Observer.
 func (m *Metrics) WebhookFailed() { m.webhookFailed.Inc() }
+
+// WAL is what the write-ahead log's keeper (sqlite.WAL) tells about it.
+type WAL interface {
+	// Size is the log file's size in bytes.
+	Size() int64
+	// Restarts counts the writer's checkpoints that restarted the log,
+	// and those that readers kept from it.
+	Restarts() (done, gaveUp int64)
+}
+
+// WatchWAL exports the log's size and restarts, read at each scrape: an
+// operator sees the bound hold (SPEC section 9), and a log that readers
+// keep from restarting.
+func (m *Metrics) WatchWAL(w WAL) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "visitrack_wal_bytes", Help: "Size of the SQLite write-ahead log file."},
+			func() float64 { return float64(w.Size()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_wal_restarts_total", Help: "Checkpoints by the ingest writer that started the log again from its beginning."},
+			func() float64 { done, _ := w.Restarts(); return float64(done) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_wal_restarts_given_up_total", Help: "Restarts of the log that readers of older snapshots kept from happening (tried again shortly after)."},
+			func() float64 { _, gaveUp := w.Restarts(); return float64(gaveUp) }),
+	)
+}

@@ -309,7 +309,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/", s.api)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", s.cfg.Metrics)
+		// Behind a token (metrics:read): the figures tell anyone the
+		// site's traffic, and the collector faces the internet.
+		s.api.HandleMetrics(s.cfg.Metrics)
+		mux.Handle("GET /metrics", s.api)
 	} else {
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, http.StatusNotImplemented, "metrics_unavailable", "this build exports no metrics")

@@ -22,6 +22,10 @@ type Engine interface {
 // WithEngine sets the native database's Engine.
 func WithEngine(e Engine) Option { return func(s *Store) { s.engine = e } }
 
+// Engine returns the native database's Engine (nil on D1), for what
+// else it may tell (the daemon exports the log's figures).
+func (s *Store) Engine() Engine { return s.engine }
+
 // AfterCommit lets the engine keep the log bounded; see Engine.
 func (s *Store) AfterCommit(ctx context.Context) {
 	if s.engine != nil {
