@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/visitrack/visitrack/collector"
 )
@@ -304,11 +303,9 @@ func (s *Store) EventExists(ctx context.Context, q Querier, eventID string) (boo
 	return n > 0, nil
 }
 
-// insertSQL caches the multi-row INSERT statement text by row count.
-var insertSQL sync.Map // int -> string
-
-func eventInsertSQL(n int) string {
-	if v, ok := insertSQL.Load(n); ok {
+// eventInsertSQL is the INSERT of n event rows (cached by n).
+func (s *Store) eventInsertSQL(n int) string {
+	if v, ok := s.insertSQL.Load(n); ok {
 		return v.(string)
 	}
 	var b strings.Builder
@@ -321,7 +318,7 @@ func eventInsertSQL(n int) string {
 		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 	}
 	b.WriteString(" ON CONFLICT (event_id) DO NOTHING")
-	insertSQL.Store(n, b.String())
+	s.insertSQL.Store(n, b.String())
 	return b.String()
 }
 
@@ -340,7 +337,7 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 				r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
 				r.URL, r.Title, r.Referrer, r.Data, r.IP)
 		}
-		res, err := s.execHot(ctx, q, eventInsertSQL(n), args...)
+		res, err := s.execHot(ctx, q, s.eventInsertSQL(n), args...)
 		if err != nil {
 			return args, inserted, fmt.Errorf("insert %d events: %w", n, err)
 		}
@@ -457,7 +454,7 @@ func (s *Store) EndVisit(ctx context.Context, q Querier, v *VisitState, endedAt 
 // runs an identity event's side effects only the first time.
 func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, error) {
 	var id string
-	err := q.QueryRowContext(ctx, eventInsertSQL(1)+" RETURNING event_id",
+	err := q.QueryRowContext(ctx, s.eventInsertSQL(1)+" RETURNING event_id",
 		r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
 		r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
 		r.URL, r.Title, r.Referrer, r.Data, r.IP).Scan(&id)

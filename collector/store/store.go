@@ -53,6 +53,8 @@ type Store struct {
 	// reuse inside the writer's transactions.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+	// insertSQL caches the multi-row event INSERT's text by row count.
+	insertSQL sync.Map // int -> string
 
 	engine Engine // nil on D1
 }
