@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -147,9 +148,9 @@ func soak(bin string, cfg soakConfig) error {
 			if time.Now().After(loadEnd) {
 				phase = "idle"
 			}
-			fmt.Printf("t=%4.0fs %s  WAL %9s (peak %9s)  RSS %9s  %6.0f events/s  ack p99 %s  reads %d\n",
+			fmt.Printf("t=%4.0fs %s  WAL %9s (peak %9s)  RSS %9s  %6.0f events/s  ack p99 %s  reads %d  %s\n",
 				time.Since(start).Seconds(), phase, mb(fileSize(wal)), mb(walPeak.Load()), mb(col.rss()),
-				float64(n-lastAcked)/cfg.every.Seconds(), p99(w), reads.Load())
+				float64(n-lastAcked)/cfg.every.Seconds(), p99(w), reads.Load(), col.walRestarts())
 			lastAcked = n
 			walPeak.Store(0)
 			done = !time.Now().Before(end)
@@ -238,4 +239,32 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// walRestarts reads the log's restarts from the collector's /metrics, as
+// "restarts N (M given up)", or "" from a collector without them.
+func (c *collectorProc) walRestarts() string {
+	req, _ := http.NewRequest("GET", "http://"+c.addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		return ""
+	}
+	var done, gaveUp string
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "visitrack_wal_restarts_total "); ok {
+			done = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(line, "visitrack_wal_restarts_given_up_total "); ok {
+			gaveUp = strings.TrimSpace(v)
+		}
+	}
+	if done == "" {
+		return ""
+	}
+	return "restarts " + done + " (" + gaveUp + " given up)"
 }
