@@ -111,6 +111,8 @@ type WAL interface {
 	// Restarts counts the writer's checkpoints that restarted the log,
 	// and those that readers kept from it.
 	Restarts() (done, gaveUp int64)
+	// Stalls counts the writer's checkpoints and the time they held it.
+	Stalls() (n int64, total time.Duration)
 }
 
 // WatchWAL exports the log's size and restarts, read at each scrape: an
@@ -127,5 +129,11 @@ func (m *Metrics) WatchWAL(w WAL) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "visitrack_wal_restarts_given_up_total", Help: "Restarts of the log that readers of older snapshots kept from happening (tried again shortly after)."},
 			func() float64 { _, gaveUp := w.Restarts(); return float64(gaveUp) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_wal_writer_checkpoints_total", Help: "Checkpoints the ingest writer ran between two commits."},
+			func() float64 { n, _ := w.Stalls(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_wal_writer_checkpoint_seconds_total", Help: "Time the ingest writer spent in checkpoints, when acks wait."},
+			func() float64 { _, d := w.Stalls(); return d.Seconds() }),
 	)
 }

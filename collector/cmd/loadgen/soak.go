@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,16 +256,27 @@ func (c *collectorProc) walRestarts() string {
 	if err != nil || resp.StatusCode != 200 {
 		return ""
 	}
-	var done, gaveUp string
+	var done, gaveUp, stalls, stalled string
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "visitrack_wal_restarts_total "); ok {
-			done = strings.TrimSpace(v)
-		} else if v, ok := strings.CutPrefix(line, "visitrack_wal_restarts_given_up_total "); ok {
-			gaveUp = strings.TrimSpace(v)
+		name, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch name {
+		case "visitrack_wal_restarts_total":
+			done = v
+		case "visitrack_wal_restarts_given_up_total":
+			gaveUp = v
+		case "visitrack_wal_writer_checkpoints_total":
+			stalls = v
+		case "visitrack_wal_writer_checkpoint_seconds_total":
+			stalled = v
 		}
 	}
 	if done == "" {
 		return ""
 	}
-	return "restarts " + done + " (" + gaveUp + " given up)"
+	out := "restarts " + done + " (" + gaveUp + " given up)"
+	if n, err := strconv.ParseFloat(stalls, 64); err == nil && n > 0 {
+		total, _ := strconv.ParseFloat(stalled, 64)
+		out += fmt.Sprintf(", writer checkpoints %.0f, %.1f ms each", n, total/n*1000)
+	}
+	return out
 }

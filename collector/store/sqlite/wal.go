@@ -71,6 +71,10 @@ type WAL struct {
 	// the log, and those that readers kept from finishing.
 	restarted, gaveUp atomic.Int64
 	lastCommit        atomic.Int64 // Unix ns of the writer's last commit
+	// stalls and stalled count the writer's checkpoints and the time
+	// they held ingest (ns), waiting for its turn included: what the
+	// acks behind them waited.
+	stalls, stalled atomic.Int64
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -142,6 +146,12 @@ func (w *WAL) Size() int64 {
 // log, and how many readers kept from finishing.
 func (w *WAL) Restarts() (done, gaveUp int64) { return w.restarted.Load(), w.gaveUp.Load() }
 
+// Stalls returns how many checkpoints the writer ran and how long they
+// held it (ingest waits meanwhile).
+func (w *WAL) Stalls() (n int64, total time.Duration) {
+	return w.stalls.Load(), time.Duration(w.stalled.Load())
+}
+
 // AfterCommit runs a RESTART checkpoint when the log passed the limit.
 // It is called by the ingest writer between transactions (store.Engine).
 func (w *WAL) AfterCommit(ctx context.Context) {
@@ -155,6 +165,7 @@ func (w *WAL) AfterCommit(ctx context.Context) {
 	// The background starts no new round while the writer waits for its
 	// turn, so the writer gets it within one round.
 	w.pending.CompareAndSwap(0, now)
+	start := time.Now()
 	if far {
 		// Far over: wait for the background round to end.
 		w.mu.Lock()
@@ -164,6 +175,10 @@ func (w *WAL) AfterCommit(ctx context.Context) {
 		return
 	}
 	defer w.mu.Unlock()
+	defer func() {
+		w.stalls.Add(1)
+		w.stalled.Add(int64(time.Since(start)))
+	}()
 	if far {
 		// Readers kept the short attempts from finishing: wait longer for
 		// them this time, holding ingest back rather than the disk.
