@@ -126,6 +126,7 @@ func TestOperations(t *testing.T) {
 		"visitrack_commit_seconds_bucket",
 		"visitrack_commit_batch_events_count",
 		"visitrack_wal_bytes ", "visitrack_wal_restarts_total 0", "visitrack_wal_restarts_given_up_total 0",
+		"visitrack_wal_writer_checkpoints_total 0", "visitrack_wal_writer_checkpoint_seconds_total 0",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
