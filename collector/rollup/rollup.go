@@ -31,8 +31,11 @@ type Writer interface {
 }
 
 // DefaultBatch is the rows per table a step deletes unless Config says
-// otherwise: about 2 ms of the writer's time on this machine.
-const DefaultBatch = 500
+// otherwise: about 0.4 ms of the writer's time here (500 rows took 1 ms,
+// 2,000 3.3 ms), and with the 50 ms pause up to 4,000 rows a second a
+// table while a backlog lasts, far more than a site adds (one minute row a
+// minute per name or URL seen in it).
+const DefaultBatch = 200
 
 // Config configures a Trimmer.
 type Config struct {
