@@ -51,7 +51,8 @@ const (
 
 // The visit-timeout sweep (Sweep) ends at most DefaultSweepLimit visits a
 // run unless EnvSweepLimit says otherwise. Each visit it ends costs five D1
-// queries and the sweep one more: 9 keeps a run within the 50 queries a
+// queries and the sweep three more (one, and two that trim the stats
+// rollups, sweep_rollups.go): 9 keeps a run within the 50 queries a
 // Worker invocation may make on the Free plan (1,000 on the Paid plan,
 // where up to 190 fit). maxSweepLimit is the native sweeper's own bound.
 const (
