@@ -91,7 +91,11 @@ func (h *Handler) statsSummary(w http.ResponseWriter, r *http.Request) error {
 
 // GET /v1/stats/timeseries?metric=&interval=&state=&since=&until=&bots=
 // state (visits and visitors only) counts the visits that reached it: the
-// console draws visits by state as three series.
+// console draws visits by state as three series. A pageviews or events
+// series finer than the rollup level that still holds its start (minutes
+// for 48 hours, hours for 400 days: store.MinuteHorizon, HourHorizon) is
+// refused by the store with a 400 that names the horizon, rather than
+// answered with the trimmed minutes as zeros.
 func (h *Handler) statsTimeseries(w http.ResponseWriter, r *http.Request) error {
 	f, q, err := h.statsFilter(r, "metric", "interval", "state")
 	if err != nil {

@@ -96,6 +96,7 @@ type Main struct {
 	ln             net.Listener
 	served         chan error
 	stopRetention  func()
+	stopRollups    func()
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -308,6 +309,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if m.stopRollups, err = m.startRollups(); err != nil {
+		return err
+	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -440,6 +444,9 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	if m.stopRetention != nil {
 		m.stopRetention()
+	}
+	if m.stopRollups != nil {
+		m.stopRollups()
 	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {

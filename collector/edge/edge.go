@@ -51,7 +51,8 @@ const (
 
 // The visit-timeout sweep (Sweep) ends at most DefaultSweepLimit visits a
 // run unless EnvSweepLimit says otherwise. Each visit it ends costs five D1
-// queries and the sweep one more: 9 keeps a run within the 50 queries a
+// queries and the sweep three more (one, and two that trim the stats
+// rollups, sweep_rollups.go): 9 keeps a run within the 50 queries a
 // Worker invocation may make on the Free plan (1,000 on the Paid plan,
 // where up to 190 fit). maxSweepLimit is the native sweeper's own bound.
 const (
@@ -185,7 +186,8 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 // Sweep ends the visits that have been idle for the visit timeout, as the
 // native collector's sweeper does: at their last activity plus the
 // timeout, with a VisitEnded event, oldest first and at most the sweep
-// limit of them. It returns how many it ended. The Worker runs it on its
+// limit of them. It returns how many it ended. Then it trims the stats
+// rollups past their horizons (trimRollups). The Worker runs it on its
 // Cron Trigger (wrangler.jsonc "triggers"), in an instance of its own.
 func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (int, error) {
 	set, err := LoadSettings(getenv)
@@ -196,14 +198,19 @@ func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *
 	if err != nil {
 		return 0, err
 	}
+	st := OpenStore(db)
 	in, err := ingest.New(ingest.Config{
-		Store: OpenStore(db), Signer: signer, VisitTimeout: set.VisitTimeout,
+		Store: st, Signer: signer, VisitTimeout: set.VisitTimeout,
 		Direct: true, Logger: logger,
 	})
 	if err != nil {
 		return 0, err
 	}
-	return in.Sweep(ctx, set.SweepLimit)
+	n, err := in.Sweep(ctx, set.SweepLimit)
+	if err != nil {
+		return n, err
+	}
+	return n, trimRollups(ctx, st, in)
 }
 
 // handler adapts the server to the Workers platform.

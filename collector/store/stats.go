@@ -16,8 +16,8 @@ import (
 // visits that started in the period through the visits_started index
 // (one row a visit, never the events), and pageviews and events read the
 // rollups stats_events and stats_pages that ingest keeps per minute, hour
-// and day. Every statement is a
-// single SELECT that D1 also runs.
+// and day (the older parts of a period from the coarser levels only, see
+// stats_horizon.go). Every statement is a single SELECT that D1 also runs.
 
 var _ collector.StatsService = (*Store)(nil)
 
@@ -45,10 +45,26 @@ type tile struct{ level, from, to int64 }
 
 // tiles covers a period with the fewest rollup rows: whole days in the
 // middle, whole hours beside them, minutes at the edges, using no level
-// coarser than maxLevel. The period's edges are widened to whole minutes.
-func tiles(f collector.StatsFilter, maxLevel int64) []tile {
+// coarser than maxLevel. The period's edges are widened to whole minutes,
+// and, where they lie before a level's reach (r: rows older may be
+// trimmed, see stats_horizon.go), to whole hours or days, so that no tile
+// reads a level where its rows may be gone. A caller that cannot use the
+// coarser level (a minute or hour series) refuses such a period first.
+func tiles(f collector.StatsFilter, maxLevel int64, r reach) []tile {
 	from := floorTo(ms(f.Since), levelMinute)
 	to := -floorTo(-ms(f.Until), levelMinute)
+	if from < r.minute {
+		from = floorTo(from, levelHour)
+	}
+	if from < r.hour {
+		from = floorTo(from, levelDay)
+	}
+	if to < r.minute {
+		to = -floorTo(-to, levelHour)
+	}
+	if to < r.hour {
+		to = -floorTo(-to, levelDay)
+	}
 	levels := []int64{levelDay, levelHour, levelMinute}
 	for levels[0] > maxLevel {
 		levels = levels[1:]
@@ -127,7 +143,7 @@ func (s *Store) Summary(ctx context.Context, f collector.StatsFilter) (*collecto
 		WHERE v.started_at >= ? AND v.started_at < ? AND v.bot = 1`, since, until).Scan(&out.Bots); err != nil {
 		return nil, fmt.Errorf("stats summary bots: %w", err)
 	}
-	cond, args := tileCond(tiles(f, levelDay))
+	cond, args := tileCond(tiles(f, levelDay, reachAt(s.now())))
 	var events, pageviews sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT sum(n), sum(CASE WHEN name = 'PageEntered' THEN n ELSE 0 END)
 		FROM stats_events WHERE `+cond+` AND `+botCond(f.Bots, "bot"), args...).Scan(&events, &pageviews); err != nil {
@@ -178,7 +194,14 @@ func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric,
 		if metric == "pageviews" {
 			name = ` AND name = 'PageEntered'`
 		}
-		cond, targs := tileCond(tiles(f, step))
+		// A minute series needs the minute rows from its start on, an
+		// hour series the hour rows: past their horizon they are gone, and
+		// a coarser level cannot give finer points.
+		r := reachAt(s.now())
+		if from := floorTo(ms(f.Since), levelMinute); (step < levelHour && from < r.minute) || (step < levelDay && from < r.hour) {
+			return nil, horizonError(step, f.Since, r)
+		}
+		cond, targs := tileCond(tiles(f, step, r))
 		query = `SELECT bucket / ? * ?, sum(n) FROM stats_events
 			WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") + name + ` GROUP BY 1`
 		args = append([]any{step, step}, targs...)
@@ -227,12 +250,12 @@ func (s *Store) Breakdown(ctx context.Context, f collector.StatsFilter, dimensio
 			botCond(f.Bots, "v.bot") + ` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
 		args = []any{ms(f.Since), ms(f.Until), limit}
 	case dimension == "page":
-		cond, targs := tileCond(tiles(f, levelDay))
+		cond, targs := tileCond(tiles(f, levelDay, reachAt(s.now())))
 		query = `SELECT url, sum(n) FROM stats_pages WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") +
 			` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
 		args = append(targs, limit)
 	case dimension == "event":
-		cond, targs := tileCond(tiles(f, levelDay))
+		cond, targs := tileCond(tiles(f, levelDay, reachAt(s.now())))
 		query = `SELECT name, sum(n) FROM stats_events WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") +
 			` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
 		args = append(targs, limit)

@@ -1,0 +1,135 @@
+package rollup_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/visitrack/visitrack/collector/identity"
+	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/rollup"
+	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/store/storetest"
+)
+
+// BenchmarkPacedCollect measures the ack latency (p99) of paced ingest, as
+// collector/retention's benchmark does: 50 clients, 5 events every 20 ms
+// each (12,500 events/s), b.N calls per client, on a real SQLite file with
+// a backlog of 400,000 minute rollup rows from a week ago (300,000 page
+// URLs, 100,000 event names, as a busy site with many URLs leaves): "quiet"
+// leaves them, "trimming" runs the trimmer beside the load with its
+// defaults. Run with -benchtime 200x.
+func BenchmarkPacedCollect(b *testing.B) {
+	for _, trim := range []bool{false, true} {
+		name := "quiet"
+		if trim {
+			name = "trimming"
+		}
+		b.Run(name, func(b *testing.B) { pacedCollect(b, trim) })
+	}
+}
+
+func pacedCollect(b *testing.B, trim bool) {
+	s := storetest.New(b)
+	const pageRows, eventRows = 300_000, 100_000
+	week := time.Now().Add(-7 * 24 * time.Hour).Truncate(time.Hour).UnixMilli()
+	storetest.Exec(b, s, `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
+		INSERT INTO stats_pages (level, bucket, url, bot, n) SELECT 60000, ? + n % 1440 * 60000, 'https://shop.example/p' || n, 0, 1 FROM i`, pageRows, week)
+	storetest.Exec(b, s, `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
+		INSERT INTO stats_events (level, bucket, name, bot, n) SELECT 60000, ? + n % 1440 * 60000, 'Event' || n, 0, 1 FROM i`, eventRows, week)
+	signer, err := identity.NewSigner(make([]byte, 32), time.Hour, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := ingest.New(ingest.Config{Store: s, Signer: signer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var trimmed sync.WaitGroup
+	w := &timedWriter{Writer: in}
+	if trim {
+		r, err := rollup.New(rollup.Config{Store: s, Writer: w})
+		if err != nil {
+			b.Fatal(err)
+		}
+		trimmed.Add(1)
+		go func() { defer trimmed.Done(); r.Run(ctx) }()
+	}
+	const clients, perBatch, every = 50, 5, 20 * time.Millisecond
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String(), IP: "127.0.0.1"}
+			events := make([]json.RawMessage, perBatch)
+			next := start.Add(time.Duration(i) * every / clients)
+			for range b.N {
+				time.Sleep(time.Until(next))
+				next = next.Add(every)
+				t0 := time.Now()
+				ts := t0.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+				for k := range events {
+					// Page views of their own page each: a page rollup row
+					// a URL, as on a site with many URLs.
+					events[k] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"PageEntered","timestamp":"` + ts +
+						`","pageId":"` + ulid.Make().String() + `","url":"https://shop.example/n/` + ulid.Make().String() + `"}`)
+				}
+				res, err := in.Collect(context.Background(), c, ts, events)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				c.VisitID = res.Visit.VisitID
+				lat[i] = append(lat[i], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	elapsed := time.Since(start)
+	cancel()
+	trimmed.Wait()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	// The writer's time the trimming took: what it holds ingest back.
+	b.ReportMetric(float64(w.max.Microseconds())/1000, "step-max-ms")
+	b.ReportMetric(100*float64(w.total)/float64(elapsed), "writer-%")
+	reach, _ := store.StatsReach(time.Now())
+	left := storetest.Count(b, s, "stats_pages", "level = 60000 AND bucket < ?", reach.UnixMilli()) +
+		storetest.Count(b, s, "stats_events", "level = 60000 AND bucket < ?", reach.UnixMilli())
+	b.ReportMetric(float64(pageRows+eventRows-left), "rows-trimmed")
+}
+
+// timedWriter measures the steps it runs in the ingest writer.
+type timedWriter struct {
+	rollup.Writer
+	mu         sync.Mutex
+	total, max time.Duration
+}
+
+func (w *timedWriter) Maintain(ctx context.Context, fn func(ctx context.Context, q store.Querier) ([]string, error)) error {
+	return w.Writer.Maintain(ctx, func(ctx context.Context, q store.Querier) ([]string, error) {
+		t0 := time.Now()
+		ids, err := fn(ctx, q)
+		d := time.Since(t0)
+		w.mu.Lock()
+		w.total += d
+		w.max = max(w.max, d)
+		w.mu.Unlock()
+		return ids, err
+	})
+}
