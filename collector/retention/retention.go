@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/visitrack/visitrack/collector/pace"
 	"github.com/visitrack/visitrack/collector/store"
 )
 
@@ -54,9 +55,7 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 // Writer runs a step in the ingest writer (ingest.Ingester.Maintain).
-type Writer interface {
-	Maintain(ctx context.Context, fn func(ctx context.Context, q store.Querier) ([]string, error)) error
-}
+type Writer = pace.Writer
 
 // Config configures a Retainer.
 type Config struct {
@@ -122,30 +121,10 @@ func (r *Retainer) Step(ctx context.Context) (int, error) {
 // Run deletes batch after batch, pausing between them, until ctx ends.
 // A failed step is logged and tried again after the idle wait.
 func (r *Retainer) Run(ctx context.Context) {
-	total := 0
-	for {
-		n, err := r.Step(ctx)
-		total += n
-		wait := r.cfg.Pause
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			r.cfg.Logger.Error("retention step failed", "err", err)
-			wait = r.cfg.Idle
-		case n < r.cfg.Batch:
-			if total > 0 {
-				r.cfg.Logger.Info("retention: deleted old visits", "visits", total, "retention", r.cfg.Retention.String())
-				total = 0
-			}
-			wait = r.cfg.Idle
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	pace.Loop{Step: r.Step, Batch: r.cfg.Batch, Pause: r.cfg.Pause, Idle: r.cfg.Idle,
+		Failed: func(err error) { r.cfg.Logger.Error("retention step failed", "err", err) },
+		CaughtUp: func(total int) {
+			r.cfg.Logger.Info("retention: deleted old visits", "visits", total, "retention", r.cfg.Retention.String())
+		},
+	}.Run(ctx)
 }

@@ -22,13 +22,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/visitrack/visitrack/collector/pace"
 	"github.com/visitrack/visitrack/collector/store"
 )
 
 // Writer runs a step in the ingest writer (ingest.Ingester.Maintain).
-type Writer interface {
-	Maintain(ctx context.Context, fn func(ctx context.Context, q store.Querier) ([]string, error)) error
-}
+type Writer = pace.Writer
 
 // DefaultBatch is the rows per table a step deletes unless Config says
 // otherwise: about 0.4 ms of the writer's time here (500 rows took 1 ms,
@@ -99,31 +98,11 @@ func (t *Trimmer) Step(ctx context.Context) (int, error) {
 // Run deletes batch after batch, pausing between them, until ctx ends.
 // A failed step is logged and tried again after the idle wait.
 func (t *Trimmer) Run(ctx context.Context) {
-	total := 0
-	for {
-		n, err := t.Step(ctx)
-		total += n
-		wait := t.cfg.Pause
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			t.cfg.Logger.Error("rollup trim step failed", "err", err)
-			wait = t.cfg.Idle
-		case n < t.cfg.Batch: // less than one table's batch: caught up
-			if total > 0 {
-				t.cfg.Logger.Debug("rollup: deleted rows past their horizon", "rows", total,
-					"minuteHorizon", store.MinuteHorizon.String(), "hourHorizon", store.HourHorizon.String())
-				total = 0
-			}
-			wait = t.cfg.Idle
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-	}
+	pace.Loop{Step: t.Step, Batch: t.cfg.Batch, Pause: t.cfg.Pause, Idle: t.cfg.Idle,
+		Failed: func(err error) { t.cfg.Logger.Error("rollup trim step failed", "err", err) },
+		CaughtUp: func(total int) {
+			t.cfg.Logger.Debug("rollup: deleted rows past their horizon", "rows", total,
+				"minuteHorizon", store.MinuteHorizon.String(), "hourHorizon", store.HourHorizon.String())
+		},
+	}.Run(ctx)
 }
