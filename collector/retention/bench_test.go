@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
@@ -56,46 +56,16 @@ func pacedCollect(b *testing.B, purge bool) {
 		purged.Add(1)
 		go func() { defer purged.Done(); r.Run(ctx) }()
 	}
-	const clients, perBatch, every = 50, 5, 20 * time.Millisecond
-	lat := make([][]time.Duration, clients)
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String(), IP: "127.0.0.1"}
-			page := ulid.Make().String()
-			events := make([]json.RawMessage, perBatch)
-			next := start.Add(time.Duration(i) * every / clients)
-			for range b.N {
-				time.Sleep(time.Until(next))
-				next = next.Add(every)
-				t0 := time.Now()
-				ts := t0.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-				for k := range events {
-					events[k] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"Click","timestamp":"` + ts +
-						`","pageId":"` + page + `","data":{"n":1}}`)
-				}
-				res, err := in.Collect(context.Background(), c, ts, events)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				c.VisitID = res.Visit.VisitID
-				lat[i] = append(lat[i], time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
+	page := ulid.Make().String()
+	lat := ingesttest.Paced(b, in, 50, 5, b.N, 20*time.Millisecond, func(ts string) json.RawMessage {
+		return json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"Click","timestamp":"` + ts +
+			`","pageId":"` + page + `","data":{"n":1}}`)
+	})
 	b.StopTimer()
 	cancel()
 	purged.Wait()
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	ingesttest.ReportLatency(b, lat)
 	left := storetest.Count(b, s, "visits", "ended_at < ?", time.Now().Add(-400*24*time.Hour).UnixMilli())
 	b.ReportMetric(float64(3000-left), "visits-purged")
 }

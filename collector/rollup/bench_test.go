@@ -3,7 +3,6 @@ package rollup_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
 	"github.com/visitrack/visitrack/collector/rollup"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
@@ -63,48 +63,19 @@ func pacedCollect(b *testing.B, trim bool) {
 		trimmed.Add(1)
 		go func() { defer trimmed.Done(); r.Run(ctx) }()
 	}
-	const clients, perBatch, every = 50, 5, 20 * time.Millisecond
-	lat := make([][]time.Duration, clients)
-	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String(), IP: "127.0.0.1"}
-			events := make([]json.RawMessage, perBatch)
-			next := start.Add(time.Duration(i) * every / clients)
-			for range b.N {
-				time.Sleep(time.Until(next))
-				next = next.Add(every)
-				t0 := time.Now()
-				ts := t0.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-				for k := range events {
-					// Page views of their own page each: a page rollup row
-					// a URL, as on a site with many URLs.
-					events[k] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"PageEntered","timestamp":"` + ts +
-						`","pageId":"` + ulid.Make().String() + `","url":"https://shop.example/n/` + ulid.Make().String() + `"}`)
-				}
-				res, err := in.Collect(context.Background(), c, ts, events)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				c.VisitID = res.Visit.VisitID
-				lat[i] = append(lat[i], time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
+	lat := ingesttest.Paced(b, in, 50, 5, b.N, 20*time.Millisecond, func(ts string) json.RawMessage {
+		// Page views of their own page each: a page rollup row a URL, as on
+		// a site with many URLs.
+		return json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"PageEntered","timestamp":"` + ts +
+			`","pageId":"` + ulid.Make().String() + `","url":"https://shop.example/n/` + ulid.Make().String() + `"}`)
+	})
 	b.StopTimer()
 	elapsed := time.Since(start)
 	cancel()
 	trimmed.Wait()
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	ingesttest.ReportLatency(b, lat)
 	// The writer's time the trimming took: what it holds ingest back.
 	b.ReportMetric(float64(w.max.Microseconds())/1000, "step-max-ms")
 	b.ReportMetric(100*float64(w.total)/float64(elapsed), "writer-%")
