@@ -29,8 +29,17 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db, batch, err := openDB()
 	var h http.Handler
+	var sockets *edge.Sockets
 	if err == nil {
-		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger, edge.WithBatcher(batch))
+		opts := []edge.Option{edge.WithBatcher(batch), edge.WithSessions(&sockets)}
+		if a := announcer(); a != nil {
+			opts = append(opts, edge.WithSockets(a))
+		}
+		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger, opts...)
+	}
+	if sockets != nil {
+		// A Durable Object's instance serves WebSockets (sockets.go).
+		bindSockets(sockets)
 	}
 	if err != nil {
 		logger.Error("edge: cannot start", "err", err)
