@@ -136,13 +136,16 @@ func (h *Hub) newConn(ws Socket, r *http.Request, hs handshakeState) *conn {
 // serve runs the conversation: hello first, then frames in order. Each
 // events frame is acknowledged after its commit.
 func (c *conn) serve(ctx context.Context, ws *websocket.Conn) error {
-	helloCtx, cancel := context.WithTimeout(ctx, helloTimeout)
-	typ, frame, err := ws.Read(helloCtx)
-	cancel()
+	// Not a deadline on Read: coder/websocket drops the connection when
+	// a read's context ends, and the tracker would see no close code.
+	late := time.AfterFunc(helloTimeout, func() {
+		c.ws.Close(websocket.StatusPolicyViolation, HelloTimeoutReason)
+	})
+	typ, frame, err := ws.Read(ctx)
+	if !late.Stop() {
+		return errClosed
+	}
 	if err != nil {
-		if helloCtx.Err() != nil && ctx.Err() == nil {
-			c.ws.Close(websocket.StatusPolicyViolation, "hello expected within 10s")
-		}
 		return err
 	}
 	if err := c.first(ctx, typ == websocket.MessageText, frame); err != nil {

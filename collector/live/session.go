@@ -38,6 +38,14 @@ type Session struct {
 	ended bool
 }
 
+// HelloTimeout is how long a socket may wait before its hello: then it
+// is closed with 1008 and HelloTimeoutReason. A transport that hands
+// frames in (Session) keeps the time itself.
+const (
+	HelloTimeout       = helloTimeout
+	HelloTimeoutReason = "hello expected within 10s"
+)
+
 // SubprotocolRequired is the close reason (with 1008) for a socket that
 // did not ask for the protocol's subprotocol, sent after the upgrade as
 // ServeWS does.
