@@ -151,6 +151,10 @@ type Opened struct {
 	Protocol    string     `json:"protocol,omitempty"`
 	CloseCode   int        `json:"closeCode,omitempty"`
 	CloseReason string     `json:"closeReason,omitempty"`
+	// HelloTimeout (ms) and HelloClose: the socket is closed with 1008
+	// and that reason if no frame came within that time, as natively.
+	HelloTimeout int64  `json:"helloTimeout,omitempty"`
+	HelloClose   string `json:"helloClose,omitempty"`
 }
 
 // Open checks an upgrade request of /v1/ws as the native collector does
@@ -176,6 +180,7 @@ func (s *Sockets) Open(r *http.Request, sock live.Socket) *Opened {
 	s.mu.Unlock()
 	o := opened(buf)
 	o.ID, o.Status, o.Protocol = id, http.StatusSwitchingProtocols, protocol.Subprotocol
+	o.HelloTimeout, o.HelloClose = live.HelloTimeout.Milliseconds(), live.HelloTimeoutReason
 	return o
 }
 

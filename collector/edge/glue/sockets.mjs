@@ -21,6 +21,7 @@ export class Sockets {
     this.env = env;
     this.instance = undefined; // a promise of the Go instance's context
     this.chains = new Map(); // socket id → the promise of its last frame
+    this.waiting = new Map(); // socket id → the timer that closes it without hello
   }
 
   // go returns the running Go instance's context, starting one when there
@@ -78,6 +79,15 @@ export class Sockets {
     }
     if (opened.closeCode) {
       server.close(opened.closeCode, opened.closeReason);
+    } else if (opened.helloTimeout) {
+      // Kept only until the first frame: a timer holds the object in
+      // memory, so a socket that never speaks must not hold it long.
+      const id = opened.id;
+      this.waiting.set(id, setTimeout(() => {
+        this.waiting.delete(id);
+        closeQuietly(server, 1008, opened.helloClose);
+        this.forget(server);
+      }, opened.helloTimeout));
     }
     return new Response(null, { status: 101, webSocket: client, headers });
   }
@@ -85,6 +95,7 @@ export class Sockets {
   // Frames of one socket go to Go one at a time, in order.
   async webSocketMessage(ws, message) {
     const id = idOf(ws);
+    this.stopWaiting(id);
     const previous = this.chains.get(id) || Promise.resolve();
     const next = previous.then(() => this.frame(ws, id, message));
     const settled = next.catch(() => {});
@@ -121,9 +132,18 @@ export class Sockets {
     await this.forget(ws);
   }
 
+  stopWaiting(id) {
+    const timer = this.waiting.get(id);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.waiting.delete(id);
+    }
+  }
+
   async forget(ws) {
-    const context = await this.running();
     const id = idOf(ws);
+    this.stopWaiting(id);
+    const context = await this.running();
     if (context !== undefined && id && typeof context.binding.wsClosed === "function") {
       context.binding.wsClosed(id);
     }
