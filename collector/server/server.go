@@ -330,11 +330,16 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("/v1/webhooks", webhooksUnavailable)
 		mux.HandleFunc("/v1/webhooks/", webhooksUnavailable)
 	}
-	if !s.cfg.Edge || s.cfg.Sockets != nil {
-		// On the edge, the Worker hands upgrades to a Durable Object
-		// before they reach this: what does arrive is a plain GET, which
-		// gets the native answer (426).
+	switch {
+	case !s.cfg.Edge:
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeSocket)
+	case s.cfg.Sockets != nil:
+		// The Worker hands upgrades to a Durable Object before they reach
+		// this: what does arrive is a plain GET, answered as natively.
+		mux.HandleFunc("GET /v1/ws", func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusUpgradeRequired, "upgrade_required",
+				"GET /v1/ws is a WebSocket upgrade with the subprotocol visitrack.v1")
+		})
 	}
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
 	mux.HandleFunc("/v1/cookies", s.hub.ServeCookies)
