@@ -164,3 +164,19 @@ func TestSocketsWithoutBinding(t *testing.T) {
 		t.Fatalf("/v1/ws without the binding: %d %s, want 501 naming the http transport", w.Code, w.Body)
 	}
 }
+
+// TestShardsSetting: VISITRACK_WS_SHARDS is a number of Durable Objects
+// from 1 to 32; anything else stops the Worker with a message that names
+// it, rather than the glue quietly using one.
+func TestShardsSetting(t *testing.T) {
+	for v, ok := range map[string]bool{"": true, "1": true, "32": true, " 4 ": true, "0": false, "33": false, "x": false, "-1": false} {
+		env := map[string]string{
+			edge.EnvRecognitionKey: "a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7",
+			edge.EnvWSShards:       v,
+		}
+		_, err := edge.LoadSettings(func(k string) string { return env[k] })
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), edge.EnvWSShards)) {
+			t.Errorf("%s=%q: %v, want ok %v (an error naming the setting)", edge.EnvWSShards, v, err, ok)
+		}
+	}
+}

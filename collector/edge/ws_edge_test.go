@@ -1,0 +1,118 @@
+//go:build edge
+
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/visitrack/visitrack/collector/edge"
+)
+
+// shardOf is glue/announce.mjs's choice of Durable Object for a client
+// address, to check that the test below spreads its sockets.
+func shardOf(ip string, shards int) int {
+	h := fnv.New32a()
+	h.Write([]byte(ip))
+	return int(h.Sum32() % uint32(shards))
+}
+
+// TestSocketShards: with the sockets spread over several Durable Objects
+// (VISITRACK_WS_SHARDS), a REST write of a visitor's data and a
+// notification reach that visitor's socket whichever object holds it:
+// announcements go to every object.
+func TestSocketShards(t *testing.T) {
+	const shards = 4
+	vars := settings()
+	vars[edge.EnvWSShards] = fmt.Sprint(shards)
+	w := startWorker(t, vars)
+	wsURL := "ws" + strings.TrimPrefix(w.URL, "http") + "/v1/ws"
+
+	type client struct {
+		ws                 *websocket.Conn
+		visitorID, visitID string
+	}
+	read := func(c *client) map[string]any {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, b, err := c.ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("socket of %s: %v", c.visitorID, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	var clients []*client
+	used := map[int]bool{}
+	for i := range 8 {
+		ip := fmt.Sprintf("198.51.100.%d", i+1)
+		used[shardOf(ip, shards)] = true
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"visitrack.v1"},
+			HTTPHeader: http.Header{"Origin": {origin}, "Cf-Connecting-Ip": {ip}}})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.CloseNow() })
+		c := &client{ws: ws, visitorID: ulid.Make().String(), visitID: ulid.Make().String()}
+		hello, _ := json.Marshal(map[string]any{"type": "hello", "visitorId": c.visitorID, "visitId": c.visitID})
+		ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+		err = ws.Write(ctx, websocket.MessageText, hello)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := read(c); m["type"] != "welcome" {
+			t.Fatalf("got %v, want welcome", m)
+		}
+		clients = append(clients, c)
+	}
+	if len(used) < 2 {
+		t.Fatalf("the test's addresses fall in %d Durable Object(s); pick others", len(used))
+	}
+	for i, c := range clients {
+		status, body := adminSend(t, "PATCH", w.URL+"/v1/visitors/"+c.visitorID+"/visitor-data/crm",
+			"application/merge-patch+json", fmt.Sprintf(`{"n":%d}`, i))
+		if status != http.StatusOK {
+			t.Fatalf("PATCH: %d %s", status, body)
+		}
+		status, body = adminSend(t, "POST", w.URL+"/v1/visits/"+c.visitID+"/notifications",
+			"application/json", fmt.Sprintf(`{"channel":"chat","data":%d}`, i))
+		if status != http.StatusAccepted || !strings.Contains(body, `"delivered":1`) {
+			t.Fatalf("notification to socket %d: %d %s, want delivered 1", i, status, body)
+		}
+	}
+	for i, c := range clients {
+		if m := read(c); m["type"] != "visitorData" || m["version"] != float64(1) || path(m, "data", "crm", "n") != float64(i) {
+			t.Fatalf("socket %d got %v, want its visitor data, version 1", i, m)
+		}
+		if m := read(c); m["type"] != "notification" || m["data"] != float64(i) {
+			t.Fatalf("socket %d got %v, want its notification", i, m)
+		}
+	}
+}
+
+func path(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
