@@ -198,6 +198,7 @@ func (s *suite) testWebSocket(t *testing.T) {
 	t.Run("Order", s.testWSOrder)
 	t.Run("Push", s.testWSPush)
 	t.Run("IdentityPush", s.testWSIdentityPush)
+	t.Run("SignIn", s.testWSSignIn)
 	t.Run("Notification", s.testWSNotification)
 	t.Run("BadFrames", s.testWSBadFrames)
 	t.Run("Refusals", s.testWSRefusals)

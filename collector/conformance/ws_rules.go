@@ -193,3 +193,48 @@ func (s *suite) testWSRefusals(t *testing.T) {
 		ws.wantClose(websocket.StatusMessageTooBig)
 	})
 }
+
+// testWSSignIn: a proven SignIn over the socket answers identity (verified,
+// with its id and a token) before the ack, then the identity's document,
+// and the identity's writes are pushed from then on; after SignOut the
+// socket holds the visitor's document again and hears nothing more of the
+// identity.
+func (s *suite) testWSSignIn(t *testing.T) {
+	userID := "wssignin+" + s.run + "@example.com"
+	identityID := s.signIn(t, newBrowser(), userID)
+	v := s.patchData(t, "identities/"+identityID, "crm", `{"tier":"gold"}`)
+
+	b := newBrowser()
+	ws, _ := s.open(t, b)
+	e := b.event("SignIn", s.proven(userID, nil))
+	ws.send(events(e))
+	id := ws.want("identity")
+	if id["state"] != "authenticated" || id["verified"] != true || id["identityId"] != identityID {
+		t.Fatalf("identity frame %v, want authenticated, verified, identity %s", id, identityID)
+	}
+	if tok, _ := id["recognition"].(string); tok == "" {
+		t.Fatalf("identity frame %v without a recognition token", id)
+	}
+	if ids, _ := ws.ack(); !sameSet(ids, []string{e["eventId"].(string)}) {
+		t.Fatalf("ack %v, want the SignIn %s", ids, e["eventId"])
+	}
+	ws.wantPush(v, "gold", "crm", "tier")
+	v = s.patchData(t, "identities/"+identityID, "crm", `{"tier":"platinum"}`)
+	ws.wantPush(v, "platinum", "crm", "tier")
+
+	out := b.event("SignOut", nil)
+	ws.send(events(out))
+	id = ws.want("identity")
+	if id["state"] != "anonymous" || id["identityId"] != nil || id["verified"] != false {
+		t.Fatalf("identity frame after SignOut %v, want anonymous, identityId null", id)
+	}
+	ws.ack()
+	m := ws.want("visitorData")
+	if strings.Contains(toJSON(t, m), "platinum") {
+		t.Fatalf("after SignOut the socket holds %v, want the visitor's document", m)
+	}
+	s.patchData(t, "identities/"+identityID, "crm", `{"tier":"diamond"}`)
+	vv := s.patchData(t, "visitors/"+b.visitorID, "prefs", `{"lang":"de"}`)
+	// Had the identity's write reached the socket, it would come first.
+	ws.wantPush(vv, "de", "prefs", "lang")
+}

@@ -54,13 +54,20 @@ export class Sockets {
 
   async fetch(req) {
     const url = new URL(req.url);
-    const context = await this.go();
     if (url.pathname === "/announce" && req.method === "POST") {
-      if (typeof context.binding.wsAnnounce !== "function") {
-        return new Response("0"); // no sessions here (the Go side failed to start)
+      const context = await this.running();
+      if (context === undefined || typeof context.binding.wsAnnounce !== "function") {
+        // No Go session here, and no need to start an instance to learn
+        // that: sockets this object still holds belong to a lost one.
+        // They connect again, and their welcome carries the change.
+        for (const ws of this.state.getWebSockets()) {
+          closeQuietly(ws, 1011, lost);
+        }
+        return new Response("0");
       }
       return new Response(String(await context.binding.wsAnnounce(await req.text())));
     }
+    const context = await this.go();
     if (typeof context.binding.wsOpen !== "function") {
       // The Go code could not start the collector: its answer says why.
       return context.binding.handleRequest(req);
