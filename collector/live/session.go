@@ -33,9 +33,10 @@ type Session struct {
 	c *conn
 	// mu keeps frames one at a time, in the order the caller hands them
 	// in; hello tells whether the first frame was seen.
-	mu    sync.Mutex
-	hello bool
-	ended bool
+	mu       sync.Mutex
+	hello    bool
+	ended    bool
+	released bool // End gave back the socket's slot
 }
 
 // HelloTimeout is how long a socket may wait before its hello: then it
@@ -51,19 +52,26 @@ const (
 // ServeWS does.
 const SubprotocolRequired = subprotocolRequired
 
-// OpenSession checks an upgrade request as ServeWS does, before the caller
-// accepts it: an origin not allowed gets its 403 problem on w and ok
-// false. Otherwise the handshake's cookies (first-party mode) are on w's
+// OpenSession checks an upgrade request as ServeSocket does, before the
+// caller accepts it: an address over MaxSocketsPerIP gets its 429 problem
+// on w and ok false, an origin not allowed its 403. Otherwise the handshake's cookies (first-party mode) are on w's
 // header for the caller's 101 answer, and the session answers on sock.
 // The caller then hands it every frame (Frame) and tells it when the
 // socket is gone (End).
 func (h *Hub) OpenSession(w http.ResponseWriter, r *http.Request, sock Socket) (s *Session, ok bool) {
+	ip := h.clientIP(r)
+	if !h.admit(ip) {
+		h.refuseSocket(w)
+		return nil, false
+	}
 	hs, ok := h.handshake(w, r)
 	if !ok {
+		h.release(ip)
 		return nil, false
 	}
 	c := h.newConn(sock, r, hs)
 	if !h.register(c) {
+		h.release(ip)
 		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "collector shutting down")
 		return nil, false
 	}
@@ -110,7 +118,12 @@ func (*closedError) Error() string { return "live: the session closed its socket
 // notifications no longer reach it.
 func (s *Session) End() {
 	s.mu.Lock()
-	s.ended = true
+	released := s.released
+	s.ended, s.released = true, true
 	s.mu.Unlock()
+	if released {
+		return
+	}
 	s.c.hub.unregister(s.c)
+	s.c.hub.release(s.c.client.IP)
 }
