@@ -72,6 +72,7 @@ type Settings struct {
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
 	SweepLimit            int
+	sockets               socketLimits // ws.go
 }
 
 // LoadSettings reads the settings with getenv. The recognition key is
@@ -105,6 +106,9 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 		}
 	}
 	if err := checkShards(getenv(EnvWSShards)); err != nil {
+		return nil, err
+	}
+	if s.sockets, err = loadSocketLimits(getenv); err != nil {
 		return nil, err
 	}
 	switch v := getenv(EnvGoInstance); v {
@@ -168,6 +172,10 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 	if h.announce != nil {
 		sockets = &relay{announce: h.announce, log: logger}
 	}
+	var limits socketLimits // only where sockets are held
+	if h.sessions != nil {
+		limits = set.sockets
+	}
 	srv, err := server.New(ctx, server.Config{
 		Store:                 st,
 		RecognitionKey:        set.RecognitionKey,
@@ -176,13 +184,14 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		VisitTimeout:          set.VisitTimeout,
 		AllowedOrigins:        set.AllowedOrigins,
 		BrowserWritable:       set.BrowserWritable,
-		// No per-IP limit: nothing lives between requests here. No
-		// TrustedProxies either: handler sets the client's address from
-		// CF-Connecting-IP.
-		RateLimit: 0,
-		Edge:      true,
-		Sockets:   sockets,
-		Logger:    logger,
+		// No per-IP limit but for the sockets of a Durable Object:
+		// nothing else lives between requests here. No TrustedProxies
+		// either: handler sets the client's address from CF-Connecting-IP.
+		RateLimit:       limits.rate,
+		MaxSocketsPerIP: limits.sockets,
+		Edge:            true,
+		Sockets:         sockets,
+		Logger:          logger,
 	})
 	if err != nil {
 		return nil, err

@@ -42,6 +42,40 @@ const (
 	maxShards   = 32
 )
 
+// The limits of the sockets, as the native collector's --rate-limit and
+// --max-sockets-per-ip (same defaults). They hold in the Durable Objects:
+// all sockets of one client address are in one object (glue/announce.mjs
+// picks it by address), whose hub counts them as the native one does.
+// /v1/collect, which keeps nothing between requests, is not limited.
+const (
+	EnvRateLimit       = "VISITRACK_RATE_LIMIT"
+	EnvMaxSocketsPerIP = "VISITRACK_MAX_SOCKETS_PER_IP"
+)
+
+// socketLimits are the settings of EnvRateLimit and EnvMaxSocketsPerIP.
+type socketLimits struct {
+	rate, sockets int
+}
+
+func loadSocketLimits(getenv func(string) string) (socketLimits, error) {
+	l := socketLimits{rate: 1000, sockets: 500}
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{EnvRateLimit, &l.rate}, {EnvMaxSocketsPerIP, &l.sockets}} {
+		v := strings.TrimSpace(getenv(f.name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return l, fmt.Errorf("%s %q: want a number, 0 for no limit", f.name, v)
+		}
+		*f.v = n
+	}
+	return l, nil
+}
+
 func checkShards(v string) error {
 	if v = strings.TrimSpace(v); v == "" {
 		return nil
@@ -63,7 +97,8 @@ type Announcer func(ctx context.Context, body []byte) (delivered int, err error)
 func WithSockets(a Announcer) Option { return func(h *handler) { h.announce = a } }
 
 // WithSessions makes New store in *dst the Sockets of its hub, for the
-// Durable Object's Go instance.
+// Durable Object's Go instance; that hub applies the socket limits
+// (EnvRateLimit, EnvMaxSocketsPerIP).
 func WithSessions(dst **Sockets) Option { return func(h *handler) { h.sessions = dst } }
 
 // announcement is what an Announcer carries: one of a visitor-data

@@ -116,3 +116,86 @@ func path(v any, keys ...string) any {
 	}
 	return v
 }
+
+// TestSocketLimits: the native per-address limits hold for the edge's
+// sockets, which one Durable Object holds per address: a socket over
+// VISITRACK_MAX_SOCKETS_PER_IP is refused with 429 before the upgrade
+// (another address still connects), and frames over VISITRACK_RATE_LIMIT
+// close the socket with 1013.
+func TestSocketLimits(t *testing.T) {
+	vars := settings()
+	vars[edge.EnvRateLimit] = "1" // a burst of 500 events
+	vars[edge.EnvMaxSocketsPerIP] = "2"
+	w := startWorker(t, vars)
+	wsURL := "ws" + strings.TrimPrefix(w.URL, "http") + "/v1/ws"
+	dial := func(ip string) (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"visitrack.v1"},
+			HTTPHeader: http.Header{"Origin": {origin}, "Cf-Connecting-Ip": {ip}}})
+		if err == nil {
+			ws.SetReadLimit(4 << 20) // an ack of 500 rejections
+			t.Cleanup(func() { ws.CloseNow() })
+		}
+		return ws, resp, err
+	}
+	send := func(ws *websocket.Conn, v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(ws *websocket.Conn) (map[string]any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		return m, json.Unmarshal(b, &m)
+	}
+	const ip = "198.51.100.77"
+	var held []*websocket.Conn
+	for range 2 {
+		ws, _, err := dial(ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send(ws, map[string]any{"type": "hello", "visitorId": ulid.Make().String(), "visitId": ulid.Make().String()})
+		if m, err := read(ws); err != nil || m["type"] != "welcome" {
+			t.Fatalf("got %v, %v; want welcome", m, err)
+		}
+		held = append(held, ws)
+	}
+	if _, resp, err := dial(ip); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third socket of %s: %v (answer %v), want 429", ip, err, resp)
+	}
+	if _, _, err := dial("198.51.100.78"); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+
+	// Frames of 500 events (each rejected: no name) until the bucket is
+	// empty: the burst takes the first at most, the next is refused.
+	evs := make([]map[string]any, 500)
+	for i := range evs {
+		evs[i] = map[string]any{"eventId": ulid.Make().String(), "name": "", "timestamp": "2026-12-01T10:00:00.000Z"}
+	}
+	for i := range 3 {
+		send(held[0], map[string]any{"type": "events", "events": evs})
+		m, err := read(held[0])
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != websocket.StatusTryAgainLater {
+				t.Fatalf("frame %d: %v (close code %d), want close code 1013", i, err, got)
+			}
+			return
+		}
+		if m["type"] != "ack" {
+			t.Fatalf("frame %d answered %v, want an ack or close 1013", i, m)
+		}
+	}
+	t.Fatal("three frames of 500 events at 1 event/s: no close 1013")
+}

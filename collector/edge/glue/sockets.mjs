@@ -38,6 +38,7 @@ export class Sockets {
     }
     const context = newContext(this.env, this.state, announce);
     context.keepInstance = true;
+    context.socketsObject = true; // the Go code serves sockets (worker/sockets.go)
     this.instance = start(context);
     return this.instance;
   }

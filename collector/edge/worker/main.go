@@ -31,9 +31,13 @@ func main() {
 	var h http.Handler
 	var sockets *edge.Sockets
 	if err == nil {
-		opts := []edge.Option{edge.WithBatcher(batch), edge.WithSessions(&sockets)}
+		opts := []edge.Option{edge.WithBatcher(batch)}
 		if a := announcer(); a != nil {
 			opts = append(opts, edge.WithSockets(a))
+		}
+		if runtimeContext().Get("socketsObject").Truthy() {
+			// The Durable Object's instance (glue/sockets.mjs).
+			opts = append(opts, edge.WithSessions(&sockets))
 		}
 		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger, opts...)
 	}
