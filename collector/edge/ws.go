@@ -104,8 +104,12 @@ func WithSessions(dst **Sockets) Option { return func(h *handler) { h.sessions =
 // announcement is what an Announcer carries: one of a visitor-data
 // change, an erasure or a notification.
 type announcement struct {
-	Kind         string            `json:"kind"` // "visitorData", "erased" or "notify"
-	Subject      *subjectJSON      `json:"subject,omitempty"`
+	Kind    string       `json:"kind"` // "visitorData", "erased" or "notify"
+	Subject *subjectJSON `json:"subject,omitempty"`
+	// Key (the subject's) or VisitID tell the Durable Object which
+	// sockets to resume before it hands the announcement on.
+	Key          string            `json:"key,omitempty"`
+	VisitID      string            `json:"visitId,omitempty"`
 	Version      int64             `json:"version,omitempty"`
 	Data         json.RawMessage   `json:"data,omitempty"`
 	Notification *notificationJSON `json:"notification,omitempty"`
@@ -141,7 +145,7 @@ func (r *relay) send(ctx context.Context, a *announcement) (int, error) {
 // Durable Objects to take it, so that the request that wrote it is still
 // running (a Worker's work ends with its answer).
 func (r *relay) VisitorDataChanged(vd *collector.VisitorData) {
-	_, err := r.send(context.Background(), &announcement{Kind: "visitorData",
+	_, err := r.send(context.Background(), &announcement{Kind: "visitorData", Key: vd.Subject.Key(),
 		Subject: &subjectJSON{vd.Subject.Kind, vd.Subject.ID}, Version: vd.Version, Data: vd.Data})
 	if err != nil {
 		r.log.Error("edge: announce a visitor-data change to the sockets", "subject", vd.Subject.Key(), "err", err)
@@ -149,13 +153,13 @@ func (r *relay) VisitorDataChanged(vd *collector.VisitorData) {
 }
 
 func (r *relay) SubjectErased(s collector.Subject) {
-	if _, err := r.send(context.Background(), &announcement{Kind: "erased", Subject: &subjectJSON{s.Kind, s.ID}}); err != nil {
+	if _, err := r.send(context.Background(), &announcement{Kind: "erased", Key: s.Key(), Subject: &subjectJSON{s.Kind, s.ID}}); err != nil {
 		r.log.Error("edge: announce an erasure to the sockets", "subject", s.Key(), "err", err)
 	}
 }
 
 func (r *relay) Notify(ctx context.Context, n *collector.Notification) (int, error) {
-	return r.send(ctx, &announcement{Kind: "notify", Notification: &notificationJSON{
+	return r.send(ctx, &announcement{Kind: "notify", VisitID: n.VisitID, Notification: &notificationJSON{
 		ID: n.ID, VisitID: n.VisitID, Channel: n.Channel, Data: n.Data}})
 }
 
@@ -265,21 +269,91 @@ func newSessionID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Frame hands a frame of socket id to its session. It returns false when
-// no session has that id (this Go instance is not the one that accepted
-// the socket): the Durable Object then closes the socket with 1011, and
-// the tracker connects again.
-func (s *Sockets) Frame(ctx context.Context, id string, text bool, frame []byte) bool {
+// Attachment is what the Durable Object keeps in a socket's attachment
+// (serializeAttachment, at most maxAttachment bytes as JSON): the id of
+// its session and, once it can be resumed, the session's state, which the
+// object also reads to find the sockets an announcement concerns.
+type Attachment struct {
+	ID    string             `json:"id"`
+	State *live.SessionState `json:"state,omitempty"`
+}
+
+const maxAttachment = 2048
+
+// attachment is the JSON of the session's attachment; without the state
+// if it has none to give or would not fit.
+func attachment(id string, sess *live.Session) []byte {
+	a := Attachment{ID: id}
+	if st, ok := sess.State(); ok {
+		a.State = &st
+	}
+	b, _ := json.Marshal(a)
+	if len(b) > maxAttachment {
+		b, _ = json.Marshal(Attachment{ID: id})
+	}
+	return b
+}
+
+// session returns the session of the socket whose attachment is att,
+// resuming it on sock from the attachment's state when this instance does
+// not hold it (the object was evicted, or its instance replaced); resumed
+// tells which.
+func (s *Sockets) session(ctx context.Context, att []byte, sock live.Socket) (id string, sess *live.Session, resumed bool, err error) {
+	var a Attachment
+	if err := json.Unmarshal(att, &a); err != nil || a.ID == "" {
+		return "", nil, false, fmt.Errorf("edge: a socket's attachment %.64q", att)
+	}
 	s.mu.Lock()
-	sess := s.sessions[id]
+	sess = s.sessions[a.ID]
 	s.mu.Unlock()
-	if sess == nil {
-		return false
+	if sess != nil {
+		return a.ID, sess, false, nil
+	}
+	if a.State == nil {
+		return "", nil, false, errors.New("edge: the socket's session is gone and cannot be resumed")
+	}
+	sess, err = s.hub.ResumeSession(ctx, *a.State, sock)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("edge: resume a socket's session: %w", err)
+	}
+	s.mu.Lock()
+	if held := s.sessions[a.ID]; held != nil {
+		// Resumed meanwhile by another event of the same socket.
+		s.mu.Unlock()
+		sess.End()
+		return a.ID, held, false, nil
+	}
+	s.sessions[a.ID] = sess
+	s.mu.Unlock()
+	return a.ID, sess, true, nil
+}
+
+// Frame hands a frame to the session of the socket whose attachment is
+// att (see session) and returns the attachment to keep. It fails when the
+// session is neither held nor resumable: the Durable Object then closes
+// the socket with 1011, and the tracker connects again.
+func (s *Sockets) Frame(ctx context.Context, att []byte, sock live.Socket, text bool, frame []byte) ([]byte, error) {
+	id, sess, _, err := s.session(ctx, att, sock)
+	if err != nil {
+		return nil, err
 	}
 	if !sess.Frame(ctx, text, frame) {
 		s.Closed(id)
 	}
-	return true
+	return attachment(id, sess), nil
+}
+
+// Resume makes sure this instance holds the session of the socket whose
+// attachment is att, before an announcement that concerns it. It returns
+// the attachment to keep, or nil to keep the one there is: a session
+// this instance holds may be in the middle of a frame (the frame's own
+// write may be what is announced), and the frame's end updates it.
+func (s *Sockets) Resume(ctx context.Context, att []byte, sock live.Socket) ([]byte, error) {
+	id, sess, resumed, err := s.session(ctx, att, sock)
+	if err != nil || !resumed {
+		return nil, err
+	}
+	return attachment(id, sess), nil
 }
 
 // Closed forgets the session of a socket that closed or failed.

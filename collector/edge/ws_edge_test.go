@@ -16,6 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector/edge"
+	"github.com/visitrack/visitrack/collector/edge/wrangler"
 )
 
 // shardOf is glue/announce.mjs's choice of Durable Object for a client
@@ -198,4 +199,81 @@ func TestSocketLimits(t *testing.T) {
 		}
 	}
 	t.Fatal("three frames of 500 events at 1 event/s: no close 1013")
+}
+
+// TestSocketHibernation: the platform evicts an idle Durable Object while
+// its sockets stay open (local workerd does it after about 10 s). The
+// next event starts a new Go instance, which resumes each socket's session
+// from its attachment: a REST write reaches the idle page as a push, a
+// notification reaches it, and its next frame is acknowledged, with no
+// reconnection.
+func TestSocketHibernation(t *testing.T) {
+	const started = "edge: Go instance started for a Durable Object's WebSockets"
+	w := startWorkerWith(t, wrangler.Options{Vars: settings(), LogLevel: "log"})
+	wsURL := "ws" + strings.TrimPrefix(w.URL, "http") + "/v1/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"visitrack.v1"},
+		HTTPHeader: http.Header{"Origin": {origin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	send := func(v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func(typ string) map[string]any {
+		t.Helper()
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil || m["type"] != typ {
+			t.Fatalf("got %s, want a %s frame", b, typ)
+		}
+		return m
+	}
+	event := func() map[string]any {
+		return map[string]any{"eventId": ulid.Make().String(), "name": "PageEntered", "pageId": ulid.Make().String(),
+			"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "url": "https://shop.example/"}
+	}
+	send(map[string]any{"type": "hello", "visitorId": ulid.Make().String(), "visitId": ulid.Make().String()})
+	wel := next("welcome")
+	visitor, visit := wel["visitorId"].(string), wel["visitId"].(string)
+	send(map[string]any{"type": "events", "events": []any{event()}})
+	next("ack")
+	if n := strings.Count(w.Output(), started); n != 1 {
+		t.Fatalf("%q logged %d times for one object, want 1:\n%s", started, n, w.Output())
+	}
+
+	// Nothing to wait on: an evicted object says so only when an event
+	// wakes it. Twice the local eviction delay, then the new instance's
+	// line tells that it happened.
+	time.Sleep(20 * time.Second)
+	status, body := adminSend(t, "PATCH", w.URL+"/v1/visitors/"+visitor+"/visitor-data/campaign",
+		"application/merge-patch+json", `{"step":1}`)
+	if status != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", status, body)
+	}
+	if m := next("visitorData"); m["version"] != float64(1) || path(m, "data", "campaign", "step") != float64(1) {
+		t.Fatalf("push after the eviction %v, want version 1", m)
+	}
+	if n := strings.Count(w.Output(), started); n != 2 {
+		t.Fatalf("%q logged %d times, want 2 (the object was not evicted, so this test proves nothing):\n%s", started, n, w.Output())
+	}
+	status, body = adminSend(t, "POST", w.URL+"/v1/visits/"+visit+"/notifications", "application/json", `{"channel":"chat","data":"hi"}`)
+	if status != http.StatusAccepted || !strings.Contains(body, `"delivered":1`) {
+		t.Fatalf("notification: %d %s, want delivered 1", status, body)
+	}
+	next("notification")
+	e := event()
+	send(map[string]any{"type": "events", "events": []any{e}})
+	if a := next("ack"); fmt.Sprint(a["eventIds"]) != "["+e["eventId"].(string)+"]" {
+		t.Fatalf("ack %v, want %s", a, e["eventId"])
+	}
 }

@@ -3,13 +3,15 @@
 // socket with the hibernation API (state.acceptWebSocket) and hands every
 // frame to a Go instance of its own, the same app.wasm, whose hub applies
 // the native collector's rules and answers on the socket. The socket's
-// attachment keeps the id of its Go session.
+// attachment (serializeAttachment) keeps what Go gives it after each
+// frame: its session's id and state.
 //
-// If the object was evicted (hibernation) or its Go instance exited, the
-// Go sessions are gone while the sockets stay: such a socket is closed
-// with 1011, and the tracker connects again and says hello to a new
-// session. So a new Go instance first closes every socket it did not
-// accept.
+// An idle object is evicted while its sockets stay open (hibernation):
+// the next event starts a new Go instance, which resumes a socket's
+// session from its attachment on its next frame, or before an
+// announcement that concerns it (its subject or visit). A socket whose
+// session cannot be resumed (no hello yet, first-party cookie mode) is
+// closed with 1011, and the tracker connects again.
 import { newContext, start } from "./instance.mjs";
 import { announce } from "./announce.mjs";
 
@@ -33,9 +35,6 @@ export class Sockets {
         return context;
       }
     }
-    for (const ws of this.state.getWebSockets()) {
-      closeQuietly(ws, 1011, lost);
-    }
     const context = newContext(this.env, this.state, announce);
     context.keepInstance = true;
     context.socketsObject = true; // the Go code serves sockets (worker/sockets.go)
@@ -56,17 +55,7 @@ export class Sockets {
   async fetch(req) {
     const url = new URL(req.url);
     if (url.pathname === "/announce" && req.method === "POST") {
-      const context = await this.running();
-      if (context === undefined || typeof context.binding.wsAnnounce !== "function") {
-        // No Go session here, and no need to start an instance to learn
-        // that: sockets this object still holds belong to a lost one.
-        // They connect again, and their welcome carries the change.
-        for (const ws of this.state.getWebSockets()) {
-          closeQuietly(ws, 1011, lost);
-        }
-        return new Response("0");
-      }
-      return new Response(String(await context.binding.wsAnnounce(await req.text())));
+      return new Response(String(await this.announced(await req.text())));
     }
     const context = await this.go();
     if (typeof context.binding.wsOpen !== "function") {
@@ -100,12 +89,53 @@ export class Sockets {
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
+  // announced hands an announcement to Go once the sessions of the
+  // sockets it concerns are held (resumed after an eviction). An object
+  // without sockets answers at once, without a Go instance.
+  async announced(body) {
+    const sockets = this.state.getWebSockets();
+    if (sockets.length === 0) {
+      return 0;
+    }
+    const context = await this.go();
+    if (typeof context.binding.wsAnnounce !== "function") {
+      return 0; // the Go code could not start the collector
+    }
+    const a = JSON.parse(body);
+    for (const ws of sockets) {
+      const st = stateOf(ws);
+      if (st !== undefined && ((a.key && st.s === a.key) || (a.visitId && st.vt === a.visitId))) {
+        // Not behind the socket's frames: a frame's own write may be
+        // what is announced. Go resumes a session once only.
+        await this.resume(ws, context);
+      }
+    }
+    return context.binding.wsAnnounce(body);
+  }
+
+  async resume(ws, context) {
+    try {
+      const attachment = await context.binding.wsResume(JSON.stringify(ws.deserializeAttachment()), ws);
+      if (attachment !== null && attachment !== undefined) {
+        keep(ws, attachment);
+      }
+    } catch (e) {
+      console.error("edge: resuming a WebSocket failed:", e);
+      closeQuietly(ws, 1011, lost);
+    }
+  }
+
   // Frames of one socket go to Go one at a time, in order.
   async webSocketMessage(ws, message) {
+    this.stopWaiting(idOf(ws));
+    return this.inOrder(ws, () => this.frame(ws, message));
+  }
+
+  // inOrder runs fn after what runs for the socket already.
+  inOrder(ws, fn) {
     const id = idOf(ws);
-    this.stopWaiting(id);
     const previous = this.chains.get(id) || Promise.resolve();
-    const next = previous.then(() => this.frame(ws, id, message));
+    const next = previous.then(fn);
     const settled = next.catch(() => {});
     this.chains.set(id, settled);
     settled.then(() => {
@@ -116,17 +146,17 @@ export class Sockets {
     return next;
   }
 
-  async frame(ws, id, message) {
-    const context = await this.running();
-    let known = false;
-    if (context !== undefined && id) {
-      try {
-        known = await context.binding.wsFrame(id, message);
-      } catch (e) {
-        console.error("edge: a WebSocket frame failed:", e);
-      }
+  async frame(ws, message) {
+    const context = await this.go();
+    if (typeof context.binding.wsFrame !== "function") {
+      closeQuietly(ws, 1011, lost); // the Go code could not start the collector
+      return;
     }
-    if (!known) {
+    try {
+      keep(ws, await context.binding.wsFrame(JSON.stringify(ws.deserializeAttachment()), ws, message));
+    } catch (e) {
+      // No session to go on with: the tracker connects again.
+      console.error("edge: a WebSocket frame:", e);
       closeQuietly(ws, 1011, lost);
     }
   }
@@ -156,6 +186,17 @@ export class Sockets {
       context.binding.wsClosed(id);
     }
   }
+}
+
+// keep stores the attachment Go returned (JSON).
+function keep(ws, attachment) {
+  ws.serializeAttachment(JSON.parse(attachment));
+}
+
+// stateOf is the session state in a socket's attachment, if any.
+function stateOf(ws) {
+  const a = ws.deserializeAttachment();
+  return a && a.state ? a.state : undefined;
 }
 
 function idOf(ws) {

@@ -66,6 +66,13 @@ func main() {
 	})
 	workers.ServeNonBlock(wholeBodies(h))
 	workers.Ready()
+	if sockets != nil {
+		// A Durable Object's instance (glue/sockets.mjs), kept while the
+		// object lives: one such line per start (the edge tests count
+		// them to see an eviction).
+		fmt.Fprintln(os.Stderr, "edge: Go instance started for a Durable Object's WebSockets")
+		select {}
+	}
 	if js.Global().Get("context").Get("keepInstance").Truthy() {
 		// The glue (glue/worker.mjs) keeps this instance for the
 		// isolate's next requests: never return. Once per isolate, this

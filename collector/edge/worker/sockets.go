@@ -41,9 +41,12 @@ func announcer() edge.Announcer {
 // bindSockets offers the Durable Object this instance's sessions:
 //
 //	wsOpen(request JSON, WebSocket) → Promise<Opened JSON>
-//	wsFrame(id, string | ArrayBuffer) → Promise<bool> (false: unknown id)
+//	wsFrame(attachment JSON, WebSocket, string | ArrayBuffer) → Promise<attachment JSON>
+//	wsResume(attachment JSON, WebSocket) → Promise<attachment JSON | null>
 //	wsClosed(id)
 //	wsAnnounce(announcement JSON) → Promise<number>
+//
+// A rejected wsFrame or wsResume means the socket's session cannot go on.
 func bindSockets(s *edge.Sockets) {
 	b := runtimeContext().Get("binding")
 	b.Set("wsOpen", js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -58,7 +61,7 @@ func bindSockets(s *edge.Sockets) {
 		})
 	}))
 	b.Set("wsFrame", js.FuncOf(func(_ js.Value, args []js.Value) any {
-		id, msg := args[0].String(), args[1]
+		att, ws, msg := args[0].String(), args[1], args[2]
 		text := msg.Type() == js.TypeString
 		var frame []byte
 		if text {
@@ -69,7 +72,18 @@ func bindSockets(s *edge.Sockets) {
 			js.CopyBytesToGo(frame, u)
 		}
 		return promise(func() (any, error) {
-			return s.Frame(context.Background(), id, text, frame), nil
+			next, err := s.Frame(context.Background(), []byte(att), jsSocket{ws}, text, frame)
+			return string(next), err
+		})
+	}))
+	b.Set("wsResume", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		att, ws := args[0].String(), args[1]
+		return promise(func() (any, error) {
+			next, err := s.Resume(context.Background(), []byte(att), jsSocket{ws})
+			if next == nil {
+				return nil, err // keep the attachment there is
+			}
+			return string(next), err
 		})
 	}))
 	b.Set("wsClosed", js.FuncOf(func(_ js.Value, args []js.Value) any {
