@@ -26,7 +26,10 @@ import (
 // live) holds that object's sockets as the native collector's holds its
 // own. The object accepts each socket with the hibernation API and hands
 // its frames, one at a time, to the Go instance's Sockets (below), which
-// feeds them to a live.Session: the native rules, unchanged.
+// feeds them to a live.Session: the native rules, unchanged. The socket's
+// attachment keeps the session's id and state, so that a new Go instance
+// resumes the session when the platform evicted the object (hibernation)
+// while its sockets stayed open.
 //
 // Visitor-data writes, erasures and notifications happen wherever a
 // request lands (a Worker, or a Durable Object for a browser's own
