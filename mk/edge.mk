@@ -38,12 +38,13 @@ $(EDGE_NPM_STAMP): $(EDGE_DIR)/package-lock.json $(EDGE_DIR)/package.json
 	cd $(EDGE_DIR) && CI=1 npm ci --prefer-offline --ignore-scripts --no-audit --no-fund
 	touch $@
 
-# The worker: syumai/workers' JavaScript glue with our entry point
-# (glue/worker.mjs: one Go instance per isolate) over theirs, then the Go
-# program as app.wasm. Always rebuilt (go build's cache keeps that quick).
+# The worker: syumai/workers' JavaScript glue with ours (glue/*.mjs: our
+# entry point worker.mjs, one Go instance per isolate, over theirs, and the
+# WebSockets' Durable Object), then the Go program as app.wasm. Always
+# rebuilt (go build's cache keeps that quick).
 edge-wasm:
 	$(GO) tool workers-assets-gen -mode=go -o $(EDGE_BUILD)
-	cp $(EDGE_DIR)/glue/worker.mjs $(EDGE_BUILD)/worker.mjs
+	cp $(EDGE_DIR)/glue/*.mjs $(EDGE_BUILD)/
 	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' \
 		-o $(EDGE_BUILD)/app.wasm ./$(EDGE_DIR)/worker
 

@@ -2,7 +2,7 @@
 // that runs against a base URL: the native collector and the edge build
 // (Cloudflare Workers under `wrangler dev`) must both pass it. It covers
 // POST /v1/collect (SPEC section 3), the History API and visitor data
-// (section 4), the trust rules (sections 7 and 12: proofs, browser keys,
+// (section 4), the WebSocket transport (sections 3 and 11: ws.go), the trust rules (sections 7 and 12: proofs, browser keys,
 // SignOut revocation), and the errors both answer with.
 //
 // The suite only talks HTTP, so it checks the wire contract itself: field
@@ -87,6 +87,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("Erasure", s.testErasure)
 	t.Run("Merge", s.testMerge)
 	t.Run("PagesAndURLs", s.testPagesAndURLs)
+	t.Run("WebSocket", s.testWebSocket)
 }
 
 type suite struct {

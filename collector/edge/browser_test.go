@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,18 +24,30 @@ import (
 )
 
 // pageHTML is a site page that embeds the tracker with the edge collector
-// and the HTTP transport, as the README tells sites to.
+// and a transport, as the README tells sites to. It keeps what the
+// tracker hands its visitor-data and notification callbacks.
 const pageHTML = `<!doctype html><title>edge shop</title>
 <script>
   window._gt = window._gt || [];
-  _gt.push(['config', { collector: %q, transport: 'http' }]);
+  window.seen = { data: [], notes: [] };
+  _gt.push(['config', { collector: %q, transport: %q }]);
+  _gt.push(['visitorData', 'subscribe', (data, version) => seen.data.push({ data, version })]);
+  _gt.push(['subscribe', 'notification', (n) => seen.notes.push(n)]);
 </script>
 <script async src="/gt.js"></script>`
 
-// TestBrowserIdentityStory: a real browser on a site, tracked by the edge
-// build over HTTP, goes anonymous → SignIn → a new visit recognized by its
-// cookie → SignOut, and the edge stores the whole story.
-func TestBrowserIdentityStory(t *testing.T) {
+// browserRun is a Chromium on a site whose page embeds the tracker with the
+// edge collector (wk) and a transport.
+type browserRun struct {
+	site *httptest.Server
+	wk   *worker
+	ctx  context.Context
+}
+
+// startBrowser serves the site, the worker (allowing the site's origin)
+// and Chromium.
+func startBrowser(t *testing.T, transport string) *browserRun {
+	t.Helper()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium is needed (make chromium): ", err)
@@ -42,7 +56,7 @@ func TestBrowserIdentityStory(t *testing.T) {
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/shop.html" {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, pageHTML, workerURL)
+			fmt.Fprintf(w, pageHTML, workerURL, transport)
 			return
 		}
 		web.Handler().ServeHTTP(w, r)
@@ -65,7 +79,27 @@ func TestBrowserIdentityStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
+	return &browserRun{site: site, wk: wk, ctx: ctx}
+}
+
+// eval evaluates expr in the page, awaiting a Promise, into out.
+func (b *browserRun) eval(t *testing.T, expr string, out any) {
+	t.Helper()
+	err := chromedp.Run(b.ctx, chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+}
+
+// TestBrowserIdentityStory: a real browser on a site, tracked by the edge
+// build over HTTP, goes anonymous → SignIn → a new visit recognized by its
+// cookie → SignOut, and the edge stores the whole story.
+func TestBrowserIdentityStory(t *testing.T) {
+	b := startBrowser(t, "http")
+	site, wk, ctx := b.site, b.wk, b.ctx
 
 	type ids struct {
 		VisitorID  string  `json:"visitorId"`
@@ -76,12 +110,7 @@ func TestBrowserIdentityStory(t *testing.T) {
 	}
 	eval := func(expr string, out any) {
 		t.Helper()
-		err := chromedp.Run(ctx, chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
-			return p.WithAwaitPromise(true)
-		}))
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
-		}
+		b.eval(t, expr, out)
 	}
 	// waitState polls the tracker until its visit is in state.
 	waitState := func(state string) ids {
@@ -250,4 +279,94 @@ func adminGet(t *testing.T, url string, out any) {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+// TestBrowserWebSocketPush: the tracker with transport 'websocket' at the
+// edge talks to the Durable Object: its events are stored (acknowledged
+// after the commit), a backend's REST write of its visitor data reaches
+// the page as a push, and so does a notification. The page never falls
+// back to /v1/collect.
+func TestBrowserWebSocketPush(t *testing.T) {
+	b := startBrowser(t, "websocket")
+	if err := chromedp.Run(b.ctx, chromedp.Navigate(b.site.URL+"/shop.html")); err != nil {
+		t.Fatal(err)
+	}
+	var ids struct {
+		VisitorID string `json:"visitorId"`
+		VisitID   string `json:"visitId"`
+		State     string `json:"state"`
+	}
+	// The tracker settles track()'s promise on the ack, which the edge
+	// sends after the commit: the event is stored by then.
+	var ignored any
+	b.eval(t, `visitrack.track('AddToCart', {sku: 'WS-1'}).then(() => true)`, &ignored)
+	b.eval(t, `visitrack.ids()`, &ids)
+	if ids.State != "anonymous" || ids.VisitID == "" {
+		t.Fatalf("tracker ids %+v, want an anonymous visit", ids)
+	}
+	var events struct {
+		Items []struct {
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	adminGet(t, b.wk.URL+"/v1/visits/"+ids.VisitID+"/events?limit=1000", &events)
+	stored := false
+	for _, e := range events.Items {
+		stored = stored || e.Name == "AddToCart"
+	}
+	if !stored {
+		t.Fatalf("the acknowledged AddToCart is not stored: %+v", events.Items)
+	}
+
+	status, body := adminSend(t, "PATCH", b.wk.URL+"/v1/visitors/"+ids.VisitorID+"/visitor-data/campaign",
+		"application/merge-patch+json", `{"banner":"spring"}`)
+	if status != http.StatusOK {
+		t.Fatalf("PATCH visitor data: %d %s", status, body)
+	}
+	waitPage(t, b, "the visitor-data push",
+		`seen.data.some((s) => s.version >= 1 && s.data.campaign && s.data.campaign.banner === 'spring')`)
+
+	status, body = adminSend(t, "POST", b.wk.URL+"/v1/visits/"+ids.VisitID+"/notifications",
+		"application/json", `{"channel":"chat","data":{"text":"An agent can help"}}`)
+	if status != http.StatusAccepted || !strings.Contains(body, `"delivered":1`) {
+		t.Fatalf("POST notification: %d %s, want 202 delivered 1", status, body)
+	}
+	waitPage(t, b, "the notification",
+		`seen.notes.some((n) => n.channel === 'chat' && n.data.text === 'An agent can help')`)
+
+	var collects int
+	b.eval(t, `performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/collect')).length`, &collects)
+	if collects != 0 {
+		t.Fatalf("the page made %d /v1/collect requests, want none (transport websocket)", collects)
+	}
+}
+
+// waitPage polls a condition in the page until it holds.
+func waitPage(t *testing.T, b *browserRun, what, cond string) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		var ok bool
+		b.eval(t, cond, &ok)
+		if ok {
+			return
+		}
+	}
+	var seen any
+	b.eval(t, `seen`, &seen)
+	t.Fatalf("%s never came to the page; it saw %v", what, seen)
+}
+
+// adminSend makes an admin request and returns the status and body.
+func adminSend(t *testing.T, method, url, contentType, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

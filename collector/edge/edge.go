@@ -73,6 +73,7 @@ type Settings struct {
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
 	SweepLimit            int
+	sockets               socketLimits // ws.go
 }
 
 // LoadSettings reads the settings with getenv. The recognition key is
@@ -104,6 +105,12 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 		if s.SweepLimit, err = strconv.Atoi(v); err != nil || s.SweepLimit < 1 || s.SweepLimit > maxSweepLimit {
 			return nil, fmt.Errorf("%s %q: want a number of visits from 1 to %d", EnvSweepLimit, v, maxSweepLimit)
 		}
+	}
+	if err := checkShards(getenv(EnvWSShards)); err != nil {
+		return nil, err
+	}
+	if s.sockets, err = loadSocketLimits(getenv); err != nil {
+		return nil, err
 	}
 	switch v := getenv(EnvGoInstance); v {
 	case "", "isolate", "request":
@@ -158,6 +165,18 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		return nil, err
 	}
 	st := OpenStore(db)
+	h := &handler{store: st, admin: set.AdminToken, log: logger}
+	for _, o := range opts {
+		o(h)
+	}
+	var sockets server.Sockets // ws.go
+	if h.announce != nil {
+		sockets = &relay{announce: h.announce, log: logger}
+	}
+	var limits socketLimits // only where sockets are held
+	if h.sessions != nil {
+		limits = set.sockets
+	}
 	srv, err := server.New(ctx, server.Config{
 		Store:                 st,
 		RecognitionKey:        set.RecognitionKey,
@@ -166,19 +185,21 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		VisitTimeout:          set.VisitTimeout,
 		AllowedOrigins:        set.AllowedOrigins,
 		BrowserWritable:       set.BrowserWritable,
-		// No per-IP limit: nothing lives between requests here. No
-		// TrustedProxies either: handler sets the client's address from
-		// CF-Connecting-IP.
-		RateLimit: 0,
-		Edge:      true,
-		Logger:    logger,
+		// No per-IP limit but for the sockets of a Durable Object:
+		// nothing else lives between requests here. No TrustedProxies
+		// either: handler sets the client's address from CF-Connecting-IP.
+		RateLimit:       limits.rate,
+		MaxSocketsPerIP: limits.sockets,
+		Edge:            true,
+		Sockets:         sockets,
+		Logger:          logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{next: srv.Handler(), store: st, admin: set.AdminToken, log: logger}
-	for _, o := range opts {
-		o(h)
+	h.next = srv.Handler()
+	if h.sessions != nil {
+		*h.sessions = newSockets(srv.Hub(), logger)
 	}
 	return h, nil
 }
@@ -220,6 +241,10 @@ type handler struct {
 	admin string
 	log   *slog.Logger
 	batch d1batch.Batcher // nil: each write is a round trip of its own
+	// announce reaches the Durable Objects that hold WebSockets, and
+	// sessions receives this instance's Sockets (ws.go).
+	announce Announcer
+	sessions **Sockets
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -232,11 +257,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, http.StatusInternalServerError, "internal", "the request failed; try again")
 		}
 	}()
-	// Cloudflare sets CF-Connecting-IP to the visitor's address and
-	// overwrites any the client sent; the Go request has no peer address.
-	if ip := r.Header.Get("CF-Connecting-IP"); net.ParseIP(ip) != nil {
-		r.RemoteAddr = net.JoinHostPort(ip, "0")
-	}
+	setClientAddr(r)
 	// The admin token lives in a secret, not in D1: make sure D1 knows it
 	// when it is used, rather than on every request (a write each time).
 	// EnsureToken keeps a revoked token revoked.
@@ -255,6 +276,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.next.ServeHTTP(w, r)
+}
+
+// setClientAddr gives r the visitor's address. Cloudflare sets
+// CF-Connecting-IP to it and overwrites any the client sent; the Go
+// request has no peer address.
+func setClientAddr(r *http.Request) {
+	if ip := r.Header.Get("CF-Connecting-IP"); net.ParseIP(ip) != nil {
+		r.RemoteAddr = net.JoinHostPort(ip, "0")
+	}
 }
 
 // Unavailable answers every request with a 503 problem that says what is

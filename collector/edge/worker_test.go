@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -84,8 +85,14 @@ func freshWorkerSpy(t *testing.T, env map[string]string) (*sql.DB, *store.Store,
 	}
 	spy := &batchSpy{next: d1batch.SQL(plain)}
 	logger := slog.New(slog.DiscardHandler)
+	host := newSocketsHost(t, db, env) // ws_test.go
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, err := edge.New(r.Context(), db, func(k string) string { return env[k] }, logger, edge.WithBatcher(spy.batch))
+		if r.URL.Path == "/v1/ws" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			host.ServeHTTP(w, r) // as glue/worker.mjs hands upgrades to the Durable Object
+			return
+		}
+		h, err := edge.New(r.Context(), db, func(k string) string { return env[k] }, logger,
+			edge.WithBatcher(spy.batch), edge.WithSockets(host.Announce))
 		if err != nil {
 			edge.Unavailable(err).ServeHTTP(w, r)
 			return

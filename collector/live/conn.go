@@ -26,7 +26,7 @@ const (
 // conn is one tracker's WebSocket connection.
 type conn struct {
 	hub    *Hub
-	ws     *websocket.Conn
+	ws     Socket
 	req    *http.Request // the handshake: where a key cookie would come from
 	client ingest.Client
 	visit  ingest.Visit
@@ -37,6 +37,9 @@ type conn struct {
 	jar jar
 
 	subject string // guarded by hub.mu
+
+	// f is the frame being handled, reused from frame to frame.
+	f ingest.Frame
 
 	// sendMu orders the frames that carry visitor data (welcome, the
 	// snapshot of a subject the browser switches to, pushes) and guards
@@ -62,18 +65,9 @@ type pushItem struct {
 
 // ServeWS serves GET /v1/ws.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
-	if !h.originAllowed(r) {
-		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins")
+	hs, ok := h.handshake(w, r)
+	if !ok {
 		return
-	}
-	// Accept writes the handshake answer: the cookies go on w before it.
-	var fp firstParty
-	var j jar
-	if q := r.URL.Query(); wantsServerCookies(q.Get("cookies")) {
-		if fp = h.firstParty(r, q.Get("cookieDomain")); fp.on {
-			j = readJar(r)
-			h.handshakeCookies(w, fp, &j)
-		}
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{protocol.Subprotocol},
@@ -85,86 +79,136 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept has written the HTTP error
 	}
 	if ws.Subprotocol() != protocol.Subprotocol {
-		ws.Close(websocket.StatusPolicyViolation, "subprotocol "+protocol.Subprotocol+" is required")
+		ws.Close(websocket.StatusPolicyViolation, subprotocolRequired)
 		return
 	}
 	ws.SetReadLimit(protocol.MaxBatchBytes)
-	c := &conn{hub: h, ws: ws, req: r, fp: fp, jar: j}
+	c := h.newConn(ws, r, hs)
 	if !h.register(c) {
 		ws.Close(websocket.StatusGoingAway, "collector shutting down")
 		return
 	}
 	defer h.unregister(c)
-	c.client.UserAgent = r.UserAgent()
-	c.client.IP = h.clientIP(r)
-	err = c.serve(r.Context())
+	err = c.serve(r.Context(), ws)
 	switch status := websocket.CloseStatus(err); {
-	case status != -1, errors.Is(err, context.Canceled), errors.Is(err, net.ErrClosed):
+	case status != -1, err == errClosed, errors.Is(err, context.Canceled), errors.Is(err, net.ErrClosed):
 	default:
 		h.cfg.Logger.Debug("websocket closed", "err", err)
 	}
 }
 
+// subprotocolRequired is the close reason for a socket that did not ask
+// for the protocol's subprotocol.
+const subprotocolRequired = "subprotocol " + protocol.Subprotocol + " is required"
+
+// handshakeState is what the upgrade request settled: the first-party
+// cookie mode and the cookies it carried.
+type handshakeState struct {
+	fp firstParty
+	j  jar
+}
+
+// handshake checks an upgrade request before it is accepted: an origin
+// not allowed gets a 403 problem on w (and ok false). In first-party
+// cookie mode the cookies for the handshake's answer go on w.
+func (h *Hub) handshake(w http.ResponseWriter, r *http.Request) (hs handshakeState, ok bool) {
+	if !h.originAllowed(r) {
+		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins")
+		return hs, false
+	}
+	if q := r.URL.Query(); wantsServerCookies(q.Get("cookies")) {
+		if hs.fp = h.firstParty(r, q.Get("cookieDomain")); hs.fp.on {
+			hs.j = readJar(r)
+			h.handshakeCookies(w, hs.fp, &hs.j)
+		}
+	}
+	return hs, true
+}
+
+// newConn is the connection of an accepted upgrade request r.
+func (h *Hub) newConn(ws Socket, r *http.Request, hs handshakeState) *conn {
+	c := &conn{hub: h, ws: ws, req: r, fp: hs.fp, jar: hs.j}
+	c.client.UserAgent = r.UserAgent()
+	c.client.IP = h.clientIP(r)
+	return c
+}
+
 // serve runs the conversation: hello first, then frames in order. Each
 // events frame is acknowledged after its commit.
-func (c *conn) serve(ctx context.Context) error {
-	helloCtx, cancel := context.WithTimeout(ctx, helloTimeout)
-	typ, frame, err := c.ws.Read(helloCtx)
-	cancel()
+func (c *conn) serve(ctx context.Context, ws *websocket.Conn) error {
+	// Not a deadline on Read: coder/websocket drops the connection when
+	// a read's context ends, and the tracker would see no close code.
+	late := time.AfterFunc(helloTimeout, func() {
+		c.ws.Close(websocket.StatusPolicyViolation, HelloTimeoutReason)
+	})
+	typ, frame, err := ws.Read(ctx)
+	if !late.Stop() {
+		return errClosed
+	}
 	if err != nil {
-		if helloCtx.Err() != nil && ctx.Err() == nil {
-			c.ws.Close(websocket.StatusPolicyViolation, "hello expected within 10s")
-		}
 		return err
 	}
-	if typ != websocket.MessageText {
-		return c.ws.Close(websocket.StatusUnsupportedData, "frames are JSON text")
-	}
-	var f ingest.Frame
-	if err := ingest.DecodeFrame(frame, &f); err != nil || f.Type != protocol.TypeHello {
-		return c.ws.Close(websocket.StatusPolicyViolation, "the first frame must be hello")
-	}
-	if ok, _ := c.hub.limiter.take(c.client.IP, 1, time.Now()); !ok {
-		return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
-	}
-	if err := c.hello(ctx, &f); err != nil {
+	if err := c.first(ctx, typ == websocket.MessageText, frame); err != nil {
 		return err
 	}
 	for {
-		typ, frame, err := c.ws.Read(ctx)
+		typ, frame, err := ws.Read(ctx)
 		if err != nil {
 			return err
 		}
-		if typ != websocket.MessageText {
-			c.writeError(ctx, protocol.CodeInvalidMessage, "frames are JSON text", "")
-			continue
-		}
-		if err := ingest.DecodeFrame(frame, &f); err != nil {
-			c.writeFrameError(ctx, err, "")
-			continue
-		}
-		// Events count one each; every other frame (hello, a visitor-data
-		// update, an empty batch) counts one: see ipLimiter.
-		if ok, _ := c.hub.limiter.take(c.client.IP, len(f.Events), time.Now()); !ok {
-			// Nothing of the frame is stored: the tracker keeps the
-			// unacknowledged events and reconnects after its backoff.
-			return c.ws.Close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
-		}
-		switch f.Type {
-		case protocol.TypeEvents:
-			err = c.events(ctx, &f)
-		case protocol.TypeVisitorDataUpdate:
-			err = c.updateVisitorData(ctx, &f)
-		case protocol.TypeHello:
-			err = c.hello(ctx, &f)
-		case protocol.TypeHandoff:
-			err = c.handoff(ctx, &f)
-		default:
-			c.writeError(ctx, protocol.CodeUnknownType, "unknown frame type "+quote(f.Type), "")
-		}
-		if err != nil {
+		if err := c.next(ctx, typ == websocket.MessageText, frame); err != nil {
 			return err
 		}
+	}
+}
+
+// first handles the conversation's first frame, which must be hello. An
+// error ends the conversation (the socket is closed, with the reason).
+func (c *conn) first(ctx context.Context, text bool, frame []byte) error {
+	if !text {
+		return c.close(websocket.StatusUnsupportedData, "frames are JSON text")
+	}
+	f := &c.f
+	if err := ingest.DecodeFrame(frame, f); err != nil || f.Type != protocol.TypeHello {
+		return c.close(websocket.StatusPolicyViolation, "the first frame must be hello")
+	}
+	if ok, _ := c.hub.limiter.take(c.client.IP, 1, time.Now()); !ok {
+		return c.close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
+	}
+	return c.hello(ctx, f)
+}
+
+// next handles a frame after the hello. Bad input gets an error frame; an
+// error ends the conversation (the socket is closed, with the reason).
+func (c *conn) next(ctx context.Context, text bool, frame []byte) error {
+	if !text {
+		c.writeError(ctx, protocol.CodeInvalidMessage, "frames are JSON text", "")
+		return nil
+	}
+	f := &c.f
+	if err := ingest.DecodeFrame(frame, f); err != nil {
+		c.writeFrameError(ctx, err, "")
+		return nil
+	}
+	// Events count one each; every other frame (hello, a visitor-data
+	// update, an empty batch) counts one: see ipLimiter.
+	if ok, _ := c.hub.limiter.take(c.client.IP, len(f.Events), time.Now()); !ok {
+		// Nothing of the frame is stored: the tracker keeps the
+		// unacknowledged events and reconnects after its backoff.
+		return c.close(websocket.StatusTryAgainLater, c.hub.rateLimitMessage())
+	}
+	switch f.Type {
+	case protocol.TypeEvents:
+		return c.events(ctx, f)
+	case protocol.TypeVisitorDataUpdate:
+		return c.updateVisitorData(ctx, f)
+	case protocol.TypeHello:
+		return c.hello(ctx, f)
+	case protocol.TypeHandoff:
+		return c.handoff(ctx, f)
+	default:
+		c.writeError(ctx, protocol.CodeUnknownType, "unknown frame type "+quote(f.Type), "")
+		return nil
 	}
 }
 
@@ -268,7 +312,7 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 		if collector.ErrorCode(err) == collector.ESTORAGEFULL {
 			// 1013: the tracker reconnects after its backoff. The writer
 			// logs the outage, at most once per 10 s.
-			return c.ws.Close(websocket.StatusTryAgainLater, "disk full: events not stored, send them again later")
+			return c.close(websocket.StatusTryAgainLater, "disk full: events not stored, send them again later")
 		}
 		c.hub.cfg.Logger.Error("collect", "visit", c.client.VisitID, "err", err)
 		code, msg := protocol.CodeInternal, "events were not stored; send them again"
@@ -451,13 +495,22 @@ func (c *conn) writeFrameError(ctx context.Context, err error, requestID string)
 
 func (c *conn) closeInternal(err error) error {
 	if collector.ErrorCode(err) == collector.ESTORAGEFULL {
-		return c.ws.Close(websocket.StatusTryAgainLater, "disk full: try again later")
+		return c.close(websocket.StatusTryAgainLater, "disk full: try again later")
 	}
 	c.hub.cfg.Logger.Error("websocket hello", "err", err)
 	if collector.ErrorCode(err) == collector.EUNAVAILABLE {
-		return c.ws.Close(websocket.StatusGoingAway, "collector shutting down")
+		return c.close(websocket.StatusGoingAway, "collector shutting down")
 	}
-	return c.ws.Close(websocket.StatusInternalError, "internal error")
+	return c.close(websocket.StatusInternalError, "internal error")
+}
+
+// close ends the conversation with a close code and reason. Its error is
+// never nil, so that the caller's loop ends even after a clean close.
+func (c *conn) close(code websocket.StatusCode, reason string) error {
+	if err := c.ws.Close(code, reason); err != nil {
+		return err
+	}
+	return errClosed
 }
 
 func quote(s string) string {

@@ -127,12 +127,17 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 func (h *Hub) ServeSocket(w http.ResponseWriter, r *http.Request) {
 	ip := h.clientIP(r)
 	if !h.admit(ip) {
-		writeProblem(w, http.StatusTooManyRequests, "too_many_sockets",
-			"this address holds "+strconv.Itoa(h.cfg.MaxSocketsPerIP)+" open WebSockets, the most --max-sockets-per-ip allows")
+		h.refuseSocket(w)
 		return
 	}
 	defer h.release(ip)
 	h.ServeWS(w, r)
+}
+
+// refuseSocket answers an upgrade over the cap of MaxSocketsPerIP.
+func (h *Hub) refuseSocket(w http.ResponseWriter) {
+	writeProblem(w, http.StatusTooManyRequests, "too_many_sockets",
+		"this address holds "+strconv.Itoa(h.cfg.MaxSocketsPerIP)+" open WebSockets, the most --max-sockets-per-ip allows")
 }
 
 // admit takes one of ip's socket slots, or reports that none is left.

@@ -53,9 +53,15 @@ type Config struct {
 	// webhook); nil serves no webhooks. The native daemon passes it; the
 	// edge build has no process to run the worker in.
 	Webhooks Webhooks
-	// Edge is the Cloudflare Workers build: no WebSockets, no background
-	// goroutines, no transactions; every request stands alone.
+	// Edge is the Cloudflare Workers build: no background goroutines, no
+	// transactions; every request stands alone. WebSockets there only with
+	// Sockets.
 	Edge bool
+	// Sockets, on the edge, reaches the browsers whose WebSockets Durable
+	// Objects hold (collector/edge): visitor-data changes, erasures and
+	// notifications are announced to it as well as to this server's hub.
+	// nil: the edge answers /v1/ws with 501.
+	Sockets Sockets
 	// Static serves the tracker, its loader, the demo and the console;
 	// nil serves none of them.
 	Static http.Handler
@@ -80,6 +86,13 @@ type Webhooks interface {
 	Service() collector.WebhookService
 	Start()
 	Stop()
+}
+
+// Sockets is the edge's announcer to the hubs that hold WebSockets.
+type Sockets interface {
+	collector.VisitorDataListener
+	collector.Notifier
+	SubjectErased(s collector.Subject)
 }
 
 // Metrics is what the server needs of a metrics exporter.
@@ -166,14 +179,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Now:             cfg.Now,
 	})
 	visitorData.AddListener(s.hub)
+	if cfg.Sockets != nil {
+		visitorData.AddListener(cfg.Sockets)
+	}
 	s.api = api.New(api.Config{
-		History:     erasing{cfg.Store, s.ingester, s.hub},
+		History:     erasing{cfg.Store, s.ingester, s.hub, cfg.Sockets},
 		Tokens:      cfg.Store,
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
 		Stats:       cfg.Store,
 		Connections: s.hub,
-		Notifier:    notifier(cfg.Edge, s.hub),
+		Notifier:    notifier(cfg, s.hub),
 		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
@@ -191,11 +207,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// notifier is the hub, except on the edge, whose pages have no WebSocket
-// to reach.
-func notifier(edge bool, hub *live.Hub) collector.Notifier {
-	if edge {
-		return nil
+// notifier is the hub, except on the edge, whose pages' WebSockets are
+// reached through Sockets, if at all.
+func notifier(cfg Config, hub *live.Hub) collector.Notifier {
+	if cfg.Edge {
+		if cfg.Sockets == nil {
+			return nil
+		}
+		return cfg.Sockets
 	}
 	return hub
 }
@@ -226,8 +245,9 @@ func (s *Server) publishEvents(rows []store.EventRow) {
 // connected as the erased subject that its visitor data is gone.
 type erasing struct {
 	collector.HistoryService
-	in  *ingest.Ingester
-	hub *live.Hub
+	in      *ingest.Ingester
+	hub     *live.Hub
+	sockets Sockets // nil but on the edge
 }
 
 func (e erasing) DeleteIdentity(ctx context.Context, identityID string) error {
@@ -246,6 +266,9 @@ func (e erasing) after(ctx context.Context, err error, s collector.Subject) erro
 	}
 	if err == nil {
 		e.hub.SubjectErased(s)
+		if e.sockets != nil {
+			e.sockets.SubjectErased(s)
+		}
 	}
 	return err
 }
@@ -253,6 +276,10 @@ func (e erasing) after(ctx context.Context, err error, s collector.Subject) erro
 // APIRoutes returns the patterns of the REST API's routes (the OpenAPI
 // test checks that its document has each).
 func (s *Server) APIRoutes() []string { return s.api.Routes() }
+
+// Hub returns the browsers' hub (the edge's Durable Object opens its
+// WebSocket sessions on it).
+func (s *Server) Hub() *live.Hub { return s.hub }
 
 // Handler returns the collector's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -285,11 +312,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	if s.cfg.Edge {
+	if s.cfg.Edge && s.cfg.Sockets == nil {
 		mux.HandleFunc("GET /v1/ws", func(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, http.StatusNotImplemented, "websocket_unavailable",
 				"WebSockets are not available on the edge build; configure the tracker with transport: 'http'")
 		})
+	}
+	if s.cfg.Edge {
 		mux.HandleFunc("GET /v1/stream", func(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, http.StatusNotImplemented, "stream_unavailable",
 				"the change feed needs a long-lived process, which the edge build does not have; poll the REST API")
@@ -300,8 +329,17 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc("/v1/webhooks", webhooksUnavailable)
 		mux.HandleFunc("/v1/webhooks/", webhooksUnavailable)
-	} else {
+	}
+	switch {
+	case !s.cfg.Edge:
 		mux.HandleFunc("GET /v1/ws", s.hub.ServeSocket)
+	case s.cfg.Sockets != nil:
+		// The Worker hands upgrades to a Durable Object before they reach
+		// this: what does arrive is a plain GET, answered as natively.
+		mux.HandleFunc("GET /v1/ws", func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, http.StatusUpgradeRequired, "upgrade_required",
+				"GET /v1/ws is a WebSocket upgrade with the subprotocol visitrack.v1")
+		})
 	}
 	mux.HandleFunc("/v1/collect", s.hub.ServeCollect)
 	mux.HandleFunc("/v1/cookies", s.hub.ServeCookies)

@@ -1,5 +1,5 @@
 // The Worker's entry point, in place of the one workers-assets-gen writes
-// (`make edge-wasm` copies this file over build/worker.mjs). syumai/workers
+// (`make edge-wasm` copies the glue's files into build/). syumai/workers
 // starts a fresh Go instance for every event, which costs the Go runtime's
 // start and the collector's set-up each time; this one keeps the instance
 // it started for the requests that follow in the same isolate, as
@@ -10,50 +10,23 @@
 //
 // A kept instance that exits (a panic the Go code did not catch) is
 // replaced on the next request.
-import "./wasm_exec.js";
-import { createRuntimeContext, loadModule } from "./runtime.mjs";
+//
+// WebSocket upgrades of /v1/ws go to a Durable Object (sockets.mjs) when
+// the SOCKETS binding exists (wrangler.jsonc); without it the Go code
+// answers them 501.
+import { newContext, start } from "./instance.mjs";
+import { announce, shardFor } from "./announce.mjs";
 
-let mod;
+export { Sockets } from "./sockets.mjs";
+
 let kept; // a promise of the kept instance's runtime context
-
-// syumai/workers' Go code calls this to catch JavaScript exceptions.
-globalThis.tryCatch = (fn) => {
-  try {
-    return { result: fn() };
-  } catch (e) {
-    return { error: e };
-  }
-};
-
-// start runs a new Go instance on context and resolves once the Go code
-// has registered its handlers, or rejects if it exits before that.
-async function start(context) {
-  if (mod === undefined) {
-    mod = await loadModule();
-  }
-  const go = new Go();
-  let ready;
-  const readyPromise = new Promise((resolve) => {
-    ready = resolve;
-  });
-  const instance = new WebAssembly.Instance(mod, {
-    ...go.importObject,
-    workers: { ready: () => ready() },
-  });
-  const exited = go.run(instance, context).then(() => {
-    throw new Error("the Go program exited before it was ready");
-  });
-  await Promise.race([readyPromise, exited]);
-  context.go = go;
-  return context;
-}
 
 // keptContext returns the kept instance's context, starting the instance
 // when there is none or it exited. Requests that arrive while it starts
 // wait for the same start.
 async function keptContext(env, ctx) {
   if (kept === undefined) {
-    const context = createRuntimeContext({ env, ctx, binding: {} });
+    const context = newContext(env, ctx, announce);
     context.keepInstance = true;
     kept = start(context).catch((e) => {
       kept = undefined;
@@ -77,10 +50,14 @@ function keep(env) {
 }
 
 async function fresh(env, ctx) {
-  return start(createRuntimeContext({ env, ctx, binding: {} }));
+  return start(newContext(env, ctx, announce));
 }
 
 async function fetch(req, env, ctx) {
+  if (env.SOCKETS !== undefined && new URL(req.url).pathname === "/v1/ws" &&
+      (req.headers.get("Upgrade") || "").toLowerCase() === "websocket") {
+    return shardFor(env, req).fetch(req);
+  }
   const context = keep(env) ? await keptContext(env, ctx) : await fresh(env, ctx);
   return context.binding.handleRequest(req);
 }

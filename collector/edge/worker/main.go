@@ -29,8 +29,21 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db, batch, err := openDB()
 	var h http.Handler
+	var sockets *edge.Sockets
 	if err == nil {
-		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger, edge.WithBatcher(batch))
+		opts := []edge.Option{edge.WithBatcher(batch)}
+		if a := announcer(); a != nil {
+			opts = append(opts, edge.WithSockets(a))
+		}
+		if runtimeContext().Get("socketsObject").Truthy() {
+			// The Durable Object's instance (glue/sockets.mjs).
+			opts = append(opts, edge.WithSessions(&sockets))
+		}
+		h, err = edge.New(context.Background(), db, cloudflare.Getenv, logger, opts...)
+	}
+	if sockets != nil {
+		// A Durable Object's instance serves WebSockets (sockets.go).
+		bindSockets(sockets)
 	}
 	if err != nil {
 		logger.Error("edge: cannot start", "err", err)
@@ -53,6 +66,13 @@ func main() {
 	})
 	workers.ServeNonBlock(wholeBodies(h))
 	workers.Ready()
+	if sockets != nil {
+		// A Durable Object's instance (glue/sockets.mjs), kept while the
+		// object lives: one such line per start (the edge tests count
+		// them to see an eviction).
+		fmt.Fprintln(os.Stderr, "edge: Go instance started for a Durable Object's WebSockets")
+		select {}
+	}
 	if js.Global().Get("context").Get("keepInstance").Truthy() {
 		// The glue (glue/worker.mjs) keeps this instance for the
 		// isolate's next requests: never return. Once per isolate, this
