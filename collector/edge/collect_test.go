@@ -4,17 +4,26 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector/edge"
+	"github.com/visitrack/visitrack/collector/edge/d1batch"
+	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -125,5 +134,117 @@ func TestCollectCommitFails(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("%d events after the resend, want 2", n)
+	}
+}
+
+// roundTrips counts what reaches the database as D1 would see it: each
+// statement run on its own (a round trip each) and each batch.
+type roundTrips struct {
+	mu              sync.Mutex
+	single, batches int
+	log             []string
+}
+
+func (c *roundTrips) add(batch bool, what string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if batch {
+		c.batches++
+	} else {
+		c.single++
+	}
+	c.log = append(c.log, what)
+}
+
+func (c *roundTrips) take() (single, batches int, log []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	single, batches, log = c.single, c.batches, c.log
+	c.single, c.batches, c.log = 0, 0, nil
+	return single, batches, log
+}
+
+// countedConn counts the statements that reach the inner connection.
+type countedConn struct {
+	driver.Conn
+	n *roundTrips
+}
+
+func firstWords(q string) string {
+	return strings.Join(strings.Fields(q)[:min(6, len(strings.Fields(q)))], " ")
+}
+
+func (c countedConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.n.add(false, firstWords(q))
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c countedConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.n.add(false, firstWords(q))
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+type countedConnector struct {
+	dsnConnector
+	n *roundTrips
+}
+
+func (c countedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.dsnConnector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countedConn{conn, c.n}, nil
+}
+
+// TestCollectRoundTrips: a 1-event /v1/collect on a known visit costs D1
+// two round trips: the read of the visit and its browser key (which
+// decides where the events go), then one batch with every write, the
+// stats rollup counted in it (no read of the events high water before
+// it). Each local D1 call costs the worker about as much as the rest of
+// the request (README, "Edge build"), so a read added to this path shows
+// here first.
+func TestCollectRoundTrips(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	plain, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	n := &roundTrips{}
+	db := sql.OpenDB(d1batch.NewConnector(countedConnector{dsnConnector{plain.Driver(), "file:" + path + "?_busy_timeout=5000"}, n}))
+	t.Cleanup(func() { db.Close() })
+	if err := edge.OpenStore(db).Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	batch := d1batch.SQL(plain)
+	env := collectEnv()
+	// One collector for every request, as a kept Go instance serves them.
+	h, err := edge.New(context.Background(), db, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler),
+		edge.WithBatcher(func(ctx context.Context, stmts []d1batch.Statement) (*d1batch.Rows, error) {
+			n.add(true, fmt.Sprintf("batch of %d", len(stmts)))
+			return batch(ctx, stmts)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	status, prev, _ := postCollect(t, srv.URL, nil, newIDs(1))
+	if status != http.StatusOK {
+		t.Fatalf("first collect: %d", status)
+	}
+	for i := range 3 {
+		n.take()
+		status, next, _ := postCollect(t, srv.URL, prev, newIDs(1))
+		if status != http.StatusOK || len(next.Ack.EventIDs) != 1 || next.VisitID != prev.VisitID {
+			t.Fatalf("collect %d: %d, ack %+v, visit %s after %s", i, status, next.Ack, next.VisitID, prev.VisitID)
+		}
+		if single, batches, log := n.take(); single != 1 || batches != 1 {
+			t.Fatalf("collect %d on a known visit: %d statements on their own and %d batches, want 1 and 1:\n%s",
+				i, single, batches, strings.Join(log, "\n"))
+		}
+		prev = next
 	}
 }

@@ -78,6 +78,17 @@ type batch struct {
 // whose count of inserted rows is not trusted), counts them in SQL.
 func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	st := in.cfg.Store
+	if direct && !b.hwKnown {
+		// Nothing inserted yet (no identity event): on the edge, count
+		// what the insert will store in SQL just before it, in the same
+		// batch, rather than read the high water first (a round trip).
+		if err := st.CountNewEvents(ctx, b.q, b.rows); err != nil {
+			return err
+		}
+		var err error
+		b.args, _, err = st.InsertEvents(ctx, b.q, b.rows, b.args)
+		return err
+	}
 	// A high water read here has nothing inserted after it yet.
 	fresh := !b.hwKnown
 	if err := in.markHighWater(ctx, b); err != nil {
