@@ -197,14 +197,13 @@ func (c countedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return countedConn{conn, c.n}, nil
 }
 
-// TestCollectRoundTrips: a 1-event /v1/collect on a known visit costs D1
-// two round trips: the read of the visit and its browser key (which
-// decides where the events go), then one batch with every write, the
-// stats rollup counted in it (no read of the events high water before
-// it). Each local D1 call costs the worker about as much as the rest of
-// the request (README, "Edge build"), so a read added to this path shows
-// here first.
-func TestCollectRoundTrips(t *testing.T) {
+// keptWorker serves package edge natively on a migrated SQLite file as a
+// kept Go instance does: one collector for every request, each collect's
+// writes in one batch. It returns the plain database (for looking, and for
+// changing rows behind the worker's back as another isolate would), the
+// URL, and the count of round trips.
+func keptWorker(t *testing.T) (*sql.DB, string, *roundTrips) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "edge.db")
 	plain, err := sqlite.Open(path)
 	if err != nil {
@@ -219,7 +218,6 @@ func TestCollectRoundTrips(t *testing.T) {
 	}
 	batch := d1batch.SQL(plain)
 	env := collectEnv()
-	// One collector for every request, as a kept Go instance serves them.
 	h, err := edge.New(context.Background(), db, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler),
 		edge.WithBatcher(func(ctx context.Context, stmts []d1batch.Statement) (*d1batch.Rows, error) {
 			n.add(true, fmt.Sprintf("batch of %d", len(stmts)))
@@ -230,21 +228,96 @@ func TestCollectRoundTrips(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	n.take() // the migrations
+	return plain, srv.URL, n
+}
 
-	status, prev, _ := postCollect(t, srv.URL, nil, newIDs(1))
+// TestCollectRoundTrips: a 1-event /v1/collect costs D1 one round trip,
+// its batch, once the Go instance has seen the visit: the visit it kept
+// is checked inside the batch (store.GuardVisit) rather than read before
+// it, and the stats rollup is counted there too (no read of the events
+// high water). A first contact reads the browser key first. Each local D1
+// call costs the worker about as much as the rest of the request (README,
+// "Edge build"), so a read added to this path shows here first.
+func TestCollectRoundTrips(t *testing.T) {
+	_, url, n := keptWorker(t)
+	status, prev, _ := postCollect(t, url, nil, newIDs(1))
 	if status != http.StatusOK {
 		t.Fatalf("first collect: %d", status)
 	}
+	if single, batches, log := n.take(); single != 1 || batches != 1 {
+		t.Fatalf("first contact: %d statements on their own and %d batches, want 1 and 1:\n%s",
+			single, batches, strings.Join(log, "\n"))
+	}
 	for i := range 3 {
-		n.take()
-		status, next, _ := postCollect(t, srv.URL, prev, newIDs(1))
+		status, next, _ := postCollect(t, url, prev, newIDs(1))
 		if status != http.StatusOK || len(next.Ack.EventIDs) != 1 || next.VisitID != prev.VisitID {
 			t.Fatalf("collect %d: %d, ack %+v, visit %s after %s", i, status, next.Ack, next.VisitID, prev.VisitID)
 		}
-		if single, batches, log := n.take(); single != 1 || batches != 1 {
-			t.Fatalf("collect %d on a known visit: %d statements on their own and %d batches, want 1 and 1:\n%s",
+		if single, batches, log := n.take(); single != 0 || batches != 1 {
+			t.Fatalf("collect %d on a known visit: %d statements on their own and %d batches, want 0 and 1:\n%s",
 				i, single, batches, strings.Join(log, "\n"))
 		}
 		prev = next
 	}
+}
+
+// TestCollectKeptVisitChanged: when the visit a Go instance kept changed
+// behind its back (another isolate, the Cron Trigger's sweep, an erasure),
+// the collect's batch fails on its guard and the request runs again from
+// a fresh read: the events go where a fresh instance would put them, and
+// nothing of the refused batch stays.
+func TestCollectKeptVisitChanged(t *testing.T) {
+	count := func(t *testing.T, db *sql.DB, query string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	t.Run("ended", func(t *testing.T) {
+		db, url, n := keptWorker(t)
+		_, prev, _ := postCollect(t, url, nil, newIDs(1))
+		if _, err := db.Exec(`UPDATE visits SET ended_at = last_seen_at WHERE visit_id = ?`, prev.VisitID); err != nil {
+			t.Fatal(err)
+		}
+		n.take()
+		ids := newIDs(2)
+		status, next, _ := postCollect(t, url, prev, ids)
+		if status != http.StatusOK || len(next.Ack.EventIDs) != 2 {
+			t.Fatalf("collect after the visit ended: %d %+v", status, next.Ack)
+		}
+		if next.VisitID == prev.VisitID {
+			t.Fatalf("the events joined visit %s, which had ended", prev.VisitID)
+		}
+		if got := count(t, db, `SELECT count(*) FROM events WHERE visit_id = ? AND event_id IN (?, ?)`, next.VisitID, ids[0], ids[1]); got != 2 {
+			t.Fatalf("%d of the 2 events in the new visit %s", got, next.VisitID)
+		}
+		if _, batches, _ := n.take(); batches != 2 {
+			t.Fatalf("%d batches, want 2: the guarded one refused, then the one after a fresh read", batches)
+		}
+	})
+	t.Run("erased", func(t *testing.T) {
+		db, url, _ := keptWorker(t)
+		_, prev, _ := postCollect(t, url, nil, newIDs(1))
+		for _, q := range []string{`DELETE FROM events WHERE visit_id = ?`, `DELETE FROM sessions WHERE visit_id = ?`,
+			`DELETE FROM visits WHERE visit_id = ?`} {
+			if _, err := db.Exec(q, prev.VisitID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(`DELETE FROM visitors WHERE visitor_id = ?`, prev.VisitorID); err != nil {
+			t.Fatal(err)
+		}
+		ids := newIDs(1)
+		status, next, _ := postCollect(t, url, prev, ids)
+		if status != http.StatusOK || len(next.Ack.EventIDs) != 1 {
+			t.Fatalf("collect after the erasure: %d %+v", status, next.Ack)
+		}
+		if got := count(t, db, `SELECT count(*) FROM events e JOIN visits v ON v.visit_id = e.visit_id
+			JOIN visitors r ON r.visitor_id = v.visitor_id WHERE e.event_id = ?`, ids[0]); got != 1 {
+			t.Fatalf("the event is stored %d times with its visit and visitor, want once: it went to a visit that is gone", got)
+		}
+	})
 }
