@@ -83,6 +83,8 @@ type Ingester struct {
 	stop   bool
 	batch  *batch // reused by the writer
 	full   outage // owned by the writer
+	// snapshots are the visits Direct collects resolved (Speculate).
+	snapshots visitSnapshots
 }
 
 // New returns an Ingester. Unless cfg.Direct, it starts the writer and
@@ -231,12 +233,16 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 	if in.cfg.Direct {
 		b := newBatch(newVisitCache(16))
 		b.q = in.cfg.Store.DB()
+		if err := in.speculate(ctx, b, j); err != nil {
+			return nil, fmt.Errorf("collect: %w", err)
+		}
 		if err := in.apply(ctx, b, j); err != nil {
 			return nil, fmt.Errorf("collect: %w", err)
 		}
 		if err := in.flush(ctx, b, true); err != nil {
 			return nil, fmt.Errorf("collect: %w", err)
 		}
+		in.snapshots.keep(b.cache)
 		if in.cfg.Outbox != nil {
 			in.cfg.Outbox.Committed()
 		}

@@ -83,7 +83,21 @@ type batch struct {
 func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	st := in.cfg.Store
 	if direct {
-		return in.countDirect(ctx, b)
+		if b.hwKnown {
+			// Identity events went in one by one before: count by id
+			// after the high water read before the first of them.
+			return in.countDirect(ctx, b)
+		}
+		// Nothing inserted yet: on the edge, count what the insert will
+		// store in SQL just before it, in the same batch, rather than
+		// read the high water first (a round trip).
+		clear(b.visitEvents)
+		if err := st.CountNewEvents(ctx, b.q, b.rows); err != nil {
+			return err
+		}
+		var err error
+		b.args, _, err = st.InsertEvents(ctx, b.q, b.rows, b.args)
+		return err
 	}
 	// A high water read here has nothing inserted after it yet.
 	fresh := !b.hwKnown
@@ -121,9 +135,10 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	return nil
 }
 
-// countDirect is count on the edge: the rows of this call after the high
-// water read before its first insert, narrowed to its own event ids, since
-// other requests insert at the same time.
+// countDirect is count on the edge once identity events were inserted:
+// the rows of this call after the high water read before the first of
+// them, narrowed to its own event ids, since other requests insert at the
+// same time.
 func (in *Ingester) countDirect(ctx context.Context, b *batch) error {
 	st := in.cfg.Store
 	if err := in.markHighWater(ctx, b); err != nil {

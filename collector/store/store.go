@@ -55,6 +55,8 @@ type Store struct {
 	stmts  map[string]*sql.Stmt
 	// insertSQL caches the multi-row event INSERT's text by row count.
 	insertSQL sync.Map // int -> string
+	// countNewSQLs caches CountNewEvents' statement texts.
+	countNewSQLs sync.Map // countNewKey -> string
 
 	engine Engine // nil on D1
 }

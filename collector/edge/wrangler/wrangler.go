@@ -162,6 +162,8 @@ type Options struct {
 	// LogLevel is wrangler's --log-level; "warn" when empty. "info" shows
 	// each request, "log" also what the worker writes to the console.
 	LogLevel string
+	// Env is added to wrangler's environment (KEY=value).
+	Env []string
 }
 
 // Dev is a running `wrangler dev`.
@@ -207,6 +209,7 @@ func Start(ctx context.Context, opt Options) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wrangler dev: %w", err)
 	}
+	cmd.Env = append(cmd.Env, opt.Env...)
 	d := &Dev{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, out: &tail{max: 64 << 10}, done: make(chan struct{})}
 	var w io.Writer = d.out
 	if opt.Log != nil {
