@@ -68,6 +68,14 @@ func Speculate(ctx context.Context, used *bool) context.Context {
 	return context.WithValue(ctx, speculateKey{}, used)
 }
 
+// Speculative reports whether a collect on ctx (Speculate) used a kept
+// visit: its batch may then fail on the guard, and the request runs
+// again, so a read that fails with it is expected, not an error to log.
+func Speculative(ctx context.Context) bool {
+	used, ok := ctx.Value(speculateKey{}).(*bool)
+	return ok && *used
+}
+
 // speculate puts the kept copy of the job's visit into b, behind a guard,
 // when ctx allows it (Speculate) and there is one.
 func (in *Ingester) speculate(ctx context.Context, b *batch, j *job) error {

@@ -283,9 +283,21 @@ func (h *Hub) read(ctx context.Context, s collector.Subject) (*collector.Visitor
 	}
 	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, s)
 	if err != nil {
-		h.cfg.Logger.Error("read visitor data", "subject", s.Key(), "err", err)
+		h.logReadError(ctx, s, err)
 	}
 	return vd, err
+}
+
+// logReadError logs a failed read of visitor data: an error, unless the
+// edge's collect decided from a kept visit (ingest.Speculative), whose
+// batch, the read included, fails when the visit changed meanwhile and
+// runs again; each visit that ends would log an error otherwise.
+func (h *Hub) logReadError(ctx context.Context, s collector.Subject, err error) {
+	level := slog.LevelError
+	if ingest.Speculative(ctx) {
+		level = slog.LevelDebug
+	}
+	h.cfg.Logger.Log(ctx, level, "read visitor data", "subject", s.Key(), "err", err)
 }
 
 // visitorData returns the snapshot the browser of v may see.
@@ -296,7 +308,7 @@ func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorD
 	}
 	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, v.Subject())
 	if err != nil {
-		h.cfg.Logger.Error("read visitor data", "subject", v.Subject().Key(), "err", err)
+		h.logReadError(ctx, v.Subject(), err)
 		return view
 	}
 	view.Version, view.Data = vd.Version, protocol.RawJSON(vd.Data)
