@@ -383,8 +383,7 @@ func (in *Ingester) fail(jobs []*job, err error) {
 
 // flush writes what a batch gathered: the events, their count in the
 // stats rollup and in their visits, and the last activity of visits whose
-// stored value is stale. A visit whose count changes is written anyway, so
-// its last activity goes with it.
+// stored value is stale.
 func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 	if len(b.rows) > 0 || b.hwKnown {
 		if err := in.count(ctx, b, direct); err != nil {
@@ -400,24 +399,29 @@ func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 			return err
 		}
 	}
-	for visitID, n := range b.visitEvents {
-		at := b.touched[visitID]
-		if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at, n); err != nil {
-			return err
-		}
-		if e := b.cache.get(visitID); e != nil && at > e.written {
-			e.written = at
+	for visitID := range b.visitEvents {
+		if _, ok := b.touched[visitID]; !ok {
+			b.touched[visitID] = 0
 		}
 	}
 	for visitID, at := range b.touched {
 		e := b.cache.get(visitID)
-		if e == nil || b.visitEvents[visitID] > 0 || !direct && at-e.written < touchEvery.Milliseconds() {
-			continue
+		n := b.visitEvents[visitID]
+		due := e != nil && at > 0 && (direct || at-e.written >= touchEvery.Milliseconds())
+		switch {
+		case due:
+			if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at, n); err != nil {
+				return err
+			}
+			e.written = at
+		case n > 0:
+			// The count only: last_seen_at is in an index (visits_open),
+			// and moving it at every commit would rewrite that index's
+			// pages too.
+			if err := in.cfg.Store.CountVisitEvents(ctx, b.q, visitID, n); err != nil {
+				return err
+			}
 		}
-		if err := in.cfg.Store.TouchVisit(ctx, b.q, visitID, at, 0); err != nil {
-			return err
-		}
-		e.written = at
 	}
 	return nil
 }

@@ -397,6 +397,15 @@ func (s *Store) TouchVisit(ctx context.Context, q Querier, visitID string, at, e
 	return nil
 }
 
+// CountVisitEvents adds events, the visit's events the same transaction
+// stored and counted in Go, to its event count.
+func (s *Store) CountVisitEvents(ctx context.Context, q Querier, visitID string, events int64) error {
+	if _, err := s.execHot(ctx, q, `UPDATE visits SET event_count = event_count + ? WHERE visit_id = ?`, events, visitID); err != nil {
+		return fmt.Errorf("count the events of visit %s: %w", visitID, err)
+	}
+	return nil
+}
+
 // LastActivity returns the visit's last activity: last_seen_at, or the
 // latest event if ingest has not refreshed last_seen_at yet.
 func (s *Store) LastActivity(ctx context.Context, q Querier, visitID string) (int64, error) {
