@@ -58,6 +58,8 @@ type WALConfig struct {
 type WAL struct {
 	cfg  WALConfig
 	path string // the -wal file
+	// frameSize is a log frame's size: a page and its 24-byte header.
+	frameSize int64
 
 	mu   sync.Mutex // one checkpoint at a time; guards conn
 	conn *sql.Conn
@@ -118,7 +120,12 @@ func StartWAL(db *sql.DB, dbPath string, cfg WALConfig) (*WAL, error) {
 		conn.Close()
 		return nil, fmt.Errorf("wal checkpoint connection: %w", err)
 	}
-	w := &WAL{cfg: cfg, path: dbPath + "-wal", conn: conn, done: make(chan struct{})}
+	var pageSize int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("wal checkpoint connection: %w", err)
+	}
+	w := &WAL{cfg: cfg, path: dbPath + "-wal", conn: conn, done: make(chan struct{}), frameSize: pageSize + 24}
 	ctx, w.stop = context.WithCancel(ctx)
 	go w.run(ctx)
 	return w, nil
@@ -221,7 +228,7 @@ func IsStorageFull(err error) bool {
 
 func (w *WAL) run(ctx context.Context) {
 	defer close(w.done)
-	t := time.NewTicker(w.cfg.Every)
+	t := time.NewTimer(w.cfg.Every)
 	defer t.Stop()
 	for {
 		select {
@@ -229,8 +236,10 @@ func (w *WAL) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		next := w.cfg.Every
 		if p := w.pending.Load(); p != 0 {
 			if time.Since(time.Unix(0, p)) < time.Second {
+				t.Reset(next)
 				continue // the writer checkpoints at its next commit
 			}
 			// Writes stopped before that commit came: the background
@@ -238,7 +247,7 @@ func (w *WAL) run(ctx context.Context) {
 			w.pending.CompareAndSwap(p, 0)
 		}
 		w.mu.Lock()
-		done, err := w.checkpoint(ctx, "PASSIVE")
+		done, frames, err := w.passive(ctx)
 		quiet := time.Since(time.Unix(0, w.lastCommit.Load())) >= w.cfg.Quiet
 		if err == nil && done && quiet && w.Size() > w.cfg.Idle {
 			// Everything is copied and ingest is quiet: give the disk its
@@ -250,7 +259,25 @@ func (w *WAL) run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Debug("wal checkpoint", "err", err)
 		}
+		if int64(frames)*w.frameSize >= w.cfg.Limit*3/4 {
+			// The writer restarts the log soon, and copies, with ingest
+			// waiting, what this goroutine has not: keep that little by
+			// copying without pause until it does.
+			next = time.Millisecond
+		}
+		t.Reset(next)
 	}
+}
+
+// passive runs a PASSIVE checkpoint; frames is the length of the log in
+// frames (from its start, whatever the file's size).
+func (w *WAL) passive(ctx context.Context) (done bool, frames int, err error) {
+	var busy, copied int
+	err = w.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err != nil {
+		return false, 0, err
+	}
+	return busy == 0 && frames == copied, frames, nil
 }
 
 // checkpoint runs one checkpoint in mode; done reports whether every frame
