@@ -42,8 +42,9 @@ type WALConfig struct {
 // blocking anyone, but the log only starts again from its beginning when
 // a write transaction begins with every frame copied; under continuous
 // writes that moment never comes, and the log grew to gigabytes. So:
-//   - a background goroutine runs PASSIVE checkpoints often, doing the bulk
-//     of the copying off the write path;
+//   - a background goroutine runs PASSIVE checkpoints often (every Every,
+//     and without pause while writes come and the log is past three
+//     quarters of Limit), doing the bulk of the copying off the write path;
 //   - when the file passes Limit, the ingest writer itself runs a RESTART
 //     checkpoint between two commits (AfterCommit): no write of its own is
 //     in flight, so only the frames written since the last background
@@ -77,6 +78,8 @@ type WAL struct {
 	// they held ingest (ns), waiting for its turn included: what the
 	// acks behind them waited.
 	stalls, stalled atomic.Int64
+	// rounds counts the background's checkpoints.
+	rounds atomic.Int64
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -152,6 +155,9 @@ func (w *WAL) Size() int64 {
 // Restarts returns how many of the writer's checkpoints restarted the
 // log, and how many readers kept from finishing.
 func (w *WAL) Restarts() (done, gaveUp int64) { return w.restarted.Load(), w.gaveUp.Load() }
+
+// Rounds returns how many checkpoints the background ran.
+func (w *WAL) Rounds() int64 { return w.rounds.Load() }
 
 // Stalls returns how many checkpoints the writer ran and how long they
 // held it (ingest waits meanwhile).
@@ -248,6 +254,7 @@ func (w *WAL) run(ctx context.Context) {
 		}
 		w.mu.Lock()
 		done, frames, err := w.passive(ctx)
+		w.rounds.Add(1)
 		quiet := time.Since(time.Unix(0, w.lastCommit.Load())) >= w.cfg.Quiet
 		if err == nil && done && quiet && w.Size() > w.cfg.Idle {
 			// Everything is copied and ingest is quiet: give the disk its
@@ -259,10 +266,13 @@ func (w *WAL) run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Debug("wal checkpoint", "err", err)
 		}
-		if int64(frames)*w.frameSize >= w.cfg.Limit*3/4 {
+		writing := time.Since(time.Unix(0, w.lastCommit.Load())) < w.cfg.Every
+		if writing && int64(frames)*w.frameSize >= w.cfg.Limit*3/4 {
 			// The writer restarts the log soon, and copies, with ingest
 			// waiting, what this goroutine has not: keep that little by
-			// copying without pause until it does.
+			// copying without pause until it does. (In a soak at 30k
+			// events/s the writer's checkpoints took 7-8 ms instead of
+			// 23-43 ms, and the ack p99 went from 68-80 to 30 ms.)
 			next = time.Millisecond
 		}
 		t.Reset(next)

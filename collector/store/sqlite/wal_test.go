@@ -112,3 +112,75 @@ func walSize(dbPath string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestWALCopiesAheadOfTheRestart: while writes come and the log is past
+// three quarters of its limit, the background copies without waiting for
+// its interval, so that the writer's restart finds little left to copy
+// (its checkpoint holds ingest back meanwhile).
+func TestWALCopiesAheadOfTheRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const limit = 16 << 20
+	every := 250 * time.Millisecond
+	wal, err := sqlite.StartWAL(db, path, sqlite.WALConfig{Limit: limit, Every: every})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wal.Close()
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	row := strings.Repeat("x", 4000)
+	commit := func(rows int) {
+		t.Helper()
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range rows {
+			if _, err := tx.Exec(`INSERT INTO t (v) VALUES (?)`, row); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		wal.AfterCommit(context.Background())
+	}
+	// About 13 MB of log at once, past three quarters of the limit, then
+	// small commits for four intervals, staying short of the limit (no
+	// restart).
+	for range 125 {
+		commit(25)
+	}
+	// A reader in the middle of a long query: without it SQLite restarts a
+	// fully copied log by itself at the next write, and there is nothing
+	// to copy ahead of.
+	rows, err := db.Query(`SELECT v FROM t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatal("no row to read")
+	}
+	start := time.Now()
+	for time.Since(start) < 4*every {
+		commit(1)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if wal.Size() >= limit {
+		t.Fatalf("the log reached %d bytes, the limit: the test must stay short of it", wal.Size())
+	}
+	elapsed := time.Since(start)
+	// At its interval alone the background would have run at most
+	// elapsed/every rounds.
+	paced := int64(elapsed/every) + 1
+	if rounds := wal.Rounds(); rounds < paced+5 {
+		t.Fatalf("%d background rounds in %s (interval %s): it did not copy ahead of the restart", rounds, elapsed, every)
+	}
+}
