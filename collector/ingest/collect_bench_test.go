@@ -25,16 +25,7 @@ import (
 // tracker sends while it waits for an ack) on a real SQLite file, through
 // the single writer and its group commit. It reports durable events/s.
 func BenchmarkCollect(b *testing.B) {
-	s := storetest.New(b)
-	signer, err := identity.NewSigner(make([]byte, 32), time.Hour, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in, err := ingest.New(ingest.Config{Store: s, Signer: signer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { in.Close(context.Background()) })
+	in := ingesttest.Start(b, ingest.Config{Store: storetest.New(b)})
 
 	const perBatch = 5
 	ctx := context.Background()
@@ -161,16 +152,7 @@ func BenchmarkCollectNewVisits(b *testing.B) {
 // event than the saturation of BenchmarkCollect, and the bytes are what
 // the checkpoints copy back later. Run with -benchtime 30x or more.
 func BenchmarkCollectPaced(b *testing.B) {
-	s := storetest.New(b)
-	signer, err := identity.NewSigner(make([]byte, 32), time.Hour, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in, err := ingest.New(ingest.Config{Store: s, Signer: signer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { in.Close(context.Background()) })
+	in := ingesttest.Start(b, ingest.Config{Store: storetest.New(b)})
 	const clients, perBatch = 1000, 5
 	page := ulid.Make().String()
 	written := bytesWritten()

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +10,8 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -36,15 +35,7 @@ func TestVisitEventCountIsExact(t *testing.T) {
 
 func testVisitEventCount(t *testing.T, st *store.Store, direct bool) {
 	ctx := context.Background()
-	signer, err := identity.NewSigner([]byte(strings.Repeat("k", 32)), 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := ingest.New(ingest.Config{Store: st, Signer: signer, VisitTimeout: 30 * time.Minute, Direct: direct})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(ctx)
+	in := ingesttest.Start(t, ingest.Config{Store: st, VisitTimeout: 30 * time.Minute, Direct: direct})
 	page, otherPage := ulid.Make().String(), ulid.Make().String()
 	var eventOn func(page, id, name, data string) json.RawMessage
 	event := func(id, name string, data string) json.RawMessage { return eventOn(page, id, name, data) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 )
 
@@ -63,4 +64,23 @@ func ReportLatency(b *testing.B, sorted []time.Duration) {
 	}
 	b.ReportMetric(float64(sorted[len(sorted)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(sorted[len(sorted)/2].Microseconds())/1000, "p50-ms")
+}
+
+// Start returns a running ingester on cfg, closed when the test ends. A
+// nil cfg.Signer gets one with a fixed key and tokens valid for an hour.
+func Start(tb testing.TB, cfg ingest.Config) *ingest.Ingester {
+	tb.Helper()
+	if cfg.Signer == nil {
+		signer, err := identity.NewSigner([]byte("ingesttest: a fixed test key of 32+ bytes"), time.Hour, time.Now)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Signer = signer
+	}
+	in, err := ingest.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { in.Close(context.Background()) })
+	return in
 }
