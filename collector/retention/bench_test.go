@@ -10,7 +10,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
 	"github.com/visitrack/visitrack/collector/retention"
@@ -36,15 +35,7 @@ func BenchmarkPacedCollect(b *testing.B) {
 func pacedCollect(b *testing.B, purge bool) {
 	s := storetest.New(b)
 	seedBacklog(b, s, 3000, 20)
-	signer, err := identity.NewSigner(make([]byte, 32), time.Hour, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in, err := ingest.New(ingest.Config{Store: s, Signer: signer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close(context.Background())
+	in := ingesttest.Start(b, ingest.Config{Store: s})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var purged sync.WaitGroup

@@ -9,7 +9,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
 	"github.com/visitrack/visitrack/collector/rollup"
@@ -42,15 +41,7 @@ func pacedCollect(b *testing.B, trim bool) {
 		INSERT INTO stats_pages (level, bucket, url, bot, n) SELECT 60000, ? + n % 1440 * 60000, 'https://shop.example/p' || n, 0, 1 FROM i`, pageRows, week)
 	storetest.Exec(b, s, `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
 		INSERT INTO stats_events (level, bucket, name, bot, n) SELECT 60000, ? + n % 1440 * 60000, 'Event' || n, 0, 1 FROM i`, eventRows, week)
-	signer, err := identity.NewSigner(make([]byte, 32), time.Hour, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in, err := ingest.New(ingest.Config{Store: s, Signer: signer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close(context.Background())
+	in := ingesttest.Start(b, ingest.Config{Store: s})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var trimmed sync.WaitGroup
