@@ -2,11 +2,8 @@ package ingest_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
@@ -50,40 +47,4 @@ func BenchmarkCollectOutbox(b *testing.B) {
 			}
 		})
 	}
-}
-
-// runCollect is BenchmarkCollect's load: 1,000 clients sending batches of
-// five events.
-func runCollect(b *testing.B, in *ingest.Ingester) {
-	const perBatch = 5
-	ctx := context.Background()
-	b.SetParallelism(500)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String(), IP: "127.0.0.1"}
-		page := ulid.Make().String()
-		events := make([]json.RawMessage, perBatch)
-		for n := 1; pb.Next(); n++ {
-			if n%perBatch != 0 {
-				continue
-			}
-			ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-			for i := range events {
-				events[i] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"Click","timestamp":"` + ts +
-					`","pageId":"` + page + `","url":"https://shop.example/p/1","data":{"button":"buy","n":1}}`)
-			}
-			res, err := in.Collect(ctx, c, ts, events)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if len(res.Ack.EventIDs) != perBatch {
-				b.Errorf("ack %+v", res.Ack)
-				return
-			}
-			c.VisitID = res.Visit.VisitID
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
