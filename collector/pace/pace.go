@@ -24,7 +24,8 @@ type Loop struct {
 	Step  func(ctx context.Context) (int, error)
 	Batch int
 	// Pause is the wait after a full batch (a backlog lasts), Idle the wait
-	// after a short one (caught up) or a failure.
+	// after a short one (caught up) or a failure; 0 is DefaultPause and
+	// DefaultIdle.
 	Pause, Idle time.Duration
 	// Failed is told each failed step; CaughtUp the items deleted since it
 	// was last told, once a backlog is gone. Either may be nil.
@@ -32,8 +33,22 @@ type Loop struct {
 	CaughtUp func(total int)
 }
 
+// The waits of a Loop that sets none: a batch every 50 ms while a backlog
+// lasts keeps the writer's share small, and a minute is as fine as any
+// horizon or retention is checked.
+const (
+	DefaultPause = 50 * time.Millisecond
+	DefaultIdle  = time.Minute
+)
+
 // Run runs steps until ctx ends.
 func (l Loop) Run(ctx context.Context) {
+	if l.Pause <= 0 {
+		l.Pause = DefaultPause
+	}
+	if l.Idle <= 0 {
+		l.Idle = DefaultIdle
+	}
 	total := 0
 	for {
 		n, err := l.Step(ctx)

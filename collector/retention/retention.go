@@ -64,8 +64,8 @@ type Config struct {
 	Retention time.Duration
 	// Batch is the visits per step (default 20, at most
 	// store.MaxPurgeBatch); Pause the wait between steps while a backlog
-	// lasts (default 50 ms); Idle the wait when nothing is due (default 1
-	// minute).
+	// lasts; Idle the wait when nothing is due (defaults: pace.DefaultPause
+	// and pace.DefaultIdle).
 	Batch       int
 	Pause, Idle time.Duration
 	Logger      *slog.Logger
@@ -87,12 +87,6 @@ func New(cfg Config) (*Retainer, error) {
 		cfg.Batch = 20
 	}
 	cfg.Batch = min(cfg.Batch, store.MaxPurgeBatch)
-	if cfg.Pause <= 0 {
-		cfg.Pause = 50 * time.Millisecond
-	}
-	if cfg.Idle <= 0 {
-		cfg.Idle = time.Minute
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -42,8 +42,9 @@ type Config struct {
 	Writer Writer
 	// Batch is the rows per table a step deletes (default DefaultBatch, at
 	// most store.MaxTrimBatch); Pause the wait between steps while a
-	// backlog lasts (default 50 ms); Idle the wait when nothing is due
-	// (default 1 minute: a minute row comes of age every minute).
+	// backlog lasts; Idle the wait when nothing is due (defaults:
+	// pace.DefaultPause and pace.DefaultIdle; a minute row comes of age
+	// every minute).
 	Batch       int
 	Pause, Idle time.Duration
 	Logger      *slog.Logger
@@ -64,12 +65,6 @@ func New(cfg Config) (*Trimmer, error) {
 		cfg.Batch = DefaultBatch
 	}
 	cfg.Batch = min(cfg.Batch, store.MaxTrimBatch)
-	if cfg.Pause <= 0 {
-		cfg.Pause = 50 * time.Millisecond
-	}
-	if cfg.Idle <= 0 {
-		cfg.Idle = time.Minute
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
