@@ -120,7 +120,6 @@ func run(dir string, duration time.Duration, concurrency int, batchList string, 
 			if err != nil {
 				return fmt.Errorf("%s, batch %d: %w\n%s", tg.name, n, err, dev.Output())
 			}
-			slices.Sort(lat)
 			secs := duration.Seconds()
 			rates[tg.name] = float64(len(lat)) / secs
 			fmt.Printf("%-8s %-8d %10d %10.1f %10.0f %10s %8s\n", tg.name, n, len(lat), rates[tg.name],
@@ -162,79 +161,76 @@ type target struct{ name, url string }
 // load runs concurrency browsers for d, each posting batches of n events
 // and waiting for the answer, and returns every request's latency.
 func load(client *http.Client, base string, n, concurrency int, d time.Duration) ([]time.Duration, error) {
-	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		errs []error
-		wg   sync.WaitGroup
-	)
-	end := time.Now().Add(d)
-	for range concurrency {
-		wg.Go(func() {
-			ids := ulid.Monotonic(rand.Reader, 0)
-			id := func() string { return ulid.MustNew(ulid.Now(), ids).String() }
-			// A browser: it keeps the visitor, key and visit the
-			// collector answers with, so only its first request opens a
-			// visit.
-			visitor, key, visit, page := id(), "", id(), id()
-			var mine []time.Duration
-			for time.Now().Before(end) {
-				events := make([]map[string]any, n)
-				for i := range events {
-					events[i] = map[string]any{"eventId": id(), "name": "Bench", "pageId": page,
-						"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "data": map[string]any{"i": i}}
-				}
-				body, _ := json.Marshal(map[string]any{"visitorId": visitor, "visitorKey": key, "visitId": visit, "events": events})
-				req, _ := http.NewRequest("POST", base+"/v1/collect", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-				req.Header.Set("Origin", origin)
-				start := time.Now()
-				resp, err := client.Do(req)
-				if err == nil {
-					var ack struct {
-						VisitorID  string `json:"visitorId"`
-						VisitorKey string `json:"visitorKey"`
-						VisitID    string `json:"visitId"`
-						Ack        struct {
-							EventIDs []string `json:"eventIds"`
-						} `json:"ack"`
-					}
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("%s: %s", resp.Status, b)
-					} else if json.Unmarshal(b, &ack) != nil || len(ack.Ack.EventIDs) != n {
-						err = fmt.Errorf("acked %d of %d events: %s", len(ack.Ack.EventIDs), n, b)
-					} else {
-						visitor, key, visit = ack.VisitorID, ack.VisitorKey, ack.VisitID
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					return
-				}
-				mine = append(mine, time.Since(start))
+	return clients(concurrency, d, func() func() (time.Duration, error) {
+		ids := ulid.Monotonic(rand.Reader, 0)
+		id := func() string { return ulid.MustNew(ulid.Now(), ids).String() }
+		// A browser: it keeps the visitor, key and visit the collector
+		// answers with, so only its first request opens a visit.
+		visitor, key, visit, page := id(), "", id(), id()
+		return func() (time.Duration, error) {
+			events := make([]map[string]any, n)
+			for i := range events {
+				events[i] = map[string]any{"eventId": id(), "name": "Bench", "pageId": page,
+					"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "data": map[string]any{"i": i}}
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errs[0]
-	}
-	if len(lat) == 0 {
-		return nil, fmt.Errorf("no request finished in %v", d)
-	}
-	return lat, nil
+			body, _ := json.Marshal(map[string]any{"visitorId": visitor, "visitorKey": key, "visitId": visit, "events": events})
+			req, _ := http.NewRequest("POST", base+"/v1/collect", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+			req.Header.Set("Origin", origin)
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			var ack struct {
+				VisitorID  string `json:"visitorId"`
+				VisitorKey string `json:"visitorKey"`
+				VisitID    string `json:"visitId"`
+				Ack        struct {
+					EventIDs []string `json:"eventIds"`
+				} `json:"ack"`
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			if resp.StatusCode != http.StatusOK {
+				return 0, fmt.Errorf("%s: %s", resp.Status, b)
+			}
+			if json.Unmarshal(b, &ack) != nil || len(ack.Ack.EventIDs) != n {
+				return 0, fmt.Errorf("acked %d of %d events: %s", len(ack.Ack.EventIDs), n, b)
+			}
+			visitor, key, visit = ack.VisitorID, ack.VisitorKey, ack.VisitID
+			return took, nil
+		}
+	})
 }
 
 // loadGet runs concurrency clients getting url for d and returns every
 // request's latency, sorted.
 func loadGet(client *http.Client, url string, concurrency int, d time.Duration) ([]time.Duration, error) {
+	return clients(concurrency, d, func() func() (time.Duration, error) {
+		return func() (time.Duration, error) {
+			start := time.Now()
+			resp, err := client.Get(url)
+			if err != nil {
+				return 0, err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			if resp.StatusCode != http.StatusOK {
+				return 0, fmt.Errorf("%s", resp.Status)
+			}
+			return took, nil
+		}
+	})
+}
+
+// clients runs concurrency clients for d, each made by newClient and
+// calling its request function again and again, and returns every
+// request's latency, sorted; the first error stops its client and is
+// returned.
+func clients(concurrency int, d time.Duration, newClient func() func() (time.Duration, error)) ([]time.Duration, error) {
 	var (
 		mu   sync.Mutex
 		lat  []time.Duration
@@ -244,24 +240,17 @@ func loadGet(client *http.Client, url string, concurrency int, d time.Duration) 
 	end := time.Now().Add(d)
 	for range concurrency {
 		wg.Go(func() {
+			request := newClient()
 			var mine []time.Duration
 			for time.Now().Before(end) {
-				start := time.Now()
-				resp, err := client.Get(url)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("%s", resp.Status)
-					}
-				}
+				took, err := request()
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
 					return
 				}
-				mine = append(mine, time.Since(start))
+				mine = append(mine, took)
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
