@@ -263,6 +263,9 @@ type collectorProc struct {
 	cmd  *exec.Cmd
 	addr string
 	once sync.Once
+	// lastStalls and lastStalled are the writer's checkpoints and their
+	// seconds at the soak's previous report (walRestarts).
+	lastStalls, lastStalled float64
 }
 
 func startCollector(bin, dataDir string) (*collectorProc, error) {

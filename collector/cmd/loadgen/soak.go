@@ -64,6 +64,11 @@ func soak(bin string, cfg soakConfig) error {
 	if cfg.rate > 0 {
 		interval = time.Duration(float64(cfg.visitors*cfg.perFrame) / float64(cfg.rate) * float64(time.Second))
 	}
+	// The probe writes beside the data directory: the same filesystem.
+	probe, err := startDiskProbe(ctx, tmp, 50*time.Millisecond)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("soak: %d visitors, %d events/frame, %s, load %s then idle %s; bounds: WAL <= %s under load, <= %s at the end\n",
 		cfg.visitors, cfg.perFrame, rateLabel(cfg.rate), cfg.load, cfg.idle, mb(cfg.maxWALLoad), mb(cfg.maxWALIdle))
 
@@ -149,9 +154,9 @@ func soak(bin string, cfg soakConfig) error {
 			if time.Now().After(loadEnd) {
 				phase = "idle"
 			}
-			fmt.Printf("t=%4.0fs %s  WAL %9s (peak %9s)  RSS %9s  %6.0f events/s  ack p99 %s  reads %d  %s\n",
+			fmt.Printf("t=%4.0fs %s  WAL %9s (peak %9s)  RSS %9s  %6.0f events/s  ack p99 %s  reads %d  %s  %s\n",
 				time.Since(start).Seconds(), phase, mb(fileSize(wal)), mb(walPeak.Load()), mb(col.rss()),
-				float64(n-lastAcked)/cfg.every.Seconds(), p99(w), reads.Load(), col.walRestarts())
+				float64(n-lastAcked)/cfg.every.Seconds(), p99(w), reads.Load(), col.walRestarts(), probe.take())
 			lastAcked = n
 			walPeak.Store(0)
 			done = !time.Now().Before(end)
@@ -225,13 +230,16 @@ func appendFrame(b []byte, page string, n int, now time.Time) []byte {
 	return append(b, "]}"...)
 }
 
-func p99(d []time.Duration) string {
+func p99(d []time.Duration) string { return quantile(d, 0.99) }
+
+// quantile is the q-quantile of d (nearest rank below), rounded.
+func quantile(d []time.Duration, q float64) string {
 	if len(d) == 0 {
 		return "-"
 	}
 	d = slices.Clone(d)
 	slices.Sort(d)
-	return d[int(0.99*float64(len(d)-1))].Round(100 * time.Microsecond).String()
+	return d[int(q*float64(len(d)-1))].Round(100 * time.Microsecond).String()
 }
 
 func fileSize(path string) int64 {
@@ -243,7 +251,8 @@ func fileSize(path string) int64 {
 }
 
 // walRestarts reads the log's restarts from the collector's /metrics, as
-// "restarts N (M given up)", or "" from a collector without them.
+// "restarts N (M given up)" and the writer's checkpoints, or "" from a
+// collector without them. It is called once per report window.
 func (c *collectorProc) walRestarts() string {
 	req, _ := http.NewRequest("GET", "http://"+c.addr+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -276,7 +285,14 @@ func (c *collectorProc) walRestarts() string {
 	out := "restarts " + done + " (" + gaveUp + " given up)"
 	if n, err := strconv.ParseFloat(stalls, 64); err == nil && n > 0 {
 		total, _ := strconv.ParseFloat(stalled, 64)
-		out += fmt.Sprintf(", writer checkpoints %.0f, %.1f ms each", n, total/n*1000)
+		// The window's own checkpoints: an average since the start hides
+		// a slow minute.
+		dn, dt := n-c.lastStalls, total-c.lastStalled
+		c.lastStalls, c.lastStalled = n, total
+		out += fmt.Sprintf(", writer checkpoints %.0f", n)
+		if dn > 0 {
+			out += fmt.Sprintf(" (%.1f ms each in this window)", dt/dn*1000)
+		}
 	}
 	return out
 }
