@@ -49,14 +49,7 @@ func TestDiskProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	var got string
-	for time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		if got = p.take(); strings.HasPrefix(got, "disk sync p50 ") {
-			break
-		}
-	}
+	got := waitTake(p, "disk sync p50 ")
 	if !strings.HasPrefix(got, "disk sync p50 ") || !strings.Contains(got, " max ") {
 		t.Fatalf("take() = %q, want the window's p50 and max", got)
 	}
@@ -85,15 +78,22 @@ func TestDiskProbeError(t *testing.T) {
 	p.mu.Lock()
 	p.f.Close() // every write from now on fails
 	p.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
+	if got := waitTake(p, "disk probe: "); !strings.HasPrefix(got, "disk probe: ") {
+		t.Fatalf("take() = %q, want the probe's error", got)
+	}
+}
+
+// waitTake takes the probe's windows until one starts with prefix, for up
+// to 10 s, and returns the last.
+func waitTake(p *diskProbe, prefix string) string {
 	var got string
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
-		if got = p.take(); strings.HasPrefix(got, "disk probe: ") {
-			return
+		if got = p.take(); strings.HasPrefix(got, prefix) {
+			break
 		}
 	}
-	t.Fatalf("take() = %q, want the probe's error", got)
+	return got
 }
 
 func TestStartDiskProbeMissingDir(t *testing.T) {
