@@ -38,12 +38,20 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
 )
+
+// Connections names the visits with an open WebSocket, for /v1/live: the
+// hub's, or on the edge the Durable Objects' (asked over the network,
+// hence the context and the error).
+type Connections interface {
+	OpenVisits(ctx context.Context) ([]string, error)
+}
 
 // Config is what the API serves.
 type Config struct {
@@ -54,7 +62,7 @@ type Config struct {
 	// Stats answers the stats and live endpoints; nil serves none.
 	Stats collector.StatsService
 	// Connections names the visits with an open WebSocket, for /v1/live.
-	Connections interface{ OpenVisits() []string }
+	Connections Connections
 	// Now is the clock of the stats' default period; nil is time.Now.
 	Now func() time.Time
 	// Notifier reaches the open pages of a visit; nil (the edge) answers

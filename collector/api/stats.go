@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -170,7 +171,9 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) error {
 	}
 	var connected []string
 	if h.cfg.Connections != nil {
-		connected = h.cfg.Connections.OpenVisits()
+		if connected, err = h.cfg.Connections.OpenVisits(r.Context()); err != nil {
+			return fmt.Errorf("live visits: the open WebSockets: %w", err)
+		}
 	}
 	visits, err := h.cfg.Stats.Live(r.Context(), h.now().Add(-liveWindow), connected, limit)
 	if err != nil {

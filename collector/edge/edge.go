@@ -171,7 +171,7 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 	}
 	var sockets server.Sockets // ws.go
 	if h.announce != nil {
-		sockets = &relay{announce: h.announce, log: logger}
+		sockets = &relay{announce: h.announce, visits: h.socketVisits, log: logger}
 	}
 	var limits socketLimits // only where sockets are held
 	if h.sessions != nil {
@@ -244,6 +244,8 @@ type handler struct {
 	// announce reaches the Durable Objects that hold WebSockets, and
 	// sessions receives this instance's Sockets (ws.go).
 	announce Announcer
+	// socketVisits asks them for the visits of their sockets.
+	socketVisits SocketVisits
 	sessions **Sockets
 }
 

@@ -92,7 +92,7 @@ func freshWorkerSpy(t *testing.T, env map[string]string) (*sql.DB, *store.Store,
 			return
 		}
 		h, err := edge.New(r.Context(), db, func(k string) string { return env[k] }, logger,
-			edge.WithBatcher(spy.batch), edge.WithSockets(host.Announce))
+			edge.WithBatcher(spy.batch), edge.WithSockets(host.Announce, host.OpenVisits))
 		if err != nil {
 			edge.Unavailable(err).ServeHTTP(w, r)
 			return

@@ -94,10 +94,17 @@ func checkShards(v string) error {
 // answered: the pages a notification reached.
 type Announcer func(ctx context.Context, body []byte) (delivered int, err error)
 
+// SocketVisits asks every Durable Object that holds WebSockets for the
+// visits of its sockets, for /v1/live (the glue's openVisits).
+type SocketVisits func(ctx context.Context) ([]string, error)
+
 // WithSockets serves /v1/ws through Durable Objects: the collector
-// announces its visitor-data changes, erasures and notifications with a.
+// announces its visitor-data changes, erasures and notifications with a,
+// and /v1/live counts the visits v names as connected, as natively.
 // Without it /v1/ws answers 501.
-func WithSockets(a Announcer) Option { return func(h *handler) { h.announce = a } }
+func WithSockets(a Announcer, v SocketVisits) Option {
+	return func(h *handler) { h.announce, h.socketVisits = a, v }
+}
 
 // WithSessions makes New store in *dst the Sockets of its hub, for the
 // Durable Object's Go instance; that hub applies the socket limits
@@ -130,10 +137,19 @@ type notificationJSON struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// relay is the server's Sockets on the edge: it announces.
+// relay is the server's Sockets on the edge: it announces, and asks.
 type relay struct {
 	announce Announcer
+	visits   SocketVisits
 	log      *slog.Logger
+}
+
+// OpenVisits asks the Durable Objects which visits have a WebSocket.
+func (r *relay) OpenVisits(ctx context.Context) ([]string, error) {
+	if r.visits == nil {
+		return nil, errors.New("edge: WithSockets was given no way to ask the Durable Objects for their visits")
+	}
+	return r.visits(ctx)
 }
 
 func (r *relay) send(ctx context.Context, a *announcement) (int, error) {

@@ -105,6 +105,18 @@ func TestSocketShards(t *testing.T) {
 			t.Fatalf("socket %d got %v, want its notification", i, m)
 		}
 	}
+	// /v1/live asks every object for its sockets' visits (glue/announce.mjs
+	// openVisits; that a quiet visit is listed for its socket alone is
+	// TestSocketResume's): it answers, and lists each visit.
+	status, body := adminSend(t, "GET", w.URL+"/v1/live?limit=100", "", "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /v1/live: %d %s", status, body)
+	}
+	for i, c := range clients {
+		if !strings.Contains(body, `"visitId":"`+c.visitID+`"`) {
+			t.Errorf("GET /v1/live lists no visit of socket %d (%s): %s", i, c.visitID, body)
+		}
+	}
 }
 
 func path(v any, keys ...string) any {

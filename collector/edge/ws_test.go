@@ -52,7 +52,7 @@ func (h *socketsHost) Evict() {
 	h.t.Helper()
 	var s *edge.Sockets
 	_, err := edge.New(context.Background(), h.db, func(k string) string { return h.env[k] }, slog.New(slog.DiscardHandler),
-		edge.WithSessions(&s), edge.WithSockets(h.Announce))
+		edge.WithSessions(&s), edge.WithSockets(h.Announce, h.OpenVisits))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -96,6 +96,24 @@ func (h *socketsHost) Announce(ctx context.Context, body []byte) (int, error) {
 		}
 	}
 	return h.current().Announced(ctx, body)
+}
+
+// OpenVisits is the glue's openVisits with one object: the visits in its
+// sockets' attachments.
+func (h *socketsHost) OpenVisits(context.Context) ([]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ids []string
+	for sock := range h.open {
+		var att edge.Attachment
+		if err := json.Unmarshal(sock.attachment(), &att); err != nil {
+			return nil, err
+		}
+		if att.State != nil && att.State.VisitID != "" {
+			ids = append(ids, att.State.VisitID)
+		}
+	}
+	return ids, nil
 }
 
 // lateSocket is a socket the object hands to Open before it accepts it,
@@ -284,7 +302,7 @@ func TestSocketResume(t *testing.T) {
 			return
 		}
 		h, err := edge.New(r.Context(), db, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler),
-			edge.WithSockets(host.Announce))
+			edge.WithSockets(host.Announce, host.OpenVisits))
 		if err != nil {
 			t.Error(err)
 			return
@@ -375,5 +393,27 @@ func TestSocketResume(t *testing.T) {
 	send(silent, `{"type":"hello","visitorId":"`+ulid.Make().String()+`","visitId":"`+ulid.Make().String()+`"}`)
 	if _, _, err := silent.Read(ctx); websocket.CloseStatus(err) != websocket.StatusInternalError {
 		t.Fatalf("a socket evicted before its hello: %v, want close 1011", err)
+	}
+
+	// /v1/live lists a visit whose socket is open though it has been
+	// quiet past the live window, as natively: the object names it from
+	// the socket's attachment, even after an eviction.
+	if _, err := db.Exec(`UPDATE visits SET last_seen_at = last_seen_at - 600000 WHERE visit_id = ?`, visit); err != nil {
+		t.Fatal(err)
+	}
+	host.Evict()
+	if out := admin2("GET", "/v1/live", "", ""); !strings.Contains(out, visit) {
+		t.Fatalf("/v1/live with the visit's socket open: %s, want visit %s", out, visit)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out := admin2("GET", "/v1/live", "", "")
+		if !strings.Contains(out, visit) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/v1/live after the socket closed: %s, want no visit %s (quiet 10 min)", out, visit)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -316,7 +316,7 @@ func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorD
 }
 
 // OpenVisits returns the visit ids of the open connections that have been
-// welcomed, one per visit.
-func (h *Hub) OpenVisits() []string {
-	return h.visits.ids()
+// welcomed, one per visit (api.Config.Connections).
+func (h *Hub) OpenVisits(context.Context) ([]string, error) {
+	return h.visits.ids(), nil
 }

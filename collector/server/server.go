@@ -88,11 +88,14 @@ type Webhooks interface {
 	Stop()
 }
 
-// Sockets is the edge's announcer to the hubs that hold WebSockets.
+// Sockets is the edge's announcer to the hubs that hold WebSockets, and
+// what it asks them for /v1/live.
 type Sockets interface {
 	collector.VisitorDataListener
 	collector.Notifier
 	SubjectErased(s collector.Subject)
+	// OpenVisits names the visits whose WebSockets they hold.
+	OpenVisits(ctx context.Context) ([]string, error)
 }
 
 // Metrics is what the server needs of a metrics exporter.
@@ -188,7 +191,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitorData: visitorData,
 		Metadata:    store.NewMetadata(cfg.Store),
 		Stats:       cfg.Store,
-		Connections: s.hub,
+		Connections: connections(cfg, s.hub),
 		Notifier:    notifier(cfg, s.hub),
 		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
 		Logger:      cfg.Logger,
@@ -214,6 +217,15 @@ func notifier(cfg Config, hub *live.Hub) collector.Notifier {
 		if cfg.Sockets == nil {
 			return nil
 		}
+		return cfg.Sockets
+	}
+	return hub
+}
+
+// connections is the hub, except on the edge with Sockets: there the
+// hub of a request's instance holds no WebSocket, the Durable Objects do.
+func connections(cfg Config, hub *live.Hub) api.Connections {
+	if cfg.Edge && cfg.Sockets != nil {
 		return cfg.Sockets
 	}
 	return hub

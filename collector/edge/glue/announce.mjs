@@ -48,3 +48,20 @@ export async function announce(env, body) {
   }
   return delivered;
 }
+
+// openVisits asks every Durable Object for the visits of its sockets and
+// resolves to them all, as a JSON array (for /v1/live).
+export async function openVisits(env) {
+  const answers = await Promise.all(
+    Array.from({ length: shards(env) }, (_, i) => stub(env, i).fetch("https://sockets.internal/visits")),
+  );
+  const visits = [];
+  for (const r of answers) {
+    const text = await r.text();
+    if (!r.ok) {
+      throw new Error(`open visits: a Durable Object answered ${r.status}: ${text}`);
+    }
+    visits.push(...JSON.parse(text));
+  }
+  return JSON.stringify(visits);
+}

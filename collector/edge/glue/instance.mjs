@@ -2,6 +2,7 @@
 // Durable Object that holds WebSockets (sockets.mjs).
 import "./wasm_exec.js";
 import { createRuntimeContext, loadModule } from "./runtime.mjs";
+import { openVisits } from "./announce.mjs";
 
 let mod;
 
@@ -16,11 +17,13 @@ globalThis.tryCatch = (fn) => {
 
 // newContext is the runtime context a Go instance runs with: syumai's,
 // plus announce (see announce.mjs), which the Go code finds as
-// context.announce and calls with the env of the latest event.
+// context.announce and calls with the env of the latest event, and with
+// it openVisits (the visits of every object's sockets, for /v1/live).
 export function newContext(env, ctx, announce) {
   const context = createRuntimeContext({ env, ctx, binding: {} });
   if (announce !== undefined && env.SOCKETS !== undefined) {
     context.announce = (body) => announce(context.env, body);
+    context.openVisits = () => openVisits(context.env);
   }
   return context;
 }

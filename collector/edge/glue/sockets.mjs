@@ -57,6 +57,9 @@ export class Sockets {
     if (url.pathname === "/announce" && req.method === "POST") {
       return new Response(String(await this.announced(await req.text())));
     }
+    if (url.pathname === "/visits" && req.method === "GET") {
+      return Response.json(this.visits());
+    }
     const context = await this.go();
     if (typeof context.binding.wsOpen !== "function") {
       // The Go code could not start the collector: its answer says why.
@@ -87,6 +90,19 @@ export class Sockets {
       }, opened.helloTimeout));
     }
     return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  // visits are the visits of this object's welcomed sockets, from their
+  // attachments: no Go instance needed, even after an eviction.
+  visits() {
+    const out = [];
+    for (const ws of this.state.getWebSockets()) {
+      const st = stateOf(ws);
+      if (st !== undefined && typeof st.vt === "string" && st.vt !== "") {
+        out.push(st.vt);
+      }
+    }
+    return out;
   }
 
   // announced hands an announcement to Go once the sessions of the

@@ -33,7 +33,7 @@ func main() {
 	if err == nil {
 		opts := []edge.Option{edge.WithBatcher(batch)}
 		if a := announcer(); a != nil {
-			opts = append(opts, edge.WithSockets(a))
+			opts = append(opts, edge.WithSockets(a, socketVisits()))
 		}
 		if runtimeContext().Get("socketsObject").Truthy() {
 			// The Durable Object's instance (glue/sockets.mjs).

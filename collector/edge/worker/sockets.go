@@ -38,6 +38,27 @@ func announcer() edge.Announcer {
 	}
 }
 
+// socketVisits returns the glue's context.openVisits as an
+// edge.SocketVisits: the visits of every Durable Object's sockets, as a
+// JSON array. The glue offers it whenever it offers announce.
+func socketVisits() edge.SocketVisits {
+	fn := runtimeContext().Get("openVisits")
+	return func(ctx context.Context) ([]string, error) {
+		if fn.Type() != js.TypeFunction {
+			return nil, errors.New("the glue offers no openVisits")
+		}
+		v, err := await(ctx, func() js.Value { return fn.Invoke() })
+		if err != nil {
+			return nil, fmt.Errorf("ask the Durable Objects for their visits: %w", err)
+		}
+		var ids []string
+		if err := json.Unmarshal([]byte(v.String()), &ids); err != nil {
+			return nil, fmt.Errorf("the Durable Objects' visits: %w", err)
+		}
+		return ids, nil
+	}
+}
+
 // bindSockets offers the Durable Object this instance's sessions:
 //
 //	wsOpen(request JSON, WebSocket) → Promise<Opened JSON>
