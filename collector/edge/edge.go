@@ -246,7 +246,7 @@ type handler struct {
 	announce Announcer
 	// socketVisits asks them for the visits of their sockets.
 	socketVisits SocketVisits
-	sessions **Sockets
+	sessions     **Sockets
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
