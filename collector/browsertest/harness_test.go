@@ -5,7 +5,10 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -184,6 +187,34 @@ func count(evs []collector.Event, name string) int {
 	return n
 }
 
+// profiles holds every test browser's profile (TestMain).
+var profiles string
+
+// TestMain removes the browsers' profiles after the tests. Each test
+// removes its own too, but a helper of Chromium's that outlives the
+// browser for a moment may write its cache again after that (it left
+// Default/Cache/Cache_Data behind in /tmp, one directory a run).
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "visitrack-chromium-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "browser profiles:", err)
+		os.Exit(1)
+	}
+	profiles = dir
+	code := m.Run()
+	for range 20 {
+		if os.RemoveAll(dir) == nil {
+			time.Sleep(200 * time.Millisecond)
+			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			continue
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	os.Exit(code)
+}
+
 // newBrowser starts headless Chromium with a fresh profile (FIELD-NOTES
 // flags) and returns its first tab.
 func newBrowser(t testing.TB) context.Context {
@@ -193,8 +224,9 @@ func newBrowser(t testing.TB) context.Context {
 		t.Fatalf("chromium is not installed (make test-browser installs it): %v", err)
 	}
 	// Not t.TempDir: Chromium's helpers may still write the cache while it
-	// is removed, which would fail the test.
-	profile, err := os.MkdirTemp("", "visitrack-chromium-")
+	// is removed, which would fail the test. Under profiles, which
+	// TestMain removes once every browser is long gone.
+	profile, err := os.MkdirTemp(profiles, "profile-")
 	if err != nil {
 		t.Fatal(err)
 	}
