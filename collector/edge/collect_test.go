@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/visitrack/visitrack/collector/edge"
 	"github.com/visitrack/visitrack/collector/edge/d1batch"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -210,18 +208,8 @@ func keptWorker(t *testing.T) (*sql.DB, string, *roundTrips) {
 // log.
 func keptWorkerLogging(t *testing.T, log io.Writer) (*sql.DB, string, *roundTrips) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "edge.db")
-	plain, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { plain.Close() })
 	n := &roundTrips{}
-	db := sql.OpenDB(d1batch.NewConnector(countedConnector{dsnConnector{plain.Driver(), "file:" + path + "?_busy_timeout=5000"}, n}))
-	t.Cleanup(func() { db.Close() })
-	if err := edge.OpenStore(db).Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	plain, db := openD1(t, func(c dsnConnector) driver.Connector { return countedConnector{c, n} })
 	batch := d1batch.SQL(plain)
 	env := collectEnv()
 	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -69,7 +69,10 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.d }
 
-func freshWorkerSpy(t *testing.T, env map[string]string) (*sql.DB, *store.Store, string, *batchSpy) {
+// openD1 opens a new SQLite database twice, as the edge sees D1: plain,
+// which answers a batch, and db, whose writes a d1batch.Connector holds
+// back for it, on wrap's connector (nil: the plain one); db is migrated.
+func openD1(t *testing.T, wrap func(dsnConnector) driver.Connector) (plain, db *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "edge.db")
 	plain, err := sqlite.Open(path)
@@ -77,12 +80,22 @@ func freshWorkerSpy(t *testing.T, env map[string]string) (*sql.DB, *store.Store,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { plain.Close() })
-	db := sql.OpenDB(d1batch.NewConnector(dsnConnector{plain.Driver(), "file:" + path + "?_busy_timeout=5000"}))
+	var conn driver.Connector = dsnConnector{plain.Driver(), "file:" + path + "?_busy_timeout=5000"}
+	if wrap != nil {
+		conn = wrap(conn.(dsnConnector))
+	}
+	db = sql.OpenDB(d1batch.NewConnector(conn))
 	t.Cleanup(func() { db.Close() })
-	st := edge.OpenStore(db)
-	if err := st.Migrate(context.Background()); err != nil {
+	if err := edge.OpenStore(db).Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return plain, db
+}
+
+func freshWorkerSpy(t *testing.T, env map[string]string) (*sql.DB, *store.Store, string, *batchSpy) {
+	t.Helper()
+	plain, db := openD1(t, nil)
+	st := edge.OpenStore(db)
 	spy := &batchSpy{next: d1batch.SQL(plain)}
 	logger := slog.New(slog.DiscardHandler)
 	host := newSocketsHost(t, db, env) // ws_test.go

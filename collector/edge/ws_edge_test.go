@@ -240,15 +240,7 @@ func TestSocketHibernation(t *testing.T) {
 	}
 	next := func(typ string) map[string]any {
 		t.Helper()
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil || m["type"] != typ {
-			t.Fatalf("got %s, want a %s frame", b, typ)
-		}
-		return m
+		return readFrame(ctx, t, ws, typ) // ws_test.go
 	}
 	event := func() map[string]any {
 		return map[string]any{"eventId": ulid.Make().String(), "name": "PageEntered", "pageId": ulid.Make().String(),

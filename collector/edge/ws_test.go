@@ -329,15 +329,7 @@ func TestSocketResume(t *testing.T) {
 	}
 	next := func(ws *websocket.Conn, typ string) map[string]any {
 		t.Helper()
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil || m["type"] != typ {
-			t.Fatalf("got %s, want a %s frame", b, typ)
-		}
-		return m
+		return readFrame(ctx, t, ws, typ)
 	}
 	admin2 := func(method, path, ct, body string) string {
 		t.Helper()
@@ -416,4 +408,18 @@ func TestSocketResume(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// readFrame reads the socket's next frame, which must be of type typ.
+func readFrame(ctx context.Context, t *testing.T, ws *websocket.Conn, typ string) map[string]any {
+	t.Helper()
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", typ, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["type"] != typ {
+		t.Fatalf("got %s, want a %s frame", b, typ)
+	}
+	return m
 }
