@@ -75,7 +75,7 @@ func (s *suite) testMerge(t *testing.T) {
 	}
 	var vd visitorData
 	s.getJSON(t, "/v1/identities/"+a+"/visitor-data", &vd)
-	if path(vd.data(t), "chat", "open") != true {
+	if Path(vd.data(t), "chat", "open") != true {
 		t.Errorf("visitor data after the merge: %v", vd.data(t))
 	}
 	var ids list[identity]

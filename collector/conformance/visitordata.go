@@ -38,8 +38,9 @@ func (v namespaceView) data(t *testing.T) any {
 	return d
 }
 
-// path returns the value at keys in nested objects, nil when absent.
-func path(v any, keys ...string) any {
+// Path returns the value at keys in nested JSON objects (as decoded into
+// any), nil when absent. The edge tests read frames with it too.
+func Path(v any, keys ...string) any {
 	for _, k := range keys {
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -81,7 +82,7 @@ func (s *suite) testVisitorData(t *testing.T) {
 	r = admin("PUT", base, doc, map[string]string{"If-Match": `"0"`})
 	r.want(t, http.StatusOK)
 	r.decode(t, &vd)
-	if vd.Version != 1 || path(vd.data(t), "crm", "tier") != "silver" {
+	if vd.Version != 1 || Path(vd.data(t), "crm", "tier") != "silver" {
 		t.Fatalf("after PUT: %+v, want version 1 with the document", vd)
 	}
 	if et := r.Header.Get("ETag"); et != `"1"` {
@@ -94,14 +95,14 @@ func (s *suite) testVisitorData(t *testing.T) {
 	r.want(t, http.StatusOK)
 	var ns namespaceView
 	r.decode(t, &ns)
-	if ns.Version != 2 || ns.Namespace != "crm" || path(ns.data(t), "tier") != "gold" || path(ns.data(t), "since") != 2024.0 {
+	if ns.Version != 2 || ns.Namespace != "crm" || Path(ns.data(t), "tier") != "gold" || Path(ns.data(t), "since") != 2024.0 {
 		t.Fatalf("PATCH crm answered %s, want version 2 and crm merged", r.Body)
 	}
 	if et := r.Header.Get("ETag"); et != `"2"` {
 		t.Fatalf("ETag after PATCH %q, want \"2\"", et)
 	}
 	s.getJSON(t, base, &vd)
-	if m := vd.data(t); vd.Version != 2 || path(m, "crm", "tier") != "gold" || path(m, "campaign", "step") != 1.0 {
+	if m := vd.data(t); vd.Version != 2 || Path(m, "crm", "tier") != "gold" || Path(m, "campaign", "step") != 1.0 {
 		t.Fatalf("after PATCH crm: version %d %s, want crm gold and campaign untouched", vd.Version, vd.Data)
 	}
 	admin("PATCH", base+"/crm", `{"tier":null}`, map[string]string{"If-Match": `"1"`}).wantProblem(t, http.StatusPreconditionFailed)
@@ -109,7 +110,7 @@ func (s *suite) testVisitorData(t *testing.T) {
 		wantProblem(t, http.StatusUnsupportedMediaType)
 
 	s.getJSON(t, base+"/crm", &ns)
-	if ns.Version != 2 || ns.Namespace != "crm" || path(ns.data(t), "tier") != "gold" || path(ns.data(t), "step") != nil {
+	if ns.Version != 2 || ns.Namespace != "crm" || Path(ns.data(t), "tier") != "gold" || Path(ns.data(t), "step") != nil {
 		t.Fatalf("GET crm: %+v, want the crm namespace alone", ns)
 	}
 	s.get(t, base+"/nothing_here").wantProblem(t, http.StatusNotFound)
@@ -179,7 +180,7 @@ func (s *suite) testMetadata(t *testing.T) {
 	r = s.do(t, req{method: "PATCH", path: mdPath, token: s.AdminToken, contentType: "application/merge-patch+json", body: `{"crm":{"score":5}}`})
 	r.want(t, http.StatusOK)
 	s.getJSON(t, mdPath, &md)
-	if m := md.data(t); md.Version != 2 || path(m, "crm", "case") != "secret-c-1" || path(m, "crm", "score") != 5.0 {
+	if m := md.data(t); md.Version != 2 || Path(m, "crm", "case") != "secret-c-1" || Path(m, "crm", "score") != 5.0 {
 		t.Fatalf("metadata after PUT and PATCH %+v, want version 2 with case and score", md)
 	}
 	s.get(t, "/v1/visits/"+newID()+"/metadata").wantProblem(t, http.StatusNotFound)

@@ -26,7 +26,7 @@ func (s *suite) patchData(t *testing.T, subject, namespace, patch string) float6
 func (w *socket) wantPush(version float64, value any, keys ...string) {
 	w.t.Helper()
 	m := w.want("visitorData")
-	if m["version"] != version || path(m["data"], keys...) != value {
+	if m["version"] != version || Path(m["data"], keys...) != value {
 		w.t.Fatalf("visitorData %v, want version %v with %s = %v", m, version, strings.Join(keys, "."), value)
 	}
 }
@@ -47,7 +47,7 @@ func (s *suite) testWSPush(t *testing.T) {
 	// A second socket of the same visitor (another tab) gets the next
 	// write too, and a socket that said hello again keeps getting them.
 	wa2, w2 := s.open(t, a)
-	if path(w2["visitorData"], "data", "campaign", "step") != float64(2) {
+	if Path(w2["visitorData"], "data", "campaign", "step") != float64(2) {
 		t.Fatalf("welcome of a second tab %v, want the visitor's data", w2)
 	}
 	v = s.patchData(t, "visitors/"+a.visitorID, "campaign", `{"step":3}`)
@@ -64,7 +64,7 @@ func (s *suite) testWSIdentityPush(t *testing.T) {
 	if w["identityId"] != identityID || w["verified"] != true {
 		t.Fatalf("welcome of a signed-in browser %v, want identity %s, verified", w, identityID)
 	}
-	if path(w["visitorData"], "data", "crm", "secretTier") != "platinum" {
+	if Path(w["visitorData"], "data", "crm", "secretTier") != "platinum" {
 		t.Fatalf("welcome visitorData %v, want the identity's", w["visitorData"])
 	}
 	claimer := newBrowser()
@@ -97,7 +97,7 @@ func (s *suite) testWSNotification(t *testing.T) {
 		t.Fatalf("%s: want delivered 1 and an id", r)
 	}
 	n := ws.want("notification")
-	if n["id"] != a.ID || n["channel"] != "chat" || path(n["data"], "text") != "hello" {
+	if n["id"] != a.ID || n["channel"] != "chat" || Path(n["data"], "text") != "hello" {
 		t.Fatalf("notification frame %v, want id %s, channel chat, data.text hello", n, a.ID)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/visitrack/visitrack/collector/conformance"
 	"github.com/visitrack/visitrack/collector/edge"
 	"github.com/visitrack/visitrack/collector/edge/wrangler"
 )
@@ -98,7 +99,7 @@ func TestSocketShards(t *testing.T) {
 		}
 	}
 	for i, c := range clients {
-		if m := read(c); m["type"] != "visitorData" || m["version"] != float64(1) || path(m, "data", "crm", "n") != float64(i) {
+		if m := read(c); m["type"] != "visitorData" || m["version"] != float64(1) || conformance.Path(m, "data", "crm", "n") != float64(i) {
 			t.Fatalf("socket %d got %v, want its visitor data, version 1", i, m)
 		}
 		if m := read(c); m["type"] != "notification" || m["data"] != float64(i) {
@@ -117,17 +118,6 @@ func TestSocketShards(t *testing.T) {
 			t.Errorf("GET /v1/live lists no visit of socket %d (%s): %s", i, c.visitID, body)
 		}
 	}
-}
-
-func path(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
 }
 
 // TestSocketLimits: the native per-address limits hold for the edge's
@@ -264,7 +254,7 @@ func TestSocketHibernation(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("PATCH: %d %s", status, body)
 	}
-	if m := next("visitorData"); m["version"] != float64(1) || path(m, "data", "campaign", "step") != float64(1) {
+	if m := next("visitorData"); m["version"] != float64(1) || conformance.Path(m, "data", "campaign", "step") != float64(1) {
 		t.Fatalf("push after the eviction %v, want version 1", m)
 	}
 	if n := strings.Count(w.Output(), started); n != 2 {
