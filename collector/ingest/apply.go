@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"unicode/utf8"
 
 	"github.com/visitrack/visitrack/collector/store"
@@ -33,6 +32,8 @@ func clip(s string, n int) string {
 // ack; only database errors are returned.
 func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res := &j.res
+	// A job may be applied again after its batch failed: it decides anew.
+	j.late, j.unproven, j.token = false, false, tokenCheck{}
 	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)),
 		Rejected: append(make([]protocol.Rejection, 0, len(j.rejected)), j.rejected...)}
 	now := j.receivedAt.UnixMilli()
@@ -50,7 +51,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		return err
 	}
 	recognition := j.client.Recognition // a late delivery recognizes nothing
-	if !j.late {
+	if !j.late && !j.unproven && !j.client.NoRecognize {
 		if recognition, err = in.recognize(ctx, b, j, v, now); err != nil {
 			return err
 		}
@@ -105,6 +106,15 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		v.LastSeenAt = max(v.LastSeenAt, latest, now)
 	}
 
+	if j.late {
+		// The answer to a late delivery says nothing of the ended visit's
+		// identity: the browser's state is its current visit's, not this
+		// one's (docs/security.md, "Late deliveries").
+		res.Late = true
+		res.Visit = Visit{VisitorID: v.VisitorID, VisitID: v.VisitID, State: protocol.StateAnonymous,
+			Recognition: recognition, VisitorKey: j.visitorKey}
+		return nil
+	}
 	res.Visit = Visit{
 		VisitorID: v.VisitorID, VisitID: v.VisitID, SessionID: v.SessionID,
 		State: v.State, IdentityID: v.IdentityID, Verified: v.Verified, Recognition: recognition,
@@ -180,17 +190,28 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 		}
 	}
 	if v != nil && v.EndedAt != 0 {
-		if lateDelivery(j, v.EndedAt) {
-			// Events made before the visit ended, delivered after (a page's
-			// beacon resent by the next page): they belong to the ended
-			// visit, and no new visit is opened for them.
-			j.late = true
-			return v, nil
+		if !lateDelivery(j, v.EndedAt) {
+			v, forceNew = nil, true
 		}
-		v, forceNew = nil, true
 	}
 	if v != nil {
-		return v, nil
+		// A verified visit is continued only with a token of its
+		// identity, open or ended: the key alone proves the browser, not
+		// the person (see proves). Otherwise the client gets a visit of
+		// its own, recognized as nobody.
+		ok, err := in.proves(ctx, b, j, v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			// Events made before the visit ended, delivered after (a
+			// page's beacon resent by the next page) belong to the ended
+			// visit, and no new visit is opened for them.
+			j.late = v.EndedAt != 0
+			return v, nil
+		}
+		j.unproven = true
+		v, forceNew = nil, true
 	}
 
 	id := c.VisitID
@@ -226,7 +247,9 @@ func lateDelivery(j *job, endedAt int64) bool {
 		return false
 	}
 	for i := range j.events {
-		if j.events[i].corrected > endedAt {
+		// An identity event changes the browser's state now, so it belongs
+		// to the browser's current visit, whenever the page made it.
+		if j.events[i].corrected > endedAt || protocol.IsIdentityEvent(j.events[i].Name) {
 			return false
 		}
 	}
@@ -267,10 +290,6 @@ func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, ende
 	return true, nil
 }
 
-// errRevoked refuses a valid token that SignOut revoked, or whose identity
-// was erased since.
-var errRevoked = errors.New("recognition token is revoked or names an erased identity")
-
 // recognize applies the client's recognition token. A valid token for a
 // stored identity makes an anonymous visit (or an unverified claim)
 // recognized, verified as the token says (a token earned by an unproven
@@ -282,17 +301,19 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 	if tok == nil || *tok == "" {
 		return nil, nil
 	}
-	claims, err := in.cfg.Signer.Verify(*tok)
-	if err == nil {
-		valid, dbErr := in.cfg.Store.RecognitionValid(ctx, b.q, claims.IdentityID, claims.ID)
-		if dbErr != nil {
-			return nil, dbErr
-		}
-		if !valid {
-			err = errRevoked
-		}
-	}
+	claims, valid, err := in.tokenClaims(ctx, b, j)
 	if err != nil {
+		return nil, err
+	}
+	if to := j.token.mergedInto; to != "" && to == v.IdentityID {
+		// The token's identity was merged into the visit's: the browser
+		// keeps a token of the identity it is now (its userId is one of
+		// that identity's since the merge).
+		fresh := in.cfg.Signer.Issue(to, claims.UserID, claims.Verified)
+		j.res.IdentityChanged = true
+		return &fresh, nil
+	}
+	if !valid {
 		in.cfg.Observer.RecognitionRefused()
 		j.res.IdentityChanged = true // tell the browser to drop its cookie
 		return nil, nil

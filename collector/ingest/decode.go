@@ -29,6 +29,7 @@ type Frame struct {
 	VisitorKey         string  `json:"visitorKey"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
+	Recognize          *bool   `json:"recognize"`
 	Tracker            string  `json:"tracker"`
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
 	URL                string  `json:"url"`

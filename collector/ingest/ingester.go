@@ -147,6 +147,10 @@ type Client struct {
 	VisitorKey  string
 	VisitID     string
 	Recognition *string // the token from _vt_uid, if any
+	// NoRecognize presents Recognition only as the proof of the identity
+	// of the visit the client continues: it recognizes nothing (the
+	// tracker's autoRecognize off, or a visit it has left).
+	NoRecognize bool
 	// Held are tokens the browser held earlier on this connection (the
 	// WebSocket's, before a SignIn replaced them): SignOut revokes them
 	// with Recognition.
@@ -216,6 +220,10 @@ type Result struct {
 	// IdentityChanged is true when recognition or an identity event of the
 	// batch changed the visit's identity: send Visit.IdentityMessage().
 	IdentityChanged bool
+	// Late is true when the events joined the ended visit they were made
+	// in (a late delivery): Visit then names that visit and its visitor
+	// only, and the answer must say nothing of identity or visitor data.
+	Late bool
 	// VisitorData is the identity's merged document after a SignIn
 	// stitched the visitor's data into it; nil otherwise.
 	VisitorData *collector.VisitorData

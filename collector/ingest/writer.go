@@ -45,6 +45,13 @@ type job struct {
 	// late is set when the job's events all happened before the ended
 	// visit it names: they are filed there, and nothing else changes.
 	late bool
+	// unproven is set when the client named a verified visit without a
+	// recognition token of its identity: it was given a visit of its own,
+	// and is recognized as nobody in this job (see proves).
+	unproven bool
+	// token caches the check of the client's recognition token (see
+	// tokenClaims): verified once per job, whoever asks.
+	token tokenCheck
 	// insight classifies the visit the job opens, when prepare could tell
 	// that it opens one; else resolveVisit classifies it.
 	insight *store.VisitInsight

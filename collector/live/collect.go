@@ -22,6 +22,7 @@ type collectRequest struct {
 	VisitorKey         string  `json:"visitorKey"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
+	Recognize          *bool   `json:"recognize"`
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
 	Handoff            string  `json:"handoff"`
 	Cookies            string  `json:"cookies"`
@@ -89,7 +90,7 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	c := ingest.Client{
 		VisitorID: req.VisitorID, VisitorKey: presentedKey(r, req.VisitorKey),
-		VisitID: req.VisitID, Recognition: req.Recognition,
+		VisitID: req.VisitID, Recognition: req.Recognition, NoRecognize: req.Recognize != nil && !*req.Recognize,
 		UserAgent: r.UserAgent(), IP: ip,
 		Cookieless: req.Cookieless, Site: r.Header.Get("Origin"),
 	}
@@ -123,11 +124,16 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitorKey: res.Visit.VisitorKey,
 		VisitID: res.Visit.VisitID, Ack: res.Ack}
 	out.Ack.Type = ""
-	// Always: HTTP has no welcome, and a sendBeacon's answer (which may be
-	// the request that did the recognition) is thrown away by the browser.
-	out.Identity = res.Visit.IdentityMessage()
-	out.Identity.Type = ""
+	if !res.Late {
+		// Always: HTTP has no welcome, and a sendBeacon's answer (which may
+		// be the request that did the recognition) is thrown away by the
+		// browser. A late delivery's answer says nothing of identity or
+		// visitor data: the ended visit is not the browser's state now.
+		out.Identity = res.Visit.IdentityMessage()
+		out.Identity.Type = ""
+	}
 	switch {
+	case res.Late:
 	case res.VisitorData != nil:
 		out.VisitorData = &protocol.VisitorDataView{Version: res.VisitorData.Version, Data: protocol.RawJSON(res.VisitorData.Data)}
 	case h.cfg.VisitorData != nil && !res.Visit.Cookieless:
@@ -144,8 +150,12 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	if fp.on {
 		// The key and token go into HttpOnly cookies, not to the script.
-		h.setVisit(w, fp, j, res.Visit)
-		out.Cookies, out.Identity.Recognition, out.VisitorKey = protocol.CookiesServer, nil, ""
+		// A late delivery changes none of them.
+		if !res.Late {
+			h.setVisit(w, fp, j, res.Visit)
+			out.Identity.Recognition = nil
+		}
+		out.Cookies, out.VisitorKey = protocol.CookiesServer, ""
 	}
 	b, err := json.Marshal(&out)
 	if err != nil {

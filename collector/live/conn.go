@@ -215,6 +215,7 @@ func (c *conn) next(ctx context.Context, text bool, frame []byte) error {
 // hello settles the visit and answers welcome.
 func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = m.VisitorID, m.VisitID, m.Recognition
+	c.client.NoRecognize = m.Recognize != nil && !*m.Recognize
 	c.client.VisitorKey = presentedKey(c.req, m.VisitorKey)
 	c.client.Cookieless, c.client.Site = m.Cookieless, c.req.Header.Get("Origin")
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
@@ -321,6 +322,12 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 		}
 		c.writeError(ctx, code, msg, "")
 		return nil
+	}
+	if res.Late {
+		// Events of the connection's visit that ended meanwhile, made
+		// before its end: stored there, and nothing else changes. The next
+		// frame opens the browser's new visit (and welcome says so).
+		return c.write(ctx, &res.Ack)
 	}
 	c.adopt(res.Visit)
 	if res.NewVisit {

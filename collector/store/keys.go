@@ -55,6 +55,20 @@ func (s *Store) RevokeRecognition(ctx context.Context, q Querier, tokenID string
 	return nil
 }
 
+// MergedTokenValid reports whether an unrevoked token issued for the
+// identity of userID proves identityID now: that identity was merged into
+// identityID (its userId is an alias of it), so the person who earned the
+// token is identityID's.
+func (s *Store) MergedTokenValid(ctx context.Context, q Querier, userID, identityID, tokenID string) (bool, error) {
+	var ok bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM identity_aliases WHERE user_id = ? AND identity_id = ?)
+		AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE token_id = ?)`, userID, identityID, tokenID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check a merged identity's token for identity %s: %w", identityID, err)
+	}
+	return ok, nil
+}
+
 // RecognitionValid reports whether a recognition token of the identity,
 // with id tokenID, may still recognize: the identity is stored (a token
 // may outlive an erased identity) and the token was not revoked.

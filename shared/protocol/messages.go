@@ -13,11 +13,15 @@ type Hello struct {
 	VisitorID string `json:"visitorId"`
 	// VisitorKey proves the browser is VisitorID: the key the collector
 	// issued at its first contact (cookie _vt_key).
-	VisitorKey         string  `json:"visitorKey,omitempty"`
-	VisitID            string  `json:"visitId"`
-	Recognition        *string `json:"recognition"`
-	Tracker            string  `json:"tracker,omitempty"`
-	VisitorDataVersion int64   `json:"visitorDataVersion,omitempty"`
+	VisitorKey  string  `json:"visitorKey,omitempty"`
+	VisitID     string  `json:"visitId"`
+	Recognition *string `json:"recognition"`
+	// Recognize false presents Recognition only to prove the identity of
+	// the visit the browser continues (autoRecognize off, or a visit the
+	// browser has left): the collector never recognizes with it.
+	Recognize          *bool  `json:"recognize,omitempty"`
+	Tracker            string `json:"tracker,omitempty"`
+	VisitorDataVersion int64  `json:"visitorDataVersion,omitempty"`
 	// URL and Referrer of the page that connects, recorded on a new visit.
 	URL      string `json:"url,omitempty"`
 	Referrer string `json:"referrer,omitempty"`
@@ -129,6 +133,7 @@ type CollectRequest struct {
 	VisitorKey         string  `json:"visitorKey,omitempty"`
 	VisitID            string  `json:"visitId"`
 	Recognition        *string `json:"recognition"`
+	Recognize          *bool   `json:"recognize,omitempty"` // as in Hello
 	VisitorDataVersion int64   `json:"visitorDataVersion"`
 	SentAt             string  `json:"sentAt,omitempty"`
 	Events             []Event `json:"events"`

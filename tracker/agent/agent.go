@@ -517,7 +517,8 @@ func (a *Agent) PageHide() {
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}
-	body := wire.Collect(a.visitorID, a.key, a.visitID, a.recognition(), a.vd.Version, wire.Timestamp(a.env.Now()), events, a.askServer(), a.cfg.CookieDomain, "")
+	rec, recognize := a.recognition()
+	body := wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), events, a.askServer(), a.cfg.CookieDomain, "")
 	if !a.env.Beacon(a.cfg.Collector+"/v1/collect", body) {
 		a.env.Post(a.cfg.Collector+"/v1/collect", body, func(*protocol.CollectResponse, error) {})
 	}
@@ -551,11 +552,14 @@ func (a *Agent) PageShow() {
 }
 
 // recognition is the token to present, if autoRecognize allows.
-func (a *Agent) recognition() string {
-	if a.cfg.AutoRecognize {
-		return a.token
-	}
-	return ""
+// recognition is the token to present and whether the collector may
+// recognize the visit with it. The token is presented even with
+// autoRecognize off: a visit that is verified (a SignIn on an earlier page)
+// continues only for a browser that proves its identity with the token
+// (docs/security.md, "The browser key"); recognize false keeps an
+// anonymous visit anonymous.
+func (a *Agent) recognition() (string, bool) {
+	return a.token, a.cfg.AutoRecognize
 }
 
 func (a *Agent) forgetToken() {

@@ -99,12 +99,16 @@ func TestNextPageContinuesVisitAndPresentsToken(t *testing.T) {
 	}
 }
 
-func TestAutoRecognizeOffKeepsTokenUnsent(t *testing.T) {
+// With autoRecognize off the token goes only as the proof of the visit's
+// identity ("recognize": false): the collector never recognizes with it,
+// and a verified visit continues across pages.
+func TestAutoRecognizeOffPresentsTokenAsProofOnly(t *testing.T) {
 	e := newEnv(t)
 	e.putCookie(cookie.User, "tok", 1e9)
 	start(t, e, ConfigPatch{AutoRecognize: ptr(false)})
-	if hello := welcome(t, e, protocol.Welcome{}); hello.Recognition != nil {
-		t.Fatal("token presented with autoRecognize off")
+	tok := "tok" // the collector answers with the token it was shown
+	if hello := welcome(t, e, protocol.Welcome{Recognition: &tok}); hello.Recognition == nil || *hello.Recognition != "tok" || hello.Recognize == nil || *hello.Recognize {
+		t.Fatalf("hello with autoRecognize off: %+v; want the token with recognize false", hello)
 	}
 	if e.cookie(cookie.User) != "tok" {
 		t.Fatal("a token we did not present was deleted")

@@ -69,12 +69,12 @@ func (a *Agent) reconnect() {
 }
 
 func (a *Agent) onOpen() {
-	rec := a.recognition()
+	rec, recognize := a.recognition()
 	a.tokenSent = rec != ""
 	h := protocol.Hello{VisitorID: a.visitorID, VisitorKey: a.key, VisitID: a.visitID,
 		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer, Handoff: a.handoff}
 	if rec != "" {
-		h.Recognition = &rec
+		h.Recognition, h.Recognize = &rec, &recognize
 	}
 	a.sock.Send(wire.Hello(&h))
 }
@@ -379,16 +379,16 @@ func (a *Agent) post(visitID string) {
 	}
 	// Only the current visit is recognized: an older one's events (a
 	// beacon resent by this page) are late deliveries that change nothing.
+	// The token goes with them all the same: an ended visit that was
+	// verified takes them only from a browser that proves its identity.
 	current := visitID == a.visitID
-	rec := ""
-	if current {
-		rec = a.recognition()
-	}
+	rec, recognize := a.recognition()
+	recognize = recognize && current
 	key := ""
 	if visitorID == a.visitorID {
 		key = a.key // the key proves the current visitor only
 	}
-	body := wire.Collect(visitorID, key, visitID, rec, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff)
+	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff)
 	a.posting = true
 	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
 		a.posting = false

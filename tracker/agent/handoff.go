@@ -30,7 +30,8 @@ func (a *Agent) decorate(c Command) {
 		a.sock.Send(wire.Handoff(id))
 		return
 	}
-	body := wire.Collect(a.visitorID, a.key, a.visitID, a.recognition(), 0, "", nil, "", "", "")
+	rec, recognize := a.recognition()
+	body := wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, 0, "", nil, "", "", "")
 	a.env.Post(a.cfg.Collector+"/v1/handoff", body, func(r *protocol.CollectResponse, err error) {
 		tok := ""
 		if err == nil {

@@ -138,6 +138,9 @@ func Hello(h *protocol.Hello) string {
 		rec = *h.Recognition
 	}
 	o.Nullable("recognition", rec)
+	if rec != "" && h.Recognize != nil && !*h.Recognize {
+		o.Raw("recognize", "false")
+	}
 	o.Str("tracker", Version)
 	if h.VisitorDataVersion != 0 {
 		o.Int("visitorDataVersion", h.VisitorDataVersion)
@@ -175,14 +178,18 @@ func Events(sentAt string, events []string) string {
 }
 
 // Collect encodes the body of POST /v1/collect. An empty recognition is
-// sent as null, an empty visitorKey not at all.
+// sent as null, an empty visitorKey not at all; recognize false (a token
+// that only proves the visit's identity) is sent with a token only.
 // cookies, cookieDomain and handoff are omitted when empty.
-func Collect(visitorID, visitorKey, visitID, recognition string, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff string) string {
+func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff string) string {
 	var o Object
 	o.Str("visitorId", visitorID)
 	o.strOmit("visitorKey", visitorKey)
 	o.Str("visitId", visitID)
 	o.Nullable("recognition", recognition)
+	if recognition != "" && !recognize {
+		o.Raw("recognize", "false")
+	}
 	o.Int("visitorDataVersion", visitorDataVersion)
 	o.Str("sentAt", sentAt)
 	o.Raw("events", array(events))
