@@ -57,6 +57,16 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		}
 	}
 
+	if h := j.client.HandoffFrom; h != nil && !j.late && !v.Cookieless {
+		data, _ := json.Marshal(h)
+		b.rows = append(b.rows, store.EventRow{
+			EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+			SessionID: v.SessionID, IdentityID: v.IdentityID,
+			Name: protocol.EventHandoffArrived, Category: protocol.CategorySystem,
+			Timestamp: now, CorrectedAt: now, ReceivedAt: now, Data: string(data),
+		})
+	}
+
 	latest := int64(0)
 	for i := range j.events {
 		e := &j.events[i]

@@ -147,6 +147,10 @@ type Client struct {
 	VisitorKey  string
 	VisitID     string
 	Recognition *string // the token from _vt_uid, if any
+	// HandoffFrom is where the client came from through a handoff link
+	// (another site's visitor and visit), recorded as a HandoffArrived
+	// event of its visit; it changes nothing of who the client is.
+	HandoffFrom *HandoffOrigin
 	// NoRecognize presents Recognition only as the proof of the identity
 	// of the visit the client continues: it recognizes nothing (the
 	// tracker's autoRecognize off, or a visit it has left).
@@ -164,6 +168,13 @@ type Client struct {
 	// derived from Site, IP and UserAgent for the day.
 	Cookieless bool
 	Site       string // the page's origin
+}
+
+// HandoffOrigin names the visitor and visit whose handoff link a client
+// followed.
+type HandoffOrigin struct {
+	VisitorID string `json:"fromVisitorId"`
+	VisitID   string `json:"fromVisitId,omitempty"`
 }
 
 // Visit is the visit the collector settled on for a client.

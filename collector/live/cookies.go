@@ -58,6 +58,9 @@ type Links interface {
 	// RecognitionUsable reports whether a valid token may still
 	// recognize: its identity is stored and it was not revoked.
 	RecognitionUsable(ctx context.Context, identityID, tokenID string) (bool, error)
+	// RevokeRecognitionToken makes a recognition token recognize
+	// nobody, as SignOut does.
+	RevokeRecognitionToken(ctx context.Context, tokenID string, expiresAt time.Time) error
 }
 
 // firstParty is how the collector answers one request about cookies.
@@ -330,17 +333,13 @@ func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if req.Forget {
+		h.forget(w, r, p, req.Recognition)
+		return
+	}
 	if !p.on {
 		writeProblem(w, http.StatusForbidden, "not_first_party",
 			"the collector keeps cookies only for pages of its own site; this page keeps its own")
-		return
-	}
-	if req.Forget {
-		// Clearing the requesting browser's own cookies needs no proof.
-		p.clear(w, cookieUser, true)
-		p.clear(w, cookieKey, true)
-		p.clear(w, cookieVisitor, false)
-		writeCookiesAnswer(w)
 		return
 	}
 	ctx := r.Context()
@@ -388,6 +387,45 @@ func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
 	p.setVisitor(w, req.VisitorID, key)
 	p.setToken(w, *req.Recognition, claims.ExpiresAt, h.cfg.Now())
 	writeCookiesAnswer(w)
+}
+
+// forget answers {"forget": true}, the visitor's withdrawal of consent:
+// the recognition token the browser holds (the one it sends, or the
+// collector's cookie) is revoked as SignOut revokes it, so that no copy of
+// it recognizes anyone, and in first-party mode the collector's cookies
+// are cleared. Revoking the token one holds, or clearing one's own cookies,
+// needs no other proof. A page that keeps its own cookies (script mode)
+// sends its token: only the revocation applies there.
+func (h *Hub) forget(w http.ResponseWriter, r *http.Request, p firstParty, presented *string) {
+	toks := make([]string, 0, 2)
+	if presented != nil && *presented != "" {
+		toks = append(toks, *presented)
+	}
+	if p.on {
+		if j := readJar(r); j.token != "" {
+			toks = append(toks, j.token)
+		}
+	}
+	for _, tok := range toks {
+		c, ok := h.verifyToken(tok)
+		if !ok {
+			continue // a forged or expired token recognizes nobody already
+		}
+		if err := h.cfg.Links.RevokeRecognitionToken(r.Context(), c.ID, c.ExpiresAt); err != nil {
+			h.internalError(w, "forget: revoke the recognition token", err)
+			return
+		}
+	}
+	if p.on {
+		p.clear(w, cookieUser, true)
+		p.clear(w, cookieKey, true)
+		p.clear(w, cookieVisitor, false)
+		writeCookiesAnswer(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte(`{"forgotten":true}` + "\n"))
 }
 
 func writeCookiesAnswer(w http.ResponseWriter) {

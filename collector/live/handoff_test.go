@@ -109,40 +109,73 @@ func recognitionKey(t *testing.T, col *collectortest.Collector) []byte {
 	return key
 }
 
-// TestHandoff: a verified browser's handoff token, presented once on
-// another site, makes the new visit that visitor's, recognized and
-// verified, with a fresh recognition token.
-func TestHandoff(t *testing.T) {
-	col := firstPartyCollector(t)
-	first := collectortest.Dial(t, col.WSURL(), protocol.Hello{})
-	_, id := first.SendEvents(true, signInEvent("ada"))
-	first.Send(protocol.Handoff{Type: protocol.TypeHandoff, RequestID: "h1"})
-	var h protocol.Handoff
-	first.Expect(protocol.TypeHandoff, &h)
-	if h.RequestID != "h1" || h.Token == "" || strings.Contains(h.Token, "ada") {
-		t.Fatalf("handoff = %+v", h)
-	}
-
-	second := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), Handoff: h.Token})
-	w := second.Welcome
-	if w.VisitorID != first.Welcome.VisitorID || w.VisitID == first.Welcome.VisitID {
-		t.Fatalf("welcome %+v: want visitor %s in a new visit", w, first.Welcome.VisitorID)
-	}
-	if w.State != protocol.StateRecognized || !w.Verified || w.IdentityID == nil || *w.IdentityID != *id.IdentityID || w.Recognition == nil {
-		t.Fatalf("welcome %+v: want recognized, verified, %s, with a token", w, *id.IdentityID)
-	}
-	signer, _ := identity.NewSigner(recognitionKey(t, col), 0, nil)
-	if c, err := signer.Verify(*w.Recognition); err != nil || c.IdentityID != *id.IdentityID || c.UserID != "ada" {
-		t.Fatalf("the new site's token: %+v %v", c, err)
-	}
-
-	// Used once: the same token again is ignored.
-	again := collectortest.Dial(t, col.WSURL(), protocol.Hello{Handoff: h.Token})
-	assertIgnored(t, "reused", again.Welcome, first.Welcome.VisitorID)
+// page dials the collector's WebSocket as a page of origin would.
+func page(t *testing.T, col *collectortest.Collector, origin string, hello protocol.Hello) *collectortest.Client {
+	t.Helper()
+	c, _ := collectortest.DialWith(t, col.WSURL(), http.Header{"Origin": {origin}}, hello)
+	return c
 }
 
-// TestHandoffOverHTTP: POST /v1/handoff issues a token, and the first
-// /v1/collect of the other site redeems it.
+// arrivals returns the HandoffArrived events of a visit.
+func arrivals(t *testing.T, col *collectortest.Collector, visitID string) []event {
+	t.Helper()
+	var evs list[event]
+	col.Get("/v1/visits/"+visitID+"/events?name="+protocol.EventHandoffArrived, &evs)
+	return evs.Items
+}
+
+// handoffToken asks the connection for a handoff token.
+func handoffToken(t *testing.T, c *collectortest.Client) string {
+	t.Helper()
+	c.Send(protocol.Handoff{Type: protocol.TypeHandoff, RequestID: "h1"})
+	var h protocol.Handoff
+	c.Expect(protocol.TypeHandoff, &h)
+	if h.RequestID != "h1" || h.Token == "" {
+		t.Fatalf("handoff = %+v", h)
+	}
+	return h.Token
+}
+
+// TestHandoffRecordsWhereFromAndNothingElse: a verified shopper's handoff
+// token, presented on another site, leaves that browser itself (its own
+// visitor and key, anonymous, no token) and records in its visit where it
+// came from; the token works once and names no userId.
+func TestHandoffRecordsWhereFromAndNothingElse(t *testing.T) {
+	col := firstPartyCollector(t)
+	shop := page(t, col, otherPage, protocol.Hello{})
+	shop.SendEvents(true, signInEvent("ada"))
+	tok := handoffToken(t, shop)
+	if strings.Contains(tok, "ada") {
+		t.Fatalf("the token names the user: %s", tok)
+	}
+
+	// A browser that has a visitor of its own on the payment site keeps it.
+	pay := page(t, col, samePage, protocol.Hello{})
+	own, ownKey := pay.Welcome.VisitorID, pay.Welcome.VisitorKey
+	pay.Conn.CloseNow()
+	arrived := page(t, col, samePage, protocol.Hello{VisitorID: own, VisitorKey: ownKey, Handoff: tok})
+	w := arrived.Welcome
+	if w.VisitorID != own || w.VisitorKey != ownKey || w.State != protocol.StateAnonymous || w.Verified || w.IdentityID != nil || w.Recognition != nil {
+		t.Fatalf("welcome with a handoff token: %+v, want visitor %s as itself, anonymous", w, own)
+	}
+	got := arrivals(t, col, w.VisitID)
+	if len(got) != 1 || got[0].Data["fromVisitorId"] != shop.Welcome.VisitorID || got[0].Data["fromVisitId"] != shop.Welcome.VisitID ||
+		got[0].Category != protocol.CategorySystem {
+		t.Fatalf("HandoffArrived of the visit: %+v, want one naming %s/%s", got, shop.Welcome.VisitorID, shop.Welcome.VisitID)
+	}
+
+	// Used once: the same token again records nothing.
+	again := page(t, col, samePage, protocol.Hello{Handoff: tok})
+	assertIgnored(t, "reused", again.Welcome, shop.Welcome.VisitorID)
+	if got := arrivals(t, col, again.Welcome.VisitID); len(got) != 0 {
+		t.Fatalf("a reused token was recorded: %+v", got)
+	}
+}
+
+// TestHandoffOverHTTP: POST /v1/handoff issues a token to a page of an
+// allowed origin holding the visitor's key; the first /v1/collect of the
+// other site records it. A request without an Origin (a server minting
+// links), with someone's ids but not their key, or without ids, gets none.
 func TestHandoffOverHTTP(t *testing.T) {
 	col := firstPartyCollector(t)
 	_, a := collect(t, col, otherPage, nil, map[string]any{"events": []protocol.Event{signInEvent("ada")}})
@@ -153,61 +186,97 @@ func TestHandoffOverHTTP(t *testing.T) {
 		t.Fatalf("POST /v1/handoff: %d %s", resp.StatusCode, b)
 	}
 	_, n := collect(t, col, samePage, nil, map[string]any{"handoff": h.Token, "visitorId": collectortest.NewID()})
-	if n.VisitorID != a.VisitorID || n.Identity.State != protocol.StateRecognized || !n.Identity.Verified || n.Identity.Recognition == nil {
-		t.Fatalf("collect with handoff: %+v %+v", n, n.Identity)
+	if n.VisitorID == a.VisitorID || n.Identity == nil || n.Identity.State != protocol.StateAnonymous || n.Identity.Verified || n.Identity.Recognition != nil {
+		t.Fatalf("collect with handoff: %+v %+v, want a visitor of its own, anonymous", n, n.Identity)
+	}
+	if got := arrivals(t, col, n.VisitID); len(got) != 1 || got[0].Data["fromVisitorId"] != a.VisitorID {
+		t.Fatalf("HandoffArrived: %+v", got)
+	}
+
+	for name, tc := range map[string]struct {
+		origin string
+		body   protocol.HandoffRequest
+		status int
+	}{
+		"no Origin (a server)":       {"", protocol.HandoffRequest{VisitorID: a.VisitorID, VisitorKey: a.VisitorKey, VisitID: a.VisitID}, 403},
+		"ids without the key":        {otherPage, protocol.HandoffRequest{VisitorID: a.VisitorID, VisitID: a.VisitID}, 403},
+		"ids with another key":       {otherPage, protocol.HandoffRequest{VisitorID: a.VisitorID, VisitorKey: strings.Repeat("x", 22), VisitID: a.VisitID}, 403},
+		"no visitor":                 {otherPage, protocol.HandoffRequest{}, 400},
+		"an origin that is not ours": {"http://evil.example", protocol.HandoffRequest{VisitorID: a.VisitorID, VisitorKey: a.VisitorKey}, 403},
+	} {
+		resp, b := browserPost(t, col.URL()+"/v1/handoff", tc.origin, nil, tc.body)
+		if resp.StatusCode != tc.status || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") || strings.Contains(string(b), "token\"") {
+			t.Errorf("%s: %d %s, want %d problem+json", name, resp.StatusCode, b, tc.status)
+		}
 	}
 }
 
-// TestHandoffRefused: nothing of another person comes with a token that
-// is forged, expired, garbage, or asked for with someone's ids but not
-// their proof; an unverified claim does not carry over.
+// TestHandoffRefused: a token that is forged, expired or garbage is
+// ignored: the browser goes on as itself and nothing is recorded.
 func TestHandoffRefused(t *testing.T) {
 	col := firstPartyCollector(t)
-	ada := collectortest.Dial(t, col.WSURL(), protocol.Hello{})
+	ada := page(t, col, samePage, protocol.Hello{})
 	ada.SendEvents(true, signInEvent("ada"))
 	adaVisitor := ada.Welcome.VisitorID
 
 	key := recognitionKey(t, col)
 	past, _ := identity.NewHandoffs(key, 0, func() time.Time { return time.Now().Add(-time.Hour) }, nil)
 	otherKey, _ := identity.NewHandoffs([]byte(strings.Repeat("k", 32)), 0, nil, nil)
-	ident := ada.Welcome.IdentityID
-	if ident == nil {
-		// welcome came before the SignIn: read it from the visit
-		var v visit
-		col.Get("/v1/visits/"+ada.Welcome.VisitID, &v)
-		ident = v.IdentityID
-	}
-	expired, _ := past.Issue(adaVisitor, ada.Welcome.VisitorKey, *ident)
-	forged, _ := otherKey.Issue(adaVisitor, ada.Welcome.VisitorKey, *ident)
+	expired, _ := past.Issue(adaVisitor, ada.Welcome.VisitID)
+	forged, _ := otherKey.Issue(adaVisitor, ada.Welcome.VisitID)
 	for name, tok := range map[string]string{
 		"expired": expired,
 		"forged":  forged,
-		"garbage": "h1.'); DROP TABLE handoff_uses; --",
+		"garbage": "h2.'); DROP TABLE handoff_uses; --",
 		"huge":    strings.Repeat("h", 100000),
 	} {
-		c := collectortest.Dial(t, col.WSURL(), protocol.Hello{Handoff: tok})
+		c := page(t, col, samePage, protocol.Hello{Handoff: tok})
 		assertIgnored(t, name, c.Welcome, adaVisitor)
+		if got := arrivals(t, col, c.Welcome.VisitID); len(got) != 0 {
+			t.Errorf("%s token recorded: %+v", name, got)
+		}
 	}
+}
 
-	// Someone's ids without their key and token: the token is for a new
-	// visitor, and nothing of theirs comes along.
-	resp, b := browserPost(t, col.URL()+"/v1/handoff", samePage, nil,
-		protocol.HandoffRequest{VisitorID: adaVisitor, VisitID: ada.Welcome.VisitID})
-	var h protocol.Handoff
-	if resp.StatusCode != 200 || json.Unmarshal(b, &h) != nil {
-		t.Fatalf("POST /v1/handoff: %d %s", resp.StatusCode, b)
+// TestHandoffFixation is the attack: an anonymous attacker writes a
+// browser-writable namespace (his IBAN), makes a handoff link and gets a
+// victim to open it; she then signs in with a real proof. Nothing of his
+// (visitor, visit, namespace) reaches her identity, and nothing of hers
+// (visit, identity) reaches his visitor or identity.
+func TestHandoffFixation(t *testing.T) {
+	col := firstPartyCollector(t, "--browser-writable", "prefs")
+	attacker := page(t, col, otherPage, protocol.Hello{})
+	attacker.Send(protocol.VisitorDataUpdate{Type: protocol.TypeVisitorDataUpdate, RequestID: "u1", Namespace: "prefs",
+		Value: protocol.RawJSON(`{"payTo":"` + iban + `"}`)})
+	var vd protocol.VisitorDataView
+	attacker.Expect(protocol.TypeVisitorData, &vd)
+	tok := handoffToken(t, attacker)
+
+	victim := page(t, col, samePage, protocol.Hello{Handoff: tok})
+	if victim.Welcome.VisitorID == attacker.Welcome.VisitorID || strings.Contains(string(victim.Welcome.VisitorData.Data), iban) {
+		t.Fatalf("the victim's browser took the attacker's visitor: %+v", victim.Welcome)
 	}
-	c := collectortest.Dial(t, col.WSURL(), protocol.Hello{Handoff: h.Token})
-	assertIgnored(t, "ids without proof", c.Welcome, adaVisitor)
-
-	// An unverified claim does not carry over.
-	claim := collectortest.Dial(t, col.WSURL(), protocol.Hello{})
-	claim.SendEvents(true, collectortest.Event(protocol.EventUserInfo, "", map[string]any{"userId": "ada"}))
-	claim.Send(protocol.Handoff{Type: protocol.TypeHandoff, RequestID: "x"})
-	claim.Expect(protocol.TypeHandoff, &h)
-	c = collectortest.Dial(t, col.WSURL(), protocol.Hello{Handoff: h.Token})
-	if c.Welcome.VisitorID != claim.Welcome.VisitorID || c.Welcome.State != protocol.StateAnonymous || c.Welcome.IdentityID != nil {
-		t.Fatalf("a claim carried over: %+v", c.Welcome)
+	_, id := victim.SendEvents(true, signInEvent("victim@example.com"))
+	if id == nil || !id.Verified || id.IdentityID == nil {
+		t.Fatalf("her proven SignIn: %+v", id)
+	}
+	her := *id.IdentityID
+	status, b := col.Do("GET", "/v1/identities/"+her+"/visitor-data", nil)
+	if status != 200 || strings.Contains(string(b), iban) {
+		t.Fatalf("her identity's visitor data: %d %s", status, b)
+	}
+	var vs list[visit]
+	col.Get("/v1/identities/"+her+"/visits", &vs)
+	for _, v := range vs.Items {
+		if v.VisitorID == attacker.Welcome.VisitorID || v.VisitID == attacker.Welcome.VisitID {
+			t.Fatalf("the attacker's visit %s is in her history", v.VisitID)
+		}
+	}
+	col.Get("/v1/visits?visitorId="+attacker.Welcome.VisitorID, &vs)
+	for _, v := range vs.Items {
+		if v.VisitID == victim.Welcome.VisitID || v.IdentityID != nil {
+			t.Fatalf("her visit, or an identity, on the attacker's visitor: %+v", v)
+		}
 	}
 }
 

@@ -68,6 +68,13 @@ func (s *Store) StoredVisitorKey(ctx context.Context, visitorID string) (hash st
 	return s.VisitorKeyHash(ctx, s.db, visitorID)
 }
 
+// RevokeRecognitionToken is RevokeRecognition outside a batch: the token with id
+// tokenID recognizes nobody from now on (until expiresAt, after which it
+// is void anyway).
+func (s *Store) RevokeRecognitionToken(ctx context.Context, tokenID string, expiresAt time.Time) error {
+	return s.RevokeRecognition(ctx, s.db, tokenID, expiresAt.UnixMilli(), s.now().UnixMilli())
+}
+
 // RecognitionUsable is RecognitionValid outside a batch: the token's
 // identity is stored and the token was not revoked.
 func (s *Store) RecognitionUsable(ctx context.Context, identityID, tokenID string) (bool, error) {

@@ -52,8 +52,10 @@ type CookiesRequest struct {
 	VisitorKey   string  `json:"visitorKey,omitempty"` // or the _vt_key cookie
 	Recognition  *string `json:"recognition"`
 	CookieDomain string  `json:"cookieDomain,omitempty"`
-	// Forget clears every cookie the collector keeps (the visitor refused
-	// consent: scripts cannot delete HttpOnly cookies); nothing else is
+	// Forget revokes the recognition token the browser holds (in
+	// Recognition, or the collector's _vt_uid cookie) as SignOut does, and
+	// clears every cookie the collector keeps (the visitor refused
+	// consent: scripts cannot delete HttpOnly ones); nothing else is
 	// needed with it.
 	Forget bool `json:"forget,omitempty"`
 }

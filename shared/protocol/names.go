@@ -33,6 +33,10 @@ const (
 	// EventVisitEnded is written by the collector when a visit times out;
 	// a browser may not send it.
 	EventVisitEnded = "VisitEnded"
+	// EventHandoffArrived is written by the collector when a browser comes
+	// in through another site's handoff link: its data names the visitor
+	// and visit that made the link. A browser may not send it.
+	EventHandoffArrived = "HandoffArrived"
 )
 
 // Event categories.
@@ -60,7 +64,7 @@ func Category(name string) string {
 func IsSystemEvent(name string) bool {
 	switch name {
 	case EventVisitStarted, EventPageEntered, EventPageExited,
-		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded:
+		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded, EventHandoffArrived:
 		return true
 	}
 	return false

@@ -118,8 +118,8 @@ func ValidateEvent(e *Event) *ValidationError {
 		return invalid(CodeInvalidEvent, "name is required")
 	case len(e.Name) > MaxNameLen:
 		return invalid(CodeInvalidEvent, "name is longer than 128 bytes")
-	case e.Name == EventVisitEnded:
-		return invalid(CodeInvalidEvent, "VisitEnded is written by the collector only")
+	case e.Name == EventVisitEnded || e.Name == EventHandoffArrived:
+		return invalid(CodeInvalidEvent, e.Name+" is written by the collector only")
 	case e.Timestamp == "":
 		return invalid(CodeInvalidEvent, "timestamp is required")
 	case e.PageID != "" && !IsULID(e.PageID):

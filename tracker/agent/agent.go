@@ -605,7 +605,7 @@ func (a *Agent) setConsent(v bool) {
 	for _, name := range []string{cookie.Visitor, cookie.Key, cookie.Visit, cookie.User} {
 		a.env.SetCookie(cookie.Delete(name, at))
 	}
-	a.forgetServerCookies()
+	a.forget()
 	for _, k := range a.env.Keys(storePrefix) {
 		a.env.Remove(k)
 	}

@@ -792,3 +792,33 @@ func TestLeaveClosesTheSocket(t *testing.T) {
 		t.Fatalf("the restored page sent %s, want a new PageEntered", got)
 	}
 }
+
+// TestConsentWithdrawnRevokesToken: refusing consent in script mode sends
+// the token the page kept to POST /v1/cookies with forget, so that the
+// collector revokes it as SignOut does (a copy of the cookie recognizes
+// nobody afterwards), and the page keeps no token.
+func TestConsentWithdrawnRevokesToken(t *testing.T) {
+	e := newEnv(t)
+	e.putCookie(cookie.User, "tok", 1e9)
+	a := start(t, e, ConfigPatch{})
+	tok := "tok"
+	welcome(t, e, protocol.Welcome{Recognition: &tok})
+	a.Push(Command{Op: OpConsent, Consent: false})
+	var forget *fakePost
+	for _, p := range e.posts {
+		if strings.HasSuffix(p.url, "/v1/cookies") {
+			forget = p
+		}
+	}
+	var body protocol.CookiesRequest
+	if forget == nil {
+		t.Fatal("no POST /v1/cookies after consent was withdrawn")
+	}
+	decode(t, forget.body, &body)
+	if !body.Forget || body.Recognition == nil || *body.Recognition != "tok" {
+		t.Fatalf("forget body %s: want forget with the token", forget.body)
+	}
+	if e.cookie(cookie.User) != "" || a.token != "" {
+		t.Fatal("the token outlived the withdrawal")
+	}
+}

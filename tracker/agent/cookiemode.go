@@ -81,14 +81,19 @@ func (a *Agent) postCookies(rec *string, key string) {
 		func(*protocol.CollectResponse, error) {})
 }
 
-// forgetServerCookies asks the collector to clear the cookies it keeps
-// (scripts cannot delete HttpOnly ones), when the visitor refuses consent.
-func (a *Agent) forgetServerCookies() {
-	if a.srv && a.cfg.Collector != "" {
-		a.srv = false
-		a.env.Remove(modeKey)
-		a.env.Post(a.cfg.Collector+"/v1/cookies", `{"forget":true}`, func(*protocol.CollectResponse, error) {})
+// forget tells the collector that the visitor refused consent: it
+// revokes the recognition token as SignOut does (the one this page keeps,
+// sent along, or the collector's HttpOnly cookie), so that no copy of it
+// recognizes anyone, and clears the cookies it keeps (scripts cannot
+// delete HttpOnly ones).
+func (a *Agent) forget() {
+	if (!a.srv && a.token == "") || a.cfg.Collector == "" {
+		return
 	}
+	a.srv = false
+	a.env.Remove(modeKey)
+	a.env.Post(a.cfg.Collector+"/v1/cookies", wire.Forget(a.token), func(*protocol.CollectResponse, error) {})
+	a.token = ""
 }
 
 // wsQuery is the query of /v1/ws that carries the cookie mode.

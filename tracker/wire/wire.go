@@ -199,6 +199,15 @@ func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool,
 	return o.Done()
 }
 
+// Forget encodes the body of POST /v1/cookies that withdraws consent,
+// with the token to revoke ("" when the collector keeps it in a cookie).
+func Forget(recognition string) string {
+	var o Object
+	o.Raw("forget", "true")
+	o.strOmit("recognition", recognition)
+	return o.Done()
+}
+
 // Handoff encodes a handoff request frame.
 func Handoff(requestID string) string {
 	var o Object
