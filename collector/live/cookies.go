@@ -423,9 +423,8 @@ func (h *Hub) forget(w http.ResponseWriter, r *http.Request, p firstParty, prese
 		writeCookiesAnswer(w)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write([]byte(`{"forgotten":true}` + "\n"))
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func writeCookiesAnswer(w http.ResponseWriter) {

@@ -27,7 +27,7 @@ func TestForgetRevokesTheToken(t *testing.T) {
 		t.Fatal("the token did not recognize before forget")
 	}
 	resp, b := browserPost(t, col.URL()+"/v1/cookies", otherPage, nil, protocol.CookiesRequest{Forget: true, Recognition: &tok})
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("forget in script mode: %d %s", resp.StatusCode, b)
 	}
 	if recognizes(tok) {
@@ -50,7 +50,7 @@ func TestForgetRevokesTheToken(t *testing.T) {
 
 	// Garbage is no error: there is nothing to revoke.
 	junk := "v2.garbage.x"
-	if resp, b := browserPost(t, col.URL()+"/v1/cookies", otherPage, nil, protocol.CookiesRequest{Forget: true, Recognition: &junk}); resp.StatusCode != 200 {
+	if resp, b := browserPost(t, col.URL()+"/v1/cookies", otherPage, nil, protocol.CookiesRequest{Forget: true, Recognition: &junk}); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("forget with a forged token: %d %s", resp.StatusCode, b)
 	}
 }
