@@ -251,7 +251,7 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	}
 	o.must(200, "POST", "/v1/cookies", `{"visitorId":"`+visitor+`","visitorKey":"`+res.VisitorKey+`","recognition":`+string(rec)+`}`, "Origin", self)
 	o.must(403, "POST", "/v1/cookies", `{"visitorId":"`+visitor+`","recognition":null}`, "Origin", self)
-	o.must(204, "POST", "/v1/cookies", `{"forget":true,"recognition":"v2.forged.x"}`, "Origin", "https://shop.example") // script mode: revoke only
+	o.must(204, "POST", "/v1/cookies", `{"forget":true,"recognition":"v2.forged.x"}`, "Origin", "https://shop.example")       // script mode: revoke only
 	o.must(403, "POST", "/v1/handoff", `{"visitorId":"`+visitor+`","visitId":"`+visit+`"}`, "Origin", "https://shop.example") // no key
 	// Bob, to merge into Alice.
 	bob := o.collect(map[string]any{"events": []protocol.Event{collectortest.Event("SignIn", "", map[string]any{"userId": "bob@example.com",
