@@ -68,6 +68,11 @@ type Config struct {
 	// cap); BodyTimeout is how long a request's body may take to arrive.
 	MaxSocketsPerIP int
 	BodyTimeout     time.Duration
+	// MaxConnsPerIP caps one client address's open plain HTTP
+	// connections (0: no cap; see live.ConnCap); IdleTimeout closes a
+	// kept-alive connection that waits this long for its next request.
+	MaxConnsPerIP int
+	IdleTimeout   time.Duration
 	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
 	GeoIPDB string
 }
@@ -136,9 +141,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
-	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP may send (burst twice that); 0 turns the limit off")
-	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP may hold; more get 429; 0 turns the cap off")
+	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP, or IPv6 /64, may send (burst twice that); 0 turns the limit off")
+	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP, or IPv6 /64, may hold; more get 429; 0 turns the cap off")
 	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
+	maxConns := fs.String("max-connections-per-ip", env("max-connections-per-ip", "500"), "open HTTP connections (WebSockets aside) one client IP, or IPv6 /64, may hold; more are answered 429 and closed; a trusted proxy is not capped; 0 turns the cap off")
+	idleTimeout := fs.String("idle-timeout", env("idle-timeout", "75s"), "close a kept-alive HTTP connection after this long without a request; behind a proxy keep it above the proxy's upstream keep-alive timeout (nginx, AWS ALB: 60s)")
 	allowPrivate, err := parseBool(env("webhook-allow-private", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_WEBHOOK_ALLOW_PRIVATE: %w", err)
@@ -175,6 +182,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.BodyTimeout, err = time.ParseDuration(*bodyTimeout); err != nil || c.BodyTimeout <= 0 {
 		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
+	}
+	if c.MaxConnsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxConns)); err != nil || c.MaxConnsPerIP < 0 {
+		return fmt.Errorf("--max-connections-per-ip %q: want a number of connections, 0 for no cap", *maxConns)
+	}
+	if c.IdleTimeout, err = time.ParseDuration(*idleTimeout); err != nil || c.IdleTimeout <= 0 {
+		return fmt.Errorf("--idle-timeout %q: want a positive duration such as 75s", *idleTimeout)
 	}
 	if c.Retention, err = retention.ParseDuration(*retain); err != nil {
 		return fmt.Errorf("--retention: %w", err)
@@ -315,10 +328,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Browsers send a few KB of headers; Go's default allows 1 MB a request.
-	m.http = &http.Server{Handler: withBodyDeadline(m.server.Handler(), m.Config.BodyTimeout), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	// Browsers send a few KB of headers; Go's default allows 1 MB a
+	// request. Without IdleTimeout a kept-alive connection would wait
+	// for its next request forever.
+	m.http = &http.Server{Handler: withBodyDeadline(m.server.Handler(), m.Config.BodyTimeout), ReadHeaderTimeout: headerTimeout,
+		IdleTimeout: m.Config.IdleTimeout, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)}
+	ln := m.ln
+	if cc := live.NewConnCap(live.ConnCapConfig{Max: m.Config.MaxConnsPerIP, TrustedProxies: m.Config.TrustedProxies,
+		HeaderTimeout: headerTimeout, Logger: m.Logger}); cc != nil {
+		ln, m.http.ConnState = cc.Listener(m.ln), cc.ConnState
+		mx.WatchConns(cc)
+	}
 	m.served = make(chan error, 1)
-	go func() { m.served <- m.http.Serve(m.ln) }()
+	go func() { m.served <- m.http.Serve(ln) }()
 	if m.Config.DebugAddr != "" {
 		if err := m.serveDebug(); err != nil {
 			return err
@@ -331,6 +353,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("collector listening", attrs...)
 	return nil
 }
+
+// headerTimeout is how long a request's head may take to arrive, on every
+// connection: a browser sends it at once, and a client that trickles it
+// would otherwise hold its connection as long as it likes.
+const headerTimeout = 10 * time.Second
 
 // identitySecret settles the secret of sign-in proofs: --demo without one
 // makes a random one for this run (its signer is the only backend), and
@@ -414,7 +441,7 @@ func (m *Main) serveDebug() error {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: headerTimeout, IdleTimeout: m.Config.IdleTimeout}
 	go m.debug.Serve(ln)
 	m.Logger.Info("pprof", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return nil

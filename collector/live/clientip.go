@@ -106,6 +106,36 @@ func parseHop(s string) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
+// addrGroup is the block of addresses that every per-address cap and
+// rate limit counts as one client: an IPv4 address alone (an IPv4-mapped
+// IPv6 address counts as its IPv4 address), and an IPv6 address together
+// with the rest of its /64. A subscriber's line or a LAN gets at least a
+// whole /64, and its hosts choose addresses in it freely (temporary
+// privacy addresses change by the day), so counted one address at a time
+// one machine could multiply every cap by as many addresses as it cares
+// to use. A wider block (/56, /48) would also be one customer at many
+// providers, but at others it would lump neighbours together. An invalid
+// address (a peer that is not TCP) gives the zero Prefix: all such peers
+// count as one client.
+func addrGroup(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64) // cannot fail: 64 bits of an IPv6 address
+	return p
+}
+
+// ipGroup is addrGroup of a textual address, as clientIP returns it. It
+// allocates nothing, so the hot paths may call it per frame.
+func ipGroup(ip string) netip.Prefix {
+	a, _ := netip.ParseAddr(ip) // the zero Addr when it does not parse
+	return addrGroup(a)
+}
+
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	a = a.Unmap().WithZone("")
 	for _, p := range trusted {

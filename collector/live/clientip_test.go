@@ -60,3 +60,41 @@ func TestParseTrustedProxies(t *testing.T) {
 		t.Fatalf("parsed %v", got)
 	}
 }
+
+// TestAddrGroup: every per-address cap and rate limit counts an IPv4
+// address alone, an IPv4-mapped address as its IPv4 address, and an IPv6
+// address with the rest of its /64.
+func TestAddrGroup(t *testing.T) {
+	for _, tc := range []struct{ ip, want string }{
+		{"203.0.113.7", "203.0.113.7/32"},
+		{"203.0.113.8", "203.0.113.8/32"},
+		{"::ffff:203.0.113.7", "203.0.113.7/32"},
+		{"2001:db8:1:2::a", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::a", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"::1", "::/64"},
+	} {
+		if got := ipGroup(tc.ip); got.String() != tc.want {
+			t.Errorf("ipGroup(%q) = %s, want %s", tc.ip, got, tc.want)
+		}
+	}
+	if ipGroup("2001:db8:1:2::a") != ipGroup("2001:db8:1:2:8000::1") {
+		t.Error("two addresses of one /64 are different groups")
+	}
+	if ipGroup("203.0.113.7") != ipGroup("::ffff:203.0.113.7") {
+		t.Error("an IPv4-mapped address is not its IPv4 address's group")
+	}
+	if ipGroup("203.0.113.7") == ipGroup("203.0.113.8") {
+		t.Error("two IPv4 addresses share a group")
+	}
+	for _, bad := range []string{"", "pipe", "@"} {
+		if g := ipGroup(bad); g.IsValid() {
+			t.Errorf("ipGroup(%q) = %s, want the zero Prefix", bad, g)
+		}
+	}
+	// The rate limiter groups every frame: the grouping must not allocate.
+	if n := testing.AllocsPerRun(100, func() { ipGroup("2001:db8:1:2::a") }); n != 0 {
+		t.Errorf("ipGroup allocates %v times", n)
+	}
+}

@@ -33,13 +33,14 @@ type Config struct {
 	// TrustedProxies lists the reverse proxies whose X-Forwarded-For
 	// names the client (see ParseTrustedProxies); none by default.
 	TrustedProxies []netip.Prefix
-	// RateLimit is the events per second one client IP may send, over
-	// all its WebSocket frames and /v1/collect requests together, with a
-	// burst of twice that (at least a full batch). Every request and
-	// frame counts at least one, hello included. 0 turns it off.
+	// RateLimit is the events per second one client IP (an IPv6 /64)
+	// may send, over all its WebSocket frames and /v1/collect requests
+	// together, with a burst of twice that (at least a full batch). Every
+	// request and frame counts at least one, hello included. 0 turns it
+	// off.
 	RateLimit int
 	// MaxSocketsPerIP is how many WebSockets one client address (after
-	// TrustedProxies) may hold open; more are refused with 429 before the
+	// TrustedProxies; an IPv6 /64 counts as one) may hold open; more are refused with 429 before the
 	// upgrade. Each costs memory (about 28 KB), so without a cap one
 	// address could exhaust the collector's. 0 turns the cap off.
 	MaxSocketsPerIP int
@@ -78,7 +79,7 @@ type Hub struct {
 	mu      sync.Mutex
 	subs    map[string]map[*conn]struct{} // subject key → connections
 	conns   map[*conn]struct{}
-	perIP   map[string]int // open sockets (and upgrades under way) by client address
+	perIP   map[netip.Prefix]int // open sockets (and upgrades under way) by addrGroup
 	closing bool
 
 	visits visitIndex // open connections by visit, for Notify
@@ -94,7 +95,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
-		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, perIP: map[string]int{},
+		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, perIP: map[netip.Prefix]int{},
 		limiter: newIPLimiter(cfg.RateLimit),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -140,23 +141,26 @@ func (h *Hub) refuseSocket(w http.ResponseWriter) {
 		"this address holds "+strconv.Itoa(h.cfg.MaxSocketsPerIP)+" open WebSockets, the most --max-sockets-per-ip allows")
 }
 
-// admit takes one of ip's socket slots, or reports that none is left.
+// admit takes one of the socket slots of ip's group (addrGroup: an IPv6
+// /64 shares them), or reports that none is left.
 func (h *Hub) admit(ip string) bool {
+	key := ipGroup(ip)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.cfg.MaxSocketsPerIP > 0 && h.perIP[ip] >= h.cfg.MaxSocketsPerIP {
+	if h.cfg.MaxSocketsPerIP > 0 && h.perIP[key] >= h.cfg.MaxSocketsPerIP {
 		return false
 	}
-	h.perIP[ip]++
+	h.perIP[key]++
 	return true
 }
 
 // release gives back a slot that admit took.
 func (h *Hub) release(ip string) {
+	key := ipGroup(ip)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.perIP[ip]--; h.perIP[ip] <= 0 {
-		delete(h.perIP, ip)
+	if h.perIP[key]--; h.perIP[key] <= 0 {
+		delete(h.perIP, key)
 	}
 }
 

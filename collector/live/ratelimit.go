@@ -2,6 +2,7 @@ package live
 
 import (
 	"math"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -19,9 +20,10 @@ const (
 	pruneIdle  = time.Minute
 )
 
-// ipLimiter is a token bucket per client IP, shared by the WebSocket and
-// /v1/collect: perSecond events, and a burst of twice that (at least a
-// full batch, which could otherwise never pass).
+// ipLimiter is a token bucket per client address, shared by the WebSocket
+// and /v1/collect: perSecond events, and a burst of twice that (at least
+// a full batch, which could otherwise never pass). IPv6 clients share one
+// bucket per /64 (see addrGroup).
 //
 // Every request and every frame costs at least one, whatever it carries:
 // an empty /v1/collect or a hello creates a visitor and a visit, so free
@@ -34,7 +36,7 @@ type ipLimiter struct {
 	burst int
 
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[netip.Prefix]*bucket // by addrGroup
 	lastPrune time.Time
 }
 
@@ -51,25 +53,26 @@ func newIPLimiter(perSecond int) *ipLimiter {
 	return &ipLimiter{
 		limit:   rate.Limit(perSecond),
 		burst:   max(2*perSecond, protocol.MaxBatchEvents),
-		buckets: map[string]*bucket{},
+		buckets: map[netip.Prefix]*bucket{},
 	}
 }
 
-// take takes n events from ip's bucket, or nothing: then it returns how
-// long until the bucket holds n. n below 1 (a request or frame without
-// events) costs 1.
+// take takes n events from the bucket of ip's group (addrGroup), or
+// nothing: then it returns how long until the bucket holds n. n below 1
+// (a request or frame without events) costs 1.
 func (l *ipLimiter) take(ip string, n int, now time.Time) (ok bool, retryAfter time.Duration) {
 	if l == nil {
 		return true, 0
 	}
 	n = max(n, 1)
+	key := ipGroup(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pruneLocked(now)
-	b := l.buckets[ip]
+	b := l.buckets[key]
 	if b == nil {
 		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[ip] = b
+		l.buckets[key] = b
 	}
 	b.used = now
 	r := b.lim.ReserveN(now, n)
@@ -91,9 +94,9 @@ func (l *ipLimiter) pruneLocked(now time.Time) {
 		return
 	}
 	l.lastPrune = now
-	for ip, b := range l.buckets {
+	for key, b := range l.buckets {
 		if now.Sub(b.used) > pruneIdle && b.lim.TokensAt(now) >= float64(l.burst) {
-			delete(l.buckets, ip)
+			delete(l.buckets, key)
 		}
 	}
 }

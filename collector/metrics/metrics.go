@@ -137,3 +137,26 @@ func (m *Metrics) WatchWAL(w WAL) {
 			func() float64 { _, d := w.Stalls(); return d.Seconds() }),
 	)
 }
+
+// Conns is what the cap of open connections per client address
+// (live.ConnCap) tells.
+type Conns interface {
+	// Open is the number of plain HTTP connections the cap counts now.
+	Open() int64
+	// Refused is the number of connections refused over the cap since
+	// the start.
+	Refused() int64
+}
+
+// WatchConns exports the capped connections and the refused ones, read
+// at each scrape: an operator sees a client address at its cap.
+func (m *Metrics) WatchConns(c Conns) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "visitrack_http_connections", Help: "Open plain HTTP connections counted against --max-connections-per-ip (not WebSockets, not trusted proxies')."},
+			func() float64 { return float64(c.Open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_http_connections_refused_total", Help: "Connections refused because their client address held --max-connections-per-ip open connections."},
+			func() float64 { return float64(c.Refused()) }),
+	)
+}
