@@ -252,7 +252,8 @@ func (c *conn) adopt(v ingest.Visit) {
 	c.hub.visits.set(c, v.VisitID)
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = v.VisitorID, v.VisitID, v.Recognition
 	c.client.VisitorKey = v.VisitorKey
-	c.client.URL, c.client.Referrer = "", ""
+	// The landing page and the handoff belong to the hello's visit alone.
+	c.client.URL, c.client.Referrer, c.client.HandoffFrom = "", "", nil
 }
 
 func (c *conn) welcome(ctx context.Context) error {

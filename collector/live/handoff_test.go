@@ -158,6 +158,8 @@ func TestHandoffRecordsWhereFromAndNothingElse(t *testing.T) {
 	if w.VisitorID != own || w.VisitorKey != ownKey || w.State != protocol.StateAnonymous || w.Verified || w.IdentityID != nil || w.Recognition != nil {
 		t.Fatalf("welcome with a handoff token: %+v, want visitor %s as itself, anonymous", w, own)
 	}
+	// Recorded once for the visit, not again with each frame.
+	arrived.SendEvents(false, collectortest.Event("Browse", collectortest.NewID(), nil))
 	got := arrivals(t, col, w.VisitID)
 	if len(got) != 1 || got[0].Data["fromVisitorId"] != shop.Welcome.VisitorID || got[0].Data["fromVisitId"] != shop.Welcome.VisitID ||
 		got[0].Category != protocol.CategorySystem {
