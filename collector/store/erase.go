@@ -99,6 +99,9 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 func identityErasure(id string) []step {
 	visits := []any{id, id, id, id}
 	return []step{
+		// The touches other identities copied from the erased visits (a
+		// shared browser), while the visits still say what they were.
+		{recomputeTouches(erasedVisits), visits},
 		// Webhook deliveries of the erased events first: once the events
 		// are gone, nothing says which deliveries announced them.
 		{deleteEventDeliveries(`(` + erasedVisits + `)`), visits},
@@ -169,6 +172,7 @@ func visitorErasure(id string) []step {
 	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
 	return []step{
+		{recomputeTouches(visits), []any{id}},
 		{deleteEventDeliveries(`(` + visits + `)`), []any{id}},
 		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
