@@ -99,6 +99,9 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 func identityErasure(id string) []step {
 	visits := []any{id, id, id, id}
 	return []step{
+		// The touches other identities copied from the erased visits (a
+		// shared browser), while the visits still say what they were.
+		{recomputeTouches(erasedVisits), visits},
 		// Webhook deliveries of the erased events first: once the events
 		// are gone, nothing says which deliveries announced them.
 		{deleteEventDeliveries(`(` + erasedVisits + `)`), visits},
@@ -110,10 +113,16 @@ func identityErasure(id string) []step {
 		{`DELETE FROM visit_identities WHERE identity_id <> ? AND visit_id IN (` + erasedVisits + `)`, append([]any{id}, visits...)},
 		{`DELETE FROM visits WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM visit_identities WHERE identity_id = ?`, []any{id}},
-		// The announcements of its visitor data and its browsers', then the
-		// data, while identity_visitors still names the browsers.
-		{deleteVisitorDataDeliveries + `(SELECT ? UNION ALL SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
-			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id}},
+		// The announcements of its visitor data, its browsers' and those
+		// of the identities merged into it (their documents moved into
+		// its own), then the data, while identity_visitors still names the
+		// browsers and identity_merges the merged identities. A merge
+		// re-keys the records of the merges into the identity it takes
+		// away, so these are all the identities merged into this one,
+		// also through others.
+		{deleteVisitorDataDeliveries + `(SELECT ? UNION ALL SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?
+			UNION ALL SELECT 'identity:' || from_identity_id FROM identity_merges WHERE identity_id = ?)`,
+			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id, id}},
 		{`DELETE FROM visitor_data WHERE subject = ?
 			OR subject IN (SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
 			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id}},
@@ -163,6 +172,7 @@ func visitorErasure(id string) []step {
 	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
 	return []step{
+		{recomputeTouches(visits), []any{id}},
 		{deleteEventDeliveries(`(` + visits + `)`), []any{id}},
 		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
@@ -180,16 +190,17 @@ func visitorErasure(id string) []step {
 // The webhook outbox keeps what an erasure must take too (package
 // webhook): an event's delivery names the event (its body is built when
 // sent), and a visitorData.changed delivery holds a copy of the document
-// until it settles, its subject in the body. Both statements end with a
-// parenthesized list or subquery of subject keys. An event's delivery is
+// until it settles, its subject in the body. An event's delivery is
 // found by its primary key, "msg_<webhookId>_<eventId>" (package webhook),
 // so that erasure and retention batches cost a lookup a webhook and event,
 // not a scan of an outbox that may hold days of settled deliveries. (A
 // settled delivery of a webhook deleted since keeps only an event id of an
-// event that is gone, until it is purged.) The visitorData.changed
-// deliveries, fewer, are found by a scan.
+// event that is gone, until it is purged.) A visitorData.changed delivery
+// is found by its subject, a column read from the body (migration 0013)
+// with an index of its own. The statement ends with a parenthesized list
+// or subquery of subject keys.
 const deleteVisitorDataDeliveries = `DELETE FROM webhook_deliveries WHERE type = '` + collector.WebhookVisitorDataChanged + `'
-		AND (CASE WHEN json_valid(body) THEN json_extract(body, '$.data.subject') END) IN `
+		AND subject IN `
 
 // deleteEventDeliveries deletes the deliveries of the events of visits, a
 // parenthesized list or subquery of visit ids.

@@ -165,3 +165,111 @@ func TestPurgeVisitsTakesWebhookDeliveries(t *testing.T) {
 	}
 	wantDeliveries(t, "after retention", s, want...)
 }
+
+// putDataDelivery writes, as package webhook does, a pending
+// visitorData.changed delivery holding a copy of subject's document.
+func putDataDelivery(t *testing.T, s *store.Store, id string, subject collector.Subject) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"type": collector.WebhookVisitorDataChanged, "timestamp": "2026-11-20T10:00:00Z",
+		"data": map[string]any{"subject": subject.Key(), "identityId": subject.ID, "version": 1,
+			"data": map[string]any{"crm": map[string]any{"secret": "of " + subject.Key()}}}})
+	if _, err := s.InsertDelivery(context.Background(), s.DB(), &store.Delivery{ID: id, WebhookID: "W1",
+		Type: collector.WebhookVisitorDataChanged, Body: body, CreatedAt: 1}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Merges move a person's history and documents into another identity;
+// their copies waiting in the outbox stay under the merged-away subject.
+// Erasing the identity that took them in takes those copies too, also of
+// an identity merged into one that was merged into it (Carol into Bob,
+// Bob into Alice). Dave, never merged, keeps his.
+func TestErasureTakesMergedAwayDeliveries(t *testing.T) {
+	ctx := context.Background()
+	seed := func(t *testing.T, s *store.Store) *storetest.Fixture {
+		t.Helper()
+		f := storetest.Seed(t, s)
+		carol, dave := storetest.ID(6, 3), storetest.ID(6, 4)
+		for id, user := range map[string]string{carol: "carol@example.com", dave: "dave@example.com"} {
+			storetest.InsertIdentity(t, s, &collector.Identity{IdentityID: id, UserID: user, FirstSeenAt: f.T0, LastSeenAt: f.T0})
+		}
+		if err := s.CreateWebhook(ctx, &collector.Webhook{ID: "W1", URL: "https://crm.example/W1", Events: []string{collector.WebhookVisitorDataChanged},
+			Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: time.Unix(1, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		for name, id := range map[string]string{"alice": f.Alice, "bob": f.Bob, "carol": carol, "dave": dave} {
+			putDataDelivery(t, s, "msg_vd_"+name, collector.Subject{Kind: collector.SubjectIdentity, ID: id})
+		}
+		m := store.NewMerger(s, store.NewVisitorData(s))
+		for _, pair := range [][2]string{{f.Bob, carol}, {f.Alice, f.Bob}} {
+			if _, err := m.MergeIdentities(ctx, pair[0], pair[1], collector.MergeOptions{TokenID: "T1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantDeliveries(t, "after the merges", s, "msg_vd_alice", "msg_vd_bob", "msg_vd_carol", "msg_vd_dave")
+		return f
+	}
+	for name, opts := range map[string][]store.Option{"sqlite": nil, "d1-like": {store.WithoutTransactions()}} {
+		s := storetest.New(t, opts...)
+		f := seed(t, s)
+		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+			t.Fatal(err)
+		}
+		wantDeliveries(t, name+", Alice erased", s, "msg_vd_dave")
+	}
+
+	// A D1 erasure stopped after any statement and run again.
+	ref := storetest.New(t)
+	f := seed(t, ref)
+	total, err := ref.EraseIdentityPrefix(ctx, f.Alice, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n < total; n++ {
+		s := storetest.New(t, store.WithoutTransactions())
+		f := seed(t, s)
+		if _, err := s.EraseIdentityPrefix(ctx, f.Alice, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+			t.Fatalf("after %d of %d statements: %v", n, total, err)
+		}
+		wantDeliveries(t, "a resumed erasure", s, "msg_vd_dave")
+	}
+}
+
+// The deliveries an older collector wrote, before the outbox had a
+// subject column, are found by it after the upgrade: the column is read
+// from the body they already hold.
+func TestMigrationGivesOldDeliveriesTheirSubject(t *testing.T) {
+	ctx := context.Background()
+	db := databaseBefore(t, "0013_delivery_subject.sql")
+	visitor := storetest.ID(1, 1)
+	body := `{"type":"visitorData.changed","timestamp":"2026-11-20T10:00:00Z","data":{"subject":"visitor:` + visitor +
+		`","visitorId":"` + visitor + `","version":1,"data":{"crm":{"secret":"old"}}}}`
+	for _, q := range []string{
+		`INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at) VALUES ('` + visitor + `', 1, 1)`,
+		`INSERT INTO webhook_deliveries (delivery_id, webhook_id, type, body, created_at, next_at)
+			VALUES ('msg_old', 'W1', 'visitorData.changed', '` + body + `', 1, 1),
+				('msg_settled', 'W1', 'visitorData.changed', '', 1, NULL),
+				('msg_W1_E1', 'W1', 'SignIn', '', 1, 1)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s := store.New(db)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := storetest.Count(t, s, "webhook_deliveries", "subject = ?", "visitor:"+visitor); n != 1 {
+		t.Fatalf("%d deliveries with the visitor's subject after the migration, want 1", n)
+	}
+	if n := storetest.Count(t, s, "webhook_deliveries", "subject IS NULL"); n != 2 {
+		t.Errorf("%d deliveries without a subject (settled, or of an event), want 2", n)
+	}
+	if err := s.DeleteVisitor(ctx, visitor); err != nil {
+		t.Fatal(err)
+	}
+	wantDeliveries(t, "after erasing the visitor", s, "msg_W1_E1", "msg_settled")
+}

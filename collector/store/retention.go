@@ -14,8 +14,9 @@ const MaxPurgeBatch = 90
 // PurgeVisits deletes up to limit visits that ended before cutoff, oldest
 // first, with their events, pages, sessions, identity links and metadata,
 // and the webhook deliveries that name those events, and returns the ids
-// it deleted. Identities, visitors and visitor data
-// stay (they go only by erasure).
+// it deleted. An identity's first or last touch copied from one of them
+// is recomputed from the visits that stay. Identities, visitors and
+// visitor data stay (they go only by erasure).
 //
 // Every step is one statement, children before the visit: on D1, which
 // runs them one by one, an interrupted call leaves the visit row, and the
@@ -46,6 +47,11 @@ func (s *Store) PurgeVisits(ctx context.Context, q Querier, cutoff time.Time, li
 		return nil, nil
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	// The touches identities copied from these visits, while the visits
+	// still say what they were (erase_touches.go).
+	if _, err := q.ExecContext(ctx, recomputeTouches(`SELECT visit_id FROM visits WHERE visit_id IN `+in), ids...); err != nil {
+		return nil, fmt.Errorf("purge visits: touches: %w", err)
+	}
 	// The deliveries first: once the events are gone nothing names them.
 	if _, err := q.ExecContext(ctx, deleteEventDeliveries(in), ids...); err != nil {
 		return nil, fmt.Errorf("purge visits: webhook deliveries: %w", err)
