@@ -11,10 +11,14 @@
 //     load: back-to-back latency only measures the queue);
 //  3. the latency from a visitor-data PATCH (REST) to the push reaching
 //     the visitor's WebSocket, with N visitors connected;
-//  4. the collector's RSS with M idle connected visitors.
+//  4. the collector's RSS with M idle connected visitors;
+//  5. POST /v1/collect over HTTP: -collect-clients browsers, one event a
+//     request (collect.go), requests/s and the collector's CPU per
+//     request; with -baseline, another collector binary in alternating
+//     turns (-rounds each), to compare releases in the same run.
 //
 // It prints durable events/s, the ratio to the raw ceiling, ack latency
-// p50/p99, and the idle RSS.
+// p50/p99, the idle RSS, and the HTTP requests/s.
 //
 // With -soak (make soak) it instead runs one collector under paced load for
 // -soak-load, then idle for -soak-idle, reporting the WAL size, RSS and ack
@@ -59,7 +63,10 @@ func main() {
 	rawEvents := flag.Int("raw-events", 300_000, "rows for the raw SQLite ceiling")
 	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
 	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
-	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle (all when empty)")
+	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle, collect (all when empty)")
+	flag.IntVar(&collect.clients, "collect-clients", 50, "collect: concurrent HTTP browsers, one event per POST /v1/collect")
+	flag.StringVar(&collect.baseline, "baseline", "", "collect: another collector binary (e.g. an older release) measured in turns with -collector")
+	flag.IntVar(&collect.rounds, "rounds", 1, "collect: turns of each collector (take the median of 3 or more on a shared machine)")
 	soakMode := flag.Bool("soak", false, "soak instead: -soak-load of paced load (-rate, -visitors, -paced-events-per-frame; -rate 0 is back to back), then -soak-idle, checking the WAL bounds")
 	soakLoad := flag.Duration("soak-load", 3*time.Minute, "soak: how long the load lasts")
 	soakIdle := flag.Duration("soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
@@ -83,6 +90,7 @@ func main() {
 		}
 	}
 	paced = pacing{rate: *rate, perFrame: *pacedPerFrame}
+	collect.bin, collect.duration, collect.warmup = *bin, *duration, *warmup
 	if err := run(*bin, *visitors, *perFrame, *duration, *warmup, *rawEvents, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -179,6 +187,12 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 			c.CloseNow()
 		}
 	}
+
+	if want("collect") {
+		if err := collectRuns(tmp, collect); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -195,6 +209,9 @@ func want(phase string) bool { return phases == nil || phases[phase] }
 type pacing struct{ rate, perFrame int }
 
 var paced pacing
+
+// collect is the HTTP ingest run's configuration (collect.go).
+var collect collectConfig
 
 // adminToken is the collector's admin token for the REST calls.
 const adminToken = "vt_loadgen_admin_token_0123456789"
