@@ -291,9 +291,11 @@ func (in *Ingester) prepare(c Client, sentAt string, events []json.RawMessage) *
 	if len(events) > 0 {
 		j.events = make([]decodedEvent, 0, len(events))
 	}
-	var e decodedEvent
 	for _, raw := range events {
-		rej := decodeEvent(raw, &e)
+		// Each event is decoded in its place in j.events (kept only when
+		// valid): one allocation for the batch, not one per event.
+		e := &j.events[:len(j.events)+1][len(j.events)]
+		rej := decodeEvent(raw, e)
 		if rej == nil && badSentAt {
 			rej = &protocol.Rejection{EventID: e.EventID, Code: protocol.CodeInvalidEvent, Message: "the batch's sentAt " + timeRule}
 		}
@@ -302,7 +304,7 @@ func (in *Ingester) prepare(c Client, sentAt string, events []json.RawMessage) *
 			continue
 		}
 		e.corrected = correct(e.at, j.skew, now)
-		j.events = append(j.events, e)
+		j.events = j.events[:len(j.events)+1]
 	}
 	if !protocol.IsULID(c.VisitID) {
 		// A first contact opens a visit: classify it here, off the writer.
