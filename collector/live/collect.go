@@ -1,9 +1,9 @@
 package live
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -53,13 +53,14 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 		return
 	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/json" && mt != "text/plain" {
+	if !collectMediaType(r.Header.Get("Content-Type")) {
 		writeProblem(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"send application/json, or text/plain as navigator.sendBeacon does")
 		return
 	}
-	body, err := readBody(r)
+	buf := h.collectBuf()
+	defer h.keepCollectBuf(buf)
+	body, err := buf.readBody(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -157,8 +158,9 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Cookies, out.VisitorKey = protocol.CookiesServer, ""
 	}
-	b, err := json.Marshal(&out)
-	if err != nil {
+	// Encoded whole before the status goes out: a failure is a 500, never
+	// a 200 with half an answer.
+	if err := buf.enc.Encode(&out); err != nil {
 		// The events are stored; sending them again is harmless.
 		h.cfg.Logger.Error("collect: encode the answer", "visit", res.Visit.VisitID, "err", err)
 		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "the answer could not be encoded; send the events again")
@@ -166,12 +168,60 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(append(b, '\n'))
+	w.Write(buf.answer.Bytes())
 }
 
-// readBody reads at most MaxBatchBytes.
-func readBody(r *http.Request) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(nil, r.Body, protocol.MaxBatchBytes))
+// collectMediaType reports whether a Content-Type is one /v1/collect
+// takes: application/json, or text/plain as navigator.sendBeacon sends a
+// string. The forms browsers send are compared as they are; anything else
+// goes through mime.ParseMediaType, whose map of parameters would
+// otherwise cost every request an allocation.
+func collectMediaType(ct string) bool {
+	switch ct {
+	case "text/plain;charset=UTF-8", "application/json", "text/plain":
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "application/json" || mt == "text/plain"
+}
+
+// collectBuffers is what ServeCollect reuses from one request to the next
+// (docs/benchmarks-collect.md): the body it reads and the answer it
+// encodes, so that neither costs allocations on the ingest path. Nothing
+// decoded from the body refers to it: encoding/json copies strings and
+// raw events.
+type collectBuffers struct {
+	body, answer bytes.Buffer
+	enc          *json.Encoder // encodes into answer, with the newline
+}
+
+// maxKeptBuffer bounds the buffers kept for the next request: a big
+// batch's do not stay in memory.
+const maxKeptBuffer = 64 << 10
+
+func (h *Hub) collectBuf() *collectBuffers {
+	if b, ok := h.collectBufs.Get().(*collectBuffers); ok {
+		return b
+	}
+	b := &collectBuffers{}
+	b.enc = json.NewEncoder(&b.answer)
+	return b
+}
+
+func (h *Hub) keepCollectBuf(b *collectBuffers) {
+	if b.body.Cap() > maxKeptBuffer || b.answer.Cap() > maxKeptBuffer {
+		return
+	}
+	b.body.Reset()
+	b.answer.Reset()
+	h.collectBufs.Put(b)
+}
+
+// readBody reads at most MaxBatchBytes into b.body, valid until b goes
+// back to the pool.
+func (b *collectBuffers) readBody(r *http.Request) ([]byte, error) {
+	_, err := b.body.ReadFrom(http.MaxBytesReader(nil, r.Body, protocol.MaxBatchBytes))
+	return b.body.Bytes(), err
 }
 
 // retryAfterSeconds rounds a wait up to whole seconds, at least 1, as

@@ -83,6 +83,8 @@ type Hub struct {
 	closing bool
 
 	visits visitIndex // open connections by visit, for Notify
+
+	collectBufs sync.Pool // *collectBuffers of ServeCollect (collect.go)
 }
 
 // New returns a Hub.
