@@ -28,9 +28,9 @@ const collectOrigin = "http://bench.example"
 // each posting one event per POST /v1/collect (text/plain, as sendBeacon
 // does) and waiting for the answer, which comes after the commit. Each
 // keeps the visitorId, visitorKey and visitId the collector answers with,
-// so only its first request opens a visit. With a baseline binary, the
-// two collectors take turns, rounds times each, every turn on a fresh
-// collector and data directory.
+// so only its first request opens a visit. With baseline binaries
+// (comma-separated), the collectors take turns, rounds times each, every
+// turn on a fresh collector and data directory.
 type collectConfig struct {
 	bin, baseline    string
 	clients, rounds  int
@@ -50,8 +50,10 @@ type collectResult struct {
 // (and the ratio to the baseline).
 func collectRuns(tmp string, cfg collectConfig) error {
 	bins := []string{cfg.bin}
-	if cfg.baseline != "" {
-		bins = append(bins, cfg.baseline)
+	for b := range strings.SplitSeq(cfg.baseline, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			bins = append(bins, b)
+		}
 	}
 	results := make([][]collectResult, len(bins))
 	for round := range cfg.rounds {
@@ -87,9 +89,9 @@ func collectRuns(tmp string, cfg collectConfig) error {
 			bin, median(rps), slices.Min(rps), slices.Max(rps), median(cpu), slices.Min(cpu), slices.Max(cpu),
 			median(p99s), slices.Min(p99s), slices.Max(p99s), len(rps))
 	}
-	if len(bins) == 2 {
-		fmt.Printf("collect %s / %s: %.3f of the requests/s, %.3f of the CPU per request\n", bins[0], bins[1],
-			med[0].rps/med[1].rps, float64(med[0].cpuPerReq)/float64(med[1].cpuPerReq))
+	for i := 1; i < len(bins); i++ {
+		fmt.Printf("collect %s / %s: %.3f of the requests/s, %.3f of the CPU per request (medians)\n", bins[0], bins[i],
+			med[0].rps/med[i].rps, float64(med[0].cpuPerReq)/float64(med[i].cpuPerReq))
 	}
 	return nil
 }

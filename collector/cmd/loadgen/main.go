@@ -65,7 +65,7 @@ func main() {
 	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
 	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle, collect (all when empty)")
 	flag.IntVar(&collect.clients, "collect-clients", 50, "collect: concurrent HTTP browsers, one event per POST /v1/collect")
-	flag.StringVar(&collect.baseline, "baseline", "", "collect: another collector binary (e.g. an older release) measured in turns with -collector")
+	flag.StringVar(&collect.baseline, "baseline", "", "collect: other collector binaries, comma-separated (e.g. an older release), measured in turns with -collector")
 	flag.IntVar(&collect.rounds, "rounds", 1, "collect: turns of each collector (take the median of 3 or more on a shared machine)")
 	soakMode := flag.Bool("soak", false, "soak instead: -soak-load of paced load (-rate, -visitors, -paced-events-per-frame; -rate 0 is back to back), then -soak-idle, checking the WAL bounds")
 	soakLoad := flag.Duration("soak-load", 3*time.Minute, "soak: how long the load lasts")
