@@ -18,6 +18,10 @@ const driverName = "sqlite3_visitrack"
 
 var register sync.Once
 
+// maxIdleConns is how many open connections the pool keeps between
+// queries; see Open.
+const maxIdleConns = 8
+
 // Open opens (creating if needed) the SQLite file at path with the settings
 // the collector relies on: WAL; synchronous=NORMAL (durable across a crash
 // of the process; a power cut may lose the last transactions); a busy
@@ -56,10 +60,19 @@ func Open(path string) (*sql.DB, error) {
 	q.Set("_busy_timeout", "5000")
 	q.Set("_txlock", "immediate")
 	q.Set("_cache_size", "-32000")
+	// Each connection keeps its prepared statements (reset, bindings
+	// cleared) for the next call of the same query: the ingest path's
+	// reads (a browser's visitor data, per /v1/collect request) and the
+	// writer's statements are otherwise parsed again at every call.
+	q.Set("_stmt_cache_size", "64")
 	db, err := sql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// database/sql keeps 2 idle connections by default: under concurrent
+	// requests the others were opened (connect hook, pragmas, an empty
+	// page cache, no statements) and closed again for every few queries.
+	db.SetMaxIdleConns(maxIdleConns)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

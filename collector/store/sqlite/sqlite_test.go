@@ -106,3 +106,41 @@ func TestPurge(t *testing.T) {
 		t.Fatalf("WAL of %d bytes after the reader left", n)
 	}
 }
+
+// The pool keeps its connections between bursts of concurrent reads (the
+// visitor data read of each /v1/collect request): none is closed and
+// opened again for the next burst, with its statements prepared anew.
+func TestOpenKeepsConnections(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	const concurrent = 8
+	for burst := 0; burst < 3; burst++ {
+		// Held at once, so that the burst needs that many connections.
+		conns := make([]interface{ Close() error }, 0, concurrent)
+		for i := 0; i < concurrent; i++ {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := c.QueryRowContext(ctx, "SELECT count(*) FROM kv WHERE k = ?", "a").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	st := db.Stats()
+	if st.MaxIdleClosed != 0 || st.OpenConnections != concurrent {
+		t.Fatalf("%d connections open, %d closed as surplus idle ones, want %d open and none closed", st.OpenConnections, st.MaxIdleClosed, concurrent)
+	}
+}
