@@ -29,12 +29,12 @@ func row(prefix, name, kind string) special {
 	return special{prefix: netip.MustParsePrefix(prefix), name: name, kind: kind}
 }
 
-// specialV4 is every row of the IPv4 Special-Purpose Address Registry
-// (updated 2013-05-01, with its later rows), plus multicast. A row that
-// the registry marks globally reachable is refused too: those are anycast
-// addresses of PCP, TURN, AS112, AMT and the 6to4/6a44 relays, whose
-// nearest instance is often the site's own router, and none of them is an
-// HTTP receiver.
+// specialV4 is every entry of the IPv4 Special-Purpose Address Registry
+// (25; 192.0.0.170/32 and 192.0.0.171/32 are one), plus multicast. An
+// entry the registry marks globally reachable is refused too: those are
+// anycast addresses of PCP, TURN, AS112, AMT and the 6to4/6a44 relays,
+// whose nearest instance is often the site's own router, and none of them
+// is an HTTP receiver.
 var specialV4 = []special{
 	row("0.0.0.0/8", `"This network"`, "this-network"),
 	row("0.0.0.0/32", `"This host on this network"`, "unspecified"),
@@ -66,8 +66,8 @@ var specialV4 = []special{
 	row("224.0.0.0/4", "Multicast", "multicast"),
 }
 
-// specialV6 is every row of the IPv6 Special-Purpose Address Registry
-// (updated 2024-10-22, with 100:0:0:1::/64 since), refused whole as in
+// specialV6 is every entry of the IPv6 Special-Purpose Address Registry
+// (25, the latest 100:0:0:1::/64 of RFC 9780), refused whole as in
 // specialV4 (2001::/23 covers its anycast rows), plus three blocks of the
 // IPv6 Address Space registry that are not in it. Beyond them, blocked
 // refuses all that lies outside 2000::/3, which is all the global unicast
