@@ -39,6 +39,9 @@ type Target struct {
 	// IdentitySecret is the collector's identity secret: the suite proves
 	// its sign-ins with it, as a site's backend does.
 	IdentitySecret string
+	// IdentityAudience is the collector's signInToken audience; empty is
+	// the default (identity.DefaultAudience).
+	IdentityAudience string
 	// Client makes the requests; http.DefaultClient when nil.
 	Client *http.Client
 }
@@ -75,6 +78,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("IdentityStory", s.testIdentityStory)
 	t.Run("Claims", s.testClaims)
 	t.Run("UnprovenSignIn", s.testUnprovenSignIn)
+	t.Run("ProofFormats", s.testProofFormats)
 	t.Run("BrowserKey", s.testBrowserKey)
 	t.Run("SignOutRevokes", s.testSignOutRevokes)
 	t.Run("Handoff", s.testHandoff)

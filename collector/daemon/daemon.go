@@ -28,6 +28,7 @@ import (
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/enrich/geoip"
 	"github.com/visitrack/visitrack/collector/enrich/useragent"
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/retention"
@@ -44,6 +45,7 @@ type Config struct {
 	AllowedOrigins        []string
 	VisitTimeout          time.Duration
 	IdentitySecret        string
+	IdentityAudience      string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
 	// Demo serves the demo shop and its signer; without IdentitySecret it
@@ -129,6 +131,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
 	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
+	fs.StringVar(&c.IdentityAudience, "identity-audience", env("identity-audience", identity.DefaultAudience), "the aud a signInToken must carry, so that a token your backend signs with the same secret for something else is no proof")
 	requireEnv, err := parseBool(env("require-verified-signin", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_REQUIRE_VERIFIED_SIGNIN: %w", err)
@@ -169,6 +172,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.RequireVerifiedSignIn && c.IdentitySecret == "" {
 		return errors.New("--require-verified-signin needs --identity-secret")
+	}
+	if c.IdentityAudience, err = identity.ParseAudience(c.IdentityAudience); err != nil {
+		return fmt.Errorf("--identity-audience: %w", err)
 	}
 	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
 	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
@@ -301,6 +307,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
+		IdentityAudience:      m.Config.IdentityAudience,
 		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,

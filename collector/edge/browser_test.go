@@ -145,7 +145,7 @@ func TestBrowserIdentityStory(t *testing.T) {
 	eval(`visitrack.track('AddToCart', {sku: 'E-1'}).then(() => true)`, &ignored)
 	// The site's backend proves the sign-in, as SPEC section 7 wants for a
 	// verified one.
-	proof, err := identity.SignInToken(identitySecret, userID, time.Now(), 10*time.Minute)
+	proof, err := identity.SignInToken(identitySecret, "", userID, time.Now(), 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	// RequireVerifiedSignIn refuses the unproven ones.
 	IdentitySecret        string
 	RequireVerifiedSignIn bool
+	// IdentityAudience is the aud a signInToken must carry (empty:
+	// identity.DefaultAudience).
+	IdentityAudience string
 	// VisitTimeout ends a visit after this long without events.
 	VisitTimeout time.Duration
 	// Direct writes each call's statements directly, without the writer
@@ -115,7 +118,7 @@ func New(cfg Config) (*Ingester, error) {
 		in.keyRand = rand.Reader
 	}
 	in.salt.rand = in.keyRand
-	in.prover = identity.NewProver(cfg.IdentitySecret, in.now)
+	in.prover = identity.NewProver(cfg.IdentitySecret, cfg.IdentityAudience, in.now)
 	if !cfg.Direct {
 		in.queue = make(chan *job, 4096)
 		in.cache = newVisitCache(100_000)

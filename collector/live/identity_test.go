@@ -352,7 +352,7 @@ const testSecret = "live-test-identity-secret"
 // proven is SignIn data for userID with a signInToken made with
 // testSecret, as a site's backend makes it, plus attrs.
 func proven(userID string, attrs map[string]any) map[string]any {
-	tok, err := identity.SignInToken(testSecret, userID, time.Now(), 10*time.Minute)
+	tok, err := identity.SignInToken(testSecret, "", userID, time.Now(), 10*time.Minute)
 	if err != nil {
 		panic(err)
 	}

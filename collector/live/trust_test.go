@@ -86,7 +86,7 @@ func TestNoSecretVerifiesNothing(t *testing.T) {
 	identityID := identityOf(t, col, "ada")
 	patch(t, col, "/v1/identities/"+identityID+"/visitor-data/crm", `{"tier":"PLATINUM-SECRET"}`)
 
-	forged, _ := identity.SignInToken("x", "ada", time.Now(), 10*time.Minute)
+	forged, _ := identity.SignInToken("x", "", "ada", time.Now(), 10*time.Minute)
 	for name, data := range map[string]map[string]any{
 		"bare":              {"userId": "ada"},
 		"empty-key hash":    {"userId": "ada", "userHash": identity.UserHash("", "ada")},
