@@ -69,3 +69,13 @@ func TestRedactAllocates(t *testing.T) {
 		t.Errorf("%v allocations per run, want 0", n)
 	}
 }
+
+// BenchmarkRedactEvent is what ingest adds to each event of a cookieless
+// visit: its URL without query and its referrer's origin.
+func BenchmarkRedactEvent(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		URLWithoutQuery("https://shop.example/p/1?q=shoes&utm_source=news")
+		ReferrerOrigin("https://search.example/results?q=shoes")
+	}
+}
