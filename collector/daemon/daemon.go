@@ -31,6 +31,7 @@ import (
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
+	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
@@ -40,8 +41,10 @@ import (
 
 // Config is the collector's command line (SPEC section 5).
 type Config struct {
-	Addr                  string
-	DataDir               string
+	Addr    string
+	DataDir string
+	// Database is "" for SQLite in DataDir, or a postgres:// URL.
+	Database              string
 	AllowedOrigins        []string
 	VisitTimeout          time.Duration
 	IdentitySecret        string
@@ -128,6 +131,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	c := &m.Config
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
+	fs.StringVar(&c.Database, "database", env("database", ""), "empty for SQLite in --data-dir, or a postgres://user:password@host:port/dbname URL")
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
 	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
@@ -166,6 +170,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.Database != "" && !postgres.IsURL(c.Database) {
+		return fmt.Errorf("--database: want a postgres://user:password@host:port/dbname URL, or nothing for SQLite in --data-dir")
 	}
 	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
 		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
@@ -229,6 +236,17 @@ func splitList(s string) []string {
 
 // OpenStore opens and migrates <dataDir>/visitrack.db.
 func OpenStore(dataDir string) (*store.Store, func() error, error) {
+	return OpenDatabase(context.Background(), "", dataDir)
+}
+
+// OpenDatabase opens and migrates the store: SQLite in dataDir when
+// database is "", else the PostgreSQL database at the postgres:// URL.
+// A database that cannot serve (unreachable, refused, another
+// application's, migrated by a newer collector) stops it with one message.
+func OpenDatabase(ctx context.Context, database, dataDir string) (*store.Store, func() error, error) {
+	if database != "" {
+		return openPostgres(ctx, database)
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -254,12 +272,37 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	}, nil
 }
 
+// openPostgres opens and migrates the PostgreSQL store at url.
+func openPostgres(ctx context.Context, url string) (*store.Store, func() error, error) {
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := postgres.NewStore(db)
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		db.Close()
+		return nil, nil, fmt.Errorf("--database: %w", err)
+	}
+	return s, func() error {
+		s.Close()
+		return db.Close()
+	}, nil
+}
+
 // Run opens the database, prepares keys and the admin token, and starts
 // serving. It returns once the listener is open; Close stops it.
 func (m *Main) Run(ctx context.Context) error {
 	var err error
-	if m.store, m.closeDB, err = OpenStore(m.Config.DataDir); err != nil {
+	if m.store, m.closeDB, err = OpenDatabase(ctx, m.Config.Database, m.Config.DataDir); err != nil {
 		return err
+	}
+	if m.Config.Database != "" {
+		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data dir: %w", err)
+		}
+		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
+			"(push across nodes, jobs run once, shared keys) are not built yet")
 	}
 	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
 		b := make([]byte, 32)
@@ -354,6 +397,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	attrs := []any{"addr", "http://" + m.ln.Addr().String(), "data", m.Config.DataDir}
+	if m.Config.Database != "" {
+		attrs = append(attrs, "database", "postgres")
+	}
 	if m.Config.Demo {
 		attrs = append(attrs, "demo", "http://"+m.ln.Addr().String()+"/demo/")
 	}

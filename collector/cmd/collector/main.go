@@ -32,7 +32,7 @@ func main() {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	if len(args) > 0 && args[0] == "token" {
-		return runToken(ctx, args[1:], stdout, stderr, daemon.OpenStore)
+		return runToken(ctx, args[1:], stdout, stderr, daemon.OpenDatabase)
 	}
 	if len(args) > 0 && args[0] == "backup" {
 		return daemon.Backup(ctx, args[1:], getenv, stdout, stderr)
