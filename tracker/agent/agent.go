@@ -45,6 +45,7 @@ type Agent struct {
 	identityID, state string
 	verified          bool
 	token             string // the _vt_uid recognition token
+	epoch             string // the identity epoch this tab last saw (tabs.go)
 	key               string // the _vt_key browser key proving visitorID
 	tokenSent         bool   // the current conversation presented token
 
@@ -255,6 +256,7 @@ func (a *Agent) start() {
 	if a.consent != -1 {
 		a.token = jar[cookie.User]
 	}
+	a.epoch = a.env.Load(epochKey)
 	newVisit := true
 	if id, last, ok := cookie.ParseVisit(jar[cookie.Visit]); ok && protocol.IsULID(id) &&
 		cookie.Continues(last, now, a.cfg.VisitTimeoutMS) && a.consent != -1 {
