@@ -84,7 +84,7 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 		if !ok {
 			return collector.Errorf(collector.ENOTFOUND, "identity %s not found", id)
 		}
-		return run(ctx, q, identityErasure(id))
+		return run(ctx, q, s.identityErasure(id))
 	})
 	if err == nil {
 		err = s.afterErasure(ctx)
@@ -96,12 +96,12 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 }
 
 // identityErasure is DeleteIdentity's sequence of statements.
-func identityErasure(id string) []step {
+func (s *Store) identityErasure(id string) []step {
 	visits := []any{id, id, id, id}
 	return []step{
 		// The touches other identities copied from the erased visits (a
 		// shared browser), while the visits still say what they were.
-		{recomputeTouches(erasedVisits), visits},
+		{recomputeTouches(s.dialect.TouchJSON, erasedVisits), visits},
 		// Webhook deliveries of the erased events first: once the events
 		// are gone, nothing says which deliveries announced them.
 		{deleteEventDeliveries(`(` + erasedVisits + `)`), visits},
@@ -156,7 +156,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
 		if !ok {
 			return collector.Errorf(collector.ENOTFOUND, "visitor %s not found", id)
 		}
-		return run(ctx, q, visitorErasure(id))
+		return run(ctx, q, s.visitorErasure(id))
 	})
 	if err == nil {
 		err = s.afterErasure(ctx)
@@ -168,11 +168,11 @@ func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
 }
 
 // visitorErasure is DeleteVisitor's sequence of statements.
-func visitorErasure(id string) []step {
+func (s *Store) visitorErasure(id string) []step {
 	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
 	return []step{
-		{recomputeTouches(visits), []any{id}},
+		{recomputeTouches(s.dialect.TouchJSON, visits), []any{id}},
 		{deleteEventDeliveries(`(` + visits + `)`), []any{id}},
 		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
