@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -428,5 +429,37 @@ func (o *oas) streamHead(t *testing.T) {
 		Body: io.NopCloser(strings.NewReader("")), Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true}}
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		t.Errorf("GET /v1/stream: %v", err)
+	}
+}
+
+// TestOpenAPIOperationIDs: every operation has a summary and an
+// operationId, unique and camelCase, so that a client generator names its
+// methods after them (and docs/api.md anchors them).
+func TestOpenAPIOperationIDs(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	camel := regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	seen := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch {
+			case op.OperationID == "":
+				t.Errorf("%s has no operationId", where)
+			case !camel.MatchString(op.OperationID):
+				t.Errorf("%s: operationId %q is not camelCase", where, op.OperationID)
+			case seen[op.OperationID] != "":
+				t.Errorf("%s: operationId %q is %s's too", where, op.OperationID, seen[op.OperationID])
+			}
+			seen[op.OperationID] = where
+			if strings.TrimSpace(op.Summary) == "" {
+				t.Errorf("%s has no summary", where)
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("the document has no operations")
 	}
 }
