@@ -33,6 +33,7 @@ type document struct {
 	Security   []map[string][]string      `json:"security"`
 	Tags       []tag                      `json:"tags"`
 	Paths      map[string]json.RawMessage `json:"paths"`
+	Webhooks   map[string]json.RawMessage `json:"webhooks"`
 	Components struct {
 		Schemas    map[string]*schema    `json:"schemas"`
 		Parameters map[string]*parameter `json:"parameters"`
@@ -111,29 +112,14 @@ func APIReference(spec, intro []byte) ([]byte, error) {
 	if err := json.Unmarshal(spec, &d); err != nil {
 		return nil, fmt.Errorf("read the OpenAPI document: %w", err)
 	}
-	pathOrder, err := objectKeys(spec, "paths")
+	ops, err := operations(spec, "paths", d.Paths)
 	if err != nil {
-		return nil, fmt.Errorf("read the OpenAPI document's paths: %w", err)
+		return nil, err
 	}
-	var ops []*operation
-	for _, p := range pathOrder {
-		var item map[string]json.RawMessage
-		if err := json.Unmarshal(d.Paths[p], &item); err != nil {
-			return nil, fmt.Errorf("path %s: %w", p, err)
-		}
-		for _, m := range methods {
-			raw, ok := item[m]
-			if !ok {
-				continue
-			}
-			op := &operation{method: strings.ToUpper(m), path: p}
-			if err := json.Unmarshal(raw, op); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", op.method, p, err)
-			}
-			if op.OperationID == "" {
-				return nil, fmt.Errorf("%s %s has no operationId", op.method, p)
-			}
-			ops = append(ops, op)
+	var hooks []*operation
+	if len(d.Webhooks) > 0 {
+		if hooks, err = operations(spec, "webhooks", d.Webhooks); err != nil {
+			return nil, err
 		}
 	}
 
@@ -208,6 +194,13 @@ func APIReference(spec, intro []byte) ([]byte, error) {
 		}
 	}
 
+	if len(hooks) > 0 {
+		b.WriteString("## Webhook deliveries\n\nWhat the collector sends to the targets your backends register.\n\n")
+		for _, op := range hooks {
+			writeOperation(&b, &d, op)
+		}
+	}
+
 	b.WriteString("## Schemas\n\n")
 	names := make([]string, 0, len(d.Components.Schemas))
 	for n := range d.Components.Schemas {
@@ -218,6 +211,37 @@ func APIReference(spec, intro []byte) ([]byte, error) {
 		writeSchema(&b, n, d.Components.Schemas[n])
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// operations reads the operations of the path items under the top-level
+// key name (paths or webhooks), in the document's order.
+func operations(spec []byte, name string, items map[string]json.RawMessage) ([]*operation, error) {
+	order, err := objectKeys(spec, name)
+	if err != nil {
+		return nil, fmt.Errorf("read the OpenAPI document's %s: %w", name, err)
+	}
+	var ops []*operation
+	for _, p := range order {
+		var item map[string]json.RawMessage
+		if err := json.Unmarshal(items[p], &item); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", name, p, err)
+		}
+		for _, m := range methods {
+			raw, ok := item[m]
+			if !ok {
+				continue
+			}
+			op := &operation{method: strings.ToUpper(m), path: p}
+			if err := json.Unmarshal(raw, op); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", op.method, p, err)
+			}
+			if op.OperationID == "" {
+				return nil, fmt.Errorf("%s %s has no operationId", op.method, p)
+			}
+			ops = append(ops, op)
+		}
+	}
+	return ops, nil
 }
 
 func writeOperation(b *bytes.Buffer, d *document, op *operation) {
