@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// testHandoff: the cross-domain handoff over HTTP (SPEC section 7), which
+// testHandoff: the cross-domain handoff over HTTP (docs/identity.md#cross-domain-handoff), which
 // the edge build must keep too: POST /v1/handoff issues a token for the
 // browser that proves its visitor and identity, the first /v1/collect of
 // another browser presenting it becomes that visitor, recognized and

@@ -37,7 +37,7 @@ import (
 	"github.com/visitrack/visitrack/collector/webhook"
 )
 
-// Config is the collector's command line (SPEC section 5).
+// Config is the collector's command line (docs/operations.md#flags-and-environment).
 type Config struct {
 	Addr                  string
 	DataDir               string

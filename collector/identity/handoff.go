@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// Handoff tokens carry a browser from one site to another (SPEC section 7,
-// "Cross-domain handoff"): the first site's tracker adds one to a link as
+// Handoff tokens carry a browser from one site to another
+// (docs/identity.md#cross-domain-handoff): the first site's tracker adds one to a link as
 // _vt_x, and the collector, seeing it in the other site's hello or first
 // /v1/collect, lets that browser adopt the first site's visitor and, when
 // it was verified there, its identity.
@@ -30,7 +30,7 @@ import (
 // "h1." + payload with the recognition key; the prefix keeps a recognition
 // token from ever passing for a handoff token, and the other way round.
 //
-// The browser key (SPEC section 12) must reach the other site's browser,
+// The browser key (docs/security.md#browser-key) must reach the other site's browser,
 // or it would be an impostor of the visitor it adopts; the collector
 // stores only its hash, so the token carries it, sealed with AES-GCM
 // under a key derived from the recognition key: a logged URL shows no key.

@@ -11,7 +11,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The cross-domain handoff (SPEC section 7): a tracker asks for a token
+// The cross-domain handoff (docs/identity.md#cross-domain-handoff): a tracker asks for a token
 // (the handoff frame, or POST /v1/handoff), adds it to a link to another
 // site as _vt_x, and the tracker there presents it in hello or its first
 // /v1/collect. The token rules are in identity/handoff.go.

@@ -142,7 +142,7 @@ func (o *oas) must(status int, method, path, body string, header ...string) []by
 	return b
 }
 
-// identitySecret proves the seed's sign-ins (SPEC section 7).
+// identitySecret proves the seed's sign-ins (docs/identity.md#proving-a-sign-in).
 const identitySecret = "openapi-test-identity-secret"
 
 func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {

@@ -299,7 +299,7 @@ func (a *Agent) emitPageEntered(r Reply) {
 }
 
 // countCookieless reports a page view while the visitor has not consented
-// (SPEC section 8): with no ids, cookie or storage, and nothing kept, so
+// (docs/identity.md#cookieless-visits): with no ids, cookie or storage, and nothing kept, so
 // that the visit is counted for the day and cannot be followed. The
 // collector derives the visitor; the events that wait for consent are
 // sent apart, in the visit that consent starts. The report has a pageId
