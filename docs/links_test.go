@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,58 @@ func TestCheckLinksFindsBrokenOnes(t *testing.T) {
 	want := []string{"docs/gone.md", "docs/ops.md#nowhere", "#bottom", "#repeat-2"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("broken links %q, want %q", got, want)
+	}
+}
+
+// TestCodeCitationsResolve: the code's comments cite docs pages and their
+// anchors ("docs/security.md#browser-key"), and every such citation leads
+// to a page and an anchor that exist, so that a reworded heading cannot
+// leave a rule's comment pointing nowhere.
+func TestCodeCitationsResolve(t *testing.T) {
+	cite := regexp.MustCompile(`docs/([a-z0-9-]+\.md)(#[A-Za-z0-9_-]+)?`)
+	exts := map[string]bool{".go": true, ".js": true, ".mjs": true, ".sql": true, ".mk": true, ".json": true}
+	found := 0
+	err := filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case "node_modules", ".git", "build", ".wrangler", "testdata":
+				return filepath.SkipDir
+			}
+			if p == "../docs" { // the pages themselves: TestLinksResolve
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !exts[filepath.Ext(p)] && d.Name() != "Makefile" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range cite.FindAllStringSubmatch(line, -1) {
+				found++
+				page, frag := m[1], strings.TrimPrefix(m[2], "#")
+				text, err := os.ReadFile(page)
+				if err != nil {
+					t.Errorf("%s:%d cites %s: no such page", p, i+1, m[0])
+					continue
+				}
+				if frag != "" && !Anchors(string(text))[frag] {
+					t.Errorf("%s:%d cites %s: no such anchor", p, i+1, m[0])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Fatal("no citation of docs/ found in the code")
 	}
 }
