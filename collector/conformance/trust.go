@@ -10,7 +10,7 @@ import (
 	vtidentity "github.com/visitrack/visitrack/collector/identity"
 )
 
-// The trust rules of SPEC sections 7 and 12: a browser's word is no proof,
+// The trust rules of docs/security.md: a browser's word is no proof,
 // an id is no key, and SignOut revokes.
 
 // proven is SignIn data for userID with the proof a site's backend makes

@@ -30,7 +30,7 @@ visitrack.db-shm, copy FILE to <data-dir>/visitrack.db. Keep
 func Backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("collector backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, backupUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, backupUsage, "\nFlags:\n"); fs.PrintDefaults() }
 	def := getenv("VISITRACK_DATA_DIR")
 	if def == "" {
 		def = "./data"

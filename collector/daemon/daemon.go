@@ -39,7 +39,7 @@ import (
 	"github.com/visitrack/visitrack/collector/webhook"
 )
 
-// Config is the collector's command line (SPEC section 5).
+// Config is the collector's command line (docs/operations.md#flags-and-environment).
 type Config struct {
 	Addr    string
 	DataDir string
@@ -120,8 +120,12 @@ var ErrHelp = errors.New("help requested")
 // ParseFlags reads the command line; every flag defaults from
 // VISITRACK_<NAME> in getenv.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs := flag.NewFlagSet("collector serve", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(m.stderr, "usage: collector serve [flags]\n\nRuns the collector until SIGINT or SIGTERM. Every flag also reads\nVISITRACK_<NAME> (--data-dir: VISITRACK_DATA_DIR).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	env := func(name, def string) string {
 		if v := getenv("VISITRACK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
 			return v

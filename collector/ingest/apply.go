@@ -126,7 +126,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	if j.late {
 		// The answer to a late delivery says nothing of the ended visit's
 		// identity: the browser's state is its current visit's, not this
-		// one's (docs/security.md, "Late deliveries").
+		// one's (docs/security.md#late-deliveries).
 		res.Late = true
 		res.Visit = Visit{VisitorID: v.VisitorID, VisitID: v.VisitID, State: protocol.StateAnonymous,
 			Recognition: recognition, VisitorKey: j.visitorKey}

@@ -15,7 +15,7 @@ import (
 	"github.com/visitrack/visitrack/collector/store"
 )
 
-// Cookieless counting (SPEC section 8): a browser that may not keep
+// Cookieless counting (docs/identity.md#cookieless-visits): a browser that may not keep
 // cookies yet (no consent) still reports page views, with no ids. The
 // collector derives its visitor from HMAC(salt, site, IP, user agent) with
 // a salt that lives only in this process's memory and is replaced every

@@ -12,7 +12,7 @@ import (
 // of them changes the visit's identity (SignOut, or a SignIn as someone
 // else), the others must stop receiving the identity's visitor data at
 // once, not at their next frame: the person may have left the computer
-// (docs/security.md, "The browser key"). They are moved to the visitor's
+// (docs/security.md#browser-key). They are moved to the visitor's
 // own document and told that the visit is anonymous to them. They are
 // never promoted here: a socket learns of an identity only by presenting
 // its token (the tracker reconnects with it when another tab signed in).

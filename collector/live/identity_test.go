@@ -69,7 +69,7 @@ func eq[T comparable](t *testing.T, what string, got, want T) {
 	}
 }
 
-// TestIdentityStory walks SPEC section 1: anonymous, SignIn, a new visit
+// TestIdentityStory walks docs/identity.md#visit-states: anonymous, SignIn, a new visit
 // recognized through the token, SignOut.
 func TestIdentityStory(t *testing.T) {
 	col := collectortest.Start(t, "--identity-secret", testSecret)

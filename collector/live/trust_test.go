@@ -15,7 +15,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The trust rules (SPEC sections 7 and 12) over the WebSocket, and over
+// The trust rules (docs/security.md) over the WebSocket, and over
 // /v1/collect where the conformance suite (which runs with a secret) does
 // not reach.
 

@@ -16,12 +16,12 @@ import (
 // identity or visitor itself) last. The native store runs the sequence in
 // one transaction all the same.
 //
-// Erasure is physical where the database allows it (SPEC section 12): the
+// Erasure is physical where the database allows it (docs/security.md#erasure): the
 // native store zeroes deleted content (secure_delete, see package sqlite)
 // and, once an erasure has committed, runs the purge that WithPurge set,
 // which empties the WAL of the old copies of the erased rows. D1 offers
 // neither: Cloudflare keeps its own copies (Time Travel) for its retention
-// period, which the README states.
+// period, which docs/edge.md#erasure-is-not-physical-on-d1 states.
 
 // purgeTimeout bounds the purge after an erasure. It runs apart from the
 // request's context: a client that hangs up after the commit must not
@@ -58,7 +58,7 @@ func (s *Store) afterErasure(ctx context.Context) error {
 // statement walks indexes and holds the write lock briefly), and the visits
 // of the browsers it signed in from that no other identity is linked to.
 // The last rule keeps a shared computer's visits of another person. Only
-// what was proven is the identity's (SPEC section 12): a browser joins
+// what was proven is the identity's (docs/security.md#erasure): a browser joins
 // identity_visitors by a verified link alone, so an unproven claim takes
 // its own visit (whose events carry the claimed userId) but never the
 // claimant's browser or its other visits. Four arguments: the identity id

@@ -33,7 +33,7 @@ type VisitState struct {
 	KeyHash string
 	// Bot is the visit's bot flag (enrichment), for the stats rollups.
 	Bot bool
-	// Cookieless visits are counted without ids (SPEC section 8).
+	// Cookieless visits are counted without ids (docs/identity.md#cookieless-visits).
 	Cookieless bool
 }
 
@@ -46,8 +46,8 @@ type VisitOrigin struct {
 	Insight   VisitInsight
 }
 
-// VisitInsight is what enrichment learned about a new visit (SPEC section
-// 8). UTM and ClickIDs are JSON objects; the three UTM fields that stats
+// VisitInsight is what enrichment learned about a new visit
+// (docs/stats.md#what-the-collector-learns-about-a-visit). UTM and ClickIDs are JSON objects; the three UTM fields that stats
 // break down by are also kept on their own.
 type VisitInsight struct {
 	Browser, BrowserVersion, OS, DeviceType string
@@ -244,7 +244,7 @@ func (s *Store) UpsertIdentity(ctx context.Context, q Querier, newID, userID, at
 // the link is verified, that it used the visitor's browser. A verified link
 // wins over an unverified one. An unverified claim links the visit alone:
 // the browser becomes the identity's (its erasure, its visitor list) only
-// by a proof (SPEC section 12).
+// by a proof (docs/security.md#proof).
 func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, identityID, how string, verified bool, at int64) error {
 	if _, err := q.ExecContext(ctx, `INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at)
 		VALUES (?, ?, ?, ?, ?)
@@ -360,7 +360,7 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 }
 
 // UpsertPage records a page entry or exit. A page belongs to the visit
-// that first used its pageId (SPEC section 12): when another visit owns
+// that first used its pageId (docs/protocol.md#what-the-collector-accepts): when another visit owns
 // it, nothing changes and UpsertPage reports false. The check is the
 // upsert's own WHERE, so that one statement decides on D1 too.
 func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) (bool, error) {

@@ -301,7 +301,7 @@ func (a *Agent) emitPageEntered(r Reply) {
 }
 
 // countCookieless reports a page view while the visitor has not consented
-// (SPEC section 8): with no ids, cookie or storage, and nothing kept, so
+// (docs/identity.md#cookieless-visits): with no ids, cookie or storage, and nothing kept, so
 // that the visit is counted for the day and cannot be followed. The
 // collector derives the visitor; the events that wait for consent are
 // sent apart, in the visit that consent starts. The report has a pageId
@@ -558,7 +558,7 @@ func (a *Agent) PageShow() {
 // recognize the visit with it. The token is presented even with
 // autoRecognize off: a visit that is verified (a SignIn on an earlier page)
 // continues only for a browser that proves its identity with the token
-// (docs/security.md, "The browser key"); recognize false keeps an
+// (docs/security.md#browser-key); recognize false keeps an
 // anonymous visit anonymous.
 func (a *Agent) recognition() (string, bool) {
 	return a.token, a.cfg.AutoRecognize

@@ -6,7 +6,7 @@ import (
 	"github.com/visitrack/visitrack/tracker/wire"
 )
 
-// Cookie modes of Config.Cookies (SPEC section 7): who keeps _vt_vid,
+// Cookie modes of Config.Cookies (docs/identity.md#cookies-kept-by-the-collector): who keeps _vt_vid,
 // _vt_key and _vt_uid.
 //
 // The tracker carries no public-suffix list (it would cost the download

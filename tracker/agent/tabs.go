@@ -7,7 +7,7 @@ import (
 
 // A visit is shared by the site's open tabs, but a verified visit goes on
 // only for a connection that presents the visit's recognition token
-// (docs/security.md, "The browser key"). When one tab signs in or out,
+// (docs/security.md#browser-key). When one tab signs in or out,
 // it writes a new identity epoch to localStorage; the other tabs see it
 // before they next send, take the token from the cookie (or, in
 // first-party mode, from the collector's cookie on a new handshake) and

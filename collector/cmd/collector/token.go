@@ -23,9 +23,10 @@ const tokenUsage = `usage:
 create prints the new token, and nothing else, on standard output; it
 cannot be shown again. Scopes: history:read, history:delete,
 visitordata:read, visitordata:write:<namespace>, visitordata:write:*,
-metadata:read, metadata:write, notify:write, admin. --data-dir defaults to
-$VISITRACK_DATA_DIR, else ./data; --database (a postgres:// URL, for a
-collector that keeps its data in PostgreSQL) to $VISITRACK_DATABASE.
+metadata:read, metadata:write, stats:read, notify:write, metrics:read,
+admin. --data-dir defaults to $VISITRACK_DATA_DIR, else ./data; --database
+(a postgres:// URL, for a collector that keeps its data in PostgreSQL) to
+$VISITRACK_DATABASE.
 `
 
 // runToken implements "collector token create|list|revoke" on the store
@@ -39,7 +40,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer,
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("collector token "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage, "\nFlags of token ", cmd, ":\n"); fs.PrintDefaults() }
 	dataDir := os.Getenv("VISITRACK_DATA_DIR")
 	if dataDir == "" {
 		dataDir = "./data"

@@ -1,6 +1,6 @@
 // The Visitrack operator console: visits, visitors, identities, their
 // visitor data and internal metadata, and the live change feed, all
-// through the REST API (SPEC section 4) with a bearer token that stays in
+// through the REST API (docs/api.md) with a bearer token that stays in
 // this tab's sessionStorage. The overview (overview.js) registers itself
 // in window.vtConsole.views and uses the helpers exported there.
 //
