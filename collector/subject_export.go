@@ -116,7 +116,7 @@ type ExportConsentChange struct {
 type ExportDelivery struct {
 	DeliveryID  string          `json:"deliveryId"`
 	WebhookID   string          `json:"webhookId"`
-	Type        string          `json:"type"`
+	EventType   string          `json:"eventType"` // the webhook's event type: SignIn, business:<Name>, visitorData.changed
 	EventID     *string         `json:"eventId"`
 	Body        json.RawMessage `json:"body,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`

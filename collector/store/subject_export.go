@@ -212,7 +212,7 @@ func scanExportDelivery(sc scanner) (*collector.ExportDelivery, error) {
 		created             int64
 		next, done, failing sql.NullInt64
 	)
-	if err := sc.Scan(&d.DeliveryID, &d.WebhookID, &d.Type, &eventID, &body, &created, &d.Attempts,
+	if err := sc.Scan(&d.DeliveryID, &d.WebhookID, &d.EventType, &eventID, &body, &created, &d.Attempts,
 		&next, &done, &failing, &d.LastError); err != nil {
 		return nil, err
 	}
