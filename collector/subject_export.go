@@ -14,10 +14,10 @@ const ScopeSubjectExport = "subject:export"
 
 // Record types of a subject export, in the order they come: the subject
 // first (identity, or visitor), then the browsers, merges, visitor data
-// and visit links, then each visit followed by its sessions, pages,
-// events (a consent change right after its event), its webhook
-// deliveries and its internal metadata, and last the deliveries of
-// visitor data. A client that meets a type it does not know skips it.
+// with the webhook deliveries that carry copies of it, and visit links;
+// then each visit followed by its sessions, pages, events (a consent
+// change right after its event), its events' webhook deliveries and its
+// internal metadata. A client that meets a type it does not know skips it.
 const (
 	RecordIdentity      = "identity"
 	RecordVisitor       = "visitor"
