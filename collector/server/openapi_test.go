@@ -355,6 +355,12 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	o.must(200, "GET", "/v1/export/events?since="+since, "")
 	o.must(200, "GET", "/v1/export/visits", "")
 	o.must(400, "GET", "/v1/export/events?since="+since+"&until="+since, "")
+	o.must(200, "GET", "/v1/identities/"+iden+"/export", "")
+	o.must(200, "GET", "/v1/visitors/"+res2.VisitorID+"/export?format=json", "")
+	o.must(404, "GET", "/v1/identities/"+collectortest.NewID()+"/export", "")
+	if got, _ := o.do(false, "GET", "/v1/visitors/"+res2.VisitorID+"/export?format=csv", ""); got != 400 {
+		t.Errorf("an export in an unknown format: %d, want 400", got)
+	}
 	o.streamHead(t)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer rcv.Close()

@@ -205,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
 	}
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
+	s.api.HandleSubjectExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleOpenAPI()
 	if cfg.Webhooks != nil {
 		s.api.HandleWebhooks(cfg.Webhooks.Service())
