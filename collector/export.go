@@ -13,7 +13,7 @@ type ExportFilter struct {
 	Until time.Time
 }
 
-// ExportService streams whole tables for bulk export (SPEC section 9). It
+// ExportService streams whole tables for bulk export (docs/integrations.md#export). It
 // hands items to fn one at a time and never holds more than one page of
 // them, so that memory stays flat however much is exported. An error of fn
 // stops the export and is returned. EINVALID when Until is before Since.

@@ -12,7 +12,7 @@ type ListOptions struct {
 	Cursor string
 }
 
-// Default and maximum list sizes (SPEC section 4).
+// Default and maximum list sizes (docs/api.md#lists-and-pagination).
 const (
 	DefaultLimit = 50
 	MaxLimit     = 1000

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// IdentityMerge records one identity merged into another (SPEC section
-// 10): FromIdentityID's history, links and visitor data moved to
+// IdentityMerge records one identity merged into another
+// (docs/identity.md#merging-two-identities): FromIdentityID's history, links and visitor data moved to
 // IdentityID, and FromUserID resolves to IdentityID from then on.
 type IdentityMerge struct {
 	MergeID        string      `json:"mergeId,omitempty"` // empty for a dry run

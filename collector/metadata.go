@@ -7,7 +7,7 @@ import (
 )
 
 // VisitMetadata is a visit's internal metadata: a JSON object that only
-// operators and backend systems see (SPEC section 4). It must never reach
+// operators and backend systems see (docs/architecture.md#metadata-stays-inside). It must never reach
 // a browser.
 //
 // That rule is kept by types, not by care: VisitMetadata is a different

@@ -6,7 +6,7 @@ import (
 )
 
 // Notification is a backend's message to the open pages of one visit
-// (Genesys's Notification API, SPEC section 10). It is not stored: a page
+// (Genesys's Notification API, docs/integrations.md#notifications). It is not stored: a page
 // that is not open when it is sent never sees it.
 type Notification struct {
 	ID      string          // a ULID, made by the collector

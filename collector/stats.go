@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ScopeStatsRead reads the stats and live endpoints (SPEC section 8);
+// ScopeStatsRead reads the stats and live endpoints (docs/stats.md);
 // history:read and admin also allow them.
 const ScopeStatsRead = "stats:read"
 

@@ -25,7 +25,7 @@ type Visit struct {
 }
 
 // VisitInsight is what the collector learned about a visit when it opened
-// (SPEC section 8): from the User-Agent, the landing URL, the referrer and,
+// (docs/stats.md#what-the-collector-learns-about-a-visit): from the User-Agent, the landing URL, the referrer and,
 // with a GeoIP database, the client address. UTM and ClickIDs are objects.
 type VisitInsight struct {
 	Browser        string          `json:"browser"`

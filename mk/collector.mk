@@ -9,8 +9,8 @@ bench-collector: build
 
 # Soak: SOAK_LOAD of paced load on one collector, then SOAK_IDLE idle,
 # printing the WAL size, the collector's RSS and the ack p99 every 10 s;
-# fails when the WAL broke SPEC 9's bounds (256 MiB under load, 64 MiB at
-# the end). Loopback only.
+# fails when the WAL broke its bounds (256 MiB under load, 64 MiB at the
+# end; docs/operations.md#the-write-ahead-log-stays-bounded). Loopback only.
 SOAK_LOAD ?= 3m
 SOAK_IDLE ?= 30s
 .PHONY: soak

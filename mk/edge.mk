@@ -1,5 +1,5 @@
 # The edge build: the collector on Cloudflare Workers with D1
-# (collector/edge; README "Edge build"). Every wrangler call runs offline.
+# (collector/edge; docs/edge.md). Every wrangler call runs offline.
 #
 #   make edge-build   the worker in collector/edge/build, size-gated
 #   make edge-dev     build, migrate a local D1 and serve on 127.0.0.1:$(EDGE_PORT)
@@ -79,7 +79,7 @@ test-edge: edge-wasm edge-deps chromium web-assets
 	$(edge_size_check)
 
 # Informative figures and the worker's size (the gate is in test-edge):
-# 1-event batches from 16 clients by default (SPEC section 11).
+# 1-event batches from 16 clients by default (docs/benchmarks.md#the-edge).
 EDGE_BENCH_FLAGS ?=
 edge-bench: edge-wasm edge-deps
 	$(GO) run ./$(EDGE_DIR)/edgebench -dir $(EDGE_DIR) $(EDGE_BENCH_FLAGS)

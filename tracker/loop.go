@@ -3,7 +3,7 @@
 package main
 
 // loop runs the agent on one goroutine. JavaScript callbacks must not
-// block (FIELD-NOTES), so they only post work here. Go's js/wasm runtime
+// block, so they only post work here. Go's js/wasm runtime
 // lets every woken goroutine run before it returns to JavaScript, so work
 // posted from a pagehide handler (the beacon) is done before the page goes.
 //

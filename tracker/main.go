@@ -3,7 +3,7 @@
 // Command tracker is the Visitrack tracker, compiled to WebAssembly and
 // started in the page by the loader gt.js (web/loader). It is only the
 // glue between the browser (syscall/js) and the agent package, which holds
-// the logic; see SPEC section 2 for the commands it handles.
+// the logic; see docs/tracker.md#commands for the commands it handles.
 //
 // Every import is chosen by its size: no encoding/json, fmt, time,
 // strconv or net/http. JSON goes through the browser's JSON object.

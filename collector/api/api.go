@@ -1,5 +1,5 @@
 // Package api is the collector's REST API for operators and backend
-// systems (SPEC section 4) as one http.Handler: the History endpoints here,
+// systems (docs/api.md) as one http.Handler: the History endpoints here,
 // the visitor-data and metadata endpoints in visitordata*.go and
 // metadata*.go.
 //

@@ -9,7 +9,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// GET /v1/export/events and GET /v1/export/visits (SPEC section 9): the
+// GET /v1/export/events and GET /v1/export/visits (docs/integrations.md#export): the
 // whole history as application/x-ndjson, one resource per line, in the
 // same field names (the same encoders) as the History endpoints. since
 // and until bound them as in the History lists; there is no limit and no

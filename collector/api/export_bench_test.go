@@ -17,7 +17,7 @@ import (
 // BenchmarkExportEventsHTTP: GET /v1/export/events of 200,000 events from
 // a real SQLite file, through the real handler on a loopback port, read
 // whole by an HTTP client. One op is one whole export; events/s is the
-// figure SPEC section 9 sets (at least 100,000). Seeding takes a few
+// figure docs/benchmarks.md holds it to (at least 100,000). Seeding takes a few
 // seconds per run: use -benchtime 3x.
 func BenchmarkExportEventsHTTP(b *testing.B) {
 	const visits, per = 20_000, 10

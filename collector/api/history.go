@@ -6,7 +6,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// The History endpoints (SPEC section 4).
+// The History endpoints (docs/api.md#history).
 
 func (h *Handler) historyRoutes() {
 	read, del := collector.ScopeHistoryRead, collector.ScopeHistoryDelete

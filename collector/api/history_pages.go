@@ -8,7 +8,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The History additions of SPEC section 10: an identity's pages, a page's
+// The History additions (docs/api.md#filters-on-pages-and-events): an identity's pages, a page's
 // events, and the url, urlPrefix and title filters.
 
 // GET /v1/identities/{identityId}/pages?url=&urlPrefix=&title=

@@ -8,7 +8,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// Identity merges (SPEC section 10), for operators: scope admin, since a
+// Identity merges (docs/identity.md#merging-two-identities), for operators: scope admin, since a
 // merge rewrites whose history is whose.
 
 func (h *Handler) mergeRoutes() {

@@ -7,7 +7,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The internal-metadata endpoints (SPEC section 4). Nothing of it ever
+// The internal-metadata endpoints (docs/visitor-data.md#internal-metadata). Nothing of it ever
 // goes to a browser; the answers here are for operators and backends.
 //
 //	GET   /v1/visits/{visitId}/metadata  metadata:read

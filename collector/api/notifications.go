@@ -12,7 +12,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// Notifications (SPEC section 10): a backend sends a message to the open
+// Notifications (docs/integrations.md#notifications): a backend sends a message to the open
 // pages of one visit, as Genesys's Notification API does. Nothing is
 // stored; the answer says how many open pages it reached.
 

@@ -10,7 +10,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// The stats and live endpoints (SPEC section 8). statsRoutes is called by
+// The stats and live endpoints (docs/stats.md). statsRoutes is called by
 // New when Config.Stats is set.
 
 // maxPoints bounds a time series: a minute interval over a year would be

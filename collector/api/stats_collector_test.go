@@ -16,7 +16,7 @@ import (
 )
 
 // The stats over a seeded data set sent through a real collector, against
-// hand-counted answers (SPEC section 8).
+// hand-counted answers (docs/stats.md#stats).
 
 const (
 	uaChrome    = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"

@@ -32,7 +32,7 @@ import (
 // the API, or by `collector token revoke`, another process that only
 // writes the database and cannot tell this one), or no longer grants what
 // the stream carries, the stream ends with "event: reset" and data
-// "token revoked" (SPEC section 12: within 10 s).
+// "token revoked" (within 10 s: docs/security.md#api-token).
 
 // StreamOptions tune GET /v1/stream.
 type StreamOptions struct {
@@ -46,7 +46,7 @@ type StreamOptions struct {
 	Recheck time.Duration
 }
 
-// defaultRecheck keeps a revoked token's streams under SPEC's 10 s with
+// defaultRecheck keeps a revoked token's streams under the promised 10 s with
 // room for a slow database read.
 const defaultRecheck = 5 * time.Second
 

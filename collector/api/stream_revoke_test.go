@@ -14,7 +14,7 @@ import (
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
 
-// TestStreamEndsWhenTokenRevoked (SPEC 12): a stream whose token is
+// TestStreamEndsWhenTokenRevoked (docs/security.md#api-token): a stream whose token is
 // revoked ends with a reset within the recheck interval; a stream of
 // another, live token goes on.
 func TestStreamEndsWhenTokenRevoked(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The visitor-data endpoints (SPEC section 4). SUBJECT is
+// The visitor-data endpoints (docs/visitor-data.md). SUBJECT is
 // identities/{identityId} or visitors/{visitorId}.
 //
 //	GET    /v1/SUBJECT/visitor-data              visitordata:read
@@ -23,8 +23,8 @@ import (
 //
 // Every answer carries the document's version as ETag: "n". Namespace
 // calls answer only that namespace, so that a system that owns one
-// namespace need not see the others. PUT of one namespace is not in the
-// SPEC's table; it is what a backend expects next to PATCH (replace my
+// namespace need not see the others. PUT of one namespace was not in the
+// first contract's table; it is what a backend expects next to PATCH (replace my
 // namespace whole).
 
 const (

@@ -8,7 +8,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// The webhook endpoints (SPEC section 9), scope admin:
+// The webhook endpoints (docs/integrations.md#webhooks), scope admin:
 //
 //	POST   /v1/webhooks        {"url","events":[…]} → 201 with the secret, shown once
 //	GET    /v1/webhooks        {"items":[…],"nextCursor":null}, without secrets

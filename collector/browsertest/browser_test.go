@@ -204,7 +204,7 @@ func TestForgedRecognitionCookie(t *testing.T) {
 }
 
 // embedPage is a page of another site that embeds the tracker with the
-// snippet of SPEC section 2.
+// snippet of docs/tracker.md#embedding.
 func embedPage(collectorURL, config string) string {
 	return `<!doctype html><html><head><title>Partner site</title>
 <script>
@@ -341,7 +341,7 @@ func TestConsentOffThenOn(t *testing.T) {
 	if ck := cookies(t, tab); strings.Contains(ck, "_vt_") {
 		t.Fatalf("cookies before consent: %q", ck)
 	}
-	// Only the page view counted cookieless (SPEC section 8): no ids,
+	// Only the page view counted cookieless (docs/identity.md#cookieless-visits): no ids,
 	// and not the event that waits for consent.
 	var visits list[collector.Visit]
 	waitFor(t, "the cookieless page view", func() bool { c.getJSON("/v1/visits", &visits); return len(visits.Items) > 0 })

@@ -68,7 +68,7 @@ func committed(b *testing.B, c *collectorProc) (first func(visitID string) time.
 }
 
 // BenchmarkColdLoad loads a page that embeds the tracker (another origin,
-// the snippet of SPEC section 2) ten times, each in a new tab with the HTTP
+// the snippet of docs/tracker.md#embedding) ten times, each in a new tab with the HTTP
 // cache disabled and cleared and no cookies or storage, and reports the medians of navigation start →
 // first event committed at the collector, and of the loader's start →
 // WebAssembly instantiated.

@@ -148,7 +148,7 @@ func freePort() (int, error) {
 func startXvfb(ctx context.Context, log io.Writer) (*process, string, error) {
 	path, err := exec.LookPath("Xvfb")
 	if err != nil {
-		return nil, "", fmt.Errorf("Xvfb is not installed (make test-browser installs it): %w", err)
+		return nil, "", fmt.Errorf("start Xvfb: not installed (make test-browser installs it): %w", err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -172,7 +172,7 @@ func startXvfb(ctx context.Context, log io.Writer) (*process, string, error) {
 	case n := <-number:
 		if _, err := strconv.Atoi(n); err != nil {
 			p.stop()
-			return nil, "", fmt.Errorf("Xvfb wrote display %q: %v", n, p.exited())
+			return nil, "", fmt.Errorf("start Xvfb: it wrote display %q: %v", n, p.exited())
 		}
 		return p, ":" + n, nil
 	case <-ctx.Done():

@@ -11,7 +11,7 @@ import (
 )
 
 // chromiumOptions are the flags for headless Chromium with a fresh profile
-// that FIELD-NOTES found to work here (as root: no sandbox).
+// that were found to work on our test machines (as root: no sandbox).
 func chromiumOptions(path, profile string) []chromedp.ExecAllocatorOption {
 	return append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

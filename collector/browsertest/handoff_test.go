@@ -59,7 +59,7 @@ func signInAs(t *testing.T, tab context.Context, userID string) string {
 }
 
 // TestHandoffBetweenSites: a verified shopper who clicks the link to pay
-// stays herself there (docs/security.md, "Handoff links"): the payment
+// stays herself there (docs/security.md#handoff-link): the payment
 // site's visit records where she came from, and nothing of her identity
 // comes along with the link; the token leaves the address bar, works
 // once, and garbage in _vt_x is ignored.

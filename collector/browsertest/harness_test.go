@@ -215,8 +215,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newBrowser starts headless Chromium with a fresh profile (FIELD-NOTES
-// flags) and returns its first tab.
+// newBrowser starts headless Chromium with a fresh profile (the flags of
+// chromiumOptions) and returns its first tab.
 func newBrowser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")

@@ -14,7 +14,7 @@ import (
 )
 
 // TestConsoleSendsNotification: the console's visit view sends a
-// notification to the visit's open pages (SPEC section 10); the demo's
+// notification to the visit's open pages (docs/integrations.md#notifications); the demo's
 // panel shows it as text, and the console says how many pages it reached.
 // A visit with no open page is told it reached none.
 func TestConsoleSendsNotification(t *testing.T) {

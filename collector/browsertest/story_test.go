@@ -236,7 +236,7 @@ func hasVisit(vs []collector.Visit, id string) bool {
 
 // storySite serves the site's pages (any path) on another loopback port:
 // another origin on the collector's host. Each page embeds the tracker with
-// the snippet of SPEC section 2 and the configuration's settings.
+// the snippet of docs/tracker.md#embedding and the configuration's settings.
 func storySite(t *testing.T, collectorURL func() string, tracker string) string {
 	t.Helper()
 	minutes := storyVisitTimeout.Minutes()

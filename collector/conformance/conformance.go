@@ -1,12 +1,12 @@
 // Package conformance is the collector's HTTP API contract as a test suite
 // that runs against a base URL: the native collector and the edge build
 // (Cloudflare Workers under `wrangler dev`) must both pass it. It covers
-// POST /v1/collect (SPEC section 3), the History API and visitor data
-// (section 4), the WebSocket transport (sections 3 and 11: ws.go), the trust rules (sections 7 and 12: proofs, browser keys,
-// SignOut revocation), and the errors both answer with.
+// POST /v1/collect (docs/protocol.md), the History API and visitor data
+// (docs/api.md), the WebSocket transport (ws.go), the trust rules
+// (docs/security.md: proofs, browser keys, SignOut revocation), and the errors both answer with.
 //
 // The suite only talks HTTP, so it checks the wire contract itself: field
-// names and status codes as the SPEC writes them, not Go types. Every run
+// names and status codes as the docs write them, not Go types. Every run
 // makes its own visitors and users, so it can share a database with
 // earlier runs.
 package conformance
@@ -39,6 +39,9 @@ type Target struct {
 	// IdentitySecret is the collector's identity secret: the suite proves
 	// its sign-ins with it, as a site's backend does.
 	IdentitySecret string
+	// IdentityAudience is the collector's signInToken audience; empty is
+	// the default (identity.DefaultAudience).
+	IdentityAudience string
 	// Client makes the requests; http.DefaultClient when nil.
 	Client *http.Client
 }
@@ -75,6 +78,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("IdentityStory", s.testIdentityStory)
 	t.Run("Claims", s.testClaims)
 	t.Run("UnprovenSignIn", s.testUnprovenSignIn)
+	t.Run("ProofFormats", s.testProofFormats)
 	t.Run("BrowserKey", s.testBrowserKey)
 	t.Run("SignOutRevokes", s.testSignOutRevokes)
 	t.Run("Handoff", s.testHandoff)

@@ -13,7 +13,7 @@ import (
 // it stays that browser (its own visitor, anonymous) and its visit
 // records where it came from (HandoffArrived); the token works once (a
 // table of redeemed ids, which D1 must run). A link is a pointer, never a
-// credential (docs/security.md, "Handoff links").
+// credential (docs/security.md#handoff-link).
 func (s *suite) testHandoff(t *testing.T) {
 	shopper, _, identityID := s.signedIn(t, "handoff")
 	r := s.do(t, req{method: "POST", path: "/v1/handoff", header: map[string]string{"Origin": s.Origin},

@@ -10,13 +10,13 @@ import (
 	"unicode/utf8"
 )
 
-// The rules of SPEC section 12 about what a browser may send: times the
+// The rules about what a browser may send (docs/protocol.md#what-the-collector-accepts): times the
 // answers can always encode, ids in one case, pages owned by one visit, and
 // event data that is valid UTF-8 JSON with finite numbers. Each test sends
 // what once broke a collector, next to good events that must still be
 // stored.
 
-// maxSkew and maxDuration are the bounds of SPEC section 12: a corrected
+// maxSkew and maxDuration are the bounds of docs/protocol.md#what-the-collector-accepts: a corrected
 // time is at most 90 days before its receipt, a duration at most a year.
 const (
 	maxSkew     = 90 * 24 * time.Hour

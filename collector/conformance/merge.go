@@ -30,7 +30,7 @@ func (s *suite) signIn(t *testing.T, b *browser, userID string) string {
 	return *a.Identity.IdentityID
 }
 
-// testMerge: one identity merged into another (SPEC section 10) takes its
+// testMerge: one identity merged into another (docs/identity.md#merging-two-identities) takes its
 // visits, events and visitor data along, and its userId resolves to the
 // identity it was merged into, also at the next SignIn.
 func (s *suite) testMerge(t *testing.T) {

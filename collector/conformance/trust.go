@@ -10,13 +10,13 @@ import (
 	vtidentity "github.com/visitrack/visitrack/collector/identity"
 )
 
-// The trust rules of SPEC sections 7 and 12: a browser's word is no proof,
+// The trust rules of docs/security.md: a browser's word is no proof,
 // an id is no key, and SignOut revokes.
 
 // proven is SignIn data for userID with the proof a site's backend makes
 // (a signInToken signed with the identity secret), plus attrs.
 func (s *suite) proven(userID string, attrs map[string]any) map[string]any {
-	tok, err := vtidentity.SignInToken(s.IdentitySecret, userID, time.Now(), 10*time.Minute)
+	tok, err := vtidentity.SignInToken(s.IdentitySecret, s.IdentityAudience, userID, time.Now(), 10*time.Minute)
 	if err != nil {
 		panic(err)
 	}
@@ -75,14 +75,17 @@ func (s *suite) testUnprovenSignIn(t *testing.T) {
 			t.Fatalf("stored SignIn keeps its proof: %s", ev.Data)
 		}
 	}
-	expired, _ := vtidentity.SignInToken(s.IdentitySecret, userID, time.Now().Add(-2*time.Hour), time.Hour)
-	other, _ := vtidentity.SignInToken("not-the-identity-secret", userID, time.Now(), time.Hour)
+	expired, _ := vtidentity.SignInToken(s.IdentitySecret, s.IdentityAudience, userID, time.Now().Add(-2*time.Hour), time.Hour)
+	other, _ := vtidentity.SignInToken("not-the-identity-secret", s.IdentityAudience, userID, time.Now(), time.Hour)
 	proofs := map[string]map[string]any{
 		"no proof":            {"userId": userID},
 		"wrong userHash":      {"userId": userID, "userHash": vtidentity.UserHash("not-the-identity-secret", userID)},
 		"expired signInToken": {"userId": userID, "signInToken": expired},
 		"foreign signInToken": {"userId": userID, "signInToken": other},
 		"someone else's hash": {"userId": userID, "userHash": vtidentity.UserHash(s.IdentitySecret, "mallory@example.com")},
+	}
+	for name, tok := range s.notProofs(userID) {
+		proofs[name] = map[string]any{"userId": userID, "signInToken": tok}
 	}
 	for name, data := range proofs {
 		a := newBrowser()

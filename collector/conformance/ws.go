@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket"
 )
 
-// The WebSocket transport (SPEC sections 3 and 11): GET /v1/ws with the
+// The WebSocket transport (docs/protocol.md#websocket): GET /v1/ws with the
 // subprotocol visitrack.v1, natively and at the edge (a Durable Object
 // there). Like the rest of the suite it checks the wire: frames as JSON
 // objects, close codes as numbers.
@@ -204,7 +204,7 @@ func (s *suite) testWebSocket(t *testing.T) {
 	t.Run("Refusals", s.testWSRefusals)
 }
 
-// testWSWelcomeAndAck: welcome as SPEC section 3 writes it; an ack names
+// testWSWelcomeAndAck: welcome as docs/protocol.md#websocket writes it; an ack names
 // the stored events and rejects the bad one next to them, and comes after
 // the commit: the History API has the events as soon as the ack is read.
 func (s *suite) testWSWelcomeAndAck(t *testing.T) {

@@ -145,7 +145,7 @@ func (s *suite) testWSBadFrames(t *testing.T) {
 }
 
 // testWSRefusals: what the collector refuses before or instead of a
-// conversation, with the HTTP status or close code SPEC section 3 gives.
+// conversation, with the HTTP status or close code docs/protocol.md#websocket gives.
 func (s *suite) testWSRefusals(t *testing.T) {
 	t.Run("Origin", func(t *testing.T) {
 		_, resp, err := s.dialWS(t, http.Header{"Origin": {"http://elsewhere.example"}}, subprotocol)

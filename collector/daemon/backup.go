@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
 )
 
@@ -29,12 +30,13 @@ visitrack.db-shm, copy FILE to <data-dir>/visitrack.db. Keep
 func Backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("collector backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, backupUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, backupUsage, "\nFlags:\n"); fs.PrintDefaults() }
 	def := getenv("VISITRACK_DATA_DIR")
 	if def == "" {
 		def = "./data"
 	}
 	dataDir := fs.String("data-dir", def, "the collector's data directory")
+	database := fs.String("database", getenv("VISITRACK_DATABASE"), "the collector's --database; a PostgreSQL one is backed up with PostgreSQL's tools")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -44,6 +46,10 @@ func Backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return errors.New("backup: want exactly one FILE")
+	}
+	if postgres.IsURL(*database) {
+		return errors.New("backup: the database is PostgreSQL: back it up with PostgreSQL's own tools " +
+			"(pg_dump, pg_basebackup, or your provider's backups); this command copies SQLite only")
 	}
 	size, events, err := BackupTo(ctx, *dataDir, fs.Arg(0))
 	if err != nil {

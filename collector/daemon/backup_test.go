@@ -84,7 +84,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 		t.Fatal("the refused backup changed the file")
 	}
 
-	// Restore as the README says: a fresh data directory with the copy as
+	// Restore as docs/operations.md#backup-and-restore says: a fresh data directory with the copy as
 	// visitrack.db and the recognition key beside it.
 	restored := t.TempDir()
 	copyFile(t, file, filepath.Join(restored, "visitrack.db"))

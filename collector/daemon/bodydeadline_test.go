@@ -14,7 +14,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// TestSlowBodyIsCutOff (SPEC 12): a client that sends its headers and then
+// TestSlowBodyIsCutOff (docs/security.md#connections): a client that sends its headers and then
 // trickles its body gets an answer and a closed connection once
 // --body-timeout has passed, long before its body would be complete. A
 // WebSocket and a /v1/stream opened before live on past the deadline:

@@ -28,8 +28,10 @@ import (
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/enrich/geoip"
 	"github.com/visitrack/visitrack/collector/enrich/useragent"
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
+	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
@@ -37,13 +39,16 @@ import (
 	"github.com/visitrack/visitrack/collector/webhook"
 )
 
-// Config is the collector's command line (SPEC section 5).
+// Config is the collector's command line (docs/operations.md#flags-and-environment).
 type Config struct {
-	Addr                  string
-	DataDir               string
+	Addr    string
+	DataDir string
+	// Database is "" for SQLite in DataDir, or a postgres:// URL.
+	Database              string
 	AllowedOrigins        []string
 	VisitTimeout          time.Duration
 	IdentitySecret        string
+	IdentityAudience      string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
 	// Demo serves the demo shop and its signer; without IdentitySecret it
@@ -115,8 +120,12 @@ var ErrHelp = errors.New("help requested")
 // ParseFlags reads the command line; every flag defaults from
 // VISITRACK_<NAME> in getenv.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs := flag.NewFlagSet("collector serve", flag.ContinueOnError)
 	fs.SetOutput(m.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(m.stderr, "usage: collector serve [flags]\n\nRuns the collector until SIGINT or SIGTERM. Every flag also reads\nVISITRACK_<NAME> (--data-dir: VISITRACK_DATA_DIR).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	env := func(name, def string) string {
 		if v := getenv("VISITRACK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
 			return v
@@ -126,9 +135,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	c := &m.Config
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
+	fs.StringVar(&c.Database, "database", env("database", ""), "empty for SQLite in --data-dir, or a postgres://user:password@host:port/dbname URL")
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
 	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
+	fs.StringVar(&c.IdentityAudience, "identity-audience", env("identity-audience", identity.DefaultAudience), "the aud a signInToken must carry, so that a token your backend signs with the same secret for something else is no proof")
 	requireEnv, err := parseBool(env("require-verified-signin", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_REQUIRE_VERIFIED_SIGNIN: %w", err)
@@ -164,11 +175,17 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if c.Database != "" && !postgres.IsURL(c.Database) {
+		return fmt.Errorf("--database: want a postgres://user:password@host:port/dbname URL, or nothing for SQLite in --data-dir")
+	}
 	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
 		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
 	}
 	if c.RequireVerifiedSignIn && c.IdentitySecret == "" {
 		return errors.New("--require-verified-signin needs --identity-secret")
+	}
+	if c.IdentityAudience, err = identity.ParseAudience(c.IdentityAudience); err != nil {
+		return fmt.Errorf("--identity-audience: %w", err)
 	}
 	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
 	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
@@ -223,6 +240,17 @@ func splitList(s string) []string {
 
 // OpenStore opens and migrates <dataDir>/visitrack.db.
 func OpenStore(dataDir string) (*store.Store, func() error, error) {
+	return OpenDatabase(context.Background(), "", dataDir)
+}
+
+// OpenDatabase opens and migrates the store: SQLite in dataDir when
+// database is "", else the PostgreSQL database at the postgres:// URL.
+// A database that cannot serve (unreachable, refused, another
+// application's, migrated by a newer collector) stops it with one message.
+func OpenDatabase(ctx context.Context, database, dataDir string) (*store.Store, func() error, error) {
+	if database != "" {
+		return openPostgres(ctx, database)
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -248,12 +276,37 @@ func OpenStore(dataDir string) (*store.Store, func() error, error) {
 	}, nil
 }
 
+// openPostgres opens and migrates the PostgreSQL store at url.
+func openPostgres(ctx context.Context, url string) (*store.Store, func() error, error) {
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := postgres.NewStore(db)
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		db.Close()
+		return nil, nil, fmt.Errorf("--database: %w", err)
+	}
+	return s, func() error {
+		s.Close()
+		return db.Close()
+	}, nil
+}
+
 // Run opens the database, prepares keys and the admin token, and starts
 // serving. It returns once the listener is open; Close stops it.
 func (m *Main) Run(ctx context.Context) error {
 	var err error
-	if m.store, m.closeDB, err = OpenStore(m.Config.DataDir); err != nil {
+	if m.store, m.closeDB, err = OpenDatabase(ctx, m.Config.Database, m.Config.DataDir); err != nil {
 		return err
+	}
+	if m.Config.Database != "" {
+		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create data dir: %w", err)
+		}
+		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
+			"(push across nodes, jobs run once, shared keys) are not built yet")
 	}
 	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
 		b := make([]byte, 32)
@@ -301,6 +354,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Store:                 m.store,
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
+		IdentityAudience:      m.Config.IdentityAudience,
 		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,
@@ -347,6 +401,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	attrs := []any{"addr", "http://" + m.ln.Addr().String(), "data", m.Config.DataDir}
+	if m.Config.Database != "" {
+		attrs = append(attrs, "database", "postgres")
+	}
 	if m.Config.Demo {
 		attrs = append(attrs, "demo", "http://"+m.ln.Addr().String()+"/demo/")
 	}

@@ -151,7 +151,7 @@ func pendingCopies(t *testing.T, db *sql.DB, marker string) int {
 	return n
 }
 
-// TestErasureIsPhysical (SPEC 12): after DELETE /v1/identities/{id} and
+// TestErasureIsPhysical (docs/security.md#erasure): after DELETE /v1/identities/{id} and
 // DELETE /v1/visitors/{id}, nothing of the erased person can be found in
 // visitrack.db or its WAL with a byte scan: not in live pages, not in
 // the free space of pages, not on freelist pages, not in index entries,

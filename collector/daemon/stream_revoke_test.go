@@ -12,7 +12,7 @@ import (
 	"github.com/visitrack/visitrack/collector/daemon"
 )
 
-// TestRevokedTokenLosesStream (SPEC 12): `collector token revoke` runs as
+// TestRevokedTokenLosesStream (docs/security.md#api-token): `collector token revoke` runs as
 // another process that only writes the database; the running collector's
 // open /v1/stream of that token still ends within 10 s.
 func TestRevokedTokenLosesStream(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 )
 
 // pageHTML is a site page that embeds the tracker with the edge collector
-// and a transport, as the README tells sites to. It keeps what the
+// and a transport, as docs/edge.md#loading-the-tracker tells sites to. It keeps what the
 // tracker hands its visitor-data and notification callbacks.
 const pageHTML = `<!doctype html><title>edge shop</title>
 <script>
@@ -143,9 +143,9 @@ func TestBrowserIdentityStory(t *testing.T) {
 	first := waitState("anonymous")
 	var ignored any
 	eval(`visitrack.track('AddToCart', {sku: 'E-1'}).then(() => true)`, &ignored)
-	// The site's backend proves the sign-in, as SPEC section 7 wants for a
-	// verified one.
-	proof, err := identity.SignInToken(identitySecret, userID, time.Now(), 10*time.Minute)
+	// The site's backend proves the sign-in, as a verified one needs
+	// (docs/identity.md#proving-a-sign-in).
+	proof, err := identity.SignInToken(identitySecret, "", userID, time.Now(), 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

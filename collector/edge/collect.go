@@ -15,7 +15,7 @@ import (
 // collect serves POST /v1/collect with its writes held in a d1batch.Unit
 // and sent to D1 in one batch() (one round trip, one transaction) once the
 // collector has answered. The answer waits in a buffer meanwhile: the ack
-// must follow the commit (SPEC section 3). An answer that is not a success
+// must follow the commit (docs/architecture.md#ack-after-commit). An answer that is not a success
 // commits nothing of what was held, and a failed commit answers 503, so
 // that the browser sends the batch again.
 //

@@ -232,8 +232,8 @@ func keptWorkerLogging(t *testing.T, log io.Writer) (*sql.DB, string, *roundTrip
 // is checked inside the batch (store.GuardVisit) rather than read before
 // it, and the stats rollup is counted there too (no read of the events
 // high water). A first contact reads the browser key first. Each local D1
-// call costs the worker about as much as the rest of the request (README,
-// "Edge build"), so a read added to this path shows here first.
+// call costs the worker about as much as the rest of the request
+// (docs/benchmarks.md#the-edge), so a read added to this path shows here first.
 func TestCollectRoundTrips(t *testing.T) {
 	_, url, n := keptWorker(t)
 	status, prev, _ := postCollect(t, url, nil, newIDs(1))

@@ -41,6 +41,7 @@ const (
 	EnvAllowedOrigins        = "VISITRACK_ALLOWED_ORIGINS"
 	EnvVisitTimeout          = "VISITRACK_VISIT_TIMEOUT"
 	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
+	EnvIdentityAudience      = "VISITRACK_IDENTITY_AUDIENCE" // the aud of signInTokens; default "visitrack"
 	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
 	EnvSweepLimit            = "VISITRACK_SWEEP_LIMIT" // edge only: visits the Cron Trigger's sweep ends per run
 	// EnvGoInstance is read by the glue (glue/worker.mjs): "isolate" (the
@@ -68,6 +69,7 @@ type Settings struct {
 	AdminToken            string
 	RecognitionKey        []byte
 	IdentitySecret        string
+	IdentityAudience      string
 	AllowedOrigins        []string
 	VisitTimeout          time.Duration
 	RequireVerifiedSignIn bool
@@ -127,6 +129,12 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 	if s.RequireVerifiedSignIn && s.IdentitySecret == "" {
 		return nil, fmt.Errorf("%s needs %s", EnvRequireVerifiedSignIn, EnvIdentitySecret)
 	}
+	s.IdentityAudience = identity.DefaultAudience
+	if v := getenv(EnvIdentityAudience); v != "" {
+		if s.IdentityAudience, err = identity.ParseAudience(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvIdentityAudience, err)
+		}
+	}
 	if s.AdminToken != "" && len(s.AdminToken) < store.MinSecretLen {
 		return nil, fmt.Errorf("%s must be at least %d characters", EnvAdminToken, store.MinSecretLen)
 	}
@@ -181,6 +189,7 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		Store:                 st,
 		RecognitionKey:        set.RecognitionKey,
 		IdentitySecret:        set.IdentitySecret,
+		IdentityAudience:      set.IdentityAudience,
 		RequireVerifiedSignIn: set.RequireVerifiedSignIn,
 		VisitTimeout:          set.VisitTimeout,
 		AllowedOrigins:        set.AllowedOrigins,

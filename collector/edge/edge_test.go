@@ -109,8 +109,13 @@ func TestConformance(t *testing.T) {
 		tokens[sc] = secret()
 		seed = append(seed, tokenRow(tokens[sc], sc))
 	}
-	w := startWorker(t, settings(), strings.Join(seed, "; "))
-	conformance.Run(t, conformance.Target{BaseURL: w.URL, AdminToken: admin, Origin: origin, Tokens: tokens, IdentitySecret: identitySecret})
+	// A signInToken audience of its own, so that the suite's proofs show
+	// VISITRACK_IDENTITY_AUDIENCE reaches the worker's checks.
+	set := settings()
+	set[edge.EnvIdentityAudience] = "edge-visitrack"
+	w := startWorker(t, set, strings.Join(seed, "; "))
+	conformance.Run(t, conformance.Target{BaseURL: w.URL, AdminToken: admin, Origin: origin, Tokens: tokens,
+		IdentitySecret: identitySecret, IdentityAudience: "edge-visitrack"})
 }
 
 // TestCronSweep: the Worker's Cron Trigger ends the visits idle for

@@ -27,8 +27,12 @@ func TestLoadSettings(t *testing.T) {
 		s.SweepLimit != 150 {
 		t.Fatalf("settings %+v", s)
 	}
-	if s, err = LoadSettings(env()); err != nil || s.VisitTimeout != 30*time.Minute || s.SweepLimit != DefaultSweepLimit {
-		t.Fatalf("defaults: %+v, %v; want a 30m visit timeout and a sweep limit of %d", s, err, DefaultSweepLimit)
+	if s, err = LoadSettings(env()); err != nil || s.VisitTimeout != 30*time.Minute || s.SweepLimit != DefaultSweepLimit ||
+		s.IdentityAudience != "visitrack" {
+		t.Fatalf("defaults: %+v, %v; want a 30m visit timeout, a sweep limit of %d and the audience visitrack", s, err, DefaultSweepLimit)
+	}
+	if s, err = LoadSettings(env(EnvIdentityAudience, " shop-visitrack ")); err != nil || s.IdentityAudience != "shop-visitrack" {
+		t.Fatalf("audience: %+v, %v; want shop-visitrack", s, err)
 	}
 
 	for _, c := range []struct {
@@ -47,6 +51,9 @@ func TestLoadSettings(t *testing.T) {
 		{env(EnvRequireVerifiedSignIn, "true"), "needs " + EnvIdentitySecret},
 		{env(EnvAdminToken, "short"), EnvAdminToken},
 		{env(EnvGoInstance, "forever"), EnvGoInstance},
+		{env(EnvIdentityAudience, "   "), EnvIdentityAudience + ": the audience is empty"},
+		{env(EnvIdentityAudience, "shop\nvisitrack"), EnvIdentityAudience},
+		{env(EnvIdentityAudience, strings.Repeat("a", 257)), EnvIdentityAudience},
 	} {
 		if _, err := LoadSettings(c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("LoadSettings: error %v, want one that says %q", err, c.want)

@@ -20,7 +20,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The edge's WebSockets (README "Edge build", SPEC section 11). The
+// The edge's WebSockets (docs/edge.md#websockets-through-a-durable-object). The
 // Worker hands each upgrade of /v1/ws to a Durable Object (glue/sockets.mjs),
 // which runs a Go instance of its own: the same program, whose hub (package
 // live) holds that object's sockets as the native collector's holds its

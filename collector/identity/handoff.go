@@ -14,13 +14,13 @@ import (
 )
 
 // Handoff tokens link a browser's journey from one site to another
-// (docs/identity.md, "Cross-domain handoff"): the first site's tracker adds
+// (docs/identity.md#cross-domain-handoff): the first site's tracker adds
 // one to a link as _vt_x, and the collector, seeing it in the other site's
 // hello or first /v1/collect, records where that browser came from.
 //
-// A token is a pointer, never a credential (docs/security.md, "Handoff
-// links"): whoever made the link, the browser that follows it stays
-// itself, with its own visitor, key and identity; nothing of the issuing
+// A token is a pointer, never a credential
+// (docs/security.md#handoff-link): whoever made the link, the browser
+// that follows it stays itself, with its own visitor, key and identity; nothing of the issuing
 // browser (its key, its identity, its visitor data) carries over, so a
 // link someone else made can never make a browser carry their identity.
 //

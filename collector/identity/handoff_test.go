@@ -104,3 +104,23 @@ func TestHandoffIssueRefusesBadIDs(t *testing.T) {
 		t.Fatal("NewHandoffs accepted a 5-byte key")
 	}
 }
+
+// FuzzHandoffVerify: whatever a link carries in _vt_x, Verify answers
+// with an error or with claims of a token that Issue made; it never
+// panics, and a token it accepts names a visitor.
+func FuzzHandoffVerify(f *testing.F) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	h := testHandoffs(&testing.T{}, 7, &now)
+	good, _ := h.Issue("01JD000000000000000000VSTR", "01JD000000000000000000VSIT")
+	f.Add(good)
+	f.Add("h2." + good[3:len(good)-4])
+	f.Add("h1.YWJj.ZGVm")
+	f.Add("h2..")
+	f.Add("h2.\n\n\n.x")
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := h.Verify(tok)
+		if err == nil && (c.VisitorID == "" || c.ID == "" || tok != good && !strings.HasPrefix(tok, handoffPrefix)) {
+			t.Fatalf("Verify(%q) accepted %+v", tok, c)
+		}
+	})
+}

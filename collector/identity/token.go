@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// MaxTokenTTL is the longest a recognition token lives (SPEC: _vt_uid
+// MaxTokenTTL is the longest a recognition token lives (docs/tracker.md#cookies: _vt_uid
 // lasts until SignOut, one year at most).
 const MaxTokenTTL = 365 * 24 * time.Hour
 

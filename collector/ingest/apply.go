@@ -68,15 +68,22 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	}
 
 	latest := int64(0)
+	cookieless, ip := v.Cookieless || j.client.Cookieless, j.client.IP
+	if cookieless {
+		ip = ""
+	}
 	for i := range j.events {
 		e := &j.events[i]
+		if cookieless {
+			redactEvent(e)
+		}
 		corrected := e.corrected
 		row := store.EventRow{
 			EventID: e.EventID, VisitID: v.VisitID, VisitorID: v.VisitorID,
 			SessionID: v.SessionID, IdentityID: v.IdentityID, PageID: e.PageID,
 			Name: e.Name, Category: protocol.Category(e.Name),
 			Timestamp: e.at, CorrectedAt: corrected, ReceivedAt: now,
-			URL: e.URL, Title: e.Title, Referrer: e.Referrer, Data: "{}", IP: j.client.IP,
+			URL: e.URL, Title: e.Title, Referrer: e.Referrer, Data: "{}", IP: ip,
 		}
 		if !e.Data.IsNull() {
 			row.Data = string(e.Data)
@@ -119,7 +126,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	if j.late {
 		// The answer to a late delivery says nothing of the ended visit's
 		// identity: the browser's state is its current visit's, not this
-		// one's (docs/security.md, "Late deliveries").
+		// one's (docs/security.md#late-deliveries).
 		res.Late = true
 		res.Visit = Visit{VisitorID: v.VisitorID, VisitID: v.VisitID, State: protocol.StateAnonymous,
 			Recognition: recognition, VisitorKey: j.visitorKey}
@@ -241,6 +248,9 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 		origin.Insight = *j.insight
 	} else {
 		origin.Insight = in.insight(c, origin.URL, origin.Referrer)
+	}
+	if c.Cookieless {
+		redactOrigin(&origin)
 	}
 	if err := in.cfg.Store.CreateVisit(ctx, b.q, st, origin); err != nil {
 		return nil, err

@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/visitrack/visitrack/collector/enrich"
+	"github.com/visitrack/visitrack/collector/store"
 )
 
-// Cookieless counting (SPEC section 8): a browser that may not keep
+// Cookieless counting (docs/identity.md#cookieless-visits): a browser that may not keep
 // cookies yet (no consent) still reports page views, with no ids. The
 // collector derives its visitor from HMAC(salt, site, IP, user agent) with
 // a salt that lives only in this process's memory and is replaced every
@@ -76,4 +79,29 @@ func (in *Ingester) cookielessClient(ctx context.Context, b *batch, j *job) erro
 	}
 	c.VisitorID, c.VisitID, c.VisitorKey, c.Recognition, c.Held = visitorID, visitID, "", nil, nil
 	return nil
+}
+
+// A cookieless visit stores nothing that identifies its visitor
+// (docs/security.md): the address and user agent serve only to derive the
+// day's visitor, in memory. What is stored is coarse: the page URLs
+// without query or fragment, the referrer's origin, the campaign fields
+// parsed from the landing URL before its query went, and the browser
+// family with its major version, OS family, device type, bot flag and
+// country. Region and city are not kept: with the rest they narrow a
+// visitor down to a few people in a small town.
+
+// redactOrigin strips a cookieless visit's origin, after its insight was
+// drawn from all of it.
+func redactOrigin(o *store.VisitOrigin) {
+	o.IP, o.UserAgent = "", ""
+	o.URL, o.Referrer = enrich.URLWithoutQuery(o.URL), enrich.ReferrerOrigin(o.Referrer)
+	o.Insight.BrowserVersion = enrich.MajorVersion(o.Insight.BrowserVersion)
+	o.Insight.Region, o.Insight.City = "", ""
+}
+
+// redactEvent strips an event of a cookieless visit before it is filed,
+// its page too: the URL without query or fragment, the referrer's origin.
+// It allocates nothing for the common URLs (see enrich.URLWithoutQuery).
+func redactEvent(e *decodedEvent) {
+	e.URL, e.Referrer = enrich.URLWithoutQuery(e.URL), enrich.ReferrerOrigin(e.Referrer)
 }

@@ -87,7 +87,7 @@ type decodedEvent struct {
 	durationMS int64 // a PageExited's data.durationMs, within [0, maxDurationMS]
 }
 
-// The time rules of SPEC section 12. Every time the collector stores must
+// The time rules of docs/protocol.md#what-the-collector-accepts. Every time the collector stores must
 // encode as RFC 3339 (years 0 to 9999), whatever a browser sends: an
 // answer that cannot be encoded breaks a whole history list.
 const (

@@ -8,7 +8,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// identityEvent runs the state machine of SPEC section 1 for SignIn,
+// identityEvent runs the state machine of docs/identity.md#visit-states for SignIn,
 // SignOut and UserInfo. The event row is inserted first, alone: if it was
 // stored before (a resend), its side effects have already happened and are
 // not repeated. *recognition is updated to the token the browser should
@@ -90,7 +90,7 @@ func identityData(e *decodedEvent) (fields map[string]json.RawMessage, userID st
 }
 
 // revoke records the recognition tokens the browser held as revoked
-// (SPEC section 12, SignOut revokes): the one it presented, the one it
+// (docs/security.md#recognition-token, SignOut revokes): the one it presented, the one it
 // holds now (issued earlier in this batch) and those it held earlier on
 // this connection. An invalid token needs no revocation.
 func (in *Ingester) revoke(ctx context.Context, b *batch, j *job, current *string) error {

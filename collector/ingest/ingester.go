@@ -32,6 +32,9 @@ type Config struct {
 	// RequireVerifiedSignIn refuses the unproven ones.
 	IdentitySecret        string
 	RequireVerifiedSignIn bool
+	// IdentityAudience is the aud a signInToken must carry (empty:
+	// identity.DefaultAudience).
+	IdentityAudience string
 	// VisitTimeout ends a visit after this long without events.
 	VisitTimeout time.Duration
 	// Direct writes each call's statements directly, without the writer
@@ -115,7 +118,7 @@ func New(cfg Config) (*Ingester, error) {
 		in.keyRand = rand.Reader
 	}
 	in.salt.rand = in.keyRand
-	in.prover = identity.NewProver(cfg.IdentitySecret, in.now)
+	in.prover = identity.NewProver(cfg.IdentitySecret, cfg.IdentityAudience, in.now)
 	if !cfg.Direct {
 		in.queue = make(chan *job, 4096)
 		in.cache = newVisitCache(100_000)
@@ -142,7 +145,7 @@ func (in *Ingester) newID() string {
 // Client is who sends: the browser's cookies and request details.
 type Client struct {
 	VisitorID string
-	// VisitorKey proves the browser is VisitorID (SPEC section 12): from
+	// VisitorKey proves the browser is VisitorID (docs/security.md#browser-key): from
 	// the hello or collect body, or the _vt_key cookie.
 	VisitorKey  string
 	VisitID     string
@@ -163,8 +166,8 @@ type Client struct {
 	Referrer  string
 	UserAgent string
 	IP        string
-	// Cookieless is a browser without consent to keep ids (SPEC section
-	// 8): its ids, key and recognition are ignored, and its visitor is
+	// Cookieless is a browser without consent to keep ids
+	// (docs/identity.md#cookieless-visits): its ids, key and recognition are ignored, and its visitor is
 	// derived from Site, IP and UserAgent for the day.
 	Cookieless bool
 	Site       string // the page's origin
@@ -212,7 +215,7 @@ func (v Visit) IdentityMessage() *protocol.Identity {
 
 // BrowserIdentityID is the identityId the browser may see: none unless its
 // identity is verified, since an unverified claim learns nothing of the
-// identity it claims (SPEC section 12).
+// identity it claims (docs/security.md#browser-key).
 func (v Visit) BrowserIdentityID() *string {
 	if v.IdentityID == "" || !v.Verified {
 		return nil
@@ -275,7 +278,7 @@ func (in *Ingester) Collect(ctx context.Context, c Client, sentAt string, events
 // prepare decodes and validates the events on the caller's goroutine, so
 // that the single writer spends its time on SQL alone.
 //
-// Ids are stored in upper case (SPEC section 12), so the client's are
+// Ids are stored in upper case (docs/security.md#ids), so the client's are
 // normalized here, as decodeEvent does with the events'. A sentAt that is
 // not a sane time rejects every event of the batch: their corrected times
 // would be made of it.

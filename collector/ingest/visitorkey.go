@@ -50,7 +50,7 @@ func keyMatches(key, hash string) bool {
 	return subtle.ConstantTimeCompare([]byte(hashVisitorKey(key)), []byte(hash)) == 1
 }
 
-// visitorOf settles who the client is (SPEC section 12, browser key). A
+// visitorOf settles who the client is (docs/security.md#browser-key). A
 // visitor id is a name, not a key: the client is that visitor only with
 // its key, or when the id is new to the collector (its first contact), or
 // when the visitor was stored before keys existed and nobody claimed it

@@ -122,6 +122,9 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "events were not stored; send them again")
 		return
 	}
+	if res.IdentityChanged && !res.Late {
+		h.identityChanged(res.Visit, nil)
+	}
 	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitorKey: res.Visit.VisitorKey,
 		VisitID: res.Visit.VisitID, Ack: res.Ack}
 	out.Ack.Type = ""

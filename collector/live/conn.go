@@ -61,6 +61,9 @@ type pushItem struct {
 	// resync (with vd nil) sends the subject's document as stored now,
 	// whatever its version: after an erasure the versions start again.
 	resync *collector.Subject
+	// demote (with vd nil) moves the socket to this visitor subject: its
+	// visit's identity changed in another tab (see identityChanged).
+	demote *collector.Subject
 }
 
 // ServeWS serves GET /v1/ws.
@@ -354,6 +357,9 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 	if err := c.write(ctx, &res.Ack); err != nil {
 		return err
 	}
+	if res.IdentityChanged {
+		c.hub.identityChanged(res.Visit, c)
+	}
 	if res.Visit.Subject() != prev.Subject() && !res.NewVisit {
 		// The browser now sees another subject (a SignIn, a SignOut): its
 		// document goes out at once. Read after subscribing, not taken
@@ -448,6 +454,9 @@ func (c *conn) pushLoop() {
 // pushed meanwhile) nor another subject's (the browser may have signed in
 // since): then it carries the document the browser holds.
 func (c *conn) sendPush(it pushItem) error {
+	if it.demote != nil {
+		return c.sendDemotion(*it.demote)
+	}
 	c.hub.mu.Lock()
 	current := c.subject == it.subject
 	c.hub.mu.Unlock()

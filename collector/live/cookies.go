@@ -21,18 +21,18 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// First-party cookies (SPEC section 7, "Cookies set by the collector").
+// First-party cookies (docs/identity.md#cookies-kept-by-the-collector).
 // When the page and the collector are the same site, the collector keeps
 // the visitor's cookies itself with Set-Cookie: _vt_uid is then HttpOnly,
 // so that no script can read the recognition token, and Safari keeps
 // server-set cookies longer than the 7 days it grants script-set ones.
 // Across sites the tracker keeps them in document.cookie as before.
 
-// Cookie names, as the tracker's (SPEC section 2).
+// Cookie names, as the tracker's (docs/tracker.md#cookies).
 const (
 	cookieVisitor = "_vt_vid"
 	cookieUser    = "_vt_uid"
-	cookieKey     = "_vt_key" // the browser key (SPEC section 12)
+	cookieKey     = "_vt_key" // the browser key (docs/security.md#browser-key)
 )
 
 const (

@@ -11,11 +11,11 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The cross-domain handoff (docs/identity.md, "Cross-domain handoff"): a
+// The cross-domain handoff (docs/identity.md#cross-domain-handoff): a
 // tracker asks for a token (the handoff frame, or POST /v1/handoff), adds
 // it to a link to another site as _vt_x, and the tracker there presents it
 // in hello or its first /v1/collect. A token is a pointer, not a
-// credential (docs/security.md, "Handoff links"): minting needs a page of
+// credential (docs/security.md#handoff-link): minting needs a page of
 // an allowed origin and the visitor's key, and redeeming one records where
 // the browser came from and changes nothing of who it is. The token rules
 // are in identity/handoff.go.

@@ -46,7 +46,7 @@ type Config struct {
 	MaxSocketsPerIP int
 	Logger          *slog.Logger
 	// Signer verifies recognition tokens in the collector's cookies, and
-	// Handoffs issues and redeems handoff tokens (SPEC section 7); Links
+	// Handoffs issues and redeems handoff tokens (docs/identity.md#cross-domain-handoff); Links
 	// is the store behind both. Without them the collector keeps no
 	// cookies and does no handoffs.
 	Signer   *identity.Signer

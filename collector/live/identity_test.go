@@ -69,7 +69,7 @@ func eq[T comparable](t *testing.T, what string, got, want T) {
 	}
 }
 
-// TestIdentityStory walks SPEC section 1: anonymous, SignIn, a new visit
+// TestIdentityStory walks docs/identity.md#visit-states: anonymous, SignIn, a new visit
 // recognized through the token, SignOut.
 func TestIdentityStory(t *testing.T) {
 	col := collectortest.Start(t, "--identity-secret", testSecret)
@@ -352,7 +352,7 @@ const testSecret = "live-test-identity-secret"
 // proven is SignIn data for userID with a signInToken made with
 // testSecret, as a site's backend makes it, plus attrs.
 func proven(userID string, attrs map[string]any) map[string]any {
-	tok, err := identity.SignInToken(testSecret, userID, time.Now(), 10*time.Minute)
+	tok, err := identity.SignInToken(testSecret, "", userID, time.Now(), 10*time.Minute)
 	if err != nil {
 		panic(err)
 	}

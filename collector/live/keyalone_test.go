@@ -195,3 +195,48 @@ func TestSocketWhoseVisitEndedWhileOpen(t *testing.T) {
 		t.Fatalf("the socket's next visit: %+v, want recognized by its token", w)
 	}
 }
+
+// TestSignOutInOneTabReachesTheOthers: two tabs share a verified visit
+// (the second presented the token); a SignOut in the first moves the
+// second off the identity's document at once: it hears that the visit is
+// anonymous, gets the visitor's own document, and no later write of the
+// identity reaches it.
+func TestSignOutInOneTabReachesTheOthers(t *testing.T) {
+	col := collectortest.Start(t, "--identity-secret", testSecret)
+	first := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	_, id := first.SendEvents(true, collectortest.Event(protocol.EventSignIn, collectortest.NewID(), proven("ada", nil)))
+	identityID := *id.IdentityID
+	w := first.Welcome
+	second := collectortest.Dial(t, col.WSURL(), protocol.Hello{VisitorID: w.VisitorID, VisitorKey: w.VisitorKey, VisitID: w.VisitID, Recognition: id.Recognition})
+	if second.Welcome.VisitID != w.VisitID || !second.Welcome.Verified {
+		t.Fatalf("the second tab with the token: %+v", second.Welcome)
+	}
+	patch(t, col, "/v1/identities/"+identityID+"/visitor-data/bank", `{"iban":"`+iban+`"}`)
+	waitFor(t, second, "the identity's document in the second tab", func(v protocol.VisitorDataView) bool {
+		return strings.Contains(string(v.Data), iban)
+	})
+
+	first.SendEvents(true, collectortest.Event(protocol.EventSignOut, "", nil))
+	var sawIdentity bool
+	for {
+		typ, b, err := second.Read()
+		if err != nil {
+			t.Fatalf("the second tab after the SignOut: %v", err)
+		}
+		if typ == protocol.TypeIdentity {
+			if !strings.Contains(string(b), `"state":"anonymous"`) || strings.Contains(string(b), identityID) {
+				t.Fatalf("the second tab's identity frame: %s", b)
+			}
+			sawIdentity = true
+			continue
+		}
+		if typ == protocol.TypeVisitorData && sawIdentity {
+			if strings.Contains(string(b), iban) {
+				t.Fatalf("the second tab's document after the SignOut: %s", b)
+			}
+			break
+		}
+	}
+	patch(t, col, "/v1/identities/"+identityID+"/visitor-data/bank", `{"iban":"`+iban+`-2"}`)
+	noPushOf(t, col, second, w.VisitorID, iban)
+}

@@ -20,7 +20,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// TestBehindReverseProxy runs the deployment the README recommends: the
+// TestBehindReverseProxy runs the deployment docs/operations.md recommends: the
 // collector under the site's own host and a path prefix (/vt/), behind a
 // reverse proxy (net/http/httputil, WebSocket included). A browser-like
 // client with a cookie jar keeps what the collector sets: the HttpOnly

@@ -27,8 +27,8 @@ const (
 //
 // Every request and every frame costs at least one, whatever it carries:
 // an empty /v1/collect or a hello creates a visitor and a visit, so free
-// ones would let one address fill the database without limit (SPEC
-// section 12). A reconnecting tracker still gets its welcome: the burst
+// ones would let one address fill the database without limit
+// (docs/operations.md#the-rate-limit). A reconnecting tracker still gets its welcome: the burst
 // holds hundreds of hellos, and once a flood has drained it, the tracker's
 // backoff after the 1013 close waits for it to refill.
 type ipLimiter struct {

@@ -27,7 +27,7 @@ func visitCount(t *testing.T, col *collectortest.Collector) int {
 	return len(l.Items)
 }
 
-// TestRateLimitCountsEmptyCollects (SPEC 12): a /v1/collect without
+// TestRateLimitCountsEmptyCollects (docs/operations.md#the-rate-limit): a /v1/collect without
 // events still makes a visitor and a visit, so it costs one; past the
 // burst the address gets 429 and creates nothing more.
 func TestRateLimitCountsEmptyCollects(t *testing.T) {
@@ -55,7 +55,7 @@ func TestRateLimitCountsEmptyCollects(t *testing.T) {
 	}
 }
 
-// TestRateLimitCountsHellos (SPEC 12): each hello costs one, on a new
+// TestRateLimitCountsHellos (docs/operations.md#the-rate-limit): each hello costs one, on a new
 // connection or repeated on one; past the burst the connection closes
 // with 1013 and no more visits are made. A tracker that reconnects after
 // its backoff gets its welcome once the bucket has refilled.

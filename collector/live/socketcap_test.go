@@ -13,7 +13,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// TestSocketsPerIPCap (SPEC 12): one client address holds at most
+// TestSocketsPerIPCap (docs/security.md#connections): one client address holds at most
 // --max-sockets-per-ip open WebSockets; one more is refused with a 429
 // problem before the upgrade, while another address still connects, and
 // a closed socket frees its slot. The two addresses are the ones

@@ -15,7 +15,7 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// The trust rules (SPEC sections 7 and 12) over the WebSocket, and over
+// The trust rules (docs/security.md) over the WebSocket, and over
 // /v1/collect where the conformance suite (which runs with a secret) does
 // not reach.
 
@@ -86,7 +86,7 @@ func TestNoSecretVerifiesNothing(t *testing.T) {
 	identityID := identityOf(t, col, "ada")
 	patch(t, col, "/v1/identities/"+identityID+"/visitor-data/crm", `{"tier":"PLATINUM-SECRET"}`)
 
-	forged, _ := identity.SignInToken("x", "ada", time.Now(), 10*time.Minute)
+	forged, _ := identity.SignInToken("x", "", "ada", time.Now(), 10*time.Minute)
 	for name, data := range map[string]map[string]any{
 		"bare":              {"userId": "ada"},
 		"empty-key hash":    {"userId": "ada", "userHash": identity.UserHash("", "ada")},

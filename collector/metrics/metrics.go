@@ -116,7 +116,7 @@ type WAL interface {
 }
 
 // WatchWAL exports the log's size and restarts, read at each scrape: an
-// operator sees the bound hold (SPEC section 9), and a log that readers
+// operator sees the bound hold (docs/operations.md#the-write-ahead-log-stays-bounded), and a log that readers
 // keep from restarting.
 func (m *Metrics) WatchWAL(w WAL) {
 	m.registry.MustRegister(

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,7 @@ func (o *oas) must(status int, method, path, body string, header ...string) []by
 	return b
 }
 
-// identitySecret proves the seed's sign-ins (SPEC section 7).
+// identitySecret proves the seed's sign-ins (docs/identity.md#proving-a-sign-in).
 const identitySecret = "openapi-test-identity-secret"
 
 func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
@@ -354,6 +355,12 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	o.must(200, "GET", "/v1/export/events?since="+since, "")
 	o.must(200, "GET", "/v1/export/visits", "")
 	o.must(400, "GET", "/v1/export/events?since="+since+"&until="+since, "")
+	o.must(200, "GET", "/v1/identities/"+iden+"/export", "")
+	o.must(200, "GET", "/v1/visitors/"+res2.VisitorID+"/export?format=json", "")
+	o.must(404, "GET", "/v1/identities/"+collectortest.NewID()+"/export", "")
+	if got, _ := o.do(false, "GET", "/v1/visitors/"+res2.VisitorID+"/export?format=csv", ""); got != 400 {
+		t.Errorf("an export in an unknown format: %d, want 400", got)
+	}
 	o.streamHead(t)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer rcv.Close()
@@ -429,5 +436,87 @@ func (o *oas) streamHead(t *testing.T) {
 		Body: io.NopCloser(strings.NewReader("")), Options: &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: true}}
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		t.Errorf("GET /v1/stream: %v", err)
+	}
+}
+
+// TestOpenAPIOperationIDs: every operation has a summary and an
+// operationId, unique and camelCase, so that a client generator names its
+// methods after them (and docs/api.md anchors them); its 4xx answers are
+// declared as problems (401 and 403 where a token is needed, 404 where the
+// path names a resource, 413 and 415 where it takes a body); servers are
+// set and every tag says what it groups.
+func TestOpenAPIOperationIDs(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	camel := regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	seen := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch {
+			case op.OperationID == "":
+				t.Errorf("%s has no operationId", where)
+			case !camel.MatchString(op.OperationID):
+				t.Errorf("%s: operationId %q is not camelCase", where, op.OperationID)
+			case seen[op.OperationID] != "":
+				t.Errorf("%s: operationId %q is %s's too", where, op.OperationID, seen[op.OperationID])
+			}
+			seen[op.OperationID] = where
+			if strings.TrimSpace(op.Summary) == "" {
+				t.Errorf("%s has no summary", where)
+			}
+			checkErrorAnswers(t, doc, where, path, op)
+		}
+	}
+	if len(doc.Servers) == 0 {
+		t.Error("the document sets no servers")
+	}
+	for _, tag := range doc.Tags {
+		if strings.TrimSpace(tag.Description) == "" {
+			t.Errorf("tag %q has no description", tag.Name)
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("the document has no operations")
+	}
+}
+
+// checkErrorAnswers wants the 4xx answers an operation can give declared,
+// each an application/problem+json Problem.
+func checkErrorAnswers(t *testing.T, doc *openapi3.T, where, path string, op *openapi3.Operation) {
+	t.Helper()
+	security := doc.Security
+	if op.Security != nil {
+		security = *op.Security
+	}
+	var want []int
+	if len(security) > 0 {
+		want = append(want, 401, 403)
+		if op.RequestBody != nil {
+			want = append(want, 413, 415)
+		}
+	}
+	if strings.Contains(path, "{") {
+		want = append(want, 404)
+	}
+	for _, code := range want {
+		if op.Responses.Status(code) == nil {
+			t.Errorf("%s does not declare its %d answer", where, code)
+		}
+	}
+	any4xx := false
+	for code, ref := range op.Responses.Map() {
+		if !strings.HasPrefix(code, "4") {
+			continue
+		}
+		any4xx = true
+		if ref.Value == nil || ref.Value.Content.Get("application/problem+json") == nil {
+			t.Errorf("%s: its %s answer is not an application/problem+json problem", where, code)
+		}
+	}
+	if !any4xx && path != "/healthz" {
+		t.Errorf("%s declares no 4xx answer", where)
 	}
 }

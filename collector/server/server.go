@@ -34,6 +34,9 @@ type Config struct {
 	VisitTimeout          time.Duration
 	AllowedOrigins        []string
 	BrowserWritable       []string
+	// IdentityAudience is the aud of signInTokens, checked at SignIn and
+	// made by the demo's signer (empty: identity.DefaultAudience).
+	IdentityAudience string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (live.Config.TrustedProxies).
 	TrustedProxies []netip.Prefix
@@ -154,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		VisitorData:           visitorData,
 		IdentitySecret:        cfg.IdentitySecret,
 		RequireVerifiedSignIn: cfg.RequireVerifiedSignIn,
+		IdentityAudience:      cfg.IdentityAudience,
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
@@ -201,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.api.HandleStream(s.feed, api.StreamOptions{})
 	}
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
+	s.api.HandleSubjectExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleOpenAPI()
 	if cfg.Webhooks != nil {
 		s.api.HandleWebhooks(cfg.Webhooks.Service())
@@ -412,7 +417,7 @@ func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
 	}{UserID: in.UserID}
 	if s.cfg.IdentitySecret != "" {
 		out.UserHash = identity.UserHash(s.cfg.IdentitySecret, in.UserID)
-		tok, err := identity.SignInToken(s.cfg.IdentitySecret, in.UserID, s.cfg.Now(), 5*time.Minute)
+		tok, err := identity.SignInToken(s.cfg.IdentitySecret, s.cfg.IdentityAudience, in.UserID, s.cfg.Now(), 5*time.Minute)
 		if err != nil {
 			writeProblem(w, http.StatusInternalServerError, "internal", "could not sign: "+err.Error())
 			return

@@ -92,7 +92,8 @@ type countNewKey struct {
 // countNewSQL counts n rows given as (eventId, visitId, correctedAt, name,
 // url) into what into says; the rows' eventIds are distinct. D1 binds
 // every number as a JavaScript number, which SQLite takes as REAL: the
-// CAST keeps the bucket arithmetic in integers.
+// CAST keeps the bucket arithmetic in integers. (It also tells PostgreSQL
+// the column's type, which it cannot infer from VALUES of parameters.)
 func (s *Store) countNewSQL(into byte, n int) string {
 	key := countNewKey{into, n}
 	if v, ok := s.countNewSQLs.Load(key); ok {
@@ -100,15 +101,15 @@ func (s *Store) countNewSQL(into byte, n int) string {
 	}
 	var b strings.Builder
 	rows := func() {
-		b.WriteString(`(SELECT column1 AS event_id, column2 AS visit_id, CAST(column3 AS INTEGER) AS corrected_at, column4 AS name, column5 AS url
+		b.WriteString(`(SELECT column1 AS event_id, column2 AS visit_id, column3 AS corrected_at, column4 AS name, column5 AS url
 			FROM (VALUES `)
 		for i := range n {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString("(?,?,?,?,?)")
+			b.WriteString("(?,?,CAST(? AS BIGINT),?,?)")
 		}
-		b.WriteString(`)) e`)
+		b.WriteString(`) AS r) e`)
 	}
 	const unstored = `NOT EXISTS (SELECT 1 FROM events s WHERE s.event_id = e.event_id)`
 	switch into {
@@ -122,14 +123,14 @@ func (s *Store) countNewSQL(into byte, n int) string {
 		rows()
 		b.WriteString(` LEFT JOIN visits v ON v.visit_id = e.visit_id, ` + statsLevels + ` l
 		WHERE ` + unstored + ` AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`)
+		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = stats_pages.n + excluded.n`)
 	default:
 		b.WriteString(`INSERT INTO stats_events (level, bucket, name, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*) FROM `)
 		rows()
 		b.WriteString(` LEFT JOIN visits v ON v.visit_id = e.visit_id, ` + statsLevels + ` l
 		WHERE ` + unstored + ` GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`)
+		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = stats_events.n + excluded.n`)
 	}
 	s.countNewSQLs.Store(key, b.String())
 	return b.String()

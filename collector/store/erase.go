@@ -16,12 +16,12 @@ import (
 // identity or visitor itself) last. The native store runs the sequence in
 // one transaction all the same.
 //
-// Erasure is physical where the database allows it (SPEC section 12): the
+// Erasure is physical where the database allows it (docs/security.md#erasure): the
 // native store zeroes deleted content (secure_delete, see package sqlite)
 // and, once an erasure has committed, runs the purge that WithPurge set,
 // which empties the WAL of the old copies of the erased rows. D1 offers
 // neither: Cloudflare keeps its own copies (Time Travel) for its retention
-// period, which the README states.
+// period, which docs/edge.md#erasure-is-not-physical-on-d1 states.
 
 // purgeTimeout bounds the purge after an erasure. It runs apart from the
 // request's context: a client that hangs up after the commit must not
@@ -58,7 +58,7 @@ func (s *Store) afterErasure(ctx context.Context) error {
 // statement walks indexes and holds the write lock briefly), and the visits
 // of the browsers it signed in from that no other identity is linked to.
 // The last rule keeps a shared computer's visits of another person. Only
-// what was proven is the identity's (SPEC section 12): a browser joins
+// what was proven is the identity's (docs/security.md#erasure): a browser joins
 // identity_visitors by a verified link alone, so an unproven claim takes
 // its own visit (whose events carry the claimed userId) but never the
 // claimant's browser or its other visits. Four arguments: the identity id
@@ -84,7 +84,7 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 		if !ok {
 			return collector.Errorf(collector.ENOTFOUND, "identity %s not found", id)
 		}
-		return run(ctx, q, identityErasure(id))
+		return run(ctx, q, s.identityErasure(id))
 	})
 	if err == nil {
 		err = s.afterErasure(ctx)
@@ -96,12 +96,12 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 }
 
 // identityErasure is DeleteIdentity's sequence of statements.
-func identityErasure(id string) []step {
+func (s *Store) identityErasure(id string) []step {
 	visits := []any{id, id, id, id}
 	return []step{
 		// The touches other identities copied from the erased visits (a
 		// shared browser), while the visits still say what they were.
-		{recomputeTouches(erasedVisits), visits},
+		{recomputeTouches(s.dialect.TouchJSON, erasedVisits), visits},
 		// Webhook deliveries of the erased events first: once the events
 		// are gone, nothing says which deliveries announced them.
 		{deleteEventDeliveries(`(` + erasedVisits + `)`), visits},
@@ -156,7 +156,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
 		if !ok {
 			return collector.Errorf(collector.ENOTFOUND, "visitor %s not found", id)
 		}
-		return run(ctx, q, visitorErasure(id))
+		return run(ctx, q, s.visitorErasure(id))
 	})
 	if err == nil {
 		err = s.afterErasure(ctx)
@@ -168,11 +168,11 @@ func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
 }
 
 // visitorErasure is DeleteVisitor's sequence of statements.
-func visitorErasure(id string) []step {
+func (s *Store) visitorErasure(id string) []step {
 	const visits = `SELECT visit_id FROM visits WHERE visitor_id = ?`
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
 	return []step{
-		{recomputeTouches(visits), []any{id}},
+		{recomputeTouches(s.dialect.TouchJSON, visits), []any{id}},
 		{deleteEventDeliveries(`(` + visits + `)`), []any{id}},
 		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},

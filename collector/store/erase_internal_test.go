@@ -6,12 +6,12 @@ import "context"
 // sequence outside any transaction, as D1 would before a crash, and
 // returns how many there are in all.
 func (s *Store) EraseIdentityPrefix(ctx context.Context, identityID string, n int) (int, error) {
-	steps := identityErasure(identityID)
+	steps := s.identityErasure(identityID)
 	return len(steps), run(ctx, s.db, steps[:min(n, len(steps))])
 }
 
 // EraseVisitorPrefix does the same for DeleteVisitor.
 func (s *Store) EraseVisitorPrefix(ctx context.Context, visitorID string, n int) (int, error) {
-	steps := visitorErasure(visitorID)
+	steps := s.visitorErasure(visitorID)
 	return len(steps), run(ctx, s.db, steps[:min(n, len(steps))])
 }

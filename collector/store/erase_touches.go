@@ -7,7 +7,7 @@ package store
 // remain, or cleared when none remains, in a statement that runs before
 // the visits are deleted (it reads them), in the same sequence.
 //
-// A touch is known to be a copy of a deleted visit by its text: touchJSON
+// A touch is known to be a copy of a deleted visit by its text: the touch JSON
 // wrote it from columns that a visit never changes afterwards, so the
 // same expression over the deleted visit gives the same text. Only an
 // identity proven on the deleted visit's browser can hold such a copy
@@ -24,14 +24,14 @@ package store
 // copied from the visits that gone selects (a SELECT of visit ids; its
 // arguments are the statement's). D1 runs it as one statement: a rerun
 // after a crash finds no copy left and changes nothing.
-func recomputeTouches(gone string) string {
+func recomputeTouches(touch, gone string) string {
 	return `WITH gone(visit_id) AS (` + gone + `),
-	copies(touch) AS (SELECT ` + touchJSON + ` FROM visits t WHERE t.visit_id IN (SELECT visit_id FROM gone))
+	copies(touch) AS (SELECT ` + touch + ` FROM visits t WHERE t.visit_id IN (SELECT visit_id FROM gone))
 	UPDATE identities SET
-		first_touch = CASE WHEN first_touch IN (SELECT touch FROM copies) THEN (SELECT ` + touchJSON + ` FROM visits t
+		first_touch = CASE WHEN first_touch IN (SELECT touch FROM copies) THEN (SELECT ` + touch + ` FROM visits t
 			WHERE t.visit_id = (` + remainingVisit(false) + ` ORDER BY r.started_at, r.visit_id LIMIT 1))
 			ELSE first_touch END,
-		last_touch = CASE WHEN last_touch IN (SELECT touch FROM copies) THEN (SELECT ` + touchJSON + ` FROM visits t
+		last_touch = CASE WHEN last_touch IN (SELECT touch FROM copies) THEN (SELECT ` + touch + ` FROM visits t
 			WHERE t.visit_id = (` + remainingVisit(true) + ` ORDER BY r.started_at DESC, r.visit_id DESC LIMIT 1))
 			ELSE last_touch END
 	WHERE identity_id IN (SELECT iv.identity_id FROM identity_visitors iv

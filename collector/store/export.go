@@ -7,7 +7,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// Bulk export (SPEC section 9): keyset pagination inside the store, so
+// Bulk export (docs/integrations.md#export): keyset pagination inside the store, so
 // that an export of any size holds one page in memory and no read
 // transaction stays open while the caller writes to a slow client.
 

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Queries of first-party cookies and the cross-domain handoff (SPEC
-// section 7). Each is one statement, as D1 wants.
+// Queries of first-party cookies and the cross-domain handoff
+// (docs/identity.md). Each is one statement, as D1 wants.
 
 // RedeemHandoff records a handoff token's id and reports whether it was
 // new: a token is accepted once. It first deletes the ids whose tokens

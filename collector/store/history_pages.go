@@ -7,7 +7,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// Page lists and the url filters (SPEC section 10's history additions).
+// Page lists and the url filters (docs/api.md#filters-on-pages-and-events).
 //
 // None of them adds an index. Pages are listed under a visit or an
 // identity, so the pages_visit index finds them and the url and title

@@ -33,7 +33,7 @@ type VisitState struct {
 	KeyHash string
 	// Bot is the visit's bot flag (enrichment), for the stats rollups.
 	Bot bool
-	// Cookieless visits are counted without ids (SPEC section 8).
+	// Cookieless visits are counted without ids (docs/identity.md#cookieless-visits).
 	Cookieless bool
 }
 
@@ -46,8 +46,8 @@ type VisitOrigin struct {
 	Insight   VisitInsight
 }
 
-// VisitInsight is what enrichment learned about a new visit (SPEC section
-// 8). UTM and ClickIDs are JSON objects; the three UTM fields that stats
+// VisitInsight is what enrichment learned about a new visit
+// (docs/stats.md#what-the-collector-learns-about-a-visit). UTM and ClickIDs are JSON objects; the three UTM fields that stats
 // break down by are also kept on their own.
 type VisitInsight struct {
 	Browser, BrowserVersion, OS, DeviceType string
@@ -148,8 +148,8 @@ func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*Visi
 // starts in the visit's state.
 func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o VisitOrigin) error {
 	if _, err := q.ExecContext(ctx, `INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at, key_hash) VALUES (?, ?, ?, ?)
-		ON CONFLICT (visitor_id) DO UPDATE SET last_seen_at = max(last_seen_at, excluded.last_seen_at),
-			key_hash = coalesce(key_hash, excluded.key_hash)`,
+		ON CONFLICT (visitor_id) DO UPDATE SET last_seen_at = max(visitors.last_seen_at, excluded.last_seen_at),
+			key_hash = coalesce(visitors.key_hash, excluded.key_hash)`,
 		v.VisitorID, v.StartedAt, v.StartedAt, nullIfEmpty(v.KeyHash)); err != nil {
 		return fmt.Errorf("create visitor %s: %w", v.VisitorID, err)
 	}
@@ -217,8 +217,8 @@ func (s *Store) UpsertIdentity(ctx context.Context, q Querier, newID, userID, at
 	var id string
 	err := q.QueryRowContext(ctx, `INSERT INTO identities (identity_id, user_id, attributes, first_seen_at, last_seen_at)
 		SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM identity_aliases WHERE user_id = ?)
-		ON CONFLICT (user_id) DO UPDATE SET attributes = json_patch(attributes, excluded.attributes),
-			last_seen_at = max(last_seen_at, excluded.last_seen_at)
+		ON CONFLICT (user_id) DO UPDATE SET attributes = json_patch(identities.attributes, excluded.attributes),
+			last_seen_at = max(identities.last_seen_at, excluded.last_seen_at)
 		RETURNING identity_id`, newID, userID, attrs, at, at, userID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = q.QueryRowContext(ctx, `UPDATE identities SET attributes = json_patch(attributes, ?),
@@ -244,13 +244,13 @@ func (s *Store) UpsertIdentity(ctx context.Context, q Querier, newID, userID, at
 // the link is verified, that it used the visitor's browser. A verified link
 // wins over an unverified one. An unverified claim links the visit alone:
 // the browser becomes the identity's (its erasure, its visitor list) only
-// by a proof (SPEC section 12).
+// by a proof (docs/security.md#proof).
 func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, identityID, how string, verified bool, at int64) error {
 	if _, err := q.ExecContext(ctx, `INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (visit_id, identity_id) DO UPDATE SET
-			how = CASE WHEN excluded.how = 'authenticated' THEN excluded.how ELSE how END,
-			verified = max(verified, excluded.verified)`,
+			how = CASE WHEN excluded.how = 'authenticated' THEN excluded.how ELSE visit_identities.how END,
+			verified = max(visit_identities.verified, excluded.verified)`,
 		v.VisitID, identityID, how, boolInt(verified), at); err != nil {
 		return fmt.Errorf("link identity %s to visit %s: %w", identityID, v.VisitID, err)
 	}
@@ -264,14 +264,20 @@ func (s *Store) LinkIdentity(ctx context.Context, q Querier, v *VisitState, iden
 	// Attribution: the first touch is the earliest visit of the first
 	// browser proven to be the identity (its anonymous visits are
 	// stitched), the last touch this visit.
-	if _, err := q.ExecContext(ctx, `UPDATE identities SET
-		first_touch = coalesce(first_touch, (SELECT `+touchJSON+` FROM visits t
-			WHERE t.visitor_id = ? ORDER BY t.started_at, t.visit_id LIMIT 1)),
-		last_touch = (SELECT `+touchJSON+` FROM visits t WHERE t.visit_id = ?)
-		WHERE identity_id = ?`, v.VisitorID, v.VisitID, identityID); err != nil {
+	if _, err := q.ExecContext(ctx, s.linkTouchesSQL, v.VisitorID, v.VisitID, identityID); err != nil {
 		return fmt.Errorf("touches of identity %s: %w", identityID, err)
 	}
 	return nil
+}
+
+// linkTouchesSQL sets an identity's touches; touch is the dialect's
+// TouchJSON.
+func linkTouchesSQL(touch string) string {
+	return `UPDATE identities SET
+		first_touch = coalesce(first_touch, (SELECT ` + touch + ` FROM visits t
+			WHERE t.visitor_id = ? ORDER BY t.started_at, t.visit_id LIMIT 1)),
+		last_touch = (SELECT ` + touch + ` FROM visits t WHERE t.visit_id = ?)
+		WHERE identity_id = ?`
 }
 
 // touchJSON is a visit t as an identity's touch: {at, landingUrl,
@@ -354,7 +360,7 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 }
 
 // UpsertPage records a page entry or exit. A page belongs to the visit
-// that first used its pageId (SPEC section 12): when another visit owns
+// that first used its pageId (docs/protocol.md#what-the-collector-accepts): when another visit owns
 // it, nothing changes and UpsertPage reports false. The check is the
 // upsert's own WHERE, so that one statement decides on D1 too.
 func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) (bool, error) {
@@ -549,6 +555,9 @@ func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, o
 	}
 	args := []any{after, upTo}
 	cond := `e.rowid > ? AND e.rowid <= ?`
+	if _, inTx := q.(*sql.Tx); inTx && s.dialect.OwnEvents != "" {
+		cond += ` AND ` + s.dialect.OwnEvents
+	}
 	if only != nil {
 		ids, err := json.Marshal(only)
 		if err != nil {
@@ -561,14 +570,14 @@ func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, o
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
 		WHERE `+cond+` GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = n + excluded.n`, args...); err != nil {
+		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = stats_events.n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
 		WHERE `+cond+` AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
-		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = n + excluded.n`, args...); err != nil {
+		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = stats_pages.n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count page views: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `UPDATE visits SET event_count = event_count + c.n
@@ -606,7 +615,7 @@ func (s *Store) AddStats(ctx context.Context, q Querier, pages bool, counts map[
 		}
 		query := `INSERT INTO ` + table + ` (level, bucket, ` + col + `, bot, n) VALUES (?, ?, ?, ?, ?)` +
 			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) +
-			` ON CONFLICT (level, bucket, ` + col + `, bot) DO UPDATE SET n = n + excluded.n`
+			` ON CONFLICT (level, bucket, ` + col + `, bot) DO UPDATE SET n = ` + table + `.n + excluded.n`
 		if _, err := s.execHot(ctx, q, query, args...); err != nil {
 			return fmt.Errorf("add to %s: %w", table, err)
 		}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Browser keys and recognition-token revocations (SPEC section 12). Each
+// Browser keys and recognition-token revocations (docs/security.md). Each
 // method is one statement, as D1 wants.
 
 // VisitorKeyHash returns the stored hash of the visitor's key: found is

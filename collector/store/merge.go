@@ -159,14 +159,15 @@ func (m *Merger) run(ctx context.Context, rec *collector.IdentityMerge, record b
 			step{`INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at)
 				SELECT visit_id, ?, how, verified, linked_at FROM visit_identities WHERE identity_id = ?
 				ON CONFLICT (visit_id, identity_id) DO UPDATE SET
-					how = CASE WHEN 'authenticated' IN (how, excluded.how) THEN 'authenticated'
-						WHEN 'recognized' IN (how, excluded.how) THEN 'recognized' ELSE how END,
-					verified = max(verified, excluded.verified), linked_at = min(linked_at, excluded.linked_at)`,
+					how = CASE WHEN 'authenticated' IN (visit_identities.how, excluded.how) THEN 'authenticated'
+						WHEN 'recognized' IN (visit_identities.how, excluded.how) THEN 'recognized' ELSE visit_identities.how END,
+					verified = max(visit_identities.verified, excluded.verified),
+					linked_at = min(visit_identities.linked_at, excluded.linked_at)`,
 				[]any{into, from}},
 			step{`DELETE FROM visit_identities WHERE identity_id = ?`, []any{from}},
 			step{`INSERT INTO identity_visitors (identity_id, visitor_id, linked_at)
 				SELECT ?, visitor_id, linked_at FROM identity_visitors WHERE identity_id = ?
-				ON CONFLICT (identity_id, visitor_id) DO UPDATE SET linked_at = min(linked_at, excluded.linked_at)`,
+				ON CONFLICT (identity_id, visitor_id) DO UPDATE SET linked_at = min(identity_visitors.linked_at, excluded.linked_at)`,
 				[]any{into, from}},
 			step{`DELETE FROM identity_visitors WHERE identity_id = ?`, []any{from}},
 		)
@@ -293,9 +294,9 @@ func (m *Merger) mergedData(ctx context.Context, q Querier, into, from string) (
 // count returns what merging from would move.
 func (m *Merger) count(ctx context.Context, q Querier, from string) (collector.MergeCounts, error) {
 	var c collector.MergeCounts
-	scope := `SELECT visit_id FROM (` + identityVisitIDs + `)`
+	scope := `SELECT visit_id FROM (` + identityVisitIDs + `) AS scope`
 	err := q.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM (`+identityVisitIDs+`)),
+		(SELECT count(*) FROM (`+identityVisitIDs+`) AS scope),
 		(SELECT count(*) FROM sessions WHERE identity_id = ? AND visit_id IN (`+scope+`)),
 		(SELECT count(*) FROM events WHERE identity_id = ? AND visit_id IN (`+scope+`)),
 		(SELECT count(*) FROM visit_identities WHERE identity_id = ?),

@@ -276,12 +276,12 @@ func TestMergeCrashHalfway(t *testing.T) {
 				r := newMergeRig(t, opts...)
 				before := r.dump(t)
 				total := storetest.Count(t, r.s, "events", "identity_id IN (?, ?)", r.Alice, r.Bob)
-				storetest.Exec(t, r.s, `CREATE TRIGGER crash `+point+` BEGIN SELECT RAISE(ABORT, 'crash'); END`)
+				dropCrash := storetest.Crash(t, r.s, "crash", point)
 				_, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{TokenID: "tok"})
 				if err == nil || !strings.Contains(err.Error(), "crash") {
 					t.Fatalf("merge with a crash: %v", err)
 				}
-				storetest.Exec(t, r.s, `DROP TRIGGER crash`)
+				dropCrash()
 				if !d1 {
 					if got := r.dump(t); got != before {
 						t.Fatalf("a failed merge on SQLite left changes:\n%s\nwas:\n%s", got, before)

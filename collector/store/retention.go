@@ -49,7 +49,7 @@ func (s *Store) PurgeVisits(ctx context.Context, q Querier, cutoff time.Time, li
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
 	// The touches identities copied from these visits, while the visits
 	// still say what they were (erase_touches.go).
-	if _, err := q.ExecContext(ctx, recomputeTouches(`SELECT visit_id FROM visits WHERE visit_id IN `+in), ids...); err != nil {
+	if _, err := q.ExecContext(ctx, recomputeTouches(s.dialect.TouchJSON, `SELECT visit_id FROM visits WHERE visit_id IN `+in), ids...); err != nil {
 		return nil, fmt.Errorf("purge visits: touches: %w", err)
 	}
 	// The deliveries first: once the events are gone nothing names them.

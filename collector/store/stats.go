@@ -12,7 +12,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 )
 
-// The stats API (SPEC section 8), fast by design: visit figures read the
+// The stats API (docs/stats.md), fast by design: visit figures read the
 // visits that started in the period through the visits_started index
 // (one row a visit, never the events), and pageviews and events read the
 // rollups stats_events and stats_pages that ingest keeps per minute, hour

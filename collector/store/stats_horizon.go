@@ -88,23 +88,6 @@ func (s *Store) TrimStats(ctx context.Context, q Querier, now time.Time, limit i
 	return total, nil
 }
 
-// levelsFor returns the rollup levels a period may use from from on, at
-// most maxLevel: minutes only within the minute reach, hours only within
-// the hour reach.
-func (r reach) levelsFor(from, maxLevel int64) []int64 {
-	var out []int64
-	for _, l := range []int64{levelDay, levelHour, levelMinute} {
-		switch {
-		case l > maxLevel:
-		case l == levelMinute && from < r.minute:
-		case l == levelHour && from < r.hour:
-		default:
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // horizonError is the problem of a series finer than its level still
 // holds: a minute series that starts before the minute reach, an hour
 // series before the hour reach.

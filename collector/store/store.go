@@ -59,6 +59,10 @@ type Store struct {
 	countNewSQLs sync.Map // countNewKey -> string
 
 	engine Engine // nil on D1
+
+	dialect Dialect
+	// linkTouchesSQL is LinkIdentity's statement in the dialect.
+	linkTouchesSQL string
 }
 
 // Option configures a Store.
@@ -77,10 +81,11 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a Store on db. It does not migrate; call Migrate.
 func New(db *sql.DB, opts ...Option) *Store {
-	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}, dialect: sqliteDialect}
 	for _, o := range opts {
 		o(s)
 	}
+	s.linkTouchesSQL = linkTouchesSQL(s.dialect.TouchJSON)
 	return s
 }
 
@@ -142,6 +147,9 @@ func (s *Store) Now() time.Time { return s.now() }
 // Migrate applies the embedded migrations that have not been applied yet,
 // each recorded in schema_migrations.
 func (s *Store) Migrate(ctx context.Context) error {
+	if s.dialect.Migrate != nil {
+		return s.dialect.Migrate(ctx, s.db, s.now)
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -1,5 +1,5 @@
-// Package webhook delivers signed webhooks (SPEC section 9, the Standard
-// Webhooks format) from an outbox in the database.
+// Package webhook delivers signed webhooks (docs/integrations.md#webhooks,
+// the Standard Webhooks format) from an outbox in the database.
 //
 // The Outbox writes one delivery row per subscribed webhook in the same
 // commit as the change it announces (ingest's transaction for events, the

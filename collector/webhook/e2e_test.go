@@ -75,13 +75,29 @@ func TestCollectorDeliversWebhooks(t *testing.T) {
 	}
 }
 
-// Without --webhook-allow-private, a target on loopback is refused when
-// it is registered.
+// Without --webhook-allow-private, a target on loopback, or in any other
+// special-purpose block however it is spelled, is refused when it is
+// registered, with a problem that names the block.
 func TestCollectorRefusesPrivateTargets(t *testing.T) {
 	c := collectortest.Start(t)
-	status, b := c.Do("POST", "/v1/webhooks", map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"SignIn"}})
-	if status != http.StatusBadRequest || !strings.Contains(string(b), "--webhook-allow-private") {
-		t.Errorf("register loopback: %d %s", status, b)
+	for url, block := range map[string]string{
+		"http://127.0.0.1:9/hook":         "127.0.0.0/8",
+		"http://[::127.0.0.1]:9/hook":     "::/96",
+		"http://[fec0::1]/hook":           "fec0::/10",
+		"http://[64:ff9b::a9fe:a9fe]/":    "169.254.0.0/16",
+		"http://[2002:a00:1::1]/hook":     "10.0.0.0/8",
+		"https://192.0.0.170/hook":        "192.0.0.170/32",
+		"https://[100::1]/hook":           "100::/64",
+		"https://[2001:2::1]/hook":        "2001:2::/48",
+		"https://[5f00::1]/hook":          "5f00::/16",
+		"http://198.18.0.1/hook":          "198.18.0.0/15",
+		"http://[::ffff:169.254.1.1]/x":   "169.254.0.0/16",
+		"http://[fe80::1%25eth0]:8080/hk": "fe80::/10",
+	} {
+		status, b := c.Do("POST", "/v1/webhooks", map[string]any{"url": url, "events": []string{"SignIn"}})
+		if status != http.StatusBadRequest || !strings.Contains(string(b), "--webhook-allow-private") || !strings.Contains(string(b), "("+block+",") {
+			t.Errorf("register %s: %d %s, want 400 naming %s", url, status, b, block)
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func (nopObserver) WebhookAttemptFailed() {}
 func (nopObserver) WebhookFailed()        {}
 
 // schedule is DefaultBackoff's table: the first three retries 5 s, 15 s
-// and 40 s after the first attempt (within a minute, SPEC section 9),
+// and 40 s after the first attempt (within a minute, docs/integrations.md#webhooks),
 // then waits growing about threefold up to 8 h.
 var schedule = []time.Duration{5 * time.Second, 10 * time.Second, 25 * time.Second,
 	2 * time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,

@@ -107,7 +107,7 @@ func (e *env) collect(c *ingest.Client, events ...protocol.Event) []string {
 		e.t.Fatalf("rejected: %+v", res.Ack.Rejected)
 	}
 	// The next batch continues the visit as a browser would: with the key
-	// the collector issued beside the visitorId (SPEC section 12).
+	// the collector issued beside the visitorId (docs/security.md#browser-key).
 	c.VisitorID, c.VisitID = res.Visit.VisitorID, res.Visit.VisitID
 	if res.Visit.VisitorKey != "" {
 		c.VisitorKey = res.Visit.VisitorKey
@@ -154,7 +154,7 @@ func TestDeliversSubscribedEvents(t *testing.T) {
 	}
 	e.collect(c, events...)
 	// Another visit reuses the stored eventId on a page of its own (a
-	// pageId belongs to one visit, SPEC section 12).
+	// pageId belongs to one visit, docs/protocol.md#what-the-collector-accepts).
 	stray := events[2]
 	stray.PageID = collectortest.NewID()
 	other := &ingest.Client{}

@@ -1,6 +1,6 @@
 package protocol
 
-// First-party cookies and the cross-domain handoff (SPEC section 7).
+// First-party cookies and the cross-domain handoff (docs/identity.md).
 
 // Values of Welcome.Cookies and CollectResponse.Cookies, and (CookiesAuto,
 // CookiesServer) of the tracker's cookies setting, which it sends in

@@ -1,6 +1,6 @@
 package protocol
 
-// Limits of SPEC section 3. An event that breaks a per-event limit is
+// Limits of the wire protocol (docs/protocol.md#limits). An event that breaks a per-event limit is
 // rejected alone in the ack; a frame that breaks a frame limit is refused
 // whole.
 const (
@@ -17,5 +17,5 @@ const (
 )
 
 // MaxNotificationDataBytes bounds the data of one notification, as JSON
-// (SPEC section 10).
+// (docs/integrations.md#notifications).
 const MaxNotificationDataBytes = 16 << 10

@@ -26,10 +26,10 @@ type Hello struct {
 	URL      string `json:"url,omitempty"`
 	Referrer string `json:"referrer,omitempty"`
 	// Handoff is a handoff token the page found in its address (_vt_x):
-	// the collector adopts the other site's visitor (SPEC section 7).
+	// the collector adopts the other site's visitor (docs/identity.md#cross-domain-handoff).
 	Handoff string `json:"handoff,omitempty"`
-	// Cookieless is a browser without consent to keep ids (SPEC section
-	// 8): it sends no ids, and its visit is counted for the day only.
+	// Cookieless is a browser without consent to keep ids
+	// (docs/identity.md#cookieless-visits): it sends no ids, and its visit is counted for the day only.
 	Cookieless bool `json:"cookieless,omitempty"`
 }
 

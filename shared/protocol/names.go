@@ -18,7 +18,7 @@ const (
 	TypeVisitorData = "visitorData"
 	TypeError       = "error"
 	// TypeNotification carries a backend's notification to the visit's
-	// open pages (SPEC section 10); it is not stored.
+	// open pages (docs/integrations.md#notifications); it is not stored.
 	TypeNotification = "notification"
 )
 

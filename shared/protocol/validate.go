@@ -39,7 +39,7 @@ func IsULID(s string) bool {
 }
 
 // UpperULID returns the canonical, upper-case form of s, which IsULID
-// accepted. Ids are stored in upper case only (SPEC section 12): the same
+// accepted. Ids are stored in upper case only (docs/security.md#ids): the same
 // id sent in two cases must name one thing that the REST API can read and
 // erase. It allocates only when s has a lower-case letter.
 func UpperULID(s string) string {

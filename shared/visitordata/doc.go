@@ -4,7 +4,7 @@
 // merge patch changes one namespace, and how a visitor's document merges
 // into an identity's at SignIn.
 //
-// The rules (SPEC sections 1, 3 and 4):
+// The rules (docs/visitor-data.md#namespaces-and-limits):
 //
 //   - A document is a JSON object whose keys are namespaces. Each namespace
 //     is owned by one system (a CRM, a signature service, the browser).
@@ -12,8 +12,8 @@
 //   - A document has at most 32 namespaces, is at most 64 KiB as stored
 //     (compact JSON), and nests at most 16 levels deep (protocol.MaxDepth,
 //     the same bound as events: the document travels to browsers).
-//   - Every namespace's value is a JSON object. The SPEC asks for "only JSON
-//     objects at the top level"; we read that as: the document is an object
+//   - Every namespace's value is a JSON object. The contract asks for "only
+//     JSON objects at the top level"; we read that as: the document is an object
 //     and so is each namespace. It makes an RFC 7396 merge patch of one
 //     namespace mean what its owner expects (keys merge, null removes a key),
 //     and it leaves room in every namespace for fields added later. A

@@ -45,6 +45,7 @@ type Agent struct {
 	identityID, state string
 	verified          bool
 	token             string // the _vt_uid recognition token
+	epoch             string // the identity epoch this tab last saw (tabs.go)
 	key               string // the _vt_key browser key proving visitorID
 	tokenSent         bool   // the current conversation presented token
 
@@ -255,6 +256,7 @@ func (a *Agent) start() {
 	if a.consent != -1 {
 		a.token = jar[cookie.User]
 	}
+	a.epoch = a.env.Load(epochKey)
 	newVisit := true
 	if id, last, ok := cookie.ParseVisit(jar[cookie.Visit]); ok && protocol.IsULID(id) &&
 		cookie.Continues(last, now, a.cfg.VisitTimeoutMS) && a.consent != -1 {
@@ -299,7 +301,7 @@ func (a *Agent) emitPageEntered(r Reply) {
 }
 
 // countCookieless reports a page view while the visitor has not consented
-// (SPEC section 8): with no ids, cookie or storage, and nothing kept, so
+// (docs/identity.md#cookieless-visits): with no ids, cookie or storage, and nothing kept, so
 // that the visit is counted for the day and cannot be followed. The
 // collector derives the visitor; the events that wait for consent are
 // sent apart, in the visit that consent starts. The report has a pageId
@@ -556,7 +558,7 @@ func (a *Agent) PageShow() {
 // recognize the visit with it. The token is presented even with
 // autoRecognize off: a visit that is verified (a SignIn on an earlier page)
 // continues only for a browser that proves its identity with the token
-// (docs/security.md, "The browser key"); recognize false keeps an
+// (docs/security.md#browser-key); recognize false keeps an
 // anonymous visit anonymous.
 func (a *Agent) recognition() (string, bool) {
 	return a.token, a.cfg.AutoRecognize

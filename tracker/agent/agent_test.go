@@ -620,7 +620,7 @@ func TestRateLimitCloseKeepsBackingOff(t *testing.T) {
 // browser a new visitor, and deleted with the other cookies on refusal.
 func TestBrowserKey(t *testing.T) {
 	e := newEnv(t)
-	a := start(t, e, ConfigPatch{})
+	start(t, e, ConfigPatch{})
 	hello := welcome(t, e, protocol.Welcome{VisitorKey: "key-one-0123456789abcdef"})
 	if hello.VisitorKey != "" {
 		t.Fatalf("first hello presented key %q", hello.VisitorKey)
@@ -640,7 +640,7 @@ func TestBrowserKey(t *testing.T) {
 	ack(e.lastSocket(), sentEvents(t, e.lastSocket()))
 
 	// The next page presents it, in hello and in its beacon.
-	a = start(t, e, ConfigPatch{})
+	a := start(t, e, ConfigPatch{})
 	hello = welcome(t, e, protocol.Welcome{})
 	if hello.VisitorKey != "key-one-0123456789abcdef" {
 		t.Fatalf("next page's hello presented %q", hello.VisitorKey)

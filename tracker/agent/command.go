@@ -56,7 +56,7 @@ const (
 	TransportHTTP      = "http"
 )
 
-// Config is the tracker's configuration (SPEC section 2).
+// Config is the tracker's configuration (docs/tracker.md#configuration).
 type Config struct {
 	_              noEq
 	Collector      string // base URL, e.g. https://collector.example.com

@@ -6,7 +6,7 @@ import (
 	"github.com/visitrack/visitrack/tracker/wire"
 )
 
-// Cookie modes of Config.Cookies (SPEC section 7): who keeps _vt_vid,
+// Cookie modes of Config.Cookies (docs/identity.md#cookies-kept-by-the-collector): who keeps _vt_vid,
 // _vt_key and _vt_uid.
 //
 // The tracker carries no public-suffix list (it would cost the download
@@ -72,13 +72,17 @@ func (a *Agent) setServerCookies(on bool) {
 // settled (its frames cannot set cookies): the visitor, its key when
 // new, and the token, or none (SignOut). The body is a collect body
 // without events, of which /v1/cookies reads the fields it knows.
-func (a *Agent) postCookies(rec *string, key string) {
+func (a *Agent) postCookies(rec *string, key string, then func()) {
 	tok := ""
 	if rec != nil {
 		tok = *rec
 	}
 	a.env.Post(a.cfg.Collector+"/v1/cookies", wire.Collect(a.visitorID, key, "", tok, true, 0, "", nil, "", a.cfg.CookieDomain, ""),
-		func(*protocol.CollectResponse, error) {})
+		func(_ *protocol.CollectResponse, err error) {
+			if err == nil && then != nil {
+				then()
+			}
+		})
 }
 
 // forget tells the collector that the visitor refused consent: it

@@ -108,7 +108,7 @@ func (a *Agent) onMessage(m *Message) {
 		a.onAck(&m.Ack)
 	case protocol.TypeIdentity:
 		if a.srv {
-			a.postCookies(m.Identity.Recognition, "")
+			a.postCookies(m.Identity.Recognition, "", a.identityShifted)
 		}
 		a.onIdentity(&m.Identity, a.tokenSent)
 	case protocol.TypeVisitorData:
@@ -129,7 +129,7 @@ func (a *Agent) onWelcome(w *protocol.Welcome) {
 	a.applyRecognition(w.Recognition, a.tokenSent)
 	a.handoff = ""
 	if w.Cookies == protocol.CookiesSync {
-		a.postCookies(w.Recognition, w.VisitorKey)
+		a.postCookies(w.Recognition, w.VisitorKey, nil)
 	}
 	a.applyVisitorData(w.VisitorData)
 	a.welcomed, a.useHTTP = true, false
@@ -176,10 +176,15 @@ func (a *Agent) setIdentity(state string, identityID *string, verified bool) {
 }
 
 func (a *Agent) onIdentity(id *protocol.Identity, presented bool) {
+	before, token := a.state+a.identityID, a.token
+	wasVerified := a.verified
 	a.setIdentity(id.State, id.IdentityID, id.Verified)
 	// An identity change always carries the token to keep: null after
 	// SignOut, or for a claim, means no token.
 	a.applyRecognition(id.Recognition, presented || a.token != "")
+	if !a.srv && (before != a.state+a.identityID || wasVerified != a.verified || token != a.token) {
+		a.identityShifted() // first-party mode: once the cookie is set (onMessage)
+	}
 	a.resolveIdentityWaiters()
 }
 
@@ -315,7 +320,7 @@ func (a *Agent) scheduleFlush() {
 // transport while it is down, or HTTP only) by POST /v1/collect. Events of
 // an earlier visit always go by HTTP, which names their visit.
 func (a *Agent) flush() {
-	if !a.active {
+	if !a.active || a.followTabs() {
 		return
 	}
 	if a.flushing != nil {

@@ -5,7 +5,7 @@ import (
 	"github.com/visitrack/visitrack/tracker/wire"
 )
 
-// The cross-domain handoff (SPEC section 7). ['decorate', url, callback]
+// The cross-domain handoff (docs/identity.md#cross-domain-handoff). ['decorate', url, callback]
 // calls back with url carrying a fresh handoff token as _vt_x; the
 // loader's link listener uses it for links to the linkDomains. The agent
 // only fetches the token: it resolves OpDecorate with the token (a

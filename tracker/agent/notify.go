@@ -4,7 +4,7 @@ import "github.com/visitrack/visitrack/shared/protocol"
 
 // OpNotifications (command.go) subscribes Command.Listener to the
 // collector's notifications: _gt.push(['subscribe', 'notification',
-// callback]) and visitrack.onNotification(callback) (SPEC section 10).
+// callback]) and visitrack.onNotification(callback) (docs/integrations.md#notifications).
 
 // NotificationListener hears of every notification a backend sends to
 // this page's visit. Notifications are not stored: only pages open with a

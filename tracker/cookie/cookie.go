@@ -1,12 +1,12 @@
 // Package cookie reads and writes the tracker's first-party cookies through
-// the document.cookie string, and holds the visit rule of SPEC section 2:
+// the document.cookie string, and holds the visit rule of docs/tracker.md#cookies:
 // _vt_visit is "visitId.lastActivityUnixSeconds" and a visit goes on while
 // its last activity is younger than the visit timeout.
 package cookie
 
 import "github.com/visitrack/visitrack/tracker/wire"
 
-// Cookie names (SPEC section 2).
+// Cookie names (docs/tracker.md#cookies).
 const (
 	Visitor = "_vt_vid"   // visitorId, 2 years
 	Key     = "_vt_key"   // the browser key proving the visitorId, as long

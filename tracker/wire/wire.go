@@ -1,4 +1,4 @@
-// Package wire writes the tracker's outgoing frames (SPEC section 3) as JSON
+// Package wire writes the tracker's outgoing frames (docs/protocol.md) as JSON
 // text without encoding/json, which would add about 200 KB (brotli) to the
 // WebAssembly tracker. Field names come from the shared protocol types; the
 // tests decode every frame with encoding/json into those types.

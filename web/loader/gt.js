@@ -38,7 +38,7 @@
     onChange: function (cb) { q.push(['visitorData', 'subscribe', cb]); }
   };
 
-  // Cross-domain handoff (SPEC section 7). A token brought from another
+  // Cross-domain handoff (docs/identity.md#cross-domain-handoff). A token brought from another
   // site as _vt_x leaves the address bar at once (it is single-use, and
   // must not reach the page's URL in history, logs or referrers); the
   // tracker presents it in hello.

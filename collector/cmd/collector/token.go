@@ -16,21 +16,23 @@ import (
 )
 
 const tokenUsage = `usage:
-  collector token create [--data-dir DIR] --scope SCOPE [--scope SCOPE…]
-  collector token list   [--data-dir DIR] [--json]
-  collector token revoke [--data-dir DIR] ID
+  collector token create [--data-dir DIR | --database URL] --scope SCOPE [--scope SCOPE…]
+  collector token list   [--data-dir DIR | --database URL] [--json]
+  collector token revoke [--data-dir DIR | --database URL] ID
 
 create prints the new token, and nothing else, on standard output; it
 cannot be shown again. Scopes: history:read, history:delete,
 visitordata:read, visitordata:write:<namespace>, visitordata:write:*,
-metadata:read, metadata:write, notify:write, admin. --data-dir defaults to
-$VISITRACK_DATA_DIR, else ./data.
+metadata:read, metadata:write, stats:read, notify:write, metrics:read,
+admin. --data-dir defaults to $VISITRACK_DATA_DIR, else ./data; --database
+(a postgres:// URL, for a collector that keeps its data in PostgreSQL) to
+$VISITRACK_DATABASE.
 `
 
 // runToken implements "collector token create|list|revoke" on the store
-// that openStore opens in the data directory.
+// that openStore opens: the database, else the data directory's.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer,
-	openStore func(dataDir string) (*store.Store, func() error, error)) error {
+	openStore func(ctx context.Context, database, dataDir string) (*store.Store, func() error, error)) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, tokenUsage)
 		return errors.New("token: a subcommand is required: create, list or revoke")
@@ -38,12 +40,14 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer,
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("collector token "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage, "\nFlags of token ", cmd, ":\n"); fs.PrintDefaults() }
 	dataDir := os.Getenv("VISITRACK_DATA_DIR")
 	if dataDir == "" {
 		dataDir = "./data"
 	}
 	fs.StringVar(&dataDir, "data-dir", dataDir, "the data directory (env VISITRACK_DATA_DIR)")
+	database := os.Getenv("VISITRACK_DATABASE")
+	fs.StringVar(&database, "database", database, "a postgres:// URL; empty for SQLite in --data-dir (env VISITRACK_DATABASE)")
 	var scopes scopeList
 	var asJSON bool
 	switch cmd {
@@ -75,7 +79,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return errors.New("token create: at least one --scope is required (for example --scope history:read)")
 	}
 
-	s, closeStore, err := openStore(dataDir)
+	s, closeStore, err := openStore(ctx, database, dataDir)
 	if err != nil {
 		return fmt.Errorf("token %s: %w", cmd, err)
 	}

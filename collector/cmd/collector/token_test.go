@@ -15,7 +15,7 @@ import (
 func tokenCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := runToken(context.Background(), args, &stdout, &stderr, daemon.OpenStore)
+	err := runToken(context.Background(), args, &stdout, &stderr, daemon.OpenDatabase)
 	return stdout.String(), stderr.String(), err
 }
 

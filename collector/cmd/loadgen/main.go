@@ -22,7 +22,8 @@
 //
 // With -soak (make soak) it instead runs one collector under paced load for
 // -soak-load, then idle for -soak-idle, reporting the WAL size, RSS and ack
-// p99 every 10 s, and fails when the WAL broke SPEC 9's bounds (soak.go).
+// p99 every 10 s, and fails when the WAL broke its bounds (soak.go;
+// docs/operations.md#the-write-ahead-log-stays-bounded).
 package main
 
 import (

@@ -24,7 +24,7 @@ import (
 type soakConfig struct {
 	visitors, perFrame, rate int
 	load, idle, every        time.Duration
-	// maxWALLoad and maxWALIdle are SPEC 9's bounds: the WAL during the
+	// maxWALLoad and maxWALIdle are the WAL's promised bounds: the WAL during the
 	// load, and at the end of the idle period.
 	maxWALLoad, maxWALIdle int64
 	// noReader leaves the REST reader out, to tell its cost on the ack

@@ -219,7 +219,8 @@ func (c *wconn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 	if b, ok := c.inner.(driver.ConnBeginTx); ok {
 		return b.BeginTx(ctx, opts)
 	}
-	return c.inner.Begin() //nolint:staticcheck // the inner driver's only way
+	//lint:ignore SA1019 Begin is the inner driver's only way when it lacks BeginTx
+	return c.inner.Begin()
 }
 
 // ExecContext holds the write inside a Unit, else runs it.

@@ -4,7 +4,7 @@
 // percentiles per batch size, and the edge's share of the native figure.
 // Local workerd is not Cloudflare's network: the figures compare builds,
 // they do not predict production. `make edge-bench` builds the worker and
-// runs it (SPEC section 11: 1-event batches, 16 clients).
+// runs it (1-event batches, 16 clients; docs/benchmarks.md#the-edge).
 package main
 
 import (
@@ -130,7 +130,7 @@ func run(dir string, duration time.Duration, concurrency int, batchList string, 
 			}
 		}
 		if native {
-			fmt.Printf("edge/native at batch %d: %.3f (SPEC section 11: at least 0.1)\n", n, rates["edge"]/rates["native"])
+			fmt.Printf("edge/native at batch %d: %.3f (the target: at least 0.1)\n", n, rates["edge"]/rates["native"])
 		}
 	}
 	// The ceiling of wrangler dev itself here: a request that reaches the

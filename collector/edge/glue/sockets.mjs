@@ -1,5 +1,5 @@
 // Sockets is the Durable Object that holds the edge's WebSockets
-// (collector/edge/ws.go; README "Edge build"). It is thin: it accepts each
+// (collector/edge/ws.go; docs/edge.md#websockets-through-a-durable-object). It is thin: it accepts each
 // socket with the hibernation API (state.acceptWebSocket) and hands every
 // frame to a Go instance of its own, the same app.wasm, whose hub applies
 // the native collector's rules and answers on the socket. The socket's

@@ -1,4 +1,4 @@
--- Browser keys (SPEC section 12): a visitor id is a name, not a key. The
+-- Browser keys (docs/security.md#browser-key): a visitor id is a name, not a key. The
 -- collector gives each visitor a random key at its first contact and keeps
 -- only its SHA-256 (hex); a request naming the visitor must present the
 -- key. NULL for visitors stored before keys existed: the next request that

@@ -1,4 +1,4 @@
--- Ids are ULIDs in upper case (SPEC section 12). Before ingest upper-cased
+-- Ids are ULIDs in upper case (docs/security.md#ids). Before ingest upper-cased
 -- them, a browser could store ids in lower case: the REST API, which
 -- upper-cases the ids it is given, could neither read nor erase those rows,
 -- and one eventId sent in two cases was stored twice. This upper-cases every

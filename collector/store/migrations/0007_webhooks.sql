@@ -1,4 +1,4 @@
--- Webhooks (SPEC section 9): targets, and the outbox of their deliveries.
+-- Webhooks (docs/integrations.md#webhooks): targets, and the outbox of their deliveries.
 -- A delivery row is written in the same commit as what it announces, so
 -- that nothing is announced that did not happen, and nothing that
 -- happened goes unannounced across a crash.

@@ -1,4 +1,4 @@
--- Handoff tokens already redeemed (SPEC section 7, "Cross-domain handoff"):
+-- Handoff tokens already redeemed (docs/identity.md#cross-domain-handoff):
 -- a token is accepted once. A row is needed only until its token expires
 -- (two minutes at most); RedeemHandoff deletes the expired ones.
 CREATE TABLE handoff_uses (

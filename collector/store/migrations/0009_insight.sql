@@ -1,4 +1,4 @@
--- Operator insight (SPEC section 8): what enrichment learns about a visit
+-- Operator insight (docs/stats.md): what enrichment learns about a visit
 -- when it opens, the identification a visit reached, the touches that
 -- brought an identity, and a per-minute rollup of events for the stats API.
 -- Old rows keep the defaults: they were never classified.

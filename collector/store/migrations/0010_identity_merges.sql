@@ -1,4 +1,4 @@
--- Identity merges (SPEC section 10). An identity merged into another
+-- Identity merges (docs/identity.md#merging-two-identities). An identity merged into another
 -- leaves an alias, so that its userId resolves to the identity that took
 -- its history in (a later SignIn of the old userId lands there), and a
 -- record of the merge: pending while it runs, done when it finished. On D1,

@@ -39,8 +39,8 @@ const maxIdleConns = 8
 //
 // secure_delete is on for every connection: SQLite zeroes the bytes of
 // deleted rows, of cells an update moves, and of pages it frees, so that
-// an erased person's data does not linger in free space (SPEC section
-// 12). Old copies in the WAL go with Purge, after each erasure.
+// an erased person's data does not linger in free space
+// (docs/security.md#erasure). Old copies in the WAL go with Purge, after each erasure.
 func Open(path string) (*sql.DB, error) {
 	register.Do(func() {
 		sql.Register(driverName, &sqlite3.SQLiteDriver{

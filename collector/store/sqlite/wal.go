@@ -35,7 +35,8 @@ type WALConfig struct {
 	Logger *slog.Logger
 }
 
-// WAL keeps the write-ahead log of one database bounded (SPEC 9), and is
+// WAL keeps the write-ahead log of one database bounded
+// (docs/operations.md#the-write-ahead-log-stays-bounded), and is
 // the native store.Engine.
 //
 // A PASSIVE checkpoint copies frames back into the database without

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,4 +154,21 @@ func PutVisitorData(t testing.TB, s *store.Store, subject, data string, at time.
 func PutMetadata(t testing.TB, s *store.Store, visitID, data string, at time.Time) {
 	t.Helper()
 	Exec(t, s, `INSERT INTO visit_metadata (visit_id, version, data, updated_at) VALUES (?, 1, ?, ?)`, visitID, data, ms(at))
+}
+
+// Crash makes statements fail with "crash" at point, a trigger's timing
+// and target such as "BEFORE INSERT ON events", as a process that dies
+// there would stop; the returned function removes the trigger. SQLite
+// and PostgreSQL write triggers differently.
+func Crash(t testing.TB, s *store.Store, name, point string) func() {
+	t.Helper()
+	if s.Dialect().Name != "postgres" {
+		Exec(t, s, `CREATE TRIGGER `+name+` `+point+` BEGIN SELECT RAISE(ABORT, 'crash'); END`)
+		return func() { Exec(t, s, `DROP TRIGGER `+name) }
+	}
+	fields := strings.Fields(point)
+	table := fields[len(fields)-1]
+	Exec(t, s, `CREATE OR REPLACE FUNCTION `+name+`() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'crash'; END $$`)
+	Exec(t, s, `CREATE TRIGGER `+name+` `+point+` FOR EACH ROW EXECUTE FUNCTION `+name+`()`)
+	return func() { Exec(t, s, `DROP TRIGGER `+name+` ON `+table) }
 }

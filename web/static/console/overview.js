@@ -1,4 +1,4 @@
-// The console's overview (SPEC section 8): the summary of a period, a
+// The console's overview (docs/stats.md#the-operator-console): the summary of a period, a
 // chart of visits by the state they reached (uPlot, vendored), the top
 // pages, referrers, campaigns, browsers, devices and countries, and the
 // visits going on now, refreshed every 5 seconds. It reads GET

@@ -1,6 +1,6 @@
 // The demo's "backend" tab: plays the CRM, the signature system, the
 // browser and the campaign tracker of the Unblu visitor-data example, one
-// step at a time, against the collector's REST API (SPEC section 4). The
+// step at a time, against the collector's REST API (docs/api.md). The
 // visitor-data panel of demo.js shows each version as the tracker
 // receives it.
 (function () {

@@ -1,0 +1,38 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Dialect is what one SQL engine says differently from the SQL the store
+// is written in (SQLite's, which D1 runs too). The rest differs below the
+// store: package postgres rebinds the parameters and gives PostgreSQL the
+// few SQLite functions the statements call.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Migrate brings the schema up to date; nil applies the embedded
+	// SQLite migrations (Store.Migrate).
+	Migrate func(ctx context.Context, db *sql.DB, now func() time.Time) error
+	// TouchJSON is a visit t as an identity's touch, a JSON object in
+	// text: {at, landingUrl, referrer, referrerType, utm}.
+	TouchJSON string
+	// OwnEvents, when set, is a condition on events e that holds only
+	// for the rows the current transaction inserted. Where other
+	// transactions commit while one runs (PostgreSQL's READ COMMITTED),
+	// CountEvents' rowid range alone would also take rows other nodes
+	// inserted and counted; SQLite has a single writer. It applies to
+	// CountEvents run in a transaction, as ingest runs it.
+	OwnEvents string
+}
+
+// sqliteDialect is the store's own.
+var sqliteDialect = Dialect{Name: "sqlite", TouchJSON: touchJSON}
+
+// WithDialect runs the store on another engine's SQL.
+func WithDialect(d Dialect) Option { return func(s *Store) { s.dialect = d } }
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
