@@ -1,85 +1,86 @@
 package gctune
 
 import (
+	"os"
 	"runtime"
-	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
-	"time"
 )
 
-// TestPercent: the percentage leaves the headroom above a small live heap
-// and never goes below the default for a large one.
-func TestPercent(t *testing.T) {
-	for _, c := range []struct {
-		live, headroom uint64
-		want           int
-	}{
-		{9 << 20, 32 << 20, 356},   // the collector at rest: 32 MiB / 9 MiB, rounded up
-		{32 << 20, 32 << 20, 100},  // the floor and the default meet
-		{200 << 20, 32 << 20, 100}, // thousands of sockets: the default
-		{0, 32 << 20, 1 << 16},     // nothing live yet: capped
-		{1 << 20, 1 << 20, 100},
-	} {
-		if got := Percent(c.live, c.headroom); got != c.want {
-			t.Errorf("Percent(%d, %d) = %d, want %d", c.live, c.headroom, got, c.want)
-		}
+// churn allocates n bytes of garbage in 1 KB pieces (each stored in
+// sink, so that it is on the heap) and returns how many GC cycles ran
+// meanwhile.
+func churn(n int, sink *[]byte) uint32 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n/1024; i++ {
+		*sink = make([]byte, 1024)
+	}
+	runtime.ReadMemStats(&after)
+	return after.NumGC - before.NumGC
+}
+
+// TestBallastSpacesCycles: with a ballast, allocating the same garbage
+// runs far fewer GC cycles than without (a small live heap otherwise
+// collects every 4 MB).
+func TestBallastSpacesCycles(t *testing.T) {
+	runtime.GC()
+	var sink []byte
+	without := churn(64<<20, &sink)
+	b := Start(64<<20, func(string) string { return "" })
+	defer b.Stop()
+	runtime.GC() // the ballast counts as live from the next cycle on
+	with := churn(64<<20, &sink)
+	t.Logf("with %d without %d", with, without)
+	if b.Size() != 64<<20 {
+		t.Fatalf("ballast of %d bytes", b.Size())
+	}
+	if with*4 > without {
+		t.Fatalf("64 MB of garbage ran %d GC cycles with a 64 MB ballast and %d without: want at least 4 times fewer", with, without)
 	}
 }
 
-// TestStartLeavesOperatorsChoice: GOGC in the environment, or no
-// headroom, starts nothing and changes nothing.
+// TestBallastNotResident: the ballast's pages are never touched, so they
+// cost address space, not memory.
+func TestBallastNotResident(t *testing.T) {
+	before := rss(t)
+	b := Start(128<<20, func(string) string { return "" })
+	defer b.Stop()
+	runtime.GC()
+	if grew := rss(t) - before; grew > 32<<20 {
+		t.Fatalf("a 128 MB ballast made the RSS grow by %d MB", grew>>20)
+	}
+}
+
+// TestStartLeavesOperatorsChoice: GOGC in the environment, or no size,
+// starts nothing.
 func TestStartLeavesOperatorsChoice(t *testing.T) {
-	before := debug.SetGCPercent(77)
-	defer debug.SetGCPercent(before)
-	if tu := Start(32<<20, func(k string) string { return map[string]string{"GOGC": "50"}[k] }); tu != nil {
-		tu.Stop()
-		t.Fatal("a Tuner started with GOGC set")
+	if b := Start(32<<20, func(k string) string { return map[string]string{"GOGC": "50"}[k] }); b != nil {
+		t.Fatal("a ballast with GOGC set")
 	}
-	if tu := Start(0, func(string) string { return "" }); tu != nil {
-		tu.Stop()
-		t.Fatal("a Tuner started with no headroom")
+	if b := Start(0, func(string) string { return "" }); b != nil {
+		t.Fatal("a ballast of no size")
 	}
-	if p := debug.SetGCPercent(77); p != 77 {
-		t.Fatalf("GC percent changed to %d", p)
+	var none *Ballast
+	none.Stop()
+	if none.Size() != 0 {
+		t.Fatal("nil ballast has a size")
 	}
 }
 
-// TestTunerFollowsTheLiveHeap: on a real heap, the Tuner raises the
-// percentage over a small live heap, comes back to the default after each
-// GC cycle once the live heap is large, and restores the default on Stop.
-func TestTunerFollowsTheLiveHeap(t *testing.T) {
-	before := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(before)
-	const headroom = 64 << 20
-	tu := Start(headroom, func(string) string { return "" })
-	if tu == nil {
-		t.Fatal("no Tuner")
+// rss is this process's resident set size in bytes (Linux).
+func rss(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatalf("the RSS is read from /proc (Linux): %v", err)
 	}
-	defer tu.Stop()
-	waitPercent := func(ok func(int) bool, what string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !ok(tu.Percent()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("percent %d, want %s", tu.Percent(), what)
-			}
-			runtime.GC()
-			time.Sleep(10 * time.Millisecond)
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb << 10
 		}
 	}
-	// The test binary's live heap is a few MB: far more than 100 %.
-	waitPercent(func(p int) bool { return p > 400 }, "> 400 over a small heap")
-	if p := debug.SetGCPercent(tu.Percent()); p != tu.Percent() {
-		t.Fatalf("the runtime has %d, the Tuner says %d", p, tu.Percent())
-	}
-	big := make([]byte, 2*headroom) // live across the cycles below
-	for i := range big {
-		big[i] = byte(i)
-	}
-	waitPercent(func(p int) bool { return p == 100 }, "100 over a large heap")
-	runtime.KeepAlive(big)
-	tu.Stop()
-	if p := debug.SetGCPercent(100); p != 100 {
-		t.Fatalf("after Stop the percent is %d, want 100", p)
-	}
+	t.Fatal("no VmRSS")
+	return 0
 }

@@ -107,9 +107,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		}
 		return err
 	}
-	// The GC's headroom floor is the process's, so it is set here and not
-	// in daemon.Main, of which tests run many in one process.
-	defer gctune.Start(gctune.DefaultHeadroom, getenv).Stop()
+	// The GC ballast is the process's, so it is made here and not in
+	// daemon.Main, of which tests run many in one process.
+	defer gctune.Start(gctune.DefaultBallast, getenv).Stop()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	if err := m.Run(ctx); err != nil {
