@@ -60,18 +60,16 @@ func Open(path string) (*sql.DB, error) {
 	q.Set("_busy_timeout", "5000")
 	q.Set("_txlock", "immediate")
 	q.Set("_cache_size", "-32000")
-	// Each connection keeps its prepared statements (reset, bindings
-	// cleared) for the next call of the same query: the ingest path's
-	// reads (a browser's visitor data, per /v1/collect request) and the
-	// writer's statements are otherwise parsed again at every call.
-	q.Set("_stmt_cache_size", "64")
 	db, err := sql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	// database/sql keeps 2 idle connections by default: under concurrent
-	// requests the others were opened (connect hook, pragmas, an empty
-	// page cache, no statements) and closed again for every few queries.
+	// requests (the visitor data read of each /v1/collect request) the
+	// others were opened (connect hook, pragmas, an empty page cache) and
+	// closed again for every few queries. (go-sqlite3's statement cache,
+	// _stmt_cache_size, is not used: with it a write's failure on a full
+	// disk went unreported, daemon's TestDiskFull.)
 	db.SetMaxIdleConns(maxIdleConns)
 	if err := db.Ping(); err != nil {
 		db.Close()
