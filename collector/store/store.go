@@ -113,18 +113,41 @@ func (s *Store) preparedHot(ctx context.Context, q Querier, query string) (*sql.
 	if !ok || !s.transactions {
 		return nil, nil
 	}
+	stmt, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, stmt), nil
+}
+
+// prepared returns the statement for query prepared once on the database
+// (database/sql prepares it again on each connection it runs on, once).
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
 	stmt := s.stmts[query]
 	if stmt == nil {
 		var err error
 		if stmt, err = s.db.PrepareContext(ctx, query); err != nil {
-			s.stmtMu.Unlock()
 			return nil, err
 		}
 		s.stmts[query] = stmt
 	}
-	s.stmtMu.Unlock()
-	return tx.StmtContext(ctx, stmt), nil
+	return stmt, nil
+}
+
+// queryRowHot is a one-row read the ingest path runs for every request
+// outside the writer's transactions (a browser's visitor data): it reuses a
+// statement prepared once, which spares SQLite the parse and plan of every
+// call. On D1 (no statements kept), or when the statement cannot be
+// prepared, it is a plain QueryRowContext, which reports the error.
+func (s *Store) queryRowHot(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.transactions {
+		if stmt, err := s.prepared(ctx, query); err == nil {
+			return stmt.QueryRowContext(ctx, args...)
+		}
+	}
+	return s.db.QueryRowContext(ctx, query, args...)
 }
 
 // Close releases the prepared statements. It does not close the database.

@@ -36,9 +36,19 @@ var errRetry = errors.New("version moved on")
 
 // get returns a document's version and data: 0 and {} when there is none.
 func (t versioned) get(ctx context.Context, q Querier, key string) (int64, []byte, error) {
+	return scanVersioned(q.QueryRowContext(ctx, t.read, key))
+}
+
+// getHot is get on the database itself, with the read prepared once
+// (Store.queryRowHot): every /v1/collect answer reads a visitor's data.
+func (t versioned) getHot(ctx context.Context, s *Store, key string) (int64, []byte, error) {
+	return scanVersioned(s.queryRowHot(ctx, t.read, key))
+}
+
+func scanVersioned(row *sql.Row) (int64, []byte, error) {
 	var ver int64
 	var data string
-	err := q.QueryRowContext(ctx, t.read, key).Scan(&ver, &data)
+	err := row.Scan(&ver, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, []byte(visitordata.Empty), nil
 	}

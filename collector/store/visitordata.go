@@ -110,7 +110,7 @@ func (v *VisitorData) GetVisitorData(ctx context.Context, s collector.Subject) (
 	if err := checkSubject(s); err != nil {
 		return nil, err
 	}
-	ver, raw, err := visitorDataTable.get(ctx, v.s.db, s.Key())
+	ver, raw, err := visitorDataTable.getHot(ctx, v.s, s.Key())
 	if err != nil {
 		return nil, fmt.Errorf("get visitor data %s: %w", s.Key(), err)
 	}
