@@ -85,11 +85,15 @@ type Welcome struct {
 }
 
 // Ack acknowledges events after they are durably committed. Rejected
-// events are reported here too, so that the tracker drops them.
+// events are reported here too, so that the tracker drops them. Refused
+// events are among EventIDs (stored, not to be sent again) but did not
+// do what they asked: a SignIn or UserInfo of a placeholder userId
+// (CodeBlockedUserID) links nobody.
 type Ack struct {
 	Type     string      `json:"type,omitempty"`
 	EventIDs []string    `json:"eventIds"`
 	Rejected []Rejection `json:"rejected"`
+	Refused  []Rejection `json:"refused,omitempty"`
 }
 
 // Rejection says why one event was refused.

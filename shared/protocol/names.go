@@ -91,6 +91,11 @@ const (
 	CodeInternal             = "internal"
 )
 
+// CodeBlockedUserID refuses (Ack.Refused) a SignIn or UserInfo whose
+// userId is a placeholder such as "guest" or "undefined": the event is
+// stored, and links nobody.
+const CodeBlockedUserID = "blocked_user_id"
+
 // WebSocket close codes used by the collector (RFC 6455 section 7.4.1).
 const (
 	CloseGoingAway       = 1001 // collector shutting down: reconnect elsewhere
