@@ -454,10 +454,12 @@ func TestRealWebSocketRefused(t *testing.T) {
 }
 
 func TestDecodeCollectResponse(t *testing.T) {
-	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}]},
+	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}],
+		"refused":[{"eventId":"b","code":"blocked_user_id","message":"placeholder"}]},
 		"identity":{"state":"recognized","identityId":"I","verified":true,"recognition":null},"visitorData":{"version":3,"data":{"a":1}}}`)
 	r := decodeCollectResponse(v)
 	if r.VisitorID != "V" || r.VisitorKey != "K" || r.VisitID != "W" || len(r.Ack.EventIDs) != 2 || r.Ack.Rejected[0].Code != "invalid_event" ||
+		len(r.Ack.Refused) != 1 || r.Ack.Refused[0].EventID != "b" || r.Ack.Refused[0].Code != protocol.CodeBlockedUserID ||
 		r.Identity == nil || r.Identity.Recognition != nil || *r.Identity.IdentityID != "I" || r.VisitorData.Version != 3 || string(r.VisitorData.Data) != `{"a":1}` {
 		t.Fatalf("%+v", r)
 	}

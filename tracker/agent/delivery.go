@@ -223,6 +223,15 @@ func (a *Agent) onAck(ack *protocol.Ack) {
 		a.bo.Reset()
 	}
 	a.persist()
+	// A refused event is stored but did nothing (a SignIn of a placeholder
+	// userId): the call that made it fails, saying why.
+	for _, rej := range append(ack.Refused, ack.Rejected...) {
+		if r := a.replies[rej.EventID]; r != nil {
+			delete(a.replies, rej.EventID)
+			delete(a.identityEvents, rej.EventID)
+			r.Reject(rej.Code, rej.Message)
+		}
+	}
 	for _, id := range ack.EventIDs {
 		r := a.replies[id]
 		if r == nil {
@@ -235,13 +244,6 @@ func (a *Agent) onAck(ack *protocol.Ack) {
 			continue
 		}
 		r.Resolve(a.IDs())
-	}
-	for _, rej := range ack.Rejected {
-		if r := a.replies[rej.EventID]; r != nil {
-			delete(a.replies, rej.EventID)
-			delete(a.identityEvents, rej.EventID)
-			r.Reject(rej.Code, rej.Message)
-		}
 	}
 }
 
