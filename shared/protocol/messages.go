@@ -31,6 +31,10 @@ type Hello struct {
 	// Cookieless is a browser without consent to keep ids (SPEC section
 	// 8): it sends no ids, and its visit is counted for the day only.
 	Cookieless bool `json:"cookieless,omitempty"`
+	// Consent is the visitor's consent as the tracker knows it:
+	// ConsentGranted, ConsentDenied or ConsentUnset. Empty (a client that
+	// states none) with the header Sec-GPC: 1 makes the visit cookieless.
+	Consent string `json:"consent,omitempty"`
 }
 
 // Event is one event as the browser sends it. The collector, not the
@@ -143,6 +147,7 @@ type CollectRequest struct {
 	Events             []Event `json:"events"`
 	Handoff            string  `json:"handoff,omitempty"`    // as in Hello
 	Cookieless         bool    `json:"cookieless,omitempty"` // as in Hello
+	Consent            string  `json:"consent,omitempty"`    // as in Hello
 	// Cookies is CookiesAuto or CookiesServer when the tracker lets the
 	// collector keep its cookies (first-party mode); CookieDomain is its
 	// cookieDomain. The WebSocket takes both as query parameters of
