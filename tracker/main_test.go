@@ -173,8 +173,11 @@ func TestDecodeCommandForms(t *testing.T) {
 		{`["event","Odd",{"data":[1,2]}]`, agent.Command{Op: agent.OpEvent, Name: "Odd", Data: `{}`}},
 		{`["page",{"url":"https://x/#a","title":"A"}]`, agent.Command{Op: agent.OpPage, URL: "https://x/#a", Title: "A"}},
 		{`["page"]`, agent.Command{Op: agent.OpPage}},
-		{`["consent",true]`, agent.Command{Op: agent.OpConsent, Consent: true}},
-		{`["consent",false]`, agent.Command{Op: agent.OpConsent}},
+		{`["consent",true]`, agent.Command{Op: agent.OpConsent, Consent: true, Data: agent.SourceAPI}},
+		{`["consent",false]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceAPI}},
+		{`["consent",{"analytics_storage":"granted","ad_storage":"denied"}]`, agent.Command{Op: agent.OpConsent, Consent: true, Data: agent.SourceConsentMode}},
+		{`["consent","update",{"analytics_storage":"denied"}]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceConsentMode}},
+		{`["consent",{"ad_storage":"granted"}]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceKeep}},
 		{`["visitorData","update","prefs",{"dark":true}]`, agent.Command{Op: agent.OpUpdate, Namespace: "prefs", Value: `{"dark":true}`}},
 		{`["stats"]`, agent.Command{Op: agent.OpStats}},
 		// Genesys 8.1's top-level identity commands and its event object.

@@ -72,7 +72,8 @@ func (a *Agent) onOpen() {
 	rec, recognize := a.recognition()
 	a.tokenSent = rec != ""
 	h := protocol.Hello{VisitorID: a.visitorID, VisitorKey: a.key, VisitID: a.visitID,
-		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer, Handoff: a.handoff}
+		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer, Handoff: a.handoff,
+		Consent: a.consentState()}
 	if rec != "" {
 		h.Recognition, h.Recognize = &rec, &recognize
 	}
@@ -390,7 +391,7 @@ func (a *Agent) post(visitID string) {
 	if visitorID == a.visitorID {
 		key = a.key // the key proves the current visitor only
 	}
-	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff)
+	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff, a.consentState())
 	a.posting = true
 	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
 		a.posting = false
