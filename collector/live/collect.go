@@ -152,9 +152,14 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	if fp.on {
 		// The key and token go into HttpOnly cookies, not to the script.
-		// A late delivery changes none of them.
+		// A late delivery changes none of them, nor does a request that
+		// withdraws consent (its ConsentChanged): the tracker is deleting
+		// them meanwhile, and a Set-Cookie arriving after that would
+		// bring them back.
 		if !res.Late {
-			h.setVisit(w, fp, j, res.Visit)
+			if req.Consent != protocol.ConsentDenied {
+				h.setVisit(w, fp, j, res.Visit)
+			}
 			out.Identity.Recognition = nil
 		}
 		out.Cookies, out.VisitorKey = protocol.CookiesServer, ""

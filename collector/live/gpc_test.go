@@ -71,3 +71,30 @@ func TestSecGPCWithoutConsentIsCookieless(t *testing.T) {
 		t.Fatalf("hello with Sec-GPC and consent unset: %+v, want the visitor's own visit", ws.Welcome)
 	}
 }
+
+// TestWithdrawalSetsNoCookies: in first-party mode, the request that
+// records a withdrawal (consent denied) is filed in the visitor's visit,
+// proven by its cookies, but sets no cookie: the tracker is deleting
+// them, and a Set-Cookie that lands after that would bring them back.
+func TestWithdrawalSetsNoCookies(t *testing.T) {
+	col := firstPartyCollector(t)
+	resp, a := collect(t, col, samePage, nil, map[string]any{"cookies": "auto", "events": []protocol.Event{signInEvent("ada")}})
+	vid, key, uid := setCookie(resp, "_vt_vid"), setCookie(resp, "_vt_key"), setCookie(resp, "_vt_uid")
+	if vid == nil || key == nil || uid == nil {
+		t.Fatalf("first-party cookies: %v", resp.Header.Values("Set-Cookie"))
+	}
+	ev := collectortest.Event(protocol.EventConsentChanged, collectortest.NewID(), map[string]any{"state": "denied", "source": "api"})
+	resp, b := collect(t, col, samePage, []*http.Cookie{vid, key, uid}, map[string]any{"cookies": "auto", "visitId": a.VisitID,
+		"consent": protocol.ConsentDenied, "events": []protocol.Event{ev}})
+	if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+		t.Fatalf("the withdrawal's answer sets cookies: %v", c)
+	}
+	if b.VisitID != a.VisitID || b.VisitorID != a.VisitorID || len(b.Ack.EventIDs) != 1 || b.Identity == nil || b.Identity.Recognition != nil {
+		t.Fatalf("withdrawal answer %+v, want visit %s acknowledged, no token", b, a.VisitID)
+	}
+	var evs list[event]
+	col.Get("/v1/visits/"+a.VisitID+"/events", &evs)
+	if got := names(evs.Items); len(got) != 2 || got[1] != protocol.EventConsentChanged || evs.Items[1].Category != protocol.CategorySystem {
+		t.Fatalf("visit's events %v, want the ConsentChanged, a system event, after the SignIn", got)
+	}
+}
