@@ -51,6 +51,9 @@ type Config struct {
 	IdentityAudience      string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	// BlockedUserIDs are userIds that link nobody, besides the
+	// placeholders ("guest", "null", …) that never do.
+	BlockedUserIDs []string
 	// Demo serves the demo shop and its signer; without IdentitySecret it
 	// makes a random one for this run.
 	Demo bool
@@ -151,6 +154,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
+	blockedIDs := fs.String("blocked-user-ids", env("blocked-user-ids", ""), "comma-separated userIds that link nobody (compared trimmed, in any case), besides the placeholders that never do: \"\", anonymous, guest, null, undefined, 0, -1, none, unknown, [object Object], NaN")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP, or IPv6 /64, may send (burst twice that); 0 turns the limit off")
 	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP, or IPv6 /64, may hold; more get 429; 0 turns the cap off")
@@ -188,6 +192,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("--identity-audience: %w", err)
 	}
 	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
+	c.BlockedUserIDs = splitList(*blockedIDs)
 	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -355,6 +360,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
 		IdentityAudience:      m.Config.IdentityAudience,
+		BlockedUserIDs:        m.Config.BlockedUserIDs,
 		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,

@@ -37,6 +37,9 @@ type Config struct {
 	// IdentityAudience is the aud of signInTokens, checked at SignIn and
 	// made by the demo's signer (empty: identity.DefaultAudience).
 	IdentityAudience string
+	// BlockedUserIDs link nobody, besides the placeholders that never do
+	// (ingest.Config.BlockedUserIDs).
+	BlockedUserIDs []string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (live.Config.TrustedProxies).
 	TrustedProxies []netip.Prefix
@@ -158,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		IdentitySecret:        cfg.IdentitySecret,
 		RequireVerifiedSignIn: cfg.RequireVerifiedSignIn,
 		IdentityAudience:      cfg.IdentityAudience,
+		BlockedUserIDs:        cfg.BlockedUserIDs,
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
