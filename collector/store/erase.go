@@ -107,7 +107,7 @@ func erasedIdentityIDs(ctx context.Context, q Querier, id string) (merged, visit
 		sql string
 		to  *[]string
 	}{
-		{`SELECT from_identity_id FROM identity_merges WHERE identity_id = ? ORDER BY from_identity_id`, &merged},
+		{`SELECT from_identity_id FROM identity_merges WHERE identity_id = ? AND state <> 'undone' ORDER BY from_identity_id`, &merged},
 		{`SELECT visitor_id FROM identity_visitors WHERE identity_id = ? ORDER BY visitor_id`, &visitors},
 	} {
 		rows, err := q.QueryContext(ctx, l.sql, id)
@@ -150,7 +150,7 @@ func identityErasure(id string) []step {
 		// away, so these are all the identities merged into this one,
 		// also through others.
 		{deleteVisitorDataDeliveries + `(SELECT ? UNION ALL SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?
-			UNION ALL SELECT 'identity:' || from_identity_id FROM identity_merges WHERE identity_id = ?)`,
+			UNION ALL SELECT 'identity:' || from_identity_id FROM identity_merges WHERE identity_id = ? AND state <> 'undone')`,
 			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id, id}},
 		{`DELETE FROM visitor_data WHERE subject = ?
 			OR subject IN (SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
@@ -160,9 +160,13 @@ func identityErasure(id string) []step {
 			AND NOT EXISTS (SELECT 1 FROM identity_visitors o WHERE o.visitor_id = visitors.visitor_id AND o.identity_id <> ?)
 			AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visitor_id = visitors.visitor_id)`, []any{id, id}},
 		{`DELETE FROM identity_visitors WHERE identity_id = ?`, []any{id}},
-		// The userIds merged into it, and the record of those merges.
+		// The userIds merged into it, and the records of those merges with
+		// what they moved (snapshots of both identities): those into it, and
+		// one that took it in and was undone (it names its userId).
 		{`DELETE FROM identity_aliases WHERE identity_id = ?`, []any{id}},
-		{`DELETE FROM identity_merges WHERE identity_id = ?`, []any{id}},
+		{`DELETE FROM identity_merge_moves WHERE merge_id IN (SELECT merge_id FROM identity_merges
+			WHERE identity_id = ? OR from_identity_id = ?)`, []any{id, id}},
+		{`DELETE FROM identity_merges WHERE identity_id = ? OR from_identity_id = ?`, []any{id, id}},
 		{`DELETE FROM identities WHERE identity_id = ?`, []any{id}},
 	}
 }
