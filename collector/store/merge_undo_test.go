@@ -113,6 +113,26 @@ func TestUndoMerge(t *testing.T) {
 	if _, err := r.m.UndoMerge(ctx, again.MergeID, collector.MergeOptions{}); err != nil {
 		t.Fatalf("undo the second merge: %v", err)
 	}
+
+	// Erasing Bob takes the undone merges' records (they name his
+	// userId); erasing Alice then lists no identity merged into her.
+	if err := r.s.DeleteIdentity(ctx, r.Bob, collector.EraseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := storetest.Count(t, r.s, "identity_merges", "from_identity_id = ? OR from_user_id = ?", r.Bob, r.BobUser); n != 0 {
+		t.Errorf("%d merge records still name Bob after his erasure", n)
+	}
+	if err := r.s.DeleteIdentity(ctx, r.Alice, collector.EraseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range erasureRecords(t, r.s) {
+		if e.SubjectID == r.Alice && len(e.MergedIdentityIDs) != 0 {
+			t.Errorf("Alice's erasure lists merged identities %v", e.MergedIdentityIDs)
+		}
+	}
+	if n := storetest.Count(t, r.s, "identity_merge_moves", ""); n != 0 {
+		t.Errorf("%d merge snapshots left after both erasures", n)
+	}
 }
 
 // What happened since a merge that its undo cannot put right makes it a
