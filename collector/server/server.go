@@ -202,6 +202,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Connections: connections(cfg, s.hub),
 		Notifier:    notifier(cfg, s.hub),
 		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
+		Erasures:    cfg.Store,
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
 	})
@@ -271,13 +272,13 @@ type erasing struct {
 	sockets Sockets // nil but on the edge
 }
 
-func (e erasing) DeleteIdentity(ctx context.Context, identityID string) error {
-	err := e.HistoryService.DeleteIdentity(ctx, identityID)
+func (e erasing) DeleteIdentity(ctx context.Context, identityID string, opt collector.EraseOptions) error {
+	err := e.HistoryService.DeleteIdentity(ctx, identityID, opt)
 	return e.after(ctx, err, collector.Subject{Kind: collector.SubjectIdentity, ID: identityID})
 }
 
-func (e erasing) DeleteVisitor(ctx context.Context, visitorID string) error {
-	err := e.HistoryService.DeleteVisitor(ctx, visitorID)
+func (e erasing) DeleteVisitor(ctx context.Context, visitorID string, opt collector.EraseOptions) error {
+	err := e.HistoryService.DeleteVisitor(ctx, visitorID, opt)
 	return e.after(ctx, err, collector.Subject{Kind: collector.SubjectVisitor, ID: visitorID})
 }
 
