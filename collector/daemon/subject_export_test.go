@@ -354,8 +354,7 @@ func TestSubjectExportHoldsThePerson(t *testing.T) {
 	}
 	sameItems(t, "metadata", x.byType["metadata"], mds, "visitId")
 
-	var merges []map[string]any
-	merges = restItems(t, col, "/v1/identities/"+pat.identityID+"/merges")
+	merges := restItems(t, col, "/v1/identities/"+pat.identityID+"/merges")
 	sameItems(t, "merge", x.byType["merge"], merges, "mergeId")
 	if len(merges) != 1 {
 		t.Errorf("%d merges", len(merges))
