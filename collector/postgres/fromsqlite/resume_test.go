@@ -153,3 +153,21 @@ func TestRefusesNonEmptyTarget(t *testing.T) {
 		t.Errorf("the refused target has %d visits, want none", n)
 	}
 }
+
+// The verification reads the target again: a row that changed there after
+// it was copied (here, as the verification starts) fails the run.
+func TestVerifyCatchesADifference(t *testing.T) {
+	ctx := context.Background()
+	dir := newSource(t, func(s *store.Store) { storetest.Seed(t, s) })
+	u := pgtest.NewDatabase(t)
+	changed := false
+	_, err := fromsqlite.Run(ctx, fromsqlite.Config{From: dir, To: u, Report: func(s fromsqlite.Status) {
+		if s.Phase == fromsqlite.PhaseVerify && !changed {
+			changed = true
+			pgtest.Exec(t, u, `UPDATE events SET data = '{"changed":true}' WHERE event_id = (SELECT min(event_id) FROM events)`)
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "verify events: the source has 9 rows") || !strings.Contains(err.Error(), "the copy differs") {
+		t.Fatalf("a copy changed under the verification: %v, want verify events to fail", err)
+	}
+}
