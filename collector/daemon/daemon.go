@@ -100,6 +100,7 @@ type Main struct {
 
 	stdout, stderr io.Writer
 	adminFromEnv   string
+	keyFromEnv     []byte // VISITRACK_RECOGNITION_KEY, nil when unset
 	store          *store.Store
 	closeDB        func() error
 	geoip          *geoip.DB // closed with the program
@@ -220,6 +221,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	m.Logger = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: level}))
 	m.adminFromEnv = getenv("VISITRACK_ADMIN_TOKEN")
+	if m.keyFromEnv, err = parseRecognitionKey(getenv(envRecognitionKey)); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -313,19 +317,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
 			"(push across nodes, jobs run once, shared keys) are not built yet")
 	}
-	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(b), nil
-	})
+	rawKey, err := m.recognitionKey()
 	if err != nil {
-		return fmt.Errorf("recognition key: %w", err)
-	}
-	rawKey, err := hex.DecodeString(key)
-	if err != nil {
-		return fmt.Errorf("recognition key %s is not hex: %w", filepath.Join(m.Config.DataDir, "recognition.key"), err)
+		return err
 	}
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
