@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
@@ -13,9 +14,9 @@ const (
 	kindVisitorData  = "d" // Subject's document is at Version
 	kindErased       = "e" // Subject was erased
 	kindIdentity     = "i" // Visit's identity changed; Subject is the one kept
-	kindMerged       = "m" // merge ID moved FromID into Into
+	kindMerged       = "m" // merge Merge moved FromID into Into
 	kindNotification = "n" // notification ID for Visit is in push_notifications
-	kindReply        = "r" // To's notification ID reached Delivered pages here
+	kindReply        = "r" // To's ID was applied here (a notification: reached Delivered pages)
 	kindResync       = "x" // the sender dropped announcements: resync
 )
 
@@ -29,6 +30,7 @@ type message struct {
 	Visit     string `json:"vi,omitempty"`
 	Visitor   string `json:"vr,omitempty"`
 	ID        string `json:"id,omitempty"`
+	Merge     string `json:"mg,omitempty"`
 	Into      string `json:"into,omitempty"`
 	FromID    string `json:"from,omitempty"`
 	To        string `json:"to,omitempty"`
@@ -40,9 +42,12 @@ func (f *Fanout) VisitorDataChanged(s collector.Subject, version int64) {
 	f.announce(&message{Kind: kindVisitorData, Subject: s.Key(), Version: version})
 }
 
-// SubjectErased announces an erasure.
+// SubjectErased announces an erasure, and waits (ReplyWait at most) until
+// the other nodes dropped the visits their writers cached: an event
+// arriving at another node after the erasure answered must not be filed
+// under a visit it deleted.
 func (f *Fanout) SubjectErased(s collector.Subject) {
-	f.announce(&message{Kind: kindErased, Subject: s.Key()})
+	f.announceAndWait(&message{Kind: kindErased, Subject: s.Key()})
 }
 
 // IdentityChanged announces a SignIn or SignOut of the visit.
@@ -50,9 +55,31 @@ func (f *Fanout) IdentityChanged(visitID, visitorID string, keep collector.Subje
 	f.announce(&message{Kind: kindIdentity, Visit: visitID, Visitor: visitorID, Subject: keep.Key()})
 }
 
-// IdentitiesMerged announces a committed merge.
+// IdentitiesMerged announces a committed merge, and waits as
+// SubjectErased does: the other nodes' writers must not file a page's
+// next events under the merged-away identity they cached.
 func (f *Fanout) IdentitiesMerged(rec *collector.IdentityMerge) {
-	f.announce(&message{Kind: kindMerged, ID: rec.MergeID, Into: rec.IdentityID, FromID: rec.FromIdentityID})
+	f.announceAndWait(&message{Kind: kindMerged, Into: rec.IdentityID, FromID: rec.FromIdentityID, Merge: rec.MergeID})
+}
+
+// announceAndWait announces m under a new id and waits, ReplyWait at
+// most, until each node listening now reports that it applied it.
+func (f *Fanout) announceAndWait(m *message) {
+	ctx := context.WithoutCancel(f.ctx)
+	peers, err := f.peers(ctx)
+	if err != nil {
+		f.logFailure(err)
+		f.announce(m)
+		return
+	}
+	if len(peers) == 0 {
+		return
+	}
+	m.ID = f.self + "." + strconv.FormatInt(f.seq.Add(1), 10)
+	replies := f.expect(m.ID, len(peers))
+	defer f.forget(m.ID)
+	f.announce(m)
+	f.await(ctx, replies, peers)
 }
 
 // announce queues m for the publisher. It never blocks: a full queue drops

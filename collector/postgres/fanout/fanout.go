@@ -101,6 +101,7 @@ type Fanout struct {
 	lost    atomic.Bool   // an announcement was dropped: ask the others to resync
 	missed  atomic.Bool   // a received one was dropped: resync here
 	failLog atomic.Int64  // unix ms of the last logged publish failure
+	seq     atomic.Int64  // ids of the announcements waited on
 
 	mu      sync.Mutex
 	waiters map[string]chan reply // notification id → its reports
@@ -314,12 +315,16 @@ func (f *Fanout) applyOne(m *message) {
 		}
 	case kindMerged:
 		f.invalidate(ctx)
-		rec := &collector.IdentityMerge{MergeID: m.ID, IdentityID: m.Into, FromIdentityID: m.FromID}
+		rec := &collector.IdentityMerge{MergeID: m.Merge, IdentityID: m.Into, FromIdentityID: m.FromID}
 		if err := f.merger.Sweep(ctx, rec); err != nil && ctx.Err() == nil {
-			f.cfg.Logger.Error("cross-node push: sweep after another node's merge", "merge", m.ID, "err", err)
+			f.cfg.Logger.Error("cross-node push: sweep after another node's merge", "merge", m.Merge, "err", err)
 		}
 	case kindResync:
 		f.hub.Resync()
+	}
+	if m.ID != "" {
+		// The announcing node waits until its peers applied it.
+		f.announce(&message{Kind: kindReply, To: m.From, ID: m.ID})
 	}
 }
 

@@ -27,15 +27,8 @@ func (f *Fanout) Notify(ctx context.Context, n *collector.Notification) (int, er
 	if err != nil || len(peers) == 0 {
 		return 0, err
 	}
-	replies := make(chan reply, len(peers))
-	f.mu.Lock()
-	f.waiters[n.ID] = replies
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		delete(f.waiters, n.ID)
-		f.mu.Unlock()
-	}()
+	replies := f.expect(n.ID, len(peers))
+	defer f.forget(n.ID)
 	b, err := json.Marshal(&message{From: f.self, Kind: kindNotification, ID: n.ID, Visit: n.VisitID})
 	if err != nil {
 		return 0, err
@@ -57,7 +50,7 @@ func (f *Fanout) Notify(ctx context.Context, n *collector.Notification) (int, er
 }
 
 // await sums the reports of the expected nodes until all came, ReplyWait
-// passed or ctx ended. A node that started listening since it was
+// passed or ctx ended (an unresponsive node delays nothing longer). A node that started listening since it was
 // counted may report too; each node counts once.
 func (f *Fanout) await(ctx context.Context, replies <-chan reply, peers map[string]bool) int {
 	wait, cancel := context.WithTimeout(ctx, f.cfg.ReplyWait)
@@ -102,6 +95,22 @@ func (f *Fanout) peers(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	return out, rows.Err()
+}
+
+// expect registers a wait for the reports on announcement id.
+func (f *Fanout) expect(id string, peers int) <-chan reply {
+	ch := make(chan reply, peers+4)
+	f.mu.Lock()
+	f.waiters[id] = ch
+	f.mu.Unlock()
+	return ch
+}
+
+// forget ends the wait for the reports on id.
+func (f *Fanout) forget(id string) {
+	f.mu.Lock()
+	delete(f.waiters, id)
+	f.mu.Unlock()
 }
 
 // report hands another node's count to the Notify waiting for it.
