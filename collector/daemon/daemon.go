@@ -52,6 +52,9 @@ type Config struct {
 	IdentityAudience      string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	// BlockedUserIDs are userIds that link nobody, besides the
+	// placeholders ("guest", "null", …) that never do.
+	BlockedUserIDs []string
 	// Demo serves the demo shop and its signer; without IdentitySecret it
 	// makes a random one for this run.
 	Demo bool
@@ -101,6 +104,7 @@ type Main struct {
 
 	stdout, stderr io.Writer
 	adminFromEnv   string
+	keyFromEnv     []byte // VISITRACK_RECOGNITION_KEY, nil when unset
 	store          *store.Store
 	closeDB        func() error
 	geoip          *geoip.DB // closed with the program
@@ -157,6 +161,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
+	blockedIDs := fs.String("blocked-user-ids", env("blocked-user-ids", ""), "comma-separated userIds that link nobody (compared trimmed, in any case), besides the placeholders that never do: \"\", anonymous, guest, null, undefined, 0, -1, none, unknown, [object Object], NaN")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP, or IPv6 /64, may send (burst twice that); 0 turns the limit off")
 	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP, or IPv6 /64, may hold; more get 429; 0 turns the cap off")
@@ -197,6 +202,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("--identity-audience: %w", err)
 	}
 	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
+	c.BlockedUserIDs = splitList(*blockedIDs)
 	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -224,6 +230,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	m.Logger = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: level}))
 	m.adminFromEnv = getenv("VISITRACK_ADMIN_TOKEN")
+	if m.keyFromEnv, err = parseRecognitionKey(getenv(envRecognitionKey)); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -317,19 +326,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
 			"(push across nodes, jobs run once, shared keys) are not built yet")
 	}
-	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(b), nil
-	})
+	rawKey, err := m.recognitionKey()
 	if err != nil {
-		return fmt.Errorf("recognition key: %w", err)
-	}
-	rawKey, err := hex.DecodeString(key)
-	if err != nil {
-		return fmt.Errorf("recognition key %s is not hex: %w", filepath.Join(m.Config.DataDir, "recognition.key"), err)
+		return err
 	}
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
@@ -367,6 +366,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
 		IdentityAudience:      m.Config.IdentityAudience,
+		BlockedUserIDs:        m.Config.BlockedUserIDs,
 		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,

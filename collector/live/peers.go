@@ -27,8 +27,8 @@ type Peers interface {
 	// the visitor's own are moved off it (see identityChanged).
 	IdentityChanged(visitID, visitorID string, keep collector.Subject)
 	// IdentitiesMerged announces a committed merge (rec) of from into
-	// into: the other nodes' ingest writers cached visits that still name
-	// from.
+	// into, or its undo (rec.State is MergeUndone): the other nodes'
+	// ingest writers cached visits that name the identities as they were.
 	IdentitiesMerged(rec *collector.IdentityMerge)
 	// Notify hands n to the other nodes' pages of its visit and returns
 	// how many they reached, waiting a short bounded time for their
@@ -36,7 +36,7 @@ type Peers interface {
 	Notify(ctx context.Context, n *collector.Notification) (int, error)
 }
 
-// IdentitiesMerged tells the other nodes of a committed merge, so that
+// IdentitiesMerged tells the other nodes of a committed merge or undo, so that
 // they drop the visits their writers cached with the merged-away identity
 // and sweep what they filed under it meanwhile, as this node's caller did
 // for itself.

@@ -37,3 +37,17 @@ func (m merging) MergeIdentities(ctx context.Context, into, from string, opt col
 	m.hub.IdentitiesMerged(rec)
 	return rec, nil
 }
+
+// UndoMerge drops the ingest cache after an undo, for the same reason: the
+// merged identity's open visits are its own again.
+func (m merging) UndoMerge(ctx context.Context, mergeID string, opt collector.MergeOptions) (*collector.IdentityMerge, error) {
+	rec, err := m.Merger.UndoMerge(ctx, mergeID, opt)
+	if err != nil || rec.State != collector.MergeUndone {
+		return rec, err
+	}
+	if err := m.in.InvalidateCache(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	m.hub.IdentitiesMerged(rec)
+	return rec, nil
+}

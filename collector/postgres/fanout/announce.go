@@ -15,6 +15,7 @@ const (
 	kindErased       = "e" // Subject was erased
 	kindIdentity     = "i" // Visit's identity changed; Subject is the one kept
 	kindMerged       = "m" // merge Merge moved FromID into Into
+	kindUndone       = "u" // merge Merge was undone
 	kindNotification = "n" // notification ID for Visit is in push_notifications
 	kindReply        = "r" // To's ID was applied here (a notification: reached Delivered pages)
 	kindResync       = "x" // the sender dropped announcements: resync
@@ -58,8 +59,14 @@ func (f *Fanout) IdentityChanged(visitID, visitorID string, keep collector.Subje
 // IdentitiesMerged announces a committed merge, and waits as
 // SubjectErased does: the other nodes' writers must not file a page's
 // next events under the merged-away identity they cached.
+// An undo is announced alike: the visits cached since name the identity
+// merged into.
 func (f *Fanout) IdentitiesMerged(rec *collector.IdentityMerge) {
-	f.announceAndWait(&message{Kind: kindMerged, Into: rec.IdentityID, FromID: rec.FromIdentityID, Merge: rec.MergeID})
+	kind := kindMerged
+	if rec.State == collector.MergeUndone {
+		kind = kindUndone
+	}
+	f.announceAndWait(&message{Kind: kind, Into: rec.IdentityID, FromID: rec.FromIdentityID, Merge: rec.MergeID})
 }
 
 // announceAndWait announces m under a new id and waits, ReplyWait at

@@ -319,6 +319,8 @@ func (f *Fanout) applyOne(m *message) {
 		if err := f.merger.Sweep(ctx, rec); err != nil && ctx.Err() == nil {
 			f.cfg.Logger.Error("cross-node push: sweep after another node's merge", "merge", m.Merge, "err", err)
 		}
+	case kindUndone:
+		f.invalidate(ctx) // no sweep: the undo put the rows back itself
 	case kindResync:
 		f.hub.Resync()
 	}

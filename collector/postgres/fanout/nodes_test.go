@@ -288,7 +288,11 @@ func TestMergeThroughOneNodeReachesTheOther(t *testing.T) {
 	tab, bea := signIn(b, "bea@example.com")
 	tab.SendEvents(false, collectortest.Event("Browse", collectortest.NewID(), nil)) // B caches the visit
 
-	if status, body := a.do("POST", "/v1/identities/"+ada+"/merge", map[string]string{"from": bea}); status != 200 {
+	status, body := a.do("POST", "/v1/identities/"+ada+"/merge", map[string]string{"from": bea})
+	var merge struct {
+		MergeID string `json:"mergeId"`
+	}
+	if status != 200 || json.Unmarshal(body, &merge) != nil || merge.MergeID == "" {
 		t.Fatalf("merge: %d %s", status, body)
 	}
 	// The merge answered after B dropped its cache: the page's next
