@@ -32,6 +32,7 @@ import (
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/postgres"
+	"github.com/visitrack/visitrack/collector/postgres/fanout"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
@@ -83,6 +84,9 @@ type Config struct {
 	IdleTimeout   time.Duration
 	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
 	GeoIPDB string
+	// ListenDatabase, if set, is where the LISTEN connection of the
+	// cross-node push goes instead of Database (see openPeers).
+	ListenDatabase string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -111,6 +115,7 @@ type Main struct {
 	served         chan error
 	stopRetention  func()
 	stopRollups    func()
+	peers          *fanout.Fanout // nil but on PostgreSQL
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -140,6 +145,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
 	fs.StringVar(&c.Database, "database", env("database", ""), "empty for SQLite in --data-dir, or a postgres://user:password@host:port/dbname URL")
+	fs.StringVar(&c.ListenDatabase, "listen-database", env("listen-database", ""), "with PostgreSQL: a postgres:// URL for the one connection that LISTENs for the other nodes' pushes, when --database goes through a transaction-pooling PgBouncer; empty uses --database")
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
 	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
@@ -182,6 +188,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.Database != "" && !postgres.IsURL(c.Database) {
 		return fmt.Errorf("--database: want a postgres://user:password@host:port/dbname URL, or nothing for SQLite in --data-dir")
+	}
+	if c.ListenDatabase != "" && (c.Database == "" || !postgres.IsURL(c.ListenDatabase)) {
+		return fmt.Errorf("--listen-database: want a postgres:// URL of the same database as --database, which must be set")
 	}
 	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
 		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
@@ -347,6 +356,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
+	if m.peers, err = m.openPeers(); err != nil {
+		return err
+	}
 	m.server, err = server.New(ctx, server.Config{
 		UserAgents:            useragent.New(),
 		GeoIP:                 geo,
@@ -366,9 +378,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Webhooks:              hooks,
 		Static:                m.Static,
 		Metrics:               mx,
+		Peers:                 peersOf(m.peers),
 		Logger:                m.Logger,
 	})
 	if err != nil {
+		return err
+	}
+	if err := m.startPeers(ctx); err != nil {
 		return err
 	}
 	if m.Config.Retention > 0 {
@@ -536,6 +552,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m.peers != nil {
+		m.peers.Close()
 	}
 	if m.debug != nil {
 		m.debug.Close()

@@ -78,7 +78,10 @@ type Config struct {
 	// Metrics observes ingest and connections and serves /metrics (the
 	// native collector's package metrics); nil on the edge.
 	Metrics Metrics
-	Logger  *slog.Logger
+	// Peers carries pushes to the other collectors on the same PostgreSQL
+	// database (live.Config.Peers); nil with one node.
+	Peers  live.Peers
+	Logger *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
@@ -188,6 +191,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Handoffs:        handoffs,
 		Links:           cfg.Store,
 		Now:             cfg.Now,
+		Peers:           cfg.Peers,
 	})
 	visitorData.AddListener(s.hub)
 	if cfg.Sockets != nil {
@@ -201,7 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Stats:       cfg.Store,
 		Connections: connections(cfg, s.hub),
 		Notifier:    notifier(cfg, s.hub),
-		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
+		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester, s.hub},
 		Erasures:    cfg.Store,
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
