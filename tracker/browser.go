@@ -6,6 +6,7 @@ import (
 	"syscall/js"
 
 	"github.com/visitrack/visitrack/tracker/agent"
+	"github.com/visitrack/visitrack/tracker/wire"
 )
 
 // browser implements agent.Env with syscall/js.
@@ -40,79 +41,37 @@ func (b *browser) Random(p []byte) {
 
 // Reading document.cookie or localStorage throws where they are disabled
 // (sandboxed frames, blocked storage). syscall/js turns an exception into a
-// panic only for calls, not for Get and Set, so these go through Reflect.
+// panic only for calls, not for Get and Set, so these go through Reflect,
+// by try.
 
 func (b *browser) Cookies() string {
-	var s string
-	catch(func() {
-		if d := b.global.Get("document"); isObject(d) {
-			if c := b.global.Get("Reflect").Call("get", d, "cookie"); c.Type() == js.TypeString {
-				s = c.String()
-			}
-		}
-	})
-	return s
+	return jsString(try(b.global.Get("Reflect"), "get", b.global.Get("document"), "cookie"))
 }
 
 func (b *browser) SetCookie(a string) {
-	catch(func() {
-		if d := b.global.Get("document"); isObject(d) {
-			b.global.Get("Reflect").Call("set", d, "cookie", a)
-		}
-	})
+	try(b.global.Get("Reflect"), "set", b.global.Get("document"), "cookie", a)
 }
 
 // storage returns localStorage, or undefined where it is unavailable.
 func (b *browser) storage() js.Value {
-	s := js.Undefined()
-	catch(func() { s = b.global.Get("Reflect").Call("get", b.global, "localStorage") })
-	return s
+	return try(b.global.Get("Reflect"), "get", b.global, "localStorage")
 }
 
-func (b *browser) Load(key string) string {
-	var v string
-	catch(func() {
-		if s := b.storage(); isObject(s) {
-			if x := s.Call("getItem", key); x.Type() == js.TypeString {
-				v = x.String()
-			}
-		}
-	})
-	return v
-}
+func (b *browser) Load(key string) string { return jsString(try(b.storage(), "getItem", key)) }
 
-func (b *browser) Store(key, value string) {
-	catch(func() {
-		if s := b.storage(); isObject(s) {
-			s.Call("setItem", key, value) // throws when full: the outbox stays in memory
-		}
-	})
-}
+// Store may fail when storage is full: the outbox stays in memory.
+func (b *browser) Store(key, value string) { try(b.storage(), "setItem", key, value) }
 
-func (b *browser) Remove(key string) {
-	catch(func() {
-		if s := b.storage(); isObject(s) {
-			s.Call("removeItem", key)
-		}
-	})
-}
+func (b *browser) Remove(key string) { try(b.storage(), "removeItem", key) }
 
 func (b *browser) Keys(prefix string) []string {
 	var keys []string
-	catch(func() {
-		s := b.storage()
-		if !isObject(s) {
-			return
+	s := b.storage()
+	for i := int64(0); i < num(s, "length"); i++ {
+		if k := jsString(try(s, "key", i)); len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			keys = append(keys, k)
 		}
-		n := s.Get("length").Int()
-		for i := 0; i < n; i++ {
-			if k := s.Call("key", i); k.Type() == js.TypeString {
-				if ks := k.String(); len(ks) >= len(prefix) && ks[:len(prefix)] == prefix {
-					keys = append(keys, ks)
-				}
-			}
-		}
-	})
+	}
 	return keys
 }
 
@@ -151,42 +110,13 @@ func (b *browser) Page() agent.Page {
 		Handoff:  str(g.Get("_gt"), "handoff"), // the loader took it from the address
 	}
 	if s := g.Get("screen"); isObject(s) {
-		p.Screen = itoa(num(s, "width")) + "x" + itoa(num(s, "height"))
+		p.Screen = string(wire.AppendInt(append(wire.AppendInt(nil, num(s, "width")), 'x'), num(s, "height")))
 	}
-	catch(func() {
-		p.TimeZone = str(g.Get("Intl").Get("DateTimeFormat").New().Call("resolvedOptions"), "timeZone")
-	})
+	// Intl.DateTimeFormat called as a function makes one, as with new.
+	p.TimeZone = str(try(try(g.Get("Intl"), "DateTimeFormat"), "resolvedOptions"), "timeZone")
 	return p
 }
 
 func (b *browser) Beacon(url, body string) bool {
-	ok := false
-	catch(func() {
-		if nav := b.global.Get("navigator"); get(nav, "sendBeacon").Type() == js.TypeFunction {
-			ok = nav.Call("sendBeacon", url, body).Bool()
-		}
-	})
-	return ok
-}
-
-func itoa(v int64) string {
-	if v == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	i := len(buf)
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	for v > 0 {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-	}
-	if neg {
-		i--
-		buf[i] = '-'
-	}
-	return string(buf[i:])
+	return try(b.global.Get("navigator"), "sendBeacon", url, body).Truthy()
 }

@@ -27,7 +27,7 @@ func (b *browser) Post(url, body string, done func(*protocol.CollectResponse, er
 	init.Set("body", body)
 	init.Set("keepalive", len(body) < 60<<10)
 	var p js.Value
-	if b.global.Get("fetch").Type() != js.TypeFunction || !catch(func() { p = b.global.Call("fetch", url, init) }) {
+	if p = try(b.global, "fetch", url, init); !isObject(p) {
 		fail()
 		return
 	}

@@ -26,7 +26,7 @@ func (b *browser) Dial(url string, ev agent.SocketEvents) agent.Socket {
 		return nil
 	}
 	s := &socket{}
-	if !catch(func() { s.ws = ctor.New(url, protocol.Subprotocol) }) {
+	if s.ws = try(b.global.Get("Reflect"), "construct", ctor, []any{url, protocol.Subprotocol}); !isObject(s.ws) {
 		return nil
 	}
 	on := func(name string, f func(js.Value)) {
@@ -64,14 +64,14 @@ func (b *browser) Dial(url string, ev agent.SocketEvents) agent.Socket {
 	// when the connection is refused. Either way the socket is finished.
 	on("onerror", func(js.Value) {
 		closed(1006)
-		catch(func() { s.ws.Call("close") })
+		try(s.ws, "close")
 	})
 	return s
 }
 
 func (s *socket) Send(text string) {
 	if !s.done {
-		catch(func() { s.ws.Call("send", text) })
+		try(s.ws, "send", text)
 	}
 }
 
@@ -81,7 +81,7 @@ func (s *socket) Close() {
 		return
 	}
 	s.detach()
-	catch(func() { s.ws.Call("close", 1000) })
+	try(s.ws, "close", 1000)
 }
 
 func (s *socket) detach() {
