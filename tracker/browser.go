@@ -13,8 +13,6 @@ import (
 type browser struct {
 	l      *loop
 	global js.Value
-	rnd    []byte // unused random bytes from getRandomValues
-	rndBuf js.Value
 }
 
 func newBrowser(l *loop) *browser {
@@ -23,20 +21,13 @@ func newBrowser(l *loop) *browser {
 
 func (b *browser) Now() int64 { return int64(b.global.Get("Date").Call("now").Float()) }
 
-// Random fills p from crypto.getRandomValues, 256 bytes at a time.
+// Random fills p from crypto.getRandomValues, which takes at most 64 KiB;
+// the agent asks for a few bytes at a time (a ULID's 10, a backoff's 4),
+// too few for a buffer to pay for its code.
 func (b *browser) Random(p []byte) {
-	for len(p) > 0 {
-		if len(b.rnd) == 0 {
-			if b.rndBuf.IsUndefined() {
-				b.rndBuf = b.global.Get("Uint8Array").New(256)
-			}
-			b.global.Get("crypto").Call("getRandomValues", b.rndBuf)
-			b.rnd = make([]byte, 256)
-			js.CopyBytesToGo(b.rnd, b.rndBuf)
-		}
-		n := copy(p, b.rnd)
-		b.rnd, p = b.rnd[n:], p[n:]
-	}
+	a := b.global.Get("Uint8Array").New(len(p))
+	b.global.Get("crypto").Call("getRandomValues", a)
+	js.CopyBytesToGo(p, a)
 }
 
 // Reading document.cookie or localStorage throws where they are disabled
@@ -75,25 +66,19 @@ func (b *browser) Keys(prefix string) []string {
 	return keys
 }
 
-// After uses setTimeout; f runs on the loop.
+// After uses setTimeout; f runs on the loop. Releasing a js.Func twice
+// is harmless, so the timer and cancel both release it.
 func (b *browser) After(ms int64, f func()) func() {
 	var fn js.Func
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			fn.Release()
-		}
-	}
 	fn = js.FuncOf(func(js.Value, []js.Value) any {
-		release()
+		fn.Release()
 		b.l.post(f)
 		return nil
 	})
 	id := b.global.Call("setTimeout", fn, ms)
 	return func() {
 		b.global.Call("clearTimeout", id)
-		release()
+		fn.Release()
 	}
 }
 
