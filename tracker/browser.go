@@ -21,6 +21,10 @@ func newBrowser(l *loop) *browser {
 
 func (b *browser) Now() int64 { return int64(b.global.Get("Date").Call("now").Float()) }
 
+func (b *browser) Timestamp(ms int64) string {
+	return b.global.Get("Date").New(ms).Call("toISOString").String()
+}
+
 // Random fills p from crypto.getRandomValues, which takes at most 64 KiB;
 // the agent asks for a few bytes at a time (a ULID's 10, a backoff's 4),
 // too few for a buffer to pay for its code.
