@@ -17,6 +17,7 @@ import (
 
 	"github.com/visitrack/visitrack/shared/protocol"
 	"github.com/visitrack/visitrack/tracker/agent"
+	"github.com/visitrack/visitrack/tracker/wire"
 )
 
 // fakeDOM is a document with a cookie jar (honouring Max-Age=0), a
@@ -273,6 +274,21 @@ func TestBrowserEnv(t *testing.T) {
 	b.Store("k", "v")
 	if b.Load("k") != "" || len(b.Keys("")) != 0 {
 		t.Fatal("throwing storage")
+	}
+}
+
+// TestTimestampIsWire holds the browser's Date.toISOString, which formats
+// the events' timestamps, to wire.Timestamp, the protocol's format.
+func TestTimestampIsWire(t *testing.T) {
+	b := newBrowser(newLoop())
+	cases := []int64{0, 1, 999, 1000, 86399999, 86400000, 951782400000 /* 2000-02-29 */, 1795255200123, -1, -86400001, 253402300799999 /* 9999-12-31 */}
+	for i := int64(0); i < 500; i++ {
+		cases = append(cases, i*8204889600001%4102444800000) // up to 2100
+	}
+	for _, ms := range cases {
+		if got, want := b.Timestamp(ms), wire.Timestamp(ms); got != want {
+			t.Fatalf("Timestamp(%d) = %s, want %s", ms, got, want)
+		}
 	}
 }
 

@@ -322,10 +322,10 @@ func (a *Agent) countCookieless() {
 	var o wire.Object
 	o.Raw("cookieless", "true")
 	o.Str("consent", a.consentState())
-	o.Str("sentAt", wire.Timestamp(now))
+	o.Str("sentAt", a.env.Timestamp(now))
 	// A page id of its own: sharing the page's would join the two visits.
 	o.Raw("events", "["+wire.Event(&protocol.Event{EventID: a.ids.New(now), Name: protocol.EventPageEntered,
-		Timestamp: wire.Timestamp(now), PageID: a.ids.New(now), URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
+		Timestamp: a.env.Timestamp(now), PageID: a.ids.New(now), URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
 	a.beacon(o.Done())
 }
 
@@ -341,7 +341,7 @@ func (a *Agent) beacon(body string) {
 // beaconEvents sends events of the current visit by beacon.
 func (a *Agent) beaconEvents(events []string) {
 	rec, recognize := a.recognition()
-	a.beacon(wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), events,
+	a.beacon(wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, a.vd.Version, a.env.Timestamp(a.env.Now()), events,
 		a.askServer(), a.cfg.CookieDomain, "", a.consentState()))
 }
 
@@ -469,7 +469,7 @@ func (a *Agent) emit(name, data string, ev *protocol.Event, r Reply) {
 	}
 	ev.EventID = a.ids.New(now)
 	ev.Name = name
-	ev.Timestamp = wire.Timestamp(now)
+	ev.Timestamp = a.env.Timestamp(now)
 	ev.PageID = a.pageID
 	text := wire.Event(ev, data)
 	if len(text) > protocol.MaxEventBytes {

@@ -58,5 +58,5 @@ func (a *Agent) sendWithdrawal(source string) {
 	a.env.Remove(consentMark)
 	now := a.env.Now()
 	a.beaconEvents([]string{wire.Event(&protocol.Event{EventID: a.ids.New(now), Name: protocol.EventConsentChanged,
-		Timestamp: wire.Timestamp(now), PageID: a.pageID}, consentData(protocol.ConsentDenied, source))})
+		Timestamp: a.env.Timestamp(now), PageID: a.pageID}, consentData(protocol.ConsentDenied, source))})
 }

@@ -339,7 +339,7 @@ func (a *Agent) flush() {
 				continue
 			}
 			if len(batch) == protocol.MaxBatchEvents || size+len(e.JSON) > frameBytes {
-				a.sock.Send(wire.Events(wire.Timestamp(a.env.Now()), batch))
+				a.sock.Send(wire.Events(a.env.Timestamp(a.env.Now()), batch))
 				batch, size = nil, 0
 			}
 			batch = append(batch, e.JSON)
@@ -347,7 +347,7 @@ func (a *Agent) flush() {
 			a.sent[e.ID] = true
 		}
 		if len(batch) > 0 {
-			a.sock.Send(wire.Events(wire.Timestamp(a.env.Now()), batch))
+			a.sock.Send(wire.Events(a.env.Timestamp(a.env.Now()), batch))
 		}
 		for _, u := range a.updates {
 			if !u.sent {
@@ -396,7 +396,7 @@ func (a *Agent) post(visitID string) {
 	if visitorID == a.visitorID {
 		key = a.key // the key proves the current visitor only
 	}
-	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff, a.consentState())
+	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, a.env.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff, a.consentState())
 	a.posting = true
 	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
 		a.posting = false
