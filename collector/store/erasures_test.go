@@ -19,8 +19,13 @@ import (
 // the migrations.
 func tableRows(t *testing.T, s *store.Store) map[string]int {
 	t.Helper()
-	rows, err := s.DB().Query(`SELECT name FROM sqlite_master WHERE type = 'table'
-		AND name NOT IN ('erasures', 'schema_migrations') AND name NOT LIKE 'sqlite_%'`)
+	list := `SELECT name FROM sqlite_master WHERE type = 'table'
+		AND name NOT IN ('erasures', 'schema_migrations') AND name NOT LIKE 'sqlite_%'`
+	if s.Dialect().Name == "postgres" {
+		list = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
+			AND tablename NOT IN ('erasures', 'schema_migrations')`
+	}
+	rows, err := s.DB().Query(list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +210,9 @@ func TestErasureCrashHalfway(t *testing.T) {
 					}
 					r := newMergeRig(t, opts...)
 					before := r.dump(t)
-					storetest.Exec(t, r.s, `CREATE TRIGGER crash `+point+` BEGIN SELECT RAISE(ABORT, 'crash'); END`)
+					dropCrash := storetest.Crash(t, r.s, "crash", point)
 					err := erase(r)
-					storetest.Exec(t, r.s, `DROP TRIGGER crash`)
+					dropCrash()
 					if err == nil {
 						return // the statement does not run for this kind
 					}

@@ -220,9 +220,9 @@ func TestUndoCrashHalfway(t *testing.T) {
 				before := r.state(t)
 				rec := r.mergeBob(t)
 				merged := r.dump(t)
-				storetest.Exec(t, r.s, `CREATE TRIGGER crash `+point+` BEGIN SELECT RAISE(ABORT, 'crash'); END`)
+				dropCrash := storetest.Crash(t, r.s, "crash", point)
 				_, err := r.m.UndoMerge(ctx, rec.MergeID, collector.MergeOptions{TokenID: "tok"})
-				storetest.Exec(t, r.s, `DROP TRIGGER crash`)
+				dropCrash()
 				if err == nil || !strings.Contains(err.Error(), "crash") {
 					t.Fatalf("undo with a crash: %v", err)
 				}
@@ -258,11 +258,11 @@ func TestUndoResumedMerge(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			r := newMergeRig(t, store.WithoutTransactions())
 			before := r.state(t)
-			storetest.Exec(t, r.s, `CREATE TRIGGER crash `+point+` BEGIN SELECT RAISE(ABORT, 'crash'); END`)
+			dropCrash := storetest.Crash(t, r.s, "crash", point)
 			if _, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{}); err == nil {
 				t.Fatal("the merge did not crash")
 			}
-			storetest.Exec(t, r.s, `DROP TRIGGER crash`)
+			dropCrash()
 			rec := r.mergeBob(t)
 			if _, err := r.m.UndoMerge(ctx, rec.MergeID, collector.MergeOptions{}); err != nil {
 				t.Fatal(err)
