@@ -308,19 +308,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
 			"(push across nodes, jobs run once, shared keys) are not built yet")
 	}
-	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(b), nil
-	})
+	rawKey, err := m.recognitionKey(ctx)
 	if err != nil {
-		return fmt.Errorf("recognition key: %w", err)
-	}
-	rawKey, err := hex.DecodeString(key)
-	if err != nil {
-		return fmt.Errorf("recognition key %s is not hex: %w", filepath.Join(m.Config.DataDir, "recognition.key"), err)
+		return err
 	}
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
@@ -435,8 +425,12 @@ func (m *Main) identitySecret() error {
 }
 
 // ensureAdmin makes sure the admin token exists: from
-// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token.
+// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token
+// (on PostgreSQL, once for every node: ensureSharedAdmin).
 func (m *Main) ensureAdmin(ctx context.Context) error {
+	if m.Config.Database != "" {
+		return m.ensureSharedAdmin(ctx)
+	}
 	secret := m.adminFromEnv
 	if secret == "" {
 		path := filepath.Join(m.Config.DataDir, "admin.token")
@@ -453,6 +447,12 @@ func (m *Main) ensureAdmin(ctx context.Context) error {
 		m.AdminTokenPath = path
 		m.Logger.Info("admin token", "path", path)
 	}
+	return m.ensureAdminToken(ctx, secret)
+}
+
+// ensureAdminToken stores secret as an admin token (unless revoked) and
+// makes it this node's.
+func (m *Main) ensureAdminToken(ctx context.Context, secret string) error {
 	if _, err := m.store.EnsureToken(ctx, secret, []string{collector.ScopeAdmin}); err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
