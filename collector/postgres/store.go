@@ -22,6 +22,11 @@ func Dialect() store.Dialect {
 			'landingUrl', t.landing_url, 'referrer', t.referrer, 'referrerType', t.referrer_type, 'utm', t.utm::json)::text`,
 		// The rows this transaction inserted carry its id in xmin.
 		OwnEvents: `e.xmin = pg_current_xact_id()::xid`,
+		Shared:    true,
+		// Released at the commit or rollback: a node that dies mid-job
+		// frees it with its session.
+		TryLock:    `SELECT pg_try_advisory_xact_lock(?)`,
+		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
 	}
 }
 
