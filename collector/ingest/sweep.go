@@ -46,6 +46,13 @@ func (in *Ingester) sweep(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
+	if in.shared {
+		// Another node may be writing one of them: wait for it, and read
+		// each as it committed it.
+		if err := in.lockMore(ctx, b, ids); err != nil {
+			return err
+		}
+	}
 	for _, id := range ids {
 		if _, err := in.sweepVisit(ctx, b, id, now); err != nil {
 			return err

@@ -27,6 +27,10 @@ func Dialect() store.Dialect {
 		// frees it with its session.
 		TryLock:    `SELECT pg_try_advisory_xact_lock(?)`,
 		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+		// unnest yields the keys in the array's order, so the locks are
+		// taken in it.
+		LockKeys:  `SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(? AS bigint[])) AS t(k)`,
+		Retryable: retryable,
 	}
 }
 
@@ -47,4 +51,11 @@ func (engine) AfterCommit(context.Context) {}
 func (engine) StorageFull(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "53100" || pgErr.Code == "53200")
+}
+
+// retryable: serialization_failure (40001) and deadlock_detected (40P01),
+// the transaction's only fault being when it ran.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }

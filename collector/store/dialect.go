@@ -39,6 +39,15 @@ type Dialect struct {
 	// around it claims: rows another transaction is claiming are passed
 	// over instead of claimed twice.
 	SkipLocked string
+	// LockKeys, when set, is a query of one parameter, an array of
+	// bigint keys, that takes each key's lock for the rest of the
+	// transaction in the array's order, waiting for the transactions of
+	// other nodes that hold one (see LockVisits).
+	LockKeys string
+	// Retryable, when set, reports whether err failed a transaction only
+	// because it ran at the same time as another one (a serialization
+	// failure, a deadlock): run again, it may well commit.
+	Retryable func(err error) bool
 }
 
 // sqliteDialect is the store's own.
