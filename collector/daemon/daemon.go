@@ -305,8 +305,8 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
-		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
-			"(push across nodes, jobs run once, shared keys) are not built yet")
+		m.Logger.Warn("PostgreSQL: collectors on one database share keys, jobs and writes (docs/deployment.md); " +
+			"pushes to browsers and webhook registrations reach only the node that made the change, not yet the others")
 	}
 	rawKey, err := m.recognitionKey(ctx)
 	if err != nil {
