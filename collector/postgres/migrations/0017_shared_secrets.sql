@@ -1,4 +1,4 @@
--- PostgreSQL's copy of 0014_shared_secrets.sql: the recognition key and
+-- PostgreSQL's copy of 0017_shared_secrets.sql: the recognition key and
 -- the hash of the admin token the first node made, written once by the
 -- first collector to start (INSERT … ON CONFLICT DO NOTHING, then read
 -- back, so nodes that start at the same moment agree) and read by every
