@@ -173,8 +173,11 @@ func TestDecodeCommandForms(t *testing.T) {
 		{`["event","Odd",{"data":[1,2]}]`, agent.Command{Op: agent.OpEvent, Name: "Odd", Data: `{}`}},
 		{`["page",{"url":"https://x/#a","title":"A"}]`, agent.Command{Op: agent.OpPage, URL: "https://x/#a", Title: "A"}},
 		{`["page"]`, agent.Command{Op: agent.OpPage}},
-		{`["consent",true]`, agent.Command{Op: agent.OpConsent, Consent: true}},
-		{`["consent",false]`, agent.Command{Op: agent.OpConsent}},
+		{`["consent",true]`, agent.Command{Op: agent.OpConsent, Consent: true, Data: agent.SourceAPI}},
+		{`["consent",false]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceAPI}},
+		{`["consent",{"analytics_storage":"granted","ad_storage":"denied"}]`, agent.Command{Op: agent.OpConsent, Consent: true, Data: agent.SourceConsentMode}},
+		{`["consent","update",{"analytics_storage":"denied"}]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceConsentMode}},
+		{`["consent",{"ad_storage":"granted"}]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceKeep}},
 		{`["visitorData","update","prefs",{"dark":true}]`, agent.Command{Op: agent.OpUpdate, Namespace: "prefs", Value: `{"dark":true}`}},
 		{`["stats"]`, agent.Command{Op: agent.OpStats}},
 		// Genesys 8.1's top-level identity commands and its event object.
@@ -454,10 +457,12 @@ func TestRealWebSocketRefused(t *testing.T) {
 }
 
 func TestDecodeCollectResponse(t *testing.T) {
-	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}]},
+	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}],
+		"refused":[{"eventId":"b","code":"blocked_user_id","message":"placeholder"}]},
 		"identity":{"state":"recognized","identityId":"I","verified":true,"recognition":null},"visitorData":{"version":3,"data":{"a":1}}}`)
 	r := decodeCollectResponse(v)
 	if r.VisitorID != "V" || r.VisitorKey != "K" || r.VisitID != "W" || len(r.Ack.EventIDs) != 2 || r.Ack.Rejected[0].Code != "invalid_event" ||
+		len(r.Ack.Refused) != 1 || r.Ack.Refused[0].EventID != "b" || r.Ack.Refused[0].Code != protocol.CodeBlockedUserID ||
 		r.Identity == nil || r.Identity.Recognition != nil || *r.Identity.IdentityID != "I" || r.VisitorData.Version != 3 || string(r.VisitorData.Data) != `{"a":1}` {
 		t.Fatalf("%+v", r)
 	}

@@ -128,14 +128,19 @@ func decodeMessage(v js.Value) *agent.Message {
 }
 
 func decodeAck(v js.Value) protocol.Ack {
-	a := protocol.Ack{EventIDs: strs(v, "eventIds")}
-	if r := get(v, "rejected"); isObject(r) {
+	return protocol.Ack{EventIDs: strs(v, "eventIds"), Rejected: rejections(v, "rejected"), Refused: rejections(v, "refused")}
+}
+
+// rejections reads the list of rejections named key, if any.
+func rejections(v js.Value, key string) []protocol.Rejection {
+	var out []protocol.Rejection
+	if r := get(v, key); isObject(r) {
 		for i := 0; i < r.Length(); i++ {
 			e := r.Index(i)
-			a.Rejected = append(a.Rejected, protocol.Rejection{EventID: str(e, "eventId"), Code: str(e, "code"), Message: str(e, "message")})
+			out = append(out, protocol.Rejection{EventID: str(e, "eventId"), Code: str(e, "code"), Message: str(e, "message")})
 		}
 	}
-	return a
+	return out
 }
 
 func decodeIdentity(v js.Value) protocol.Identity {

@@ -70,6 +70,8 @@ type Config struct {
 	Notifier collector.Notifier
 	// Merges merges identities; nil serves no merge endpoints.
 	Merges collector.MergeService
+	// Erasures lists the erasure records; nil serves no /v1/erasures.
+	Erasures collector.ErasureService
 	// NewID makes the ids of notifications; nil uses ULIDs of the clock.
 	NewID func() string
 	// Logger receives internal errors and erasures; nil discards.
@@ -110,6 +112,7 @@ func New(cfg Config) *Handler {
 	}
 	h.notificationRoutes()
 	h.mergeRoutes()
+	h.erasureRoutes()
 	return h
 }
 

@@ -23,6 +23,7 @@ var scopeUniverse = []string{
 	collector.ScopeVisitorDataWrite + "*",
 	collector.ScopeMetadataRead, collector.ScopeMetadataWrite,
 	collector.ScopeStatsRead, collector.ScopeNotifyWrite, collector.ScopeMetricsRead,
+	collector.ScopeSubjectExport,
 }
 
 // scopeRoute is one request to one route and the scopes it needs, in
@@ -46,6 +47,7 @@ func TestEveryRouteChecksItsScope(t *testing.T) {
 	h := New(Config{History: e.s, Tokens: e.s, VisitorData: e.vd, Metadata: e.md, Stats: e.s})
 	h.HandleStream(e.hub, StreamOptions{KeepAlive: time.Hour})
 	h.HandleMetrics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "# metrics\n") }))
+	h.HandleSubjectExport(e.s, ExportOptions{})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
@@ -108,6 +110,8 @@ func TestEveryRouteChecksItsScope(t *testing.T) {
 	add("GET /v1/stream", "/v1/stream?types=visitorData", "", nil, []string{vr})
 	add("GET /v1/stream", "/v1/stream?types=event,visitorData", "", nil, []string{hr}, []string{vr})
 	add("GET /v1/stream", "/v1/stream", "", nil, []string{hr, vr})
+	add("GET /v1/identities/{identityId}/export", ident+"/export", "", nil, []string{collector.ScopeSubjectExport})
+	add("GET /v1/visitors/{visitorId}/export", visitor+"/export", "", nil, []string{collector.ScopeSubjectExport})
 	// The deletions last: the positive pass really deletes.
 	add("DELETE /v1/identities/{identityId}", ident, "", nil, []string{hd})
 	add("DELETE /v1/visitors/{visitorId}", visitor, "", nil, []string{hd})

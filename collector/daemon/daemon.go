@@ -32,6 +32,7 @@ import (
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/postgres"
+	"github.com/visitrack/visitrack/collector/postgres/fanout"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
@@ -51,6 +52,9 @@ type Config struct {
 	IdentityAudience      string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	// BlockedUserIDs are userIds that link nobody, besides the
+	// placeholders ("guest", "null", …) that never do.
+	BlockedUserIDs []string
 	// Demo serves the demo shop and its signer; without IdentitySecret it
 	// makes a random one for this run.
 	Demo bool
@@ -80,6 +84,9 @@ type Config struct {
 	IdleTimeout   time.Duration
 	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
 	GeoIPDB string
+	// ListenDatabase, if set, is where the LISTEN connection of the
+	// cross-node push goes instead of Database (see openPeers).
+	ListenDatabase string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -97,6 +104,7 @@ type Main struct {
 
 	stdout, stderr io.Writer
 	adminFromEnv   string
+	keyFromEnv     []byte // VISITRACK_RECOGNITION_KEY, nil when unset
 	store          *store.Store
 	closeDB        func() error
 	geoip          *geoip.DB // closed with the program
@@ -107,6 +115,7 @@ type Main struct {
 	served         chan error
 	stopRetention  func()
 	stopRollups    func()
+	peers          *fanout.Fanout // nil but on PostgreSQL
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -136,6 +145,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
 	fs.StringVar(&c.Database, "database", env("database", ""), "empty for SQLite in --data-dir, or a postgres://user:password@host:port/dbname URL")
+	fs.StringVar(&c.ListenDatabase, "listen-database", env("listen-database", ""), "with PostgreSQL: a postgres:// URL for the one connection that LISTENs for the other nodes' pushes, when --database goes through a transaction-pooling PgBouncer; empty uses --database")
 	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
 	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
 	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
@@ -151,6 +161,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
 	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
+	blockedIDs := fs.String("blocked-user-ids", env("blocked-user-ids", ""), "comma-separated userIds that link nobody (compared trimmed, in any case), besides the placeholders that never do: \"\", anonymous, guest, null, undefined, 0, -1, none, unknown, [object Object], NaN")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
 	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP, or IPv6 /64, may send (burst twice that); 0 turns the limit off")
 	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP, or IPv6 /64, may hold; more get 429; 0 turns the cap off")
@@ -178,6 +189,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.Database != "" && !postgres.IsURL(c.Database) {
 		return fmt.Errorf("--database: want a postgres://user:password@host:port/dbname URL, or nothing for SQLite in --data-dir")
 	}
+	if c.ListenDatabase != "" && (c.Database == "" || !postgres.IsURL(c.ListenDatabase)) {
+		return fmt.Errorf("--listen-database: want a postgres:// URL of the same database as --database, which must be set")
+	}
 	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
 		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
 	}
@@ -188,6 +202,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("--identity-audience: %w", err)
 	}
 	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
+	c.BlockedUserIDs = splitList(*blockedIDs)
 	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -215,6 +230,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	m.Logger = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: level}))
 	m.adminFromEnv = getenv("VISITRACK_ADMIN_TOKEN")
+	if m.keyFromEnv, err = parseRecognitionKey(getenv(envRecognitionKey)); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -305,8 +323,8 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
-		m.Logger.Warn("PostgreSQL: collectors on one database share keys, jobs and writes (docs/deployment.md); " +
-			"pushes to browsers and webhook registrations reach only the node that made the change, not yet the others")
+		m.Logger.Warn("PostgreSQL: collectors on one database share keys, jobs, writes and pushes (docs/deployment.md); " +
+			"a webhook registered or deleted through one node reaches the other nodes' outboxes only when they restart")
 	}
 	rawKey, err := m.recognitionKey(ctx)
 	if err != nil {
@@ -338,6 +356,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
+	if m.peers, err = m.openPeers(); err != nil {
+		return err
+	}
 	m.server, err = server.New(ctx, server.Config{
 		UserAgents:            useragent.New(),
 		GeoIP:                 geo,
@@ -345,6 +366,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
 		IdentityAudience:      m.Config.IdentityAudience,
+		BlockedUserIDs:        m.Config.BlockedUserIDs,
 		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,
@@ -356,9 +378,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Webhooks:              hooks,
 		Static:                m.Static,
 		Metrics:               mx,
+		Peers:                 peersOf(m.peers),
 		Logger:                m.Logger,
 	})
 	if err != nil {
+		return err
+	}
+	if err := m.startPeers(ctx); err != nil {
 		return err
 	}
 	if m.Config.Retention > 0 {
@@ -536,6 +562,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.server.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m.peers != nil {
+		m.peers.Close()
 	}
 	if m.debug != nil {
 		m.debug.Close()

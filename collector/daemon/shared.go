@@ -21,11 +21,16 @@ import (
 // another issued and no file is copied between machines.
 
 // recognitionKey returns the key that signs recognition tokens (and
-// derives the handoff and cookie keys).
+// derives the handoff and cookie keys): VISITRACK_RECOGNITION_KEY when
+// set, else <data-dir>/recognition.key, made the first time; on
+// PostgreSQL the database's, which the variable, if set, must equal.
 func (m *Main) recognitionKey(ctx context.Context) ([]byte, error) {
 	path := filepath.Join(m.Config.DataDir, "recognition.key")
 	var key string
 	var err error
+	if m.keyFromEnv != nil && m.Config.Database == "" {
+		return m.keyFromEnv, nil
+	}
 	if m.Config.Database == "" {
 		if key, err = secretFile(path, newRecognitionKey); err != nil {
 			return nil, fmt.Errorf("recognition key: %w", err)
@@ -48,6 +53,21 @@ func (m *Main) recognitionKey(ctx context.Context) ([]byte, error) {
 // before, or whose SQLite data was moved over), so that the tokens
 // browsers hold stay valid, else a new one.
 func (m *Main) sharedRecognitionKey(ctx context.Context, path string) (string, error) {
+	if m.keyFromEnv != nil {
+		// The operator's key: the first node stores it; a node whose
+		// variable differs from the database's key would refuse every
+		// token the others issue.
+		env := hex.EncodeToString(m.keyFromEnv)
+		key, err := m.store.SharedSecret(ctx, store.SharedRecognitionKey, env)
+		if err != nil {
+			return "", fmt.Errorf("recognition key: %w", err)
+		}
+		if key != env {
+			return "", fmt.Errorf("%s is not the recognition key the collectors of this database share: "+
+				"set it to the same key on every node, or unset it", envRecognitionKey)
+		}
+		return key, nil
+	}
 	local, err := readSecret(path)
 	if err != nil {
 		return "", fmt.Errorf("recognition key: %w", err)

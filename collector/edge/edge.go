@@ -43,6 +43,7 @@ const (
 	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
 	EnvIdentityAudience      = "VISITRACK_IDENTITY_AUDIENCE" // the aud of signInTokens; default "visitrack"
 	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
+	EnvBlockedUserIDs        = "VISITRACK_BLOCKED_USER_IDS"
 	EnvSweepLimit            = "VISITRACK_SWEEP_LIMIT" // edge only: visits the Cron Trigger's sweep ends per run
 	// EnvGoInstance is read by the glue (glue/worker.mjs): "isolate" (the
 	// default) keeps the Go instance for the isolate's next requests,
@@ -74,6 +75,7 @@ type Settings struct {
 	VisitTimeout          time.Duration
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	BlockedUserIDs        []string
 	SweepLimit            int
 	sockets               socketLimits // ws.go
 }
@@ -87,6 +89,7 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 		IdentitySecret:  getenv(EnvIdentitySecret),
 		AllowedOrigins:  splitList(getenv(EnvAllowedOrigins)),
 		BrowserWritable: splitList(getenv(EnvBrowserWritable)),
+		BlockedUserIDs:  splitList(getenv(EnvBlockedUserIDs)),
 		VisitTimeout:    30 * time.Minute,
 		SweepLimit:      DefaultSweepLimit,
 	}
@@ -194,6 +197,7 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		VisitTimeout:          set.VisitTimeout,
 		AllowedOrigins:        set.AllowedOrigins,
 		BrowserWritable:       set.BrowserWritable,
+		BlockedUserIDs:        set.BlockedUserIDs,
 		// No per-IP limit but for the sockets of a Durable Object:
 		// nothing else lives between requests here. No TrustedProxies
 		// either: handler sets the client's address from CF-Connecting-IP.

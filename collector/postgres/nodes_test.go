@@ -239,3 +239,30 @@ func sharedValue(t *testing.T, url, name string) string {
 	}
 	return v
 }
+
+// VISITRACK_RECOGNITION_KEY set on the first node becomes the database's
+// key; a node whose variable names another key stops at start, saying so,
+// rather than refuse every token the others issue.
+func TestNodesRecognitionKeyFromEnvironment(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	const key = "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12"
+	startNodes(t, url, 1, map[string]string{"VISITRACK_RECOGNITION_KEY": key})
+	if got := sharedValue(t, url, "recognition_key"); got != key {
+		t.Fatalf("the database's key is %q, want the variable's", got)
+	}
+	m := daemon.New(io.Discard, logWriter{t})
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database", url},
+		func(k string) string {
+			if k == "VISITRACK_RECOGNITION_KEY" {
+				return "cd34" + key[4:]
+			}
+			return ""
+		}); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Run(context.Background())
+	m.Close(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "VISITRACK_RECOGNITION_KEY") {
+		t.Fatalf("a node with another key: %v, want a refusal naming VISITRACK_RECOGNITION_KEY", err)
+	}
+}

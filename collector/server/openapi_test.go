@@ -348,13 +348,26 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	if dry.State != collector.MergeDryRun || dry.MergeID != "" || dry.Moved.Visits != 1 {
 		t.Errorf("dry run %+v", dry)
 	}
-	o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`)
+	var merged collector.IdentityMerge
+	json.Unmarshal(o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`), &merged)
 	o.must(200, "GET", "/v1/identities/"+iden+"/merges", "")
+	undo := "/v1/merges/" + merged.MergeID + "/undo"
+	o.must(200, "POST", undo+"?dryRun=true", "")
+	o.must(200, "POST", undo, "")
+	o.must(409, "POST", undo, "")
+	o.must(404, "POST", "/v1/merges/"+visit+"/undo", "")
+	o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`)
 
 	// Export, the stream, webhooks, operations.
 	o.must(200, "GET", "/v1/export/events?since="+since, "")
 	o.must(200, "GET", "/v1/export/visits", "")
 	o.must(400, "GET", "/v1/export/events?since="+since+"&until="+since, "")
+	o.must(200, "GET", "/v1/identities/"+iden+"/export", "")
+	o.must(200, "GET", "/v1/visitors/"+res2.VisitorID+"/export?format=json", "")
+	o.must(404, "GET", "/v1/identities/"+collectortest.NewID()+"/export", "")
+	if got, _ := o.do(false, "GET", "/v1/visitors/"+res2.VisitorID+"/export?format=csv", ""); got != 400 {
+		t.Errorf("an export in an unknown format: %d, want 400", got)
+	}
 	o.streamHead(t)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer rcv.Close()
@@ -372,6 +385,7 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	// Erasure last.
 	o.must(204, "DELETE", "/v1/visitors/"+res2.VisitorID, "")
 	o.must(204, "DELETE", "/v1/identities/"+iden, "")
+	o.must(200, "GET", "/v1/erasures?limit=1", "")
 
 	// Every documented operation was answered and checked.
 	for path, item := range doc.Paths.Map() {

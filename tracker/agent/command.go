@@ -39,7 +39,10 @@ type Command struct {
 	// OpPage: empty means the document's current URL and title.
 	URL, Title string
 
-	Consent bool // OpConsent
+	// OpConsent: Consent is the visitor's answer; Data its source
+	// (SourceAPI when empty, SourceConsentMode, or SourceKeep for a
+	// Consent Mode update that says nothing of analytics_storage).
+	Consent bool
 
 	// OpUpdate: the namespace and its new value as JSON.
 	Namespace, Value string
@@ -74,7 +77,7 @@ type Config struct {
 
 // DefaultConfig is the configuration before any config command.
 func DefaultConfig() Config {
-	return Config{Transport: TransportAuto, AutoRecognize: true, VisitTimeoutMS: 30 * 60 * 1000, Cookies: CookiesAuto}
+	return Config{Transport: TransportAuto, AutoRecognize: true, RespectGPC: true, VisitTimeoutMS: 30 * 60 * 1000, Cookies: CookiesAuto}
 }
 
 // ConfigPatch holds the fields a config command sets; nil fields keep

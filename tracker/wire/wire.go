@@ -148,6 +148,7 @@ func Hello(h *protocol.Hello) string {
 	o.strOmit("url", h.URL)
 	o.strOmit("referrer", h.Referrer)
 	o.strOmit("handoff", h.Handoff)
+	o.strOmit("consent", h.Consent)
 	return o.Done()
 }
 
@@ -180,8 +181,8 @@ func Events(sentAt string, events []string) string {
 // Collect encodes the body of POST /v1/collect. An empty recognition is
 // sent as null, an empty visitorKey not at all; recognize false (a token
 // that only proves the visit's identity) is sent with a token only.
-// cookies, cookieDomain and handoff are omitted when empty.
-func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff string) string {
+// cookies, cookieDomain, handoff and consent are omitted when empty.
+func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff, consent string) string {
 	var o Object
 	o.Str("visitorId", visitorID)
 	o.strOmit("visitorKey", visitorKey)
@@ -196,6 +197,7 @@ func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool,
 	o.strOmit("cookies", cookies)
 	o.strOmit("cookieDomain", cookieDomain)
 	o.strOmit("handoff", handoff)
+	o.strOmit("consent", consent)
 	return o.Done()
 }
 

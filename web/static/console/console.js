@@ -409,12 +409,50 @@
     var vd = h('div', null, loading()), list = h('div', null, loading());
     fill($('lookup-result'), [
       h('h2', null, 'Visitor ', h('code', { text: id })),
+      exportButton('/v1/visitors/' + encodeURIComponent(id) + '/export', 'visitrack-visitor-' + id + '.ndjson'),
       h('div', { class: 'card' }, h('h3', { text: 'Visitor data' }), vd),
       h('div', { class: 'card' }, h('h3', { text: 'Visits' }), list)
     ]);
     visitorData(vd, '/v1/visitors/' + encodeURIComponent(id), seq,
       'An anonymous visitor keeps its own visitor data; at a verified sign-in it is merged into the identity\'s.');
     visitList(list, '/v1/visits?visitorId=' + encodeURIComponent(id), seq);
+  }
+
+  // exportButton downloads everything stored about a person (path, an
+  // .../export endpoint) as an NDJSON file. The file is offered only when
+  // its last line says the export is complete, so that a cut-off
+  // transfer is never saved as if it were the whole.
+  function exportButton(path, filename) {
+    var note = h('span', { class: 'muted' });
+    var btn = h('button', { type: 'button', class: 'ghost', text: 'Export' });
+    btn.addEventListener('click', function () {
+      var tok = token();
+      if (!tok) { note.textContent = 'Paste an API token above first.'; return; }
+      btn.disabled = true;
+      note.textContent = 'Exporting…';
+      fetch(path, { headers: { Authorization: 'Bearer ' + tok }, cache: 'no-store' })
+        .then(function (res) {
+          if (!res.ok) return problem(res).then(function (e) { throw e; });
+          return res.text();
+        })
+        .then(function (t) {
+          var lines = t.replace(/\n+$/, '').split('\n'), end = {};
+          try { end = JSON.parse(lines[lines.length - 1]); } catch (e) { end = {}; }
+          if (end.type !== 'end' || end.complete !== true) throw new Error('the export was cut off; try again');
+          var a = h('a', { href: URL.createObjectURL(new Blob([t], { type: 'application/x-ndjson' })), download: filename });
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          setTimeout(function () { URL.revokeObjectURL(a.href); }, 60000);
+          note.textContent = 'Saved ' + filename + ': ' + (lines.length - 2) + ' records.';
+        })
+        .catch(function (err) {
+          note.textContent = 'Export failed: ' + (err.detail || err.message) +
+            (err.status === 403 ? ' The export needs a token with subject:export.' : '');
+        })
+        .then(function () { btn.disabled = false; });
+    });
+    return h('div', { class: 'row' }, btn, ' ', note);
   }
 
   function showIdentity(id) {
@@ -424,6 +462,7 @@
     var info = h('div', null, loading()), vd = h('div', null, loading()), list = h('div', null, loading());
     fill($('lookup-result'), [
       h('h2', null, 'Identity ', h('code', { text: id })),
+      exportButton('/v1/identities/' + encodeURIComponent(id) + '/export', 'visitrack-identity-' + id + '.ndjson'),
       h('div', { class: 'card' }, info),
       h('div', { class: 'card' }, h('h3', { text: 'Visitor data' }), vd),
       h('div', { class: 'card' }, h('h3', { text: 'Visits (stitched anonymous visits included)' }), list)
