@@ -323,10 +323,10 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
-		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
-			"(push across nodes, jobs run once, shared keys) are not built yet")
+		m.Logger.Warn("PostgreSQL: collectors on one database share keys, jobs, writes and pushes (docs/deployment.md); " +
+			"a webhook registered or deleted through one node reaches the other nodes' outboxes only when they restart")
 	}
-	rawKey, err := m.recognitionKey()
+	rawKey, err := m.recognitionKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -451,8 +451,12 @@ func (m *Main) identitySecret() error {
 }
 
 // ensureAdmin makes sure the admin token exists: from
-// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token.
+// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token
+// (on PostgreSQL, once for every node: ensureSharedAdmin).
 func (m *Main) ensureAdmin(ctx context.Context) error {
+	if m.Config.Database != "" {
+		return m.ensureSharedAdmin(ctx)
+	}
 	secret := m.adminFromEnv
 	if secret == "" {
 		path := filepath.Join(m.Config.DataDir, "admin.token")
@@ -469,6 +473,12 @@ func (m *Main) ensureAdmin(ctx context.Context) error {
 		m.AdminTokenPath = path
 		m.Logger.Info("admin token", "path", path)
 	}
+	return m.ensureAdminToken(ctx, secret)
+}
+
+// ensureAdminToken stores secret as an admin token (unless revoked) and
+// makes it this node's.
+func (m *Main) ensureAdminToken(ctx context.Context, secret string) error {
 	if _, err := m.store.EnsureToken(ctx, secret, []string{collector.ScopeAdmin}); err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}

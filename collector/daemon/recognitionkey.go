@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"strings"
 )
 
@@ -27,29 +25,4 @@ func parseRecognitionKey(v string) ([]byte, error) {
 		return nil, fmt.Errorf("%s must be at least 32 bytes in hex (64 hex digits), such as the content of a data directory's recognition.key or `openssl rand -hex 32`", envRecognitionKey)
 	}
 	return key, nil
-}
-
-// recognitionKey returns the key that signs recognition and handoff
-// tokens: VISITRACK_RECOGNITION_KEY when set, else
-// <data-dir>/recognition.key, made the first time.
-func (m *Main) recognitionKey() ([]byte, error) {
-	if m.keyFromEnv != nil {
-		return m.keyFromEnv, nil
-	}
-	path := filepath.Join(m.Config.DataDir, "recognition.key")
-	key, err := secretFile(path, func() (string, error) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(b), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("recognition key: %w", err)
-	}
-	raw, err := hex.DecodeString(key)
-	if err != nil {
-		return nil, fmt.Errorf("recognition key %s is not hex: %w", path, err)
-	}
-	return raw, nil
 }

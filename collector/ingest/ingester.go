@@ -82,6 +82,9 @@ type Ingester struct {
 	salt    dailySalt        // of cookieless visitors
 	prover  *identity.Prover // nil without an identity secret
 	blocked *identity.Blocklist
+	// shared is set where other collectors write the database too: the
+	// writer locks the visits it writes (lockVisits).
+	shared bool
 
 	queue  chan *job
 	closed chan struct{} // closed by Close: stops the sweeper
@@ -110,7 +113,7 @@ func New(cfg Config) (*Ingester, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{})}
+	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{}), shared: cfg.Store.Shared() && !cfg.Direct}
 	if in.now == nil {
 		in.now = time.Now
 	}
