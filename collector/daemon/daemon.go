@@ -323,8 +323,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
-		m.Logger.Warn("PostgreSQL: collectors on one database share keys, jobs, writes and pushes (docs/deployment.md); " +
-			"a webhook registered or deleted through one node reaches the other nodes' outboxes only when they restart")
+		m.Logger.Info("PostgreSQL: collectors on one database share keys, jobs, writes and pushes (docs/deployment.md)")
 	}
 	rawKey, err := m.recognitionKey(ctx)
 	if err != nil {
@@ -352,6 +351,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Guard:    webhook.Guard{AllowPrivate: m.Config.WebhookAllowPrivate},
 		Observer: mx,
 		Logger:   m.Logger,
+		Reload:   webhookReload(m.Config.Database),
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -578,4 +578,14 @@ func (m *Main) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// webhookReload is how often the outbox reads the registered webhooks
+// again: on PostgreSQL other nodes register and delete them too; one
+// SQLite collector knows its own changes.
+func webhookReload(database string) time.Duration {
+	if database == "" {
+		return 0
+	}
+	return 2 * time.Second
 }

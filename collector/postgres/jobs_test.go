@@ -216,3 +216,22 @@ func TestStartingNodeLeavesDeliveriesInFlight(t *testing.T) {
 	case <-time.After(2500 * time.Millisecond):
 	}
 }
+
+// A webhook registered through one running node is delivered by another
+// running node, without a restart: each node reads the registered webhooks
+// again every few seconds.
+func TestWebhookRegisteredOnOneNodeDeliversFromAnother(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	env := map[string]string{"VISITRACK_ADMIN_TOKEN": nodesAdmin}
+	nodes := startNodes(t, url, 2, env, "--webhook-allow-private", "--rate-limit", "0")
+	target := newCounter(t)
+	if status, b := collectortest.Request(t, nodes[0].URL(), nodesAdmin, "POST", "/v1/webhooks",
+		map[string]any{"url": target.srv.URL + "/hook", "events": []string{"business:*"}}); status != http.StatusCreated {
+		t.Fatalf("register on node A: %d %s", status, b)
+	}
+	eventually(t, "node B delivers an event for the webhook registered on node A", func() bool {
+		collect(t, nodes[1], collectortest.Event("AddToCart", "", nil))
+		distinct, _ := target.counts()
+		return distinct > 0
+	})
+}
