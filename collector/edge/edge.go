@@ -14,7 +14,6 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -27,6 +26,7 @@ import (
 	"github.com/visitrack/visitrack/collector/edge/d1batch"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 )
@@ -310,13 +310,8 @@ func Unavailable(err error) http.Handler {
 	})
 }
 
-// writeProblem answers with an RFC 9457 problem.
+// writeProblem answers with an RFC 9457 problem, as the native collector
+// does (collector/problem).
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status),
-		"status": status, "code": code, "detail": detail,
-	})
+	problem.Write(w, status, code, detail)
 }
