@@ -144,15 +144,15 @@ func jsArray(t *testing.T, jsonText string, extra ...any) js.Value {
 func opFields(c agent.Command) string {
 	switch c.Op {
 	case agent.OpEvent:
-		return agent.OpNames[c.Op] + " " + c.Name + " " + c.Data
+		return c.Op.String() + " " + c.Name + " " + c.Data
 	case agent.OpPage:
-		return agent.OpNames[c.Op] + " " + c.URL + " " + c.Title
+		return c.Op.String() + " " + c.URL + " " + c.Title
 	case agent.OpConsent:
-		return agent.OpNames[c.Op] + " " + strconv.FormatBool(c.Consent)
+		return c.Op.String() + " " + strconv.FormatBool(c.Consent)
 	case agent.OpUpdate:
-		return agent.OpNames[c.Op] + " " + c.Namespace + " " + c.Value
+		return c.Op.String() + " " + c.Namespace + " " + c.Value
 	}
-	return agent.OpNames[c.Op]
+	return c.Op.String()
 }
 
 // TestDecodeCommandForms: every form of the loader's command table,

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/problem"
 )
 
 // Connections names the visits with an open WebSocket, for /v1/live: the
@@ -131,7 +132,7 @@ func (h *Handler) Handle(pattern, scope string, fn HandlerFunc) {
 			err = fn(w, r)
 		}
 		if err != nil {
-			WriteError(w, r, h.log, err)
+			problem.WriteError(w, r, h.log, err)
 		}
 	}))
 }
@@ -149,10 +150,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(rec, r)
 	switch rec.status {
 	case http.StatusNotFound:
-		WriteError(w, r, h.log, collector.Errorf(collector.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
+		problem.WriteError(w, r, h.log, collector.Errorf(collector.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		problem.Write(w, http.StatusMethodNotAllowed, "method_not_allowed",
 			r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+rec.header.Get("Allow"))
 	default:
 		for k, v := range rec.header {

@@ -52,7 +52,7 @@ func runNative(t *testing.T, database string) {
 	}
 	defer closeDB()
 	tokens := map[string]string{}
-	for _, sc := range conformance.NeededScopes {
+	for _, sc := range conformance.NeededScopes() {
 		_, secret, err := st.CreateToken(ctx, []string{sc})
 		if err != nil {
 			t.Fatal(err)

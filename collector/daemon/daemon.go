@@ -20,7 +20,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,13 +27,13 @@ import (
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/enrich/geoip"
 	"github.com/visitrack/visitrack/collector/enrich/useragent"
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/postgres/fanout"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
+	"github.com/visitrack/visitrack/collector/settings"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/collector/webhook"
@@ -136,39 +135,30 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		fs.PrintDefaults()
 	}
 	env := func(name, def string) string {
-		if v := getenv("VISITRACK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+		if v := getenv(settings.EnvName(name)); v != "" {
 			return v
 		}
 		return def
 	}
 	c := &m.Config
+	shared, err := sharedFlags(fs, env)
+	if err != nil {
+		return err
+	}
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
 	fs.StringVar(&c.Database, "database", env("database", ""), "empty for SQLite in --data-dir, or a postgres://user:password@host:port/dbname URL")
 	fs.StringVar(&c.ListenDatabase, "listen-database", env("listen-database", ""), "with PostgreSQL: a postgres:// URL for the one connection that LISTENs for the other nodes' pushes, when --database goes through a transaction-pooling PgBouncer; empty uses --database")
-	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
-	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
-	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
-	fs.StringVar(&c.IdentityAudience, "identity-audience", env("identity-audience", identity.DefaultAudience), "the aud a signInToken must carry, so that a token your backend signs with the same secret for something else is no proof")
-	requireEnv, err := parseBool(env("require-verified-signin", "false"))
-	if err != nil {
-		return fmt.Errorf("VISITRACK_REQUIRE_VERIFIED_SIGNIN: %w", err)
-	}
-	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash or signInToken")
-	demoEnv, err := parseBool(env("demo", "false"))
+	demoEnv, err := settings.Bool(env("demo", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_DEMO: %w", err)
 	}
 	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
-	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
-	blockedIDs := fs.String("blocked-user-ids", env("blocked-user-ids", ""), "comma-separated userIds that link nobody (compared trimmed, in any case), besides the placeholders that never do: \"\", anonymous, guest, null, undefined, 0, -1, none, unknown, [object Object], NaN")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
-	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP, or IPv6 /64, may send (burst twice that); 0 turns the limit off")
-	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP, or IPv6 /64, may hold; more get 429; 0 turns the cap off")
 	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
 	maxConns := fs.String("max-connections-per-ip", env("max-connections-per-ip", "500"), "open HTTP connections (WebSockets aside) one client IP, or IPv6 /64, may hold; more are answered 429 and closed; a trusted proxy is not capped; 0 turns the cap off")
 	idleTimeout := fs.String("idle-timeout", env("idle-timeout", "75s"), "close a kept-alive HTTP connection after this long without a request; behind a proxy keep it above the proxy's upstream keep-alive timeout (nginx, AWS ALB: 60s)")
-	allowPrivate, err := parseBool(env("webhook-allow-private", "false"))
+	allowPrivate, err := settings.Bool(env("webhook-allow-private", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_WEBHOOK_ALLOW_PRIVATE: %w", err)
 	}
@@ -192,33 +182,23 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.ListenDatabase != "" && (c.Database == "" || !postgres.IsURL(c.ListenDatabase)) {
 		return fmt.Errorf("--listen-database: want a postgres:// URL of the same database as --database, which must be set")
 	}
-	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
-		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
+	sh, err := shared.load(fs)
+	if err != nil {
+		return err
 	}
-	if c.RequireVerifiedSignIn && c.IdentitySecret == "" {
-		return errors.New("--require-verified-signin needs --identity-secret")
-	}
-	if c.IdentityAudience, err = identity.ParseAudience(c.IdentityAudience); err != nil {
-		return fmt.Errorf("--identity-audience: %w", err)
-	}
-	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
-	c.BlockedUserIDs = splitList(*blockedIDs)
-	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
+	c.AllowedOrigins, c.VisitTimeout, c.BrowserWritable, c.BlockedUserIDs = sh.AllowedOrigins, sh.VisitTimeout, sh.BrowserWritable, sh.BlockedUserIDs
+	c.IdentitySecret, c.IdentityAudience, c.RequireVerifiedSignIn = sh.IdentitySecret, sh.IdentityAudience, sh.RequireVerifiedSignIn
+	c.RateLimit, c.MaxSocketsPerIP = sh.RateLimit, sh.MaxSocketsPerIP
+	if c.TrustedProxies, err = live.ParseTrustedProxies(settings.List(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	if c.RateLimit, err = strconv.Atoi(strings.TrimSpace(*rateLimit)); err != nil || c.RateLimit < 0 {
-		return fmt.Errorf("--rate-limit %q: want events per second, 0 for no limit", *rateLimit)
-	}
-	if c.MaxSocketsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxSockets)); err != nil || c.MaxSocketsPerIP < 0 {
-		return fmt.Errorf("--max-sockets-per-ip %q: want a number of sockets, 0 for no cap", *maxSockets)
-	}
-	if c.BodyTimeout, err = time.ParseDuration(*bodyTimeout); err != nil || c.BodyTimeout <= 0 {
+	if c.BodyTimeout, err = settings.PositiveDuration(*bodyTimeout); err != nil {
 		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
 	}
-	if c.MaxConnsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxConns)); err != nil || c.MaxConnsPerIP < 0 {
+	if c.MaxConnsPerIP, err = settings.Count(*maxConns); err != nil {
 		return fmt.Errorf("--max-connections-per-ip %q: want a number of connections, 0 for no cap", *maxConns)
 	}
-	if c.IdleTimeout, err = time.ParseDuration(*idleTimeout); err != nil || c.IdleTimeout <= 0 {
+	if c.IdleTimeout, err = settings.PositiveDuration(*idleTimeout); err != nil {
 		return fmt.Errorf("--idle-timeout %q: want a positive duration such as 75s", *idleTimeout)
 	}
 	if c.Retention, err = retention.ParseDuration(*retain); err != nil {
@@ -234,26 +214,6 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return err
 	}
 	return nil
-}
-
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "true", "1", "yes":
-		return true, nil
-	case "false", "0", "no", "":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q: want true or false", s)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // OpenStore opens and migrates <dataDir>/visitrack.db.

@@ -188,7 +188,7 @@ func (in *Ingester) countRows(b *batch) bool {
 			return false
 		}
 		b.visitEvents[r.VisitID]++
-		for _, l := range store.StatsLevels {
+		for _, l := range store.StatsLevels() {
 			bucket := r.CorrectedAt / l * l
 			b.counts[store.StatKey{Level: l, Bucket: bucket, Key: r.Name, Bot: v.Bot}]++
 			if r.Name == protocol.EventPageEntered {

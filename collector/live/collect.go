@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/api"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -206,5 +205,3 @@ func retryAfterSeconds(d time.Duration) int64 {
 func (h *Hub) rateLimitMessage() string {
 	return "rate limit: " + strconv.Itoa(h.cfg.RateLimit) + " events/s per client"
 }
-
-var writeProblem = api.WriteProblem

@@ -20,6 +20,7 @@ import (
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/live"
+	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/collector/store"
 )
 
@@ -437,4 +438,8 @@ func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
-var writeProblem = api.WriteProblem
+// writeProblem answers the server's own routes with an RFC 9457 problem,
+// as the API does (collector/problem).
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	problem.Write(w, status, code, detail)
+}

@@ -15,7 +15,7 @@ import (
 func counts(t *testing.T, s *store.Store) map[string]int {
 	t.Helper()
 	m := map[string]int{}
-	for _, table := range storetest.Tables {
+	for _, table := range storetest.Tables() {
 		m[table] = storetest.Count(t, s, table, "")
 	}
 	return m

@@ -521,8 +521,9 @@ func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
 // hour and a day, in milliseconds.
 const statsLevels = `(SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000)`
 
-// StatsLevels are the same lengths for callers that count in Go.
-var StatsLevels = [...]int64{60_000, 3_600_000, 86_400_000}
+// StatsLevels returns the same lengths for callers that count in Go (an
+// array: a copy, and no allocation).
+func StatsLevels() [3]int64 { return [...]int64{60_000, 3_600_000, 86_400_000} }
 
 // pageURL is the SQL for an event's URL without its query and fragment,
 // the page of the page breakdown (PageURL in Go).

@@ -163,7 +163,7 @@ func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric,
 	if step <= 0 {
 		return nil, collector.Errorf(collector.EINVALID, "the interval must be positive")
 	}
-	if state != "" && !slices.Contains(collector.StatsStates, state) {
+	if state != "" && !slices.Contains(collector.StatsStates(), state) {
 		return nil, collector.Errorf(collector.EINVALID, "state must be anonymous, recognized or authenticated, not %q", state)
 	}
 	start := ms(f.Since) / step * step

@@ -50,47 +50,24 @@ import (
 )
 
 func main() {
-	bin := flag.String("collector", "bin/collector", "collector binary")
-	visitors := flag.Int("visitors", 1000, "concurrent WebSocket visitors")
-	perFrame := flag.Int("events-per-frame", 10, "events in each frame of the saturation run (a tracker sends what queued while it waited for the last ack)")
-	rate := flag.Int("rate", 30_000, "events/s offered in the paced latency run")
-	pacedPerFrame := flag.Int("paced-events-per-frame", 5, "events in each frame of the paced run")
-	duration := flag.Duration("duration", 10*time.Second, "measured load duration")
-	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring")
-	rawEvents := flag.Int("raw-events", 300_000, "rows for the raw SQLite ceiling")
-	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
-	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
-	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle (all when empty)")
-	soakMode := flag.Bool("soak", false, "soak instead: -soak-load of paced load (-rate, -visitors, -paced-events-per-frame; -rate 0 is back to back), then -soak-idle, checking the WAL bounds")
-	soakLoad := flag.Duration("soak-load", 3*time.Minute, "soak: how long the load lasts")
-	soakIdle := flag.Duration("soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
-	soakEvery := flag.Duration("soak-every", 10*time.Second, "soak: report interval")
-	soakNoReader := flag.Bool("soak-no-reader", false, "soak: leave out the REST reader (to measure its cost)")
-	flag.Parse()
-	if *soakMode {
-		err := soak(*bin, soakConfig{visitors: *visitors, perFrame: *pacedPerFrame, rate: *rate,
-			load: *soakLoad, idle: *soakIdle, every: *soakEvery, maxWALLoad: 256 << 20, maxWALIdle: 64 << 20,
-			noReader: *soakNoReader})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(1)
-		}
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
-	if *only != "" {
-		phases = map[string]bool{}
-		for _, p := range strings.Split(*only, ",") {
-			phases[strings.TrimSpace(p)] = true
-		}
+	if err == nil && cfg.soak {
+		err = soak(cfg.bin, cfg.soakCfg)
+	} else if err == nil {
+		err = run(cfg)
 	}
-	paced = pacing{rate: *rate, perFrame: *pacedPerFrame}
-	if err := run(*bin, *visitors, *perFrame, *duration, *warmup, *rawEvents, *idle); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, visitors, perFrame int, duration, warmup time.Duration, rawEvents, idle int) error {
+func run(cfg config) error {
+	bin, visitors, perFrame, duration, warmup := cfg.bin, cfg.visitors, cfg.perFrame, cfg.duration, cfg.warmup
+	rawEvents, idle, paced, want := cfg.rawEvents, cfg.idle, cfg.paced, cfg.want
 	tmp, err := os.MkdirTemp("", "visitrack-loadgen-")
 	if err != nil {
 		return err
@@ -185,17 +162,8 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 
 const rawBatch = 1000
 
-var debugAddr string
-
-// phases are the parts of the run that -only asked for; nil runs all.
-var phases map[string]bool
-
-func want(phase string) bool { return phases == nil || phases[phase] }
-
 // pacing is the paced run's offered load.
 type pacing struct{ rate, perFrame int }
-
-var paced pacing
 
 // adminToken is the collector's admin token for the REST calls.
 const adminToken = "vt_loadgen_admin_token_0123456789"
@@ -269,7 +237,11 @@ type collectorProc struct {
 	lastStalls, lastStalled float64
 }
 
-func startCollector(bin, dataDir string) (*collectorProc, error) {
+// collectorBin is the collector binary loadgen runs, and the address its
+// profiles are served on ("" for none).
+type collectorBin struct{ path, debugAddr string }
+
+func startCollector(bin collectorBin, dataDir string) (*collectorProc, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -281,14 +253,14 @@ func startCollector(bin, dataDir string) (*collectorProc, error) {
 	// capacity, not its limits. (The cap goes by environment, which older
 	// binaries, measured the same way for comparison, ignore.)
 	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--allowed-origins", "*", "--log-level", "warn", "--rate-limit", "0"}
-	if debugAddr != "" {
-		args = append(args, "--debug-addr", debugAddr)
+	if bin.debugAddr != "" {
+		args = append(args, "--debug-addr", bin.debugAddr)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin.path, args...)
 	cmd.Env = append(os.Environ(), "VISITRACK_ADMIN_TOKEN="+adminToken, "VISITRACK_MAX_SOCKETS_PER_IP=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
+		return nil, fmt.Errorf("start %s (run make build first): %w", bin.path, err)
 	}
 	c := &collectorProc{cmd: cmd, addr: addr}
 	deadline := time.Now().Add(30 * time.Second)

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// config is loadgen's command line.
+type config struct {
+	bin                collectorBin
+	visitors, perFrame int
+	paced              pacing
+	duration, warmup   time.Duration
+	rawEvents, idle    int
+	phases             map[string]bool // the parts -only asked for; nil runs all
+	soak               bool
+	soakCfg            soakConfig
+}
+
+// want reports whether the run includes phase.
+func (c config) want(phase string) bool { return c.phases == nil || c.phases[phase] }
+
+// parseFlags reads loadgen's command line; usage goes to stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.bin.path, "collector", "bin/collector", "collector binary")
+	fs.IntVar(&c.visitors, "visitors", 1000, "concurrent WebSocket visitors")
+	fs.IntVar(&c.perFrame, "events-per-frame", 10, "events in each frame of the saturation run (a tracker sends what queued while it waited for the last ack)")
+	fs.IntVar(&c.paced.rate, "rate", 30_000, "events/s offered in the paced latency run")
+	fs.IntVar(&c.paced.perFrame, "paced-events-per-frame", 5, "events in each frame of the paced run")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured load duration")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before measuring")
+	fs.IntVar(&c.rawEvents, "raw-events", 300_000, "rows for the raw SQLite ceiling")
+	fs.IntVar(&c.idle, "idle", 10_000, "idle connections for the RSS measurement (0 skips)")
+	fs.StringVar(&c.bin.debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
+	only := fs.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle (all when empty)")
+	fs.BoolVar(&c.soak, "soak", false, "soak instead: -soak-load of paced load (-rate, -visitors, -paced-events-per-frame; -rate 0 is back to back), then -soak-idle, checking the WAL bounds")
+	fs.DurationVar(&c.soakCfg.load, "soak-load", 3*time.Minute, "soak: how long the load lasts")
+	fs.DurationVar(&c.soakCfg.idle, "soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
+	fs.DurationVar(&c.soakCfg.every, "soak-every", 10*time.Second, "soak: report interval")
+	fs.BoolVar(&c.soakCfg.noReader, "soak-no-reader", false, "soak: leave out the REST reader (to measure its cost)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *only != "" {
+		c.phases = map[string]bool{}
+		for p := range strings.SplitSeq(*only, ",") {
+			c.phases[strings.TrimSpace(p)] = true
+		}
+	}
+	c.soakCfg.visitors, c.soakCfg.perFrame, c.soakCfg.rate = c.visitors, c.paced.perFrame, c.paced.rate
+	c.soakCfg.maxWALLoad, c.soakCfg.maxWALIdle = 256<<20, 64<<20
+	return c, nil
+}
