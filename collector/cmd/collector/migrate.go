@@ -25,10 +25,9 @@ into an empty PostgreSQL database, then verifies the copy: the rows of
 each table are counted and digested on both sides. Stop the collector
 that serves DATA_DIR first. A run that stops halfway (killed, a lost
 connection) resumes where it stopped when run again with the same
-flags. The recognition key is not in the database: start the collectors
-on PostgreSQL with VISITRACK_RECOGNITION_KEY set to the content of
-DATA_DIR/recognition.key, so that the tokens and cookies already issued
-keep working. docs/migrate-to-postgres.md describes the move.
+flags. DATA_DIR/recognition.key becomes the key the collectors of the
+target share, so that the tokens and cookies already issued keep working.
+docs/migrate-to-postgres.md describes the move.
 
 --from defaults to $VISITRACK_DATA_DIR, else ./data; --to to
 $VISITRACK_DATABASE.
@@ -98,8 +97,7 @@ func printResult(w io.Writer, res *fromsqlite.Result) {
 	}
 	fmt.Fprintf(w, "%s and verified %s rows in %d tables in %s\n", how, thousands(rows), len(res.Tables), res.Elapsed.Round(time.Second))
 	if res.KeyFile != "" {
-		fmt.Fprintf(w, "recognition key: start every collector on this database with VISITRACK_RECOGNITION_KEY=$(cat %s)\n"+
-			"  (tokens and cookies issued before the move verify only with it; keep it secret)\n", res.KeyFile)
+		fmt.Fprintf(w, "recognition key: %s is now the key the collectors of this database share (tokens and cookies issued before the move still verify)\n", res.KeyFile)
 	} else {
 		fmt.Fprintln(w, "recognition key: the source has none (its collector never started): nothing to carry over")
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,8 +63,8 @@ func answers(t *testing.T, base, token string, paths []string) map[string]string
 
 // The History API answers the same before and after the move, with the
 // API tokens of before; the browsers' keys and recognition tokens of
-// before still work on the collector that serves PostgreSQL with the
-// source's VISITRACK_RECOGNITION_KEY.
+// before still work on the collector that serves PostgreSQL: the source's
+// recognition key is the key its collectors share, with no variable set.
 func TestMigrateKeepsTheHistory(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now().UTC()
@@ -126,7 +125,7 @@ func TestMigrateKeepsTheHistory(t *testing.T) {
 		t.Fatalf("collector migrate: %v\n%s%s", err, out.String(), errOut.String())
 	}
 	keyFile := filepath.Join(dir, "recognition.key")
-	for _, want := range []string{"copy events: ", "verify events: ", "copied and verified ", "VISITRACK_RECOGNITION_KEY=$(cat " + keyFile + ")"} {
+	for _, want := range []string{"copy events: ", "verify events: ", "copied and verified ", keyFile + " is now the key the collectors of this database share"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the command's output has no %q:\n%s", want, out.String())
 		}
@@ -134,15 +133,9 @@ func TestMigrateKeepsTheHistory(t *testing.T) {
 	if strings.Contains(out.String(), "\r") {
 		t.Errorf("the output to a file rewrites lines in place:\n%q", out.String())
 	}
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// A collector on PostgreSQL with a data directory of its own: the key
-	// comes from the environment, as on every node of a cluster.
-	pg, _ := startNode(t, map[string]string{"VISITRACK_RECOGNITION_KEY": strings.TrimSpace(string(key))},
-		"--data-dir", t.TempDir(), "--database", u)
+	// A collector on PostgreSQL with a data directory of its own and no
+	// key in its environment: it takes the key the database shares.
+	pg, _ := startNode(t, nil, "--data-dir", t.TempDir(), "--database", u)
 	after := answers(t, pg.URL(), admin, paths)
 	for _, p := range paths {
 		if !jsonEqual(before[p], after[p]) {

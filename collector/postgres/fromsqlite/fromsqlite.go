@@ -17,15 +17,18 @@ package fromsqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/visitrack/visitrack/collector/postgres"
+	"github.com/visitrack/visitrack/collector/store"
 )
 
 // Config says what to copy where.
@@ -161,6 +164,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	if key := filepath.Join(cfg.From, "recognition.key"); fileExists(key) {
 		res.KeyFile = key
+		if err := shareKey(ctx, db, key, cfg.Now()); err != nil {
+			return nil, err
+		}
 	}
 	res.Elapsed = cfg.Now().Sub(start)
 	return res, nil
@@ -230,4 +236,31 @@ func openSource(ctx context.Context, dir string) (*sql.DB, string, error) {
 func fileExists(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// shareKey stores the source's recognition key as the key the collectors
+// of the target database share (docs/deployment.md), so that every token
+// and cookie issued before the move still verifies, and no variable has
+// to carry it. A target that already shares another key is refused.
+func shareKey(ctx context.Context, db *sql.DB, path string, now time.Time) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("recognition key: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if _, err := hex.DecodeString(key); err != nil || len(key) < 64 {
+		return fmt.Errorf("recognition key %s: want at least 32 bytes in hex", path)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO shared_secrets (name, value, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`, store.SharedRecognitionKey, key, now.UnixMilli()); err != nil {
+		return fmt.Errorf("share the recognition key: %w", err)
+	}
+	var stored string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM shared_secrets WHERE name = ?`, store.SharedRecognitionKey).Scan(&stored); err != nil {
+		return fmt.Errorf("share the recognition key: %w", err)
+	}
+	if stored != key {
+		return fmt.Errorf("the target's collectors already share another recognition key than %s: tokens issued before the move would not verify", path)
+	}
+	return nil
 }
