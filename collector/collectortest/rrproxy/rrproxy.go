@@ -41,7 +41,7 @@ type Proxy struct {
 type backend struct {
 	url      *url.URL
 	proxy    *httputil.ReverseProxy
-	requests atomic.Int64 // answered by this backend, upgrades included
+	requests atomic.Int64 // answers that came from this backend, upgrades included
 	sockets  atomic.Int64 // upgraded connections open through it now
 }
 
@@ -75,7 +75,10 @@ func Start(backends ...string) (*Proxy, error) {
 			// Server-sent or chunked answers pass at once, not when a
 			// buffer fills.
 			FlushInterval: -1,
+			// Counted before the answer is written: a client that got
+			// it sees the count.
 			ModifyResponse: func(resp *http.Response) error {
+				b.requests.Add(1)
 				if resp.StatusCode == http.StatusSwitchingProtocols {
 					if a, ok := resp.Request.Context().Value(attemptKey{}).(*attempt); ok {
 						a.upgraded = true
@@ -168,9 +171,5 @@ func (p *Proxy) try(w http.ResponseWriter, r *http.Request, b *backend, body []b
 	if a.upgraded {
 		b.sockets.Add(-1) // ServeHTTP returns when the upgraded connection ends
 	}
-	if a.refused {
-		return false
-	}
-	b.requests.Add(1)
-	return true
+	return !a.refused
 }
