@@ -18,6 +18,9 @@ type config struct {
 	phases             map[string]bool // the parts -only asked for; nil runs all
 	soak               bool
 	soakCfg            soakConfig
+	// postgres runs make bench-postgres instead (postgres.go).
+	postgres bool
+	pg       pgBench
 }
 
 // want reports whether the run includes phase.
@@ -44,6 +47,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.soakCfg.idle, "soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
 	fs.DurationVar(&c.soakCfg.every, "soak-every", 10*time.Second, "soak: report interval")
 	fs.BoolVar(&c.soakCfg.noReader, "soak-no-reader", false, "soak: leave out the REST reader (to measure its cost)")
+	fs.BoolVar(&c.postgres, "postgres", false, "instead: one SQLite collector, then -nodes collectors on one PostgreSQL, each back to back and paced (make bench-postgres; postgres.go)")
+	fs.IntVar(&c.pg.nodes, "nodes", 2, "postgres: collectors on the one database")
+	fs.StringVar(&c.pg.database, "database", "", "postgres: an empty database to use; empty starts a throwaway durable cluster")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -58,5 +64,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	c.soakCfg.visitors, c.soakCfg.perFrame, c.soakCfg.rate = c.visitors, c.paced.perFrame, c.paced.rate
 	c.soakCfg.maxWALLoad, c.soakCfg.maxWALIdle = 256<<20, 64<<20
+	c.pg.bin, c.pg.visitors, c.pg.perFrame, c.pg.paced, c.pg.duration, c.pg.warmup = c.bin, c.visitors, c.perFrame, c.paced, c.duration, c.warmup
 	return c, nil
 }

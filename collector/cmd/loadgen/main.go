@@ -20,6 +20,11 @@
 // -soak-load, then idle for -soak-idle, reporting the WAL size, RSS and ack
 // p99 every 10 s, and fails when the WAL broke its bounds (soak.go;
 // docs/operations.md#the-write-ahead-log-stays-bounded).
+//
+// With -postgres (make bench-postgres) it runs the same paced and
+// saturating loads on one SQLite collector, then on -nodes collectors
+// sharing one PostgreSQL database, and prints them side by side with
+// bytes per event (postgres.go; docs/benchmarks-postgres.md).
 package main
 
 import (
@@ -54,7 +59,9 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
-	if err == nil && cfg.soak {
+	if err == nil && cfg.postgres {
+		err = benchPostgres(cfg.pg)
+	} else if err == nil && cfg.soak {
 		err = soak(cfg.bin, cfg.soakCfg)
 	} else if err == nil {
 		err = run(cfg)
@@ -95,7 +102,7 @@ func run(cfg config) error {
 		}
 		defer col.stop()
 		if want("saturation") {
-			res, err := load(col.addr, visitors, perFrame, 0, duration, warmup)
+			res, err := load([]string{col.addr}, visitors, perFrame, 0, duration, warmup)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
 			}
@@ -119,7 +126,7 @@ func run(cfg config) error {
 				}
 				defer col.stop()
 			}
-			res, err := load(col.addr, visitors, paced.perFrame, interval, duration, warmup)
+			res, err := load([]string{col.addr}, visitors, paced.perFrame, interval, duration, warmup)
 			if err != nil {
 				return fmt.Errorf("paced load: %w", err)
 			}
@@ -167,6 +174,10 @@ type pacing struct{ rate, perFrame int }
 
 // adminToken is the collector's admin token for the REST calls.
 const adminToken = "vt_loadgen_admin_token_0123456789"
+
+// recognitionKey is shared by the collectors of one run, as nodes on one
+// database share it (docs/deployment-push.md).
+const recognitionKey = "3a5c7e9f1b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a"
 
 // rawCeiling inserts event rows like the load's through the store's own
 // insert, rawBatch per transaction, and returns rows per second.
@@ -241,7 +252,7 @@ type collectorProc struct {
 // profiles are served on ("" for none).
 type collectorBin struct{ path, debugAddr string }
 
-func startCollector(bin collectorBin, dataDir string) (*collectorProc, error) {
+func startCollector(bin collectorBin, dataDir string, extra ...string) (*collectorProc, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -256,8 +267,10 @@ func startCollector(bin collectorBin, dataDir string) (*collectorProc, error) {
 	if bin.debugAddr != "" {
 		args = append(args, "--debug-addr", bin.debugAddr)
 	}
+	args = append(args, extra...) // e.g. --database: the last occurrence of a flag wins
 	cmd := exec.Command(bin.path, args...)
-	cmd.Env = append(os.Environ(), "VISITRACK_ADMIN_TOKEN="+adminToken, "VISITRACK_MAX_SOCKETS_PER_IP=0")
+	cmd.Env = append(os.Environ(), "VISITRACK_ADMIN_TOKEN="+adminToken, "VISITRACK_MAX_SOCKETS_PER_IP=0",
+		"VISITRACK_RECOGNITION_KEY="+recognitionKey)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build first): %w", bin.path, err)
@@ -457,13 +470,15 @@ func pushLatency(addr string, visitors, patches int) (pushResult, error) {
 }
 
 // load runs the visitors (see visitor) and measures the acks between
-// warmup and warmup+duration.
-func load(addr string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
+// warmup and warmup+duration. Visitor i connects to addrs[i%len(addrs)]:
+// several collectors on one database share the load evenly, as a load
+// balancer spreads WebSockets.
+func load(addrs []string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), warmup+duration+time.Minute)
 	defer cancel()
 	conns := make([]*websocket.Conn, visitors)
 	for i := range conns {
-		c, err := dial(ctx, addr)
+		c, err := dial(ctx, addrs[i%len(addrs)])
 		if err != nil {
 			return loadResult{}, fmt.Errorf("visitor %d: %w", i, err)
 		}
