@@ -111,7 +111,7 @@ func TestTwoNodesPostgres(t *testing.T) {
 	}
 	defer closeDB()
 	tokens := map[string]string{}
-	for _, sc := range conformance.NeededScopes {
+	for _, sc := range conformance.NeededScopes() {
 		_, secret, err := st.CreateToken(ctx, []string{sc})
 		if err != nil {
 			t.Fatal(err)
