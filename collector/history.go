@@ -81,10 +81,10 @@ type HistoryService interface {
 
 	// DeleteIdentity erases the identity and everything of it: its visits,
 	// pages, events, sessions, visitor data and metadata, and the anonymous
-	// visitors it signed in from.
-	DeleteIdentity(ctx context.Context, identityID string) error
+	// visitors it signed in from. It leaves an Erasure record.
+	DeleteIdentity(ctx context.Context, identityID string, opt EraseOptions) error
 	// DeleteVisitor does the same for an anonymous visitor.
-	DeleteVisitor(ctx context.Context, visitorID string) error
+	DeleteVisitor(ctx context.Context, visitorID string, opt EraseOptions) error
 }
 
 // Token is an API bearer token. The secret itself is shown once, at

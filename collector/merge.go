@@ -18,6 +18,8 @@ type IdentityMerge struct {
 	Moved          MergeCounts `json:"moved"`
 	StartedAt      time.Time   `json:"startedAt"`
 	FinishedAt     *time.Time  `json:"finishedAt"`
+	UndoneAt       *time.Time  `json:"undoneAt"`
+	UndoneBy       string      `json:"undoneBy"` // the token that undid it
 }
 
 // States of an IdentityMerge.
@@ -25,6 +27,10 @@ const (
 	MergePending = "pending" // under way, or stopped halfway on D1: run it again
 	MergeDone    = "done"
 	MergeDryRun  = "dryRun" // counted only; nothing was written
+	// MergeUndoing: an undo under way, or stopped halfway on D1: undo
+	// it again.
+	MergeUndoing = "undoing"
+	MergeUndone  = "undone"
 )
 
 // MergeCounts says what a merge moves: the visits linked to the merged
@@ -58,4 +64,14 @@ type MergeService interface {
 	// FindMerges returns the merges into identityID, newest first;
 	// ENOTFOUND for an unknown identity.
 	FindMerges(ctx context.Context, identityID string, opt ListOptions) ([]*IdentityMerge, string, error)
+	// UndoMerge puts back what the merge moved: both identities as they
+	// were, and the merged one's userId resolves to it again. Errors:
+	// ENOTFOUND (no such merge, or erased with its identity), ECONFLICT
+	// naming what prevents it (the merge is pending or undone already,
+	// was made before merges recorded what they moved, a later merge
+	// involves the identities, the merged userId signed in again since,
+	// a moved visit or browser was erased or expired, a visitor-data
+	// namespace it moved changed since). A dry run checks and writes
+	// nothing; an undo stopped halfway (D1) is finished by the next.
+	UndoMerge(ctx context.Context, mergeID string, opt MergeOptions) (*IdentityMerge, error)
 }

@@ -74,14 +74,18 @@ type LiveVisit struct {
 	Country    string    `json:"country"`
 }
 
-// Metrics of the time series, dimensions of the breakdown, and the states
-// a visit time series can be narrowed to.
-var (
-	StatsMetrics    = []string{"visits", "visitors", "pageviews", "events"}
-	StatsStates     = []string{"anonymous", "recognized", "authenticated"}
-	StatsDimensions = []string{"page", "referrer", "referrerType", "utmSource", "utmMedium", "utmCampaign",
+// StatsMetrics returns the metrics of the time series; each call a fresh
+// slice, so that no caller can change what the next one sees.
+func StatsMetrics() []string { return []string{"visits", "visitors", "pageviews", "events"} }
+
+// StatsStates returns the states a visit time series can be narrowed to.
+func StatsStates() []string { return []string{"anonymous", "recognized", "authenticated"} }
+
+// StatsDimensions returns the dimensions of the breakdown.
+func StatsDimensions() []string {
+	return []string{"page", "referrer", "referrerType", "utmSource", "utmMedium", "utmCampaign",
 		"browser", "os", "deviceType", "country", "event", "state"}
-)
+}
 
 // StatsService answers the stats API. Methods return EINVALID for an
 // unknown metric or dimension.

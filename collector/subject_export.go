@@ -33,11 +33,13 @@ const (
 	RecordMetadata      = "metadata"
 )
 
-// SubjectRecordTypes lists every record type an export may hold, for its
-// header.
-var SubjectRecordTypes = []string{RecordIdentity, RecordVisitor, RecordMerge, RecordVisitorData,
-	RecordVisitLink, RecordVisit, RecordSession, RecordPage, RecordEvent, RecordConsentChange,
-	RecordDelivery, RecordMetadata}
+// SubjectRecordTypes returns every record type an export may hold, for its
+// header; each call a fresh slice.
+func SubjectRecordTypes() []string {
+	return []string{RecordIdentity, RecordVisitor, RecordMerge, RecordVisitorData,
+		RecordVisitLink, RecordVisit, RecordSession, RecordPage, RecordEvent, RecordConsentChange,
+		RecordDelivery, RecordMetadata}
+}
 
 // EventConsentChanged is the event a visit records when the visitor's
 // consent changes; an export lists each also as a consent change.

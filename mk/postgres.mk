@@ -17,3 +17,15 @@ postgres-tools:
 test: test-store-postgres
 test-store-postgres: web-assets postgres-tools
 	VISITRACK_TEST_DATABASE=postgres $(GO) test -count=1 ./collector/store/
+
+# Two collectors on one PostgreSQL next to one SQLite collector, in the
+# same run on the same machine (collector/cmd/loadgen -postgres): durable
+# events/s back to back, paced ack latency, bytes per event; then the
+# cross-node push latency (REST write on one node to the push frame on
+# the other). Not part of `make test`; docs/benchmarks-postgres.md has
+# the figures. BENCH_PG_FLAGS adds loadgen flags (-visitors, -rate, ...).
+BENCH_PG_FLAGS ?= -visitors 500 -rate 5000 -duration 10s
+.PHONY: bench-postgres
+bench-postgres: build postgres-tools
+	$(GO) run ./collector/cmd/loadgen -collector bin/collector -postgres -nodes 2 $(BENCH_PG_FLAGS)
+	$(GO) test -count=1 -run '^$$' -bench CrossNodePush -benchtime 2000x ./collector/postgres/fanout/

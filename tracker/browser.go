@@ -6,14 +6,13 @@ import (
 	"syscall/js"
 
 	"github.com/visitrack/visitrack/tracker/agent"
+	"github.com/visitrack/visitrack/tracker/wire"
 )
 
 // browser implements agent.Env with syscall/js.
 type browser struct {
 	l      *loop
 	global js.Value
-	rnd    []byte // unused random bytes from getRandomValues
-	rndBuf js.Value
 }
 
 func newBrowser(l *loop) *browser {
@@ -22,119 +21,68 @@ func newBrowser(l *loop) *browser {
 
 func (b *browser) Now() int64 { return int64(b.global.Get("Date").Call("now").Float()) }
 
-// Random fills p from crypto.getRandomValues, 256 bytes at a time.
+func (b *browser) Timestamp(ms int64) string {
+	return b.global.Get("Date").New(ms).Call("toISOString").String()
+}
+
+// Random fills p from crypto.getRandomValues, which takes at most 64 KiB;
+// the agent asks for a few bytes at a time (a ULID's 10, a backoff's 4),
+// too few for a buffer to pay for its code.
 func (b *browser) Random(p []byte) {
-	for len(p) > 0 {
-		if len(b.rnd) == 0 {
-			if b.rndBuf.IsUndefined() {
-				b.rndBuf = b.global.Get("Uint8Array").New(256)
-			}
-			b.global.Get("crypto").Call("getRandomValues", b.rndBuf)
-			b.rnd = make([]byte, 256)
-			js.CopyBytesToGo(b.rnd, b.rndBuf)
-		}
-		n := copy(p, b.rnd)
-		b.rnd, p = b.rnd[n:], p[n:]
-	}
+	a := b.global.Get("Uint8Array").New(len(p))
+	b.global.Get("crypto").Call("getRandomValues", a)
+	js.CopyBytesToGo(p, a)
 }
 
 // Reading document.cookie or localStorage throws where they are disabled
 // (sandboxed frames, blocked storage). syscall/js turns an exception into a
-// panic only for calls, not for Get and Set, so these go through Reflect.
+// panic only for calls, not for Get and Set, so these go through Reflect,
+// by try.
 
 func (b *browser) Cookies() string {
-	var s string
-	catch(func() {
-		if d := b.global.Get("document"); isObject(d) {
-			if c := b.global.Get("Reflect").Call("get", d, "cookie"); c.Type() == js.TypeString {
-				s = c.String()
-			}
-		}
-	})
-	return s
+	return jsString(try(b.global.Get("Reflect"), "get", b.global.Get("document"), "cookie"))
 }
 
 func (b *browser) SetCookie(a string) {
-	catch(func() {
-		if d := b.global.Get("document"); isObject(d) {
-			b.global.Get("Reflect").Call("set", d, "cookie", a)
-		}
-	})
+	try(b.global.Get("Reflect"), "set", b.global.Get("document"), "cookie", a)
 }
 
 // storage returns localStorage, or undefined where it is unavailable.
 func (b *browser) storage() js.Value {
-	s := js.Undefined()
-	catch(func() { s = b.global.Get("Reflect").Call("get", b.global, "localStorage") })
-	return s
+	return try(b.global.Get("Reflect"), "get", b.global, "localStorage")
 }
 
-func (b *browser) Load(key string) string {
-	var v string
-	catch(func() {
-		if s := b.storage(); isObject(s) {
-			if x := s.Call("getItem", key); x.Type() == js.TypeString {
-				v = x.String()
-			}
-		}
-	})
-	return v
-}
+func (b *browser) Load(key string) string { return jsString(try(b.storage(), "getItem", key)) }
 
-func (b *browser) Store(key, value string) {
-	catch(func() {
-		if s := b.storage(); isObject(s) {
-			s.Call("setItem", key, value) // throws when full: the outbox stays in memory
-		}
-	})
-}
+// Store may fail when storage is full: the outbox stays in memory.
+func (b *browser) Store(key, value string) { try(b.storage(), "setItem", key, value) }
 
-func (b *browser) Remove(key string) {
-	catch(func() {
-		if s := b.storage(); isObject(s) {
-			s.Call("removeItem", key)
-		}
-	})
-}
+func (b *browser) Remove(key string) { try(b.storage(), "removeItem", key) }
 
 func (b *browser) Keys(prefix string) []string {
 	var keys []string
-	catch(func() {
-		s := b.storage()
-		if !isObject(s) {
-			return
+	s := b.storage()
+	for i := int64(0); i < num(s, "length"); i++ {
+		if k := jsString(try(s, "key", i)); len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+			keys = append(keys, k)
 		}
-		n := s.Get("length").Int()
-		for i := 0; i < n; i++ {
-			if k := s.Call("key", i); k.Type() == js.TypeString {
-				if ks := k.String(); len(ks) >= len(prefix) && ks[:len(prefix)] == prefix {
-					keys = append(keys, ks)
-				}
-			}
-		}
-	})
+	}
 	return keys
 }
 
-// After uses setTimeout; f runs on the loop.
+// After uses setTimeout; f runs on the loop. Releasing a js.Func twice
+// is harmless, so the timer and cancel both release it.
 func (b *browser) After(ms int64, f func()) func() {
 	var fn js.Func
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			fn.Release()
-		}
-	}
 	fn = js.FuncOf(func(js.Value, []js.Value) any {
-		release()
+		fn.Release()
 		b.l.post(f)
 		return nil
 	})
 	id := b.global.Call("setTimeout", fn, ms)
 	return func() {
 		b.global.Call("clearTimeout", id)
-		release()
+		fn.Release()
 	}
 }
 
@@ -151,42 +99,13 @@ func (b *browser) Page() agent.Page {
 		Handoff:  str(g.Get("_gt"), "handoff"), // the loader took it from the address
 	}
 	if s := g.Get("screen"); isObject(s) {
-		p.Screen = itoa(num(s, "width")) + "x" + itoa(num(s, "height"))
+		p.Screen = string(wire.AppendInt(append(wire.AppendInt(nil, num(s, "width")), 'x'), num(s, "height")))
 	}
-	catch(func() {
-		p.TimeZone = str(g.Get("Intl").Get("DateTimeFormat").New().Call("resolvedOptions"), "timeZone")
-	})
+	// Intl.DateTimeFormat called as a function makes one, as with new.
+	p.TimeZone = str(try(try(g.Get("Intl"), "DateTimeFormat"), "resolvedOptions"), "timeZone")
 	return p
 }
 
 func (b *browser) Beacon(url, body string) bool {
-	ok := false
-	catch(func() {
-		if nav := b.global.Get("navigator"); get(nav, "sendBeacon").Type() == js.TypeFunction {
-			ok = nav.Call("sendBeacon", url, body).Bool()
-		}
-	})
-	return ok
-}
-
-func itoa(v int64) string {
-	if v == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	i := len(buf)
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	for v > 0 {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-	}
-	if neg {
-		i--
-		buf[i] = '-'
-	}
-	return string(buf[i:])
+	return try(b.global.Get("navigator"), "sendBeacon", url, body).Truthy()
 }

@@ -26,47 +26,38 @@ func (b *browser) Post(url, body string, done func(*protocol.CollectResponse, er
 	init := parse(`{"method":"POST","credentials":"include","headers":{"Content-Type":"text/plain"}}`)
 	init.Set("body", body)
 	init.Set("keepalive", len(body) < 60<<10)
-	var p js.Value
-	if b.global.Get("fetch").Type() != js.TypeFunction || !catch(func() { p = b.global.Call("fetch", url, init) }) {
-		fail()
-		return
-	}
-	then(p, func(resp js.Value) {
-		if !boolean(resp, "ok") {
-			fail()
-			return
-		}
-		then(resp.Call("text"), func(text js.Value) {
-			v := parse(text.String())
-			if !isObject(v) {
-				fail()
-				return
-			}
-			r := decodeCollectResponse(v)
-			b.l.post(func() { done(r, nil) })
-		}, fail)
-	}, fail)
-}
-
-// then attaches callbacks to a promise and releases both once either ran.
-func then(p js.Value, ok func(js.Value), fail func()) {
-	var onOK, onFail js.Func
-	release := func() { onOK.Release(); onFail.Release() }
-	onOK = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		release()
+	// One callback follows the request through its two promises, fetch's
+	// response and its text, on fulfilment and on rejection alike: stage
+	// says where it is (a callback for each would cost the download more).
+	var fn js.Func
+	stage := 0
+	fn = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		v := js.Undefined()
 		if len(args) > 0 {
 			v = args[0]
 		}
-		ok(v)
-		return nil
-	})
-	onFail = js.FuncOf(func(js.Value, []js.Value) any {
-		release()
+		stage++
+		switch {
+		case stage == 1 && boolean(v, "ok"):
+			if isObject(try(try(v, "text"), "then", fn, fn)) {
+				return nil
+			}
+		case stage == 2 && v.Type() == js.TypeString:
+			if r := parse(v.String()); isObject(r) {
+				fn.Release()
+				resp := decodeCollectResponse(r)
+				b.l.post(func() { done(resp, nil) })
+				return nil
+			}
+		}
+		fn.Release()
 		fail()
 		return nil
 	})
-	p.Call("then", onOK, onFail)
+	if !isObject(try(try(b.global, "fetch", url, init), "then", fn, fn)) {
+		fn.Release()
+		fail()
+	}
 }
 
 func decodeCollectResponse(v js.Value) *protocol.CollectResponse {

@@ -21,11 +21,7 @@ func decodeCommand(v js.Value) agent.Command {
 	a, b := v.Index(1), v.Index(2)
 	op := jsString(v.Index(0))
 	c := agent.Command{Name: jsString(a), Data: jsString(b), Consent: a.Truthy()}
-	for i, n := range agent.OpNames {
-		if n == op {
-			c.Op = agent.Op(i)
-		}
-	}
+	c.Op = agent.ParseOp(op)
 	c.URL, c.Title, c.Namespace, c.Value = c.Name, c.Data, c.Name, c.Data
 	if r := v.Index(3); r.Type() == js.TypeFunction {
 		c.Reply = promiseReply{r, v.Index(4)}

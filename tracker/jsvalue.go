@@ -7,16 +7,13 @@ import "syscall/js"
 // Helpers that read JavaScript values defensively: a page may hand the
 // tracker anything, and a JavaScript exception must never stop it.
 
-// catch runs f and reports whether it finished without a JavaScript
-// exception (syscall/js turns those into panics).
-func catch(f func()) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	f()
-	return true
+// try is target[method](args...), or undefined when target has no such
+// method or the call throws (syscall/js turns the exception into a
+// panic). One recovery serves every guarded call: a closure at each
+// would cost the download more.
+func try(target js.Value, method string, args ...any) (r js.Value) {
+	defer func() { recover() }()
+	return target.Call(method, args...)
 }
 
 func isObject(v js.Value) bool { return v.Type() == js.TypeObject }
@@ -77,18 +74,8 @@ func stringify(v js.Value) string {
 	if v.Type() == js.TypeUndefined || v.Type() == js.TypeFunction {
 		return ""
 	}
-	var s string
-	catch(func() {
-		if r := js.Global().Get("JSON").Call("stringify", v); r.Type() == js.TypeString {
-			s = r.String()
-		}
-	})
-	return s
+	return jsString(try(js.Global().Get("JSON"), "stringify", v))
 }
 
 // parse is JSON.parse(s), or undefined when s is not JSON.
-func parse(s string) js.Value {
-	v := js.Undefined()
-	catch(func() { v = js.Global().Get("JSON").Call("parse", s) })
-	return v
-}
+func parse(s string) js.Value { return try(js.Global().Get("JSON"), "parse", s) }

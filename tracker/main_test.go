@@ -17,6 +17,7 @@ import (
 
 	"github.com/visitrack/visitrack/shared/protocol"
 	"github.com/visitrack/visitrack/tracker/agent"
+	"github.com/visitrack/visitrack/tracker/wire"
 )
 
 // fakeDOM is a document with a cookie jar (honouring Max-Age=0), a
@@ -143,15 +144,15 @@ func jsArray(t *testing.T, jsonText string, extra ...any) js.Value {
 func opFields(c agent.Command) string {
 	switch c.Op {
 	case agent.OpEvent:
-		return agent.OpNames[c.Op] + " " + c.Name + " " + c.Data
+		return c.Op.String() + " " + c.Name + " " + c.Data
 	case agent.OpPage:
-		return agent.OpNames[c.Op] + " " + c.URL + " " + c.Title
+		return c.Op.String() + " " + c.URL + " " + c.Title
 	case agent.OpConsent:
-		return agent.OpNames[c.Op] + " " + strconv.FormatBool(c.Consent)
+		return c.Op.String() + " " + strconv.FormatBool(c.Consent)
 	case agent.OpUpdate:
-		return agent.OpNames[c.Op] + " " + c.Namespace + " " + c.Value
+		return c.Op.String() + " " + c.Namespace + " " + c.Value
 	}
-	return agent.OpNames[c.Op]
+	return c.Op.String()
 }
 
 // TestDecodeCommandForms: every form of the loader's command table,
@@ -173,8 +174,11 @@ func TestDecodeCommandForms(t *testing.T) {
 		{`["event","Odd",{"data":[1,2]}]`, agent.Command{Op: agent.OpEvent, Name: "Odd", Data: `{}`}},
 		{`["page",{"url":"https://x/#a","title":"A"}]`, agent.Command{Op: agent.OpPage, URL: "https://x/#a", Title: "A"}},
 		{`["page"]`, agent.Command{Op: agent.OpPage}},
-		{`["consent",true]`, agent.Command{Op: agent.OpConsent, Consent: true}},
-		{`["consent",false]`, agent.Command{Op: agent.OpConsent}},
+		{`["consent",true]`, agent.Command{Op: agent.OpConsent, Consent: true, Data: agent.SourceAPI}},
+		{`["consent",false]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceAPI}},
+		{`["consent",{"analytics_storage":"granted","ad_storage":"denied"}]`, agent.Command{Op: agent.OpConsent, Consent: true, Data: agent.SourceConsentMode}},
+		{`["consent","update",{"analytics_storage":"denied"}]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceConsentMode}},
+		{`["consent",{"ad_storage":"granted"}]`, agent.Command{Op: agent.OpConsent, Data: agent.SourceKeep}},
 		{`["visitorData","update","prefs",{"dark":true}]`, agent.Command{Op: agent.OpUpdate, Namespace: "prefs", Value: `{"dark":true}`}},
 		{`["stats"]`, agent.Command{Op: agent.OpStats}},
 		// Genesys 8.1's top-level identity commands and its event object.
@@ -270,6 +274,21 @@ func TestBrowserEnv(t *testing.T) {
 	b.Store("k", "v")
 	if b.Load("k") != "" || len(b.Keys("")) != 0 {
 		t.Fatal("throwing storage")
+	}
+}
+
+// TestTimestampIsWire holds the browser's Date.toISOString, which formats
+// the events' timestamps, to wire.Timestamp, the protocol's format.
+func TestTimestampIsWire(t *testing.T) {
+	b := newBrowser(newLoop())
+	cases := []int64{0, 1, 999, 1000, 86399999, 86400000, 951782400000 /* 2000-02-29 */, 1795255200123, -1, -86400001, 253402300799999 /* 9999-12-31 */}
+	for i := int64(0); i < 500; i++ {
+		cases = append(cases, i*8204889600001%4102444800000) // up to 2100
+	}
+	for _, ms := range cases {
+		if got, want := b.Timestamp(ms), wire.Timestamp(ms); got != want {
+			t.Fatalf("Timestamp(%d) = %s, want %s", ms, got, want)
+		}
 	}
 }
 
@@ -454,10 +473,12 @@ func TestRealWebSocketRefused(t *testing.T) {
 }
 
 func TestDecodeCollectResponse(t *testing.T) {
-	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}]},
+	v := js.Global().Get("JSON").Call("parse", `{"visitorId":"V","visitorKey":"K","visitId":"W","ack":{"eventIds":["a","b"],"rejected":[{"eventId":"c","code":"invalid_event","message":"m"}],
+		"refused":[{"eventId":"b","code":"blocked_user_id","message":"placeholder"}]},
 		"identity":{"state":"recognized","identityId":"I","verified":true,"recognition":null},"visitorData":{"version":3,"data":{"a":1}}}`)
 	r := decodeCollectResponse(v)
 	if r.VisitorID != "V" || r.VisitorKey != "K" || r.VisitID != "W" || len(r.Ack.EventIDs) != 2 || r.Ack.Rejected[0].Code != "invalid_event" ||
+		len(r.Ack.Refused) != 1 || r.Ack.Refused[0].EventID != "b" || r.Ack.Refused[0].Code != protocol.CodeBlockedUserID ||
 		r.Identity == nil || r.Identity.Recognition != nil || *r.Identity.IdentityID != "I" || r.VisitorData.Version != 3 || string(r.VisitorData.Data) != `{"a":1}` {
 		t.Fatalf("%+v", r)
 	}

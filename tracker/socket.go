@@ -11,38 +11,45 @@ import (
 
 // socket wraps the browser's WebSocket; its events are posted to the loop.
 type socket struct {
-	ws    js.Value
-	funcs []js.Func
-	done  bool
+	ws   js.Value
+	fns  [len(socketHandlers)]js.Func
+	done bool
 }
 
-var socketHandlers = []string{"onopen", "onmessage", "onclose", "onerror"}
+// socketHandlers are the WebSocket's event handlers, in the order of the
+// kinds Dial's handler tells apart.
+var socketHandlers = [...]string{"onopen", "onmessage", "onclose", "onerror"}
 
 // Dial opens a WebSocket, or returns nil where there is none or the URL is
 // refused.
 func (b *browser) Dial(url string, ev agent.SocketEvents) agent.Socket {
-	ctor := b.global.Get("WebSocket")
-	if ctor.Type() != js.TypeFunction {
+	s := &socket{ws: try(b.global.Get("Reflect"), "construct", b.global.Get("WebSocket"), []any{url, protocol.Subprotocol})}
+	if !isObject(s.ws) {
 		return nil
 	}
-	s := &socket{}
-	if !catch(func() { s.ws = ctor.New(url, protocol.Subprotocol) }) {
-		return nil
-	}
-	on := func(name string, f func(js.Value)) {
-		fn := js.FuncOf(func(_ js.Value, args []js.Value) any {
-			e := js.Undefined()
-			if len(args) > 0 {
-				e = args[0]
-			}
-			f(e)
+	// One function literal for the four handlers, told apart by kind: a
+	// literal for each would cost the download more.
+	for kind, h := range socketHandlers {
+		s.fns[kind] = js.FuncOf(func(_ js.Value, args []js.Value) any {
+			s.event(b, ev, kind, args)
 			return nil
 		})
-		s.funcs = append(s.funcs, fn)
-		s.ws.Set(name, fn)
+		s.ws.Set(h, s.fns[kind])
 	}
-	on("onopen", func(js.Value) { b.l.post(ev.Open) })
-	on("onmessage", func(e js.Value) {
+	return s
+}
+
+// event handles the WebSocket's event of the given kind (an index of
+// socketHandlers).
+func (s *socket) event(b *browser, ev agent.SocketEvents, kind int, args []js.Value) {
+	e := js.Undefined()
+	if len(args) > 0 {
+		e = args[0]
+	}
+	switch kind {
+	case 0:
+		b.l.post(ev.Open)
+	case 1:
 		if d := get(e, "data"); d.Type() == js.TypeString {
 			text := d.String()
 			b.l.post(func() {
@@ -51,27 +58,28 @@ func (b *browser) Dial(url string, ev agent.SocketEvents) agent.Socket {
 				}
 			})
 		}
-	})
-	closed := func(code int) {
+	default:
+		// Browsers follow an error with close; Node 20's WebSocket
+		// does not when the connection is refused. Either way the
+		// socket is finished.
 		if s.done {
 			return
 		}
+		code := 1006
+		if kind == 2 {
+			code = int(num(e, "code"))
+		}
 		s.detach()
+		if kind != 2 {
+			try(s.ws, "close")
+		}
 		b.l.post(func() { ev.Close(code) })
 	}
-	on("onclose", func(e js.Value) { closed(int(num(e, "code"))) })
-	// Browsers follow an error with close; Node 20's WebSocket does not
-	// when the connection is refused. Either way the socket is finished.
-	on("onerror", func(js.Value) {
-		closed(1006)
-		catch(func() { s.ws.Call("close") })
-	})
-	return s
 }
 
 func (s *socket) Send(text string) {
 	if !s.done {
-		catch(func() { s.ws.Call("send", text) })
+		try(s.ws, "send", text)
 	}
 }
 
@@ -81,7 +89,7 @@ func (s *socket) Close() {
 		return
 	}
 	s.detach()
-	catch(func() { s.ws.Call("close", 1000) })
+	try(s.ws, "close", 1000)
 }
 
 func (s *socket) detach() {
@@ -92,10 +100,9 @@ func (s *socket) detach() {
 	for _, h := range socketHandlers {
 		s.ws.Set(h, js.Null())
 	}
-	for _, fn := range s.funcs {
+	for _, fn := range s.fns {
 		fn.Release()
 	}
-	s.funcs = nil
 }
 
 // decodeMessage reads a parsed frame from the collector; nil for anything
@@ -128,14 +135,19 @@ func decodeMessage(v js.Value) *agent.Message {
 }
 
 func decodeAck(v js.Value) protocol.Ack {
-	a := protocol.Ack{EventIDs: strs(v, "eventIds")}
-	if r := get(v, "rejected"); isObject(r) {
+	return protocol.Ack{EventIDs: strs(v, "eventIds"), Rejected: rejections(v, "rejected"), Refused: rejections(v, "refused")}
+}
+
+// rejections reads the list of rejections named key, if any.
+func rejections(v js.Value, key string) []protocol.Rejection {
+	var out []protocol.Rejection
+	if r := get(v, key); isObject(r) {
 		for i := 0; i < r.Length(); i++ {
 			e := r.Index(i)
-			a.Rejected = append(a.Rejected, protocol.Rejection{EventID: str(e, "eventId"), Code: str(e, "code"), Message: str(e, "message")})
+			out = append(out, protocol.Rejection{EventID: str(e, "eventId"), Code: str(e, "code"), Message: str(e, "message")})
 		}
 	}
-	return a
+	return out
 }
 
 func decodeIdentity(v js.Value) protocol.Identity {

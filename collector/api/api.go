@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/problem"
 )
 
 // Connections names the visits with an open WebSocket, for /v1/live: the
@@ -70,6 +71,8 @@ type Config struct {
 	Notifier collector.Notifier
 	// Merges merges identities; nil serves no merge endpoints.
 	Merges collector.MergeService
+	// Erasures lists the erasure records; nil serves no /v1/erasures.
+	Erasures collector.ErasureService
 	// NewID makes the ids of notifications; nil uses ULIDs of the clock.
 	NewID func() string
 	// Logger receives internal errors and erasures; nil discards.
@@ -110,6 +113,7 @@ func New(cfg Config) *Handler {
 	}
 	h.notificationRoutes()
 	h.mergeRoutes()
+	h.erasureRoutes()
 	return h
 }
 
@@ -128,7 +132,7 @@ func (h *Handler) Handle(pattern, scope string, fn HandlerFunc) {
 			err = fn(w, r)
 		}
 		if err != nil {
-			WriteError(w, r, h.log, err)
+			problem.WriteError(w, r, h.log, err)
 		}
 	}))
 }
@@ -146,10 +150,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(rec, r)
 	switch rec.status {
 	case http.StatusNotFound:
-		WriteError(w, r, h.log, collector.Errorf(collector.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
+		problem.WriteError(w, r, h.log, collector.Errorf(collector.ENOTFOUND, "no such endpoint: %s", r.URL.Path))
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		problem.Write(w, http.StatusMethodNotAllowed, "method_not_allowed",
 			r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+rec.header.Get("Allow"))
 	default:
 		for k, v := range rec.header {

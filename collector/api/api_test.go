@@ -243,27 +243,6 @@ func TestInternalErrorIsLoggedNotShown(t *testing.T) {
 	}
 }
 
-func TestStatusMap(t *testing.T) {
-	for code, status := range map[string]int{
-		collector.EINVALID: 400, collector.EUNAUTHORIZED: 401, collector.EFORBIDDEN: 403, collector.ENOTFOUND: 404,
-		collector.ECONFLICT: 409, collector.EPRECONDITIONFAILED: 412, collector.ETOOLARGE: 413,
-		collector.EUNSUPPORTEDMEDIA: 415, collector.EPRECONDITIONREQUIRED: 428, collector.EINTERNAL: 500,
-		collector.EUNAVAILABLE: 503, "no-such-code": 500,
-	} {
-		if got := Status(code); got != status {
-			t.Errorf("Status(%q) = %d, want %d", code, got, status)
-		}
-	}
-	for code, status := range map[string]int{collector.EPRECONDITIONFAILED: 412, collector.ECONFLICT: 409} {
-		rec := httptest.NewRecorder()
-		WriteError(rec, httptest.NewRequest("GET", "/", nil), nil, collector.Errorf(code, "the %s message", code))
-		r := &response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
-		if d := r.problem(t, status, code); d != "the "+code+" message" {
-			t.Errorf("detail %q", d)
-		}
-	}
-}
-
 // TestHandle registers a route as the visitor-data files do, with a scope
 // that depends on the request.
 func TestHandle(t *testing.T) {

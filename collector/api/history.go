@@ -235,10 +235,11 @@ func (h *Handler) deleteIdentity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.cfg.History.DeleteIdentity(r.Context(), id); err != nil {
+	opt := collector.EraseOptions{TokenID: TokenFrom(r.Context()).TokenID}
+	if err := h.cfg.History.DeleteIdentity(r.Context(), id, opt); err != nil {
 		return err
 	}
-	h.log.InfoContext(r.Context(), "api: erased identity", "identityId", id, "tokenId", TokenFrom(r.Context()).TokenID)
+	h.log.InfoContext(r.Context(), "api: erased identity", "identityId", id, "tokenId", opt.TokenID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -252,10 +253,11 @@ func (h *Handler) deleteVisitor(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.cfg.History.DeleteVisitor(r.Context(), id); err != nil {
+	opt := collector.EraseOptions{TokenID: TokenFrom(r.Context()).TokenID}
+	if err := h.cfg.History.DeleteVisitor(r.Context(), id, opt); err != nil {
 		return err
 	}
-	h.log.InfoContext(r.Context(), "api: erased visitor", "visitorId", id, "tokenId", TokenFrom(r.Context()).TokenID)
+	h.log.InfoContext(r.Context(), "api: erased visitor", "visitorId", id, "tokenId", opt.TokenID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -317,7 +317,7 @@ func TestErasure(t *testing.T) {
 	if got := e.list(t, "/v1/identities?userId="+url.QueryEscape(f.AliceUser), "identityId"); len(got) != 0 {
 		t.Errorf("identity left %v", got)
 	}
-	for _, table := range storetest.Tables {
+	for _, table := range storetest.Tables() {
 		for _, col := range []string{"identity_id", "visitor_id"} {
 			var n int
 			err := e.s.DB().QueryRow("SELECT count(*) FROM "+table+" WHERE "+col+" IN (?, ?)", f.Alice, f.VisitorA).Scan(&n)

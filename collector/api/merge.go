@@ -17,6 +17,7 @@ func (h *Handler) mergeRoutes() {
 	}
 	h.Handle("POST /v1/identities/{identityId}/merge", collector.ScopeAdmin, h.mergeIdentity)
 	h.Handle("GET /v1/identities/{identityId}/merges", collector.ScopeAdmin, h.listMerges)
+	h.Handle("POST /v1/merges/{mergeId}/undo", collector.ScopeAdmin, h.undoMerge)
 }
 
 // POST /v1/identities/{identityId}/merge?dryRun=true {"from":"<identityId>"}
@@ -26,17 +27,9 @@ func (h *Handler) mergeIdentity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "dryRun")
+	opt, err := mergeOptions(r)
 	if err != nil {
 		return err
-	}
-	var opt collector.MergeOptions
-	switch q.Get("dryRun") {
-	case "", "false":
-	case "true":
-		opt.DryRun = true
-	default:
-		return collector.Errorf(collector.EINVALID, "dryRun must be true or false, not %q", q.Get("dryRun"))
 	}
 	body, err := readBody(w, r, 4096, "application/json")
 	if err != nil {
@@ -57,7 +50,6 @@ func (h *Handler) mergeIdentity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	opt.TokenID = TokenFrom(r.Context()).TokenID
 	rec, err := h.cfg.Merges.MergeIdentities(r.Context(), into, from, opt)
 	if err != nil {
 		return err
@@ -81,4 +73,45 @@ func (h *Handler) listMerges(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeList(w, recs, next)
+}
+
+// POST /v1/merges/{mergeId}/undo?dryRun=true (no body) → 200 with the
+// merge, undone (or as a dry run: checked, nothing written); 409 names
+// what prevents it.
+func (h *Handler) undoMerge(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "mergeId")
+	if err != nil {
+		return err
+	}
+	opt, err := mergeOptions(r)
+	if err != nil {
+		return err
+	}
+	rec, err := h.cfg.Merges.UndoMerge(r.Context(), id, opt)
+	if err != nil {
+		return err
+	}
+	if !opt.DryRun {
+		h.log.InfoContext(r.Context(), "api: undid merge", "mergeId", id, "into", rec.IdentityID,
+			"from", rec.FromIdentityID, "tokenId", opt.TokenID)
+	}
+	return writeJSON(w, http.StatusOK, rec)
+}
+
+// mergeOptions reads dryRun, the one parameter of a merge and its undo,
+// and the token that asks.
+func mergeOptions(r *http.Request) (collector.MergeOptions, error) {
+	opt := collector.MergeOptions{TokenID: TokenFrom(r.Context()).TokenID}
+	q, err := query(r, "dryRun")
+	if err != nil {
+		return opt, err
+	}
+	switch q.Get("dryRun") {
+	case "", "false":
+	case "true":
+		opt.DryRun = true
+	default:
+		return opt, collector.Errorf(collector.EINVALID, "dryRun must be true or false, not %q", q.Get("dryRun"))
+	}
+	return opt, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -37,7 +38,7 @@ func (h *Handler) postNotification(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if h.cfg.Notifier == nil {
-		writeProblem(w, http.StatusNotImplemented, "notifications_unavailable",
+		problem.Write(w, http.StatusNotImplemented, "notifications_unavailable",
 			"notifications need WebSockets to open pages, which this build (the edge) does not have")
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+
+	"github.com/visitrack/visitrack/collector/problem"
 )
 
 // Without a Notifier (the edge build) notifications are refused with 501
@@ -16,7 +18,7 @@ func TestNotificationsWithoutNotifier(t *testing.T) {
 		t.Errorf("history:read: %d %s", r.status, r.body)
 	}
 	r := e.post(path, e.admin, "application/json", `{"channel":"chat"}`)
-	var p Problem
+	var p problem.Details
 	if r.status != http.StatusNotImplemented || json.Unmarshal(r.body, &p) != nil || p.Code != "notifications_unavailable" {
 		t.Errorf("without a notifier: %d %s", r.status, r.body)
 	}

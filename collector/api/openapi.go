@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"net/http"
 	"slices"
+
+	"github.com/visitrack/visitrack/collector/problem"
 )
 
 // GET /v1/openapi.json (no auth): the OpenAPI 3.1 document of the REST API,
@@ -26,7 +28,7 @@ func (h *Handler) HandleOpenAPI() {
 	h.routes = append(h.routes, pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if _, err := query(r); err != nil {
-			WriteError(w, r, h.log, err)
+			problem.WriteError(w, r, h.log, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

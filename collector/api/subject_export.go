@@ -111,13 +111,15 @@ type subjectWriter struct {
 	started bool
 	n       int
 	counts  map[string]int64
+	types   []string // collector.SubjectRecordTypes, for the header
 }
 
 func newSubjectWriter(w http.ResponseWriter, r *http.Request, opt ExportOptions, doc bool, s collector.Subject, at time.Time) *subjectWriter {
 	sw := &subjectWriter{w: w, rc: http.NewResponseController(w), opt: opt, doc: doc, subject: s, at: at.UTC(),
-		bw: bufio.NewWriterSize(w, 64<<10), counts: make(map[string]int64, len(collector.SubjectRecordTypes))}
+		bw: bufio.NewWriterSize(w, 64<<10), types: collector.SubjectRecordTypes()}
+	sw.counts = make(map[string]int64, len(sw.types))
 	sw.enc = json.NewEncoder(&sw.line)
-	for _, t := range collector.SubjectRecordTypes {
+	for _, t := range sw.types {
 		sw.counts[t] = 0
 	}
 	return sw
@@ -140,7 +142,7 @@ func (sw *subjectWriter) start() error {
 	sw.w.WriteHeader(http.StatusOK)
 	head := exportHeader{Kind: SubjectExportKind, Version: SubjectExportVersion,
 		Subject:     exportSubject{Kind: sw.subject.Kind, ID: sw.subject.ID},
-		GeneratedAt: sw.at, RecordTypes: collector.SubjectRecordTypes}
+		GeneratedAt: sw.at, RecordTypes: sw.types}
 	if !sw.doc {
 		head.Type = "header"
 		return sw.enc.Encode(head) // into line, written by the first record

@@ -15,6 +15,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/feed"
+	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
@@ -159,7 +160,7 @@ func (r *vdResp) want(t *testing.T, status int, code string) {
 	if code == "" {
 		return
 	}
-	var p Problem
+	var p problem.Details
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type %q for a %d", ct, r.status)
 	}

@@ -355,11 +355,15 @@ func TestConsentOffThenOn(t *testing.T) {
 	if first.VisitID == counted.VisitID || first.VisitorID == counted.VisitorID {
 		t.Fatalf("the consented visit %+v joined the cookieless one %s", first, counted.VisitID)
 	}
-	evs := c.waitEvents(first.VisitID, "the buffered events", func(evs []collector.Event) bool { return count(evs, "BeforeConsent") == 1 })
-	if names(evs) != "VisitStarted,PageEntered,PartnerLanding,BeforeConsent" {
+	evs := c.waitEvents(first.VisitID, "the buffered events", func(evs []collector.Event) bool {
+		return count(evs, "BeforeConsent") == 1 && count(evs, "ConsentChanged") == 1
+	})
+	// The grant is recorded after what waited for it.
+	if names(evs) != "VisitStarted,PageEntered,PartnerLanding,BeforeConsent,ConsentChanged" ||
+		string(evs[4].Data) != `{"state":"granted","source":"api"}` {
 		t.Fatalf("events %s", names(evs))
 	}
-	for _, e := range evs {
+	for _, e := range evs[:4] {
 		if e.Timestamp.After(consentAt.Add(-800 * time.Millisecond)) {
 			t.Fatalf("%s lost its original time: %s, consent at %s", e.Name, e.Timestamp, consentAt)
 		}
@@ -371,6 +375,11 @@ func TestConsentOffThenOn(t *testing.T) {
 	// Refusal: cookies deleted, what is made now is dropped.
 	eval(t, tab, `_gt.push(['consent', false]), true`, new(bool))
 	waitPage(t, tab, "cookies deleted", `!document.cookie.includes('_vt_')`)
+	// The withdrawal is in the visit's history.
+	evs = c.waitEvents(first.VisitID, "the withdrawal", func(evs []collector.Event) bool { return count(evs, "ConsentChanged") == 2 })
+	if last := evs[len(evs)-1]; last.Name != "ConsentChanged" || string(last.Data) != `{"state":"denied","source":"api"}` {
+		t.Fatalf("events after the refusal %s", names(evs))
+	}
 	var outcome string
 	eval(t, tab, `visitrack.track('WhileRefused').then(() => 'sent', e => e.code)`, &outcome)
 	if outcome != "consent_refused" {
@@ -383,7 +392,7 @@ func TestConsentOffThenOn(t *testing.T) {
 	}
 	eval(t, tab, `visitrack.track('AfterConsent').then(() => true)`, new(bool))
 	evs = c.waitEvents(second.VisitID, "AfterConsent", func(evs []collector.Event) bool { return count(evs, "AfterConsent") == 1 })
-	if names(evs) != "VisitStarted,PageEntered,AfterConsent" {
+	if names(evs) != "VisitStarted,PageEntered,ConsentChanged,AfterConsent" {
 		t.Fatalf("events after consent again: %s", names(evs))
 	}
 	var refused list[collector.Event]

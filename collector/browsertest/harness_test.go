@@ -26,6 +26,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/daemon"
+	"github.com/visitrack/visitrack/collector/postgres/pgtest"
 	"github.com/visitrack/visitrack/web"
 )
 
@@ -195,13 +196,17 @@ var profiles string
 // browser for a moment may write its cache again after that (it left
 // Default/Cache/Cache_Data behind in /tmp, one directory a run).
 func TestMain(m *testing.M) {
+	if os.Getenv(nodeEnv) != "" {
+		runNode() // a collector process of twonode_test.go
+		return
+	}
 	dir, err := os.MkdirTemp("", "visitrack-chromium-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "browser profiles:", err)
 		os.Exit(1)
 	}
 	profiles = dir
-	code := m.Run()
+	code := pgtest.Run(m) // the two-node tests' PostgreSQL (twonode_test.go)
 	for range 20 {
 		if os.RemoveAll(dir) == nil {
 			time.Sleep(200 * time.Millisecond)

@@ -46,16 +46,16 @@ type Target struct {
 	Client *http.Client
 }
 
-// NeededScopes are the scopes Target.Tokens must hold single-scope tokens
-// for.
-var NeededScopes = []string{"history:read", "visitordata:read"}
+// NeededScopes returns the scopes Target.Tokens must hold single-scope
+// tokens for.
+func NeededScopes() []string { return []string{"history:read", "visitordata:read"} }
 
 // Run runs the whole suite against target, each area as a subtest.
 func Run(t *testing.T, target Target) {
 	if target.Client == nil {
 		target.Client = http.DefaultClient
 	}
-	for _, sc := range NeededScopes {
+	for _, sc := range NeededScopes() {
 		if target.Tokens[sc] == "" {
 			t.Fatalf("conformance: Target.Tokens needs a token with the single scope %q", sc)
 		}

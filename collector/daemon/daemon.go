@@ -20,7 +20,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,12 +27,13 @@ import (
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/enrich/geoip"
 	"github.com/visitrack/visitrack/collector/enrich/useragent"
-	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/postgres"
+	"github.com/visitrack/visitrack/collector/postgres/fanout"
 	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
+	"github.com/visitrack/visitrack/collector/settings"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/collector/webhook"
@@ -51,6 +51,9 @@ type Config struct {
 	IdentityAudience      string
 	RequireVerifiedSignIn bool
 	BrowserWritable       []string
+	// BlockedUserIDs are userIds that link nobody, besides the
+	// placeholders ("guest", "null", …) that never do.
+	BlockedUserIDs []string
 	// Demo serves the demo shop and its signer; without IdentitySecret it
 	// makes a random one for this run.
 	Demo bool
@@ -80,6 +83,9 @@ type Config struct {
 	IdleTimeout   time.Duration
 	// GeoIPDB is the path of a MaxMind database; "" runs without GeoIP.
 	GeoIPDB string
+	// ListenDatabase, if set, is where the LISTEN connection of the
+	// cross-node push goes instead of Database (see openPeers).
+	ListenDatabase string
 }
 
 // Main is the running program. Tests run it on port 0 with a fresh data
@@ -97,6 +103,7 @@ type Main struct {
 
 	stdout, stderr io.Writer
 	adminFromEnv   string
+	keyFromEnv     []byte // VISITRACK_RECOGNITION_KEY, nil when unset
 	store          *store.Store
 	closeDB        func() error
 	geoip          *geoip.DB // closed with the program
@@ -107,6 +114,7 @@ type Main struct {
 	served         chan error
 	stopRetention  func()
 	stopRollups    func()
+	peers          *fanout.Fanout // nil but on PostgreSQL
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -127,37 +135,30 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		fs.PrintDefaults()
 	}
 	env := func(name, def string) string {
-		if v := getenv("VISITRACK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+		if v := getenv(settings.EnvName(name)); v != "" {
 			return v
 		}
 		return def
 	}
 	c := &m.Config
+	shared, err := sharedFlags(fs, env)
+	if err != nil {
+		return err
+	}
 	fs.StringVar(&c.Addr, "addr", env("addr", "127.0.0.1:8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("data-dir", "./data"), "directory of visitrack.db, the recognition key and admin.token")
 	fs.StringVar(&c.Database, "database", env("database", ""), "empty for SQLite in --data-dir, or a postgres://user:password@host:port/dbname URL")
-	origins := fs.String("allowed-origins", env("allowed-origins", ""), "comma-separated origins whose pages may send events (scheme://host[:port]); * allows all")
-	timeout := fs.String("visit-timeout", env("visit-timeout", "30m"), "a visit ends after this long without events")
-	fs.StringVar(&c.IdentitySecret, "identity-secret", env("identity-secret", ""), "secret the site's backend proves SignIn with (userHash or signInToken); without it no SignIn is verified")
-	fs.StringVar(&c.IdentityAudience, "identity-audience", env("identity-audience", identity.DefaultAudience), "the aud a signInToken must carry, so that a token your backend signs with the same secret for something else is no proof")
-	requireEnv, err := parseBool(env("require-verified-signin", "false"))
-	if err != nil {
-		return fmt.Errorf("VISITRACK_REQUIRE_VERIFIED_SIGNIN: %w", err)
-	}
-	fs.BoolVar(&c.RequireVerifiedSignIn, "require-verified-signin", requireEnv, "refuse SignIn without a valid userHash or signInToken")
-	demoEnv, err := parseBool(env("demo", "false"))
+	fs.StringVar(&c.ListenDatabase, "listen-database", env("listen-database", ""), "with PostgreSQL: a postgres:// URL for the one connection that LISTENs for the other nodes' pushes, when --database goes through a transaction-pooling PgBouncer; empty uses --database")
+	demoEnv, err := settings.Bool(env("demo", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_DEMO: %w", err)
 	}
 	fs.BoolVar(&c.Demo, "demo", demoEnv, "serve the demo shop at /demo/ and its signer, which makes sign-in proofs for anyone: never in production")
-	writable := fs.String("browser-writable", env("browser-writable", ""), "comma-separated visitor-data namespaces browsers may write")
 	proxies := fs.String("trusted-proxies", env("trusted-proxies", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client; empty trusts none")
-	rateLimit := fs.String("rate-limit", env("rate-limit", "1000"), "events per second one client IP, or IPv6 /64, may send (burst twice that); 0 turns the limit off")
-	maxSockets := fs.String("max-sockets-per-ip", env("max-sockets-per-ip", "500"), "open WebSockets one client IP, or IPv6 /64, may hold; more get 429; 0 turns the cap off")
 	bodyTimeout := fs.String("body-timeout", env("body-timeout", "30s"), "how long a request body may take to arrive")
 	maxConns := fs.String("max-connections-per-ip", env("max-connections-per-ip", "500"), "open HTTP connections (WebSockets aside) one client IP, or IPv6 /64, may hold; more are answered 429 and closed; a trusted proxy is not capped; 0 turns the cap off")
 	idleTimeout := fs.String("idle-timeout", env("idle-timeout", "75s"), "close a kept-alive HTTP connection after this long without a request; behind a proxy keep it above the proxy's upstream keep-alive timeout (nginx, AWS ALB: 60s)")
-	allowPrivate, err := parseBool(env("webhook-allow-private", "false"))
+	allowPrivate, err := settings.Bool(env("webhook-allow-private", "false"))
 	if err != nil {
 		return fmt.Errorf("VISITRACK_WEBHOOK_ALLOW_PRIVATE: %w", err)
 	}
@@ -178,32 +179,26 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.Database != "" && !postgres.IsURL(c.Database) {
 		return fmt.Errorf("--database: want a postgres://user:password@host:port/dbname URL, or nothing for SQLite in --data-dir")
 	}
-	if c.VisitTimeout, err = time.ParseDuration(*timeout); err != nil || c.VisitTimeout <= 0 {
-		return fmt.Errorf("--visit-timeout %q: want a positive duration such as 30m", *timeout)
+	if c.ListenDatabase != "" && (c.Database == "" || !postgres.IsURL(c.ListenDatabase)) {
+		return fmt.Errorf("--listen-database: want a postgres:// URL of the same database as --database, which must be set")
 	}
-	if c.RequireVerifiedSignIn && c.IdentitySecret == "" {
-		return errors.New("--require-verified-signin needs --identity-secret")
+	sh, err := shared.load(fs)
+	if err != nil {
+		return err
 	}
-	if c.IdentityAudience, err = identity.ParseAudience(c.IdentityAudience); err != nil {
-		return fmt.Errorf("--identity-audience: %w", err)
-	}
-	c.AllowedOrigins, c.BrowserWritable = splitList(*origins), splitList(*writable)
-	if c.TrustedProxies, err = live.ParseTrustedProxies(splitList(*proxies)); err != nil {
+	c.AllowedOrigins, c.VisitTimeout, c.BrowserWritable, c.BlockedUserIDs = sh.AllowedOrigins, sh.VisitTimeout, sh.BrowserWritable, sh.BlockedUserIDs
+	c.IdentitySecret, c.IdentityAudience, c.RequireVerifiedSignIn = sh.IdentitySecret, sh.IdentityAudience, sh.RequireVerifiedSignIn
+	c.RateLimit, c.MaxSocketsPerIP = sh.RateLimit, sh.MaxSocketsPerIP
+	if c.TrustedProxies, err = live.ParseTrustedProxies(settings.List(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	if c.RateLimit, err = strconv.Atoi(strings.TrimSpace(*rateLimit)); err != nil || c.RateLimit < 0 {
-		return fmt.Errorf("--rate-limit %q: want events per second, 0 for no limit", *rateLimit)
-	}
-	if c.MaxSocketsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxSockets)); err != nil || c.MaxSocketsPerIP < 0 {
-		return fmt.Errorf("--max-sockets-per-ip %q: want a number of sockets, 0 for no cap", *maxSockets)
-	}
-	if c.BodyTimeout, err = time.ParseDuration(*bodyTimeout); err != nil || c.BodyTimeout <= 0 {
+	if c.BodyTimeout, err = settings.PositiveDuration(*bodyTimeout); err != nil {
 		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
 	}
-	if c.MaxConnsPerIP, err = strconv.Atoi(strings.TrimSpace(*maxConns)); err != nil || c.MaxConnsPerIP < 0 {
+	if c.MaxConnsPerIP, err = settings.Count(*maxConns); err != nil {
 		return fmt.Errorf("--max-connections-per-ip %q: want a number of connections, 0 for no cap", *maxConns)
 	}
-	if c.IdleTimeout, err = time.ParseDuration(*idleTimeout); err != nil || c.IdleTimeout <= 0 {
+	if c.IdleTimeout, err = settings.PositiveDuration(*idleTimeout); err != nil {
 		return fmt.Errorf("--idle-timeout %q: want a positive duration such as 75s", *idleTimeout)
 	}
 	if c.Retention, err = retention.ParseDuration(*retain); err != nil {
@@ -215,27 +210,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	m.Logger = slog.New(slog.NewTextHandler(m.stderr, &slog.HandlerOptions{Level: level}))
 	m.adminFromEnv = getenv("VISITRACK_ADMIN_TOKEN")
+	if m.keyFromEnv, err = parseRecognitionKey(getenv(envRecognitionKey)); err != nil {
+		return err
+	}
 	return nil
-}
-
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "true", "1", "yes":
-		return true, nil
-	case "false", "0", "no", "":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q: want true or false", s)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // OpenStore opens and migrates <dataDir>/visitrack.db.
@@ -305,22 +283,11 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 			return fmt.Errorf("create data dir: %w", err)
 		}
-		m.Logger.Warn("PostgreSQL: run one collector per database for now; several nodes on one database " +
-			"(push across nodes, jobs run once, shared keys) are not built yet")
+		m.Logger.Info("PostgreSQL: collectors on one database share keys, jobs, writes and pushes (docs/deployment.md)")
 	}
-	key, err := secretFile(filepath.Join(m.Config.DataDir, "recognition.key"), func() (string, error) {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(b), nil
-	})
+	rawKey, err := m.recognitionKey(ctx)
 	if err != nil {
-		return fmt.Errorf("recognition key: %w", err)
-	}
-	rawKey, err := hex.DecodeString(key)
-	if err != nil {
-		return fmt.Errorf("recognition key %s is not hex: %w", filepath.Join(m.Config.DataDir, "recognition.key"), err)
+		return err
 	}
 	if err := m.ensureAdmin(ctx); err != nil {
 		return err
@@ -344,9 +311,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Guard:    webhook.Guard{AllowPrivate: m.Config.WebhookAllowPrivate},
 		Observer: mx,
 		Logger:   m.Logger,
+		Reload:   webhookReload(m.Config.Database),
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
+	}
+	if m.peers, err = m.openPeers(); err != nil {
+		return err
 	}
 	m.server, err = server.New(ctx, server.Config{
 		UserAgents:            useragent.New(),
@@ -355,6 +326,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RecognitionKey:        rawKey,
 		IdentitySecret:        m.Config.IdentitySecret,
 		IdentityAudience:      m.Config.IdentityAudience,
+		BlockedUserIDs:        m.Config.BlockedUserIDs,
 		RequireVerifiedSignIn: m.Config.RequireVerifiedSignIn,
 		VisitTimeout:          m.Config.VisitTimeout,
 		AllowedOrigins:        m.Config.AllowedOrigins,
@@ -366,9 +338,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Webhooks:              hooks,
 		Static:                m.Static,
 		Metrics:               mx,
+		Peers:                 peersOf(m.peers),
 		Logger:                m.Logger,
 	})
 	if err != nil {
+		return err
+	}
+	if err := m.startPeers(ctx); err != nil {
 		return err
 	}
 	if m.Config.Retention > 0 {
@@ -435,8 +411,12 @@ func (m *Main) identitySecret() error {
 }
 
 // ensureAdmin makes sure the admin token exists: from
-// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token.
+// VISITRACK_ADMIN_TOKEN, or generated once into <data-dir>/admin.token
+// (on PostgreSQL, once for every node: ensureSharedAdmin).
 func (m *Main) ensureAdmin(ctx context.Context) error {
+	if m.Config.Database != "" {
+		return m.ensureSharedAdmin(ctx)
+	}
 	secret := m.adminFromEnv
 	if secret == "" {
 		path := filepath.Join(m.Config.DataDir, "admin.token")
@@ -453,6 +433,12 @@ func (m *Main) ensureAdmin(ctx context.Context) error {
 		m.AdminTokenPath = path
 		m.Logger.Info("admin token", "path", path)
 	}
+	return m.ensureAdminToken(ctx, secret)
+}
+
+// ensureAdminToken stores secret as an admin token (unless revoked) and
+// makes it this node's.
+func (m *Main) ensureAdminToken(ctx context.Context, secret string) error {
 	if _, err := m.store.EnsureToken(ctx, secret, []string{collector.ScopeAdmin}); err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
@@ -537,6 +523,9 @@ func (m *Main) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if m.peers != nil {
+		m.peers.Close()
+	}
 	if m.debug != nil {
 		m.debug.Close()
 	}
@@ -549,4 +538,14 @@ func (m *Main) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// webhookReload is how often the outbox reads the registered webhooks
+// again: on PostgreSQL other nodes register and delete them too; one
+// SQLite collector knows its own changes.
+func webhookReload(database string) time.Duration {
+	if database == "" {
+		return 0
+	}
+	return 2 * time.Second
 }

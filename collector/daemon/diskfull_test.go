@@ -294,12 +294,19 @@ func TestDiskFull(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if log.count("ingest resumed") != 1 {
-		t.Errorf("no line says ingest resumed:\n%s", log.b.String())
+	// One line when space returned; one more each time a commit found a
+	// little room between two full ones (each after a disk-full line,
+	// which comes at most once per 10 s).
+	if n := log.count("ingest resumed"); n < 1 || n > log.count("disk full") {
+		t.Errorf("%d lines say ingest resumed, after %d disk-full lines:\n%s", n, log.count("disk full"), log.b.String())
 	}
 
 	// Every acknowledged event is stored.
+	// The socket's events belong to its own visit.
 	stored := listEvents(t, url, m.AdminToken, visit)
+	for id := range listEvents(t, url, m.AdminToken, ws.Welcome.VisitID) {
+		stored[id] = true
+	}
 	missing := 0
 	for id := range acked {
 		if !stored[id] {

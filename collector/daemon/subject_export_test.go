@@ -166,14 +166,14 @@ func export(t *testing.T, col *collectortest.Collector, token, path string) *exp
 	}
 	for _, l := range x.lines[1 : len(x.lines)-1] {
 		typ, _ := l["type"].(string)
-		if !slices.Contains(collector.SubjectRecordTypes, typ) {
+		if !slices.Contains(collector.SubjectRecordTypes(), typ) {
 			t.Errorf("a record of type %q, not in the header's list: %v", typ, l)
 		}
 		delete(l, "type")
 		x.byType[typ] = append(x.byType[typ], l)
 	}
 	counts, _ := end["counts"].(map[string]any)
-	for _, typ := range collector.SubjectRecordTypes {
+	for _, typ := range collector.SubjectRecordTypes() {
 		if n, ok := counts[typ].(float64); !ok || int(n) != len(x.byType[typ]) {
 			t.Errorf("counts[%s] = %v, the export has %d", typ, counts[typ], len(x.byType[typ]))
 		}
@@ -354,8 +354,7 @@ func TestSubjectExportHoldsThePerson(t *testing.T) {
 	}
 	sameItems(t, "metadata", x.byType["metadata"], mds, "visitId")
 
-	var merges []map[string]any
-	merges = restItems(t, col, "/v1/identities/"+pat.identityID+"/merges")
+	merges := restItems(t, col, "/v1/identities/"+pat.identityID+"/merges")
 	sameItems(t, "merge", x.byType["merge"], merges, "mergeId")
 	if len(merges) != 1 {
 		t.Errorf("%d merges", len(merges))

@@ -14,20 +14,20 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/edge/d1batch"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/collector/server"
+	"github.com/visitrack/visitrack/collector/settings"
 	"github.com/visitrack/visitrack/collector/store"
 )
 
@@ -35,19 +35,25 @@ import (
 // (`wrangler secret put`), named as the native collector's VISITRACK_*
 // environment.
 const (
-	EnvAdminToken            = "VISITRACK_ADMIN_TOKEN"     // secret; the REST API's admin bearer token
-	EnvRecognitionKey        = "VISITRACK_RECOGNITION_KEY" // secret; hex, at least 32 bytes
-	EnvIdentitySecret        = "VISITRACK_IDENTITY_SECRET" // secret; optional
-	EnvAllowedOrigins        = "VISITRACK_ALLOWED_ORIGINS"
-	EnvVisitTimeout          = "VISITRACK_VISIT_TIMEOUT"
-	EnvRequireVerifiedSignIn = "VISITRACK_REQUIRE_VERIFIED_SIGNIN"
-	EnvIdentityAudience      = "VISITRACK_IDENTITY_AUDIENCE" // the aud of signInTokens; default "visitrack"
-	EnvBrowserWritable       = "VISITRACK_BROWSER_WRITABLE"
-	EnvSweepLimit            = "VISITRACK_SWEEP_LIMIT" // edge only: visits the Cron Trigger's sweep ends per run
+	EnvAdminToken     = "VISITRACK_ADMIN_TOKEN"     // secret; the REST API's admin bearer token
+	EnvRecognitionKey = "VISITRACK_RECOGNITION_KEY" // secret; hex, at least 32 bytes
+	EnvSweepLimit     = "VISITRACK_SWEEP_LIMIT"     // edge only: visits the Cron Trigger's sweep ends per run
 	// EnvGoInstance is read by the glue (glue/worker.mjs): "isolate" (the
 	// default) keeps the Go instance for the isolate's next requests,
 	// "request" starts a fresh one for each.
 	EnvGoInstance = "VISITRACK_GO_INSTANCE"
+)
+
+// The variables the edge shares with the native collector, read, defaulted
+// and checked by collector/settings as the native collector reads them.
+const (
+	EnvIdentitySecret        = settings.EnvIdentitySecret // secret; optional
+	EnvAllowedOrigins        = settings.EnvAllowedOrigins
+	EnvVisitTimeout          = settings.EnvVisitTimeout
+	EnvRequireVerifiedSignIn = settings.EnvRequireVerifiedSignIn
+	EnvIdentityAudience      = settings.EnvIdentityAudience // the aud of signInTokens; default "visitrack"
+	EnvBrowserWritable       = settings.EnvBrowserWritable
+	EnvBlockedUserIDs        = settings.EnvBlockedUserIDs
 )
 
 // The visit-timeout sweep (Sweep) ends at most DefaultSweepLimit visits a
@@ -64,18 +70,13 @@ const (
 // D1's limit of bound parameters per statement.
 const d1MaxParams = 100
 
-// Settings are the collector's settings on the edge.
+// Settings are the collector's settings on the edge: those it shares
+// with the native collector (read by collector/settings), and its own.
 type Settings struct {
-	AdminToken            string
-	RecognitionKey        []byte
-	IdentitySecret        string
-	IdentityAudience      string
-	AllowedOrigins        []string
-	VisitTimeout          time.Duration
-	RequireVerifiedSignIn bool
-	BrowserWritable       []string
-	SweepLimit            int
-	sockets               socketLimits // ws.go
+	settings.Shared
+	AdminToken     string
+	RecognitionKey []byte
+	SweepLimit     int
 }
 
 // LoadSettings reads the settings with getenv. The recognition key is
@@ -83,12 +84,8 @@ type Settings struct {
 // would be refused by the next.
 func LoadSettings(getenv func(string) string) (*Settings, error) {
 	s := &Settings{
-		AdminToken:      strings.TrimSpace(getenv(EnvAdminToken)),
-		IdentitySecret:  getenv(EnvIdentitySecret),
-		AllowedOrigins:  splitList(getenv(EnvAllowedOrigins)),
-		BrowserWritable: splitList(getenv(EnvBrowserWritable)),
-		VisitTimeout:    30 * time.Minute,
-		SweepLimit:      DefaultSweepLimit,
+		AdminToken: strings.TrimSpace(getenv(EnvAdminToken)),
+		SweepLimit: DefaultSweepLimit,
 	}
 	key := strings.TrimSpace(getenv(EnvRecognitionKey))
 	if key == "" {
@@ -98,10 +95,8 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 	if s.RecognitionKey, err = hex.DecodeString(key); err != nil || len(s.RecognitionKey) < 32 {
 		return nil, fmt.Errorf("%s must be at least 32 bytes in hex (64 hex digits), e.g. from `openssl rand -hex 32`", EnvRecognitionKey)
 	}
-	if v := strings.TrimSpace(getenv(EnvVisitTimeout)); v != "" {
-		if s.VisitTimeout, err = time.ParseDuration(v); err != nil || s.VisitTimeout <= 0 {
-			return nil, fmt.Errorf("%s %q: want a positive duration such as 30m", EnvVisitTimeout, v)
-		}
+	if s.Shared, err = settings.FromEnv(getenv); err != nil {
+		return nil, err
 	}
 	if v := strings.TrimSpace(getenv(EnvSweepLimit)); v != "" {
 		if s.SweepLimit, err = strconv.Atoi(v); err != nil || s.SweepLimit < 1 || s.SweepLimit > maxSweepLimit {
@@ -111,44 +106,15 @@ func LoadSettings(getenv func(string) string) (*Settings, error) {
 	if err := checkShards(getenv(EnvWSShards)); err != nil {
 		return nil, err
 	}
-	if s.sockets, err = loadSocketLimits(getenv); err != nil {
-		return nil, err
-	}
 	switch v := getenv(EnvGoInstance); v {
 	case "", "isolate", "request":
 	default:
 		return nil, fmt.Errorf("%s %q: want isolate or request", EnvGoInstance, v)
 	}
-	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireVerifiedSignIn))); v {
-	case "", "false", "0", "no":
-	case "true", "1", "yes":
-		s.RequireVerifiedSignIn = true
-	default:
-		return nil, fmt.Errorf("%s %q: want true or false", EnvRequireVerifiedSignIn, v)
-	}
-	if s.RequireVerifiedSignIn && s.IdentitySecret == "" {
-		return nil, fmt.Errorf("%s needs %s", EnvRequireVerifiedSignIn, EnvIdentitySecret)
-	}
-	s.IdentityAudience = identity.DefaultAudience
-	if v := getenv(EnvIdentityAudience); v != "" {
-		if s.IdentityAudience, err = identity.ParseAudience(v); err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvIdentityAudience, err)
-		}
-	}
 	if s.AdminToken != "" && len(s.AdminToken) < store.MinSecretLen {
 		return nil, fmt.Errorf("%s must be at least %d characters", EnvAdminToken, store.MinSecretLen)
 	}
 	return s, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // OpenStore wraps a D1 database (already migrated with `wrangler d1
@@ -181,9 +147,9 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 	if h.announce != nil {
 		sockets = &relay{announce: h.announce, visits: h.socketVisits, log: logger}
 	}
-	var limits socketLimits // only where sockets are held
+	var rate, maxSockets int // only where sockets are held
 	if h.sessions != nil {
-		limits = set.sockets
+		rate, maxSockets = set.RateLimit, set.MaxSocketsPerIP
 	}
 	srv, err := server.New(ctx, server.Config{
 		Store:                 st,
@@ -194,11 +160,12 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		VisitTimeout:          set.VisitTimeout,
 		AllowedOrigins:        set.AllowedOrigins,
 		BrowserWritable:       set.BrowserWritable,
+		BlockedUserIDs:        set.BlockedUserIDs,
 		// No per-IP limit but for the sockets of a Durable Object:
 		// nothing else lives between requests here. No TrustedProxies
 		// either: handler sets the client's address from CF-Connecting-IP.
-		RateLimit:       limits.rate,
-		MaxSocketsPerIP: limits.sockets,
+		RateLimit:       rate,
+		MaxSocketsPerIP: maxSockets,
 		Edge:            true,
 		Sockets:         sockets,
 		Logger:          logger,
@@ -306,13 +273,8 @@ func Unavailable(err error) http.Handler {
 	})
 }
 
-// writeProblem answers with an RFC 9457 problem.
+// writeProblem answers with an RFC 9457 problem, as the native collector
+// does (collector/problem).
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status),
-		"status": status, "code": code, "detail": detail,
-	})
+	problem.Write(w, status, code, detail)
 }

@@ -105,7 +105,7 @@ func secret() string {
 func TestConformance(t *testing.T) {
 	tokens := map[string]string{}
 	var seed []string
-	for _, sc := range conformance.NeededScopes {
+	for _, sc := range conformance.NeededScopes() {
 		tokens[sc] = secret()
 		seed = append(seed, tokenRow(tokens[sc], sc))
 	}

@@ -30,7 +30,7 @@ func TestConformanceFreshInstances(t *testing.T) {
 	_, st, url := freshWorker(t, env)
 
 	tokens := map[string]string{}
-	for _, sc := range conformance.NeededScopes {
+	for _, sc := range conformance.NeededScopes() {
 		_, secret, err := st.CreateToken(ctx, []string{sc})
 		if err != nil {
 			t.Fatal(err)

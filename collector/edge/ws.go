@@ -17,6 +17,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/live"
+	"github.com/visitrack/visitrack/collector/settings"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -51,33 +52,9 @@ const (
 // picks it by address), whose hub counts them as the native one does.
 // /v1/collect, which keeps nothing between requests, is not limited.
 const (
-	EnvRateLimit       = "VISITRACK_RATE_LIMIT"
-	EnvMaxSocketsPerIP = "VISITRACK_MAX_SOCKETS_PER_IP"
+	EnvRateLimit       = settings.EnvRateLimit
+	EnvMaxSocketsPerIP = settings.EnvMaxSocketsPerIP
 )
-
-// socketLimits are the settings of EnvRateLimit and EnvMaxSocketsPerIP.
-type socketLimits struct {
-	rate, sockets int
-}
-
-func loadSocketLimits(getenv func(string) string) (socketLimits, error) {
-	l := socketLimits{rate: 1000, sockets: 500}
-	for _, f := range []struct {
-		name string
-		v    *int
-	}{{EnvRateLimit, &l.rate}, {EnvMaxSocketsPerIP, &l.sockets}} {
-		v := strings.TrimSpace(getenv(f.name))
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return l, fmt.Errorf("%s %q: want a number, 0 for no limit", f.name, v)
-		}
-		*f.v = n
-	}
-	return l, nil
-}
 
 func checkShards(v string) error {
 	if v = strings.TrimSpace(v); v == "" {

@@ -163,6 +163,9 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	var v *cachedVisit
 	forceNew := false
 	if protocol.IsULID(c.VisitID) {
+		if err := in.ownVisit(ctx, b, c.VisitID); err != nil {
+			return nil, err
+		}
 		v = b.cache.get(c.VisitID)
 		if v == nil {
 			st, err := in.cfg.Store.LoadVisit(ctx, b.q, c.VisitID)

@@ -73,6 +73,11 @@ func (in *Ingester) cookielessClient(ctx context.Context, b *batch, j *job) erro
 	if err != nil {
 		return err
 	}
+	// Where nodes share the database, the visitor's lock: two nodes that
+	// see it at once would each open a visit for it.
+	if err := in.ownVisit(ctx, b, visitorID); err != nil {
+		return err
+	}
 	visitID, err := in.cfg.Store.OpenVisitOf(ctx, b.q, visitorID)
 	if err != nil {
 		return err

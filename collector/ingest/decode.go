@@ -36,6 +36,7 @@ type Frame struct {
 	Referrer           string  `json:"referrer"`
 	Handoff            string  `json:"handoff"`
 	Cookieless         bool    `json:"cookieless"`
+	Consent            string  `json:"consent"`
 	// events
 	RawBatch
 	// visitorData.update and handoff

@@ -48,12 +48,30 @@ func (in *Ingester) identityEvent(ctx context.Context, b *batch, j *job, v *cach
 			stored, _ := json.Marshal(fields)
 			row.Data = string(stored)
 		}
+		if in.blocked.Blocks(userID) {
+			return nil, in.refuseBlocked(ctx, b, j, e, row)
+		}
 		if e.Name == protocol.EventSignIn {
 			return in.signIn(ctx, b, j, v, row, fields, userID, proof, recognition, reject)
 		}
 		return in.userInfo(ctx, b, j, v, row, userID)
 	}
 	return nil, nil
+}
+
+// refuseBlocked files an identity event whose userId is a placeholder
+// ("guest", "undefined", …): it is kept, as the site did send it, but
+// makes or links no identity, leaves the visit and its token as they
+// were, and the ack says why (Ack.Refused), so that the tracker rejects
+// the call that made it. Linking a placeholder would make one identity of
+// everybody who sent it (docs/identity.md#blocked-identifiers).
+func (in *Ingester) refuseBlocked(ctx context.Context, b *batch, j *job, e *decodedEvent, row *store.EventRow) error {
+	if _, err := in.cfg.Store.InsertEvent(ctx, b.q, row); err != nil {
+		return err
+	}
+	j.res.Ack.Refused = append(j.res.Ack.Refused, protocol.Rejection{EventID: e.EventID, Code: protocol.CodeBlockedUserID,
+		Message: "data.userId is a placeholder, not a user: " + e.Name + " links nobody"})
+	return nil
 }
 
 // signInProof is what a SignIn's data may carry to prove its userId.
@@ -74,8 +92,10 @@ func identityData(e *decodedEvent) (fields map[string]json.RawMessage, userID st
 	if e.Data.IsNull() || json.Unmarshal(e.Data, &fields) != nil {
 		return nil, "", proof, e.Name + " needs data.userId"
 	}
-	if raw, ok := fields["userId"]; !ok || json.Unmarshal(raw, &userID) != nil || userID == "" {
-		return nil, "", proof, e.Name + " needs data.userId, a non-empty string"
+	// An empty userId (or null) is no reason to drop the event: like
+	// "guest", it is a placeholder that links nobody (Blocklist).
+	if raw, ok := fields["userId"]; !ok || json.Unmarshal(raw, &userID) != nil {
+		return nil, "", proof, e.Name + " needs data.userId, a string"
 	}
 	if len(userID) > maxUserIDLen {
 		return nil, "", proof, "data.userId is longer than 256 bytes"

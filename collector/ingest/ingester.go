@@ -35,6 +35,10 @@ type Config struct {
 	// IdentityAudience is the aud a signInToken must carry (empty:
 	// identity.DefaultAudience).
 	IdentityAudience string
+	// BlockedUserIDs are userIds that link nobody, besides the
+	// placeholders identity.NewBlocklist always blocks ("guest", "null",
+	// …): a SignIn or UserInfo naming one is stored and refused.
+	BlockedUserIDs []string
 	// VisitTimeout ends a visit after this long without events.
 	VisitTimeout time.Duration
 	// Direct writes each call's statements directly, without the writer
@@ -77,6 +81,10 @@ type Ingester struct {
 	keyRand io.Reader
 	salt    dailySalt        // of cookieless visitors
 	prover  *identity.Prover // nil without an identity secret
+	blocked *identity.Blocklist
+	// shared is set where other collectors write the database too: the
+	// writer locks the visits it writes (lockVisits).
+	shared bool
 
 	queue  chan *job
 	closed chan struct{} // closed by Close: stops the sweeper
@@ -105,7 +113,7 @@ func New(cfg Config) (*Ingester, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{})}
+	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{}), shared: cfg.Store.Shared() && !cfg.Direct}
 	if in.now == nil {
 		in.now = time.Now
 	}
@@ -119,6 +127,7 @@ func New(cfg Config) (*Ingester, error) {
 	}
 	in.salt.rand = in.keyRand
 	in.prover = identity.NewProver(cfg.IdentitySecret, cfg.IdentityAudience, in.now)
+	in.blocked = identity.NewBlocklist(cfg.BlockedUserIDs)
 	if !cfg.Direct {
 		in.queue = make(chan *job, 4096)
 		in.cache = newVisitCache(100_000)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/visitrack/visitrack/collector/store"
 )
 
 // sweeper ends visits that have been idle for the visit timeout, writing
@@ -32,11 +34,24 @@ func (in *Ingester) sweeper() {
 // writer for long; the next tick continues.
 const sweepLimit = 500
 
+// sweep is one round of the sweeper. Collectors that share a database
+// take turns: while one sweeps, the others skip their round, so that no
+// visit is ended twice (docs/deployment.md).
 func (in *Ingester) sweep(ctx context.Context, b *batch) error {
+	if ok, err := in.cfg.Store.TryJob(ctx, b.q, store.JobSweep); !ok || err != nil {
+		return err
+	}
 	now := in.now().UnixMilli()
 	ids, err := in.cfg.Store.IdleVisits(ctx, b.q, now-in.cfg.VisitTimeout.Milliseconds(), sweepLimit)
 	if err != nil {
 		return err
+	}
+	if in.shared {
+		// Another node may be writing one of them: wait for it, and read
+		// each as it committed it.
+		if err := in.lockMore(ctx, b, ids); err != nil {
+			return err
+		}
 	}
 	for _, id := range ids {
 		if _, err := in.sweepVisit(ctx, b, id, now); err != nil {

@@ -3,51 +3,22 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
-	"io"
 
+	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// visitorKeyBytes is the entropy of a browser key: 128 bits, enough that
-// storing its plain SHA-256 is safe (nobody can search that space).
-const visitorKeyBytes = 16
-
-// minVisitorKeyLen and maxVisitorKeyLen bound a presented key: 22
-// base64url characters carry 128 bits.
-const (
-	minVisitorKeyLen = 22
-	maxVisitorKeyLen = 64
-)
-
-// newVisitorKey returns a fresh key and its stored hash.
+// newVisitorKey returns a fresh key and its stored hash, from Config.Rand
+// (identity.NewVisitorKey writes the rule).
 func (in *Ingester) newVisitorKey() (key, hash string) {
-	b := make([]byte, visitorKeyBytes)
 	in.keyMu.Lock()
-	_, err := io.ReadFull(in.keyRand, b)
+	key, hash, err := identity.NewVisitorKey(in.keyRand)
 	in.keyMu.Unlock()
 	if err != nil {
-		rand.Read(b) // a test reader ran dry; crypto/rand does not fail
+		// A test reader ran dry; crypto/rand does not fail.
+		key, hash, _ = identity.NewVisitorKey(rand.Reader)
 	}
-	key = base64.RawURLEncoding.EncodeToString(b)
-	return key, hashVisitorKey(key)
-}
-
-func hashVisitorKey(key string) string {
-	h := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(h[:])
-}
-
-// keyMatches reports, in constant time, whether key is the one whose hash
-// is stored.
-func keyMatches(key, hash string) bool {
-	if key == "" || len(key) > maxVisitorKeyLen || hash == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(hashVisitorKey(key)), []byte(hash)) == 1
+	return key, hash
 }
 
 // visitorOf settles who the client is (docs/security.md#browser-key). A
@@ -77,13 +48,13 @@ func (in *Ingester) visitorOf(ctx context.Context, b *batch, j *job, v *cachedVi
 		// return of an erased browser: a key it holds already stays its
 		// key (it names nobody else), so that a connection need not learn
 		// a new one.
-		if len(c.VisitorKey) >= minVisitorKeyLen && len(c.VisitorKey) <= maxVisitorKeyLen {
-			return c.VisitorID, c.VisitorKey, hashVisitorKey(c.VisitorKey), false, nil
+		if identity.VisitorKeyWellFormed(c.VisitorKey) {
+			return c.VisitorID, c.VisitorKey, identity.HashVisitorKey(c.VisitorKey), false, nil
 		}
 		key, hash = in.newVisitorKey()
 		return c.VisitorID, key, hash, false, nil
 	case stored != "":
-		if keyMatches(c.VisitorKey, stored) {
+		if identity.VisitorKeyMatches(c.VisitorKey, stored) {
 			return c.VisitorID, c.VisitorKey, stored, false, nil
 		}
 	default:

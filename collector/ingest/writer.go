@@ -77,6 +77,12 @@ type batch struct {
 	// event counts (empty when CountEvents counted them in SQL).
 	counts, pages map[store.StatKey]int64
 	visitEvents   map[string]int64
+	// locked are the visits whose locks the transaction holds, where
+	// nodes share the database (see lockVisits); lockIDs and lockKeys are
+	// scratch space.
+	locked   map[string]struct{}
+	lockIDs  []string
+	lockKeys []int64
 }
 
 // count inserts the batch's rows and adds every event the transaction
@@ -182,7 +188,7 @@ func (in *Ingester) countRows(b *batch) bool {
 			return false
 		}
 		b.visitEvents[r.VisitID]++
-		for _, l := range store.StatsLevels {
+		for _, l := range store.StatsLevels() {
 			bucket := r.CorrectedAt / l * l
 			b.counts[store.StatKey{Level: l, Bucket: bucket, Key: r.Name, Bot: v.Bot}]++
 			if r.Name == protocol.EventPageEntered {
@@ -210,7 +216,7 @@ func (in *Ingester) markHighWater(ctx context.Context, b *batch) error {
 func newBatch(cache *visitCache) *batch {
 	return &batch{cache: cache, touched: make(map[string]int64),
 		counts: make(map[store.StatKey]int64), pages: make(map[store.StatKey]int64),
-		visitEvents: make(map[string]int64)}
+		visitEvents: make(map[string]int64), locked: make(map[string]struct{})}
 }
 
 func (b *batch) reset(q store.Querier) {
@@ -221,6 +227,7 @@ func (b *batch) reset(q store.Querier) {
 	b.idRows = b.idRows[:0]
 	clear(b.touched)
 	clear(b.visitEvents)
+	clear(b.locked)
 	b.hwKnown = false
 }
 
@@ -310,11 +317,15 @@ func (in *Ingester) writer() {
 }
 
 // commit writes jobs in one transaction. A job whose writes fail is taken
-// out and the rest retried, so one bad job never sinks its neighbours.
+// out and the rest retried, so one bad job never sinks its neighbours. A
+// transaction that failed only for running beside another node's (a
+// deadlock, a serialization failure) runs again whole, a bounded number
+// of times (retryable).
 func (in *Ingester) commit(jobs []*job) {
 	ctx := context.Background()
 	start := time.Now()
 	pending := jobs
+	retries := 0
 	for len(pending) > 0 {
 		tx, err := in.cfg.Store.DB().BeginTx(ctx, nil)
 		if err != nil {
@@ -324,7 +335,11 @@ func (in *Ingester) commit(jobs []*job) {
 		b := in.batch
 		b.reset(tx)
 		failed := -1
+		err = in.lockVisits(ctx, b, pending)
 		for i, j := range pending {
+			if err != nil {
+				break
+			}
 			if j.control != nil {
 				err = j.control(ctx, b)
 			} else {
@@ -332,16 +347,18 @@ func (in *Ingester) commit(jobs []*job) {
 			}
 			if err != nil {
 				j.err, failed = err, i
-				break
 			}
 		}
-		if failed < 0 {
+		if err == nil {
 			if err = in.flush(ctx, b, false); err == nil {
 				err = tx.Commit()
 			}
 			if err != nil {
 				tx.Rollback()
 				in.cache.clear()
+				if in.retryable(err, &retries, pending) {
+					continue
+				}
 				in.fail(pending, fmt.Errorf("commit: %w", err))
 				return
 			}
@@ -359,6 +376,13 @@ func (in *Ingester) commit(jobs []*job) {
 		// and retry without the failed job; a full disk fails them all.
 		tx.Rollback()
 		in.cache.clear()
+		if in.retryable(err, &retries, pending) {
+			continue
+		}
+		if failed < 0 {
+			in.fail(pending, fmt.Errorf("lock visits: %w", err))
+			return
+		}
 		if in.cfg.Store.StorageFull(err) {
 			in.storageFull(pending, err)
 			return

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/api"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -28,6 +27,7 @@ type collectRequest struct {
 	Cookies            string  `json:"cookies"`
 	CookieDomain       string  `json:"cookieDomain"`
 	Cookieless         bool    `json:"cookieless"`
+	Consent            string  `json:"consent"`
 	ingest.RawBatch
 }
 
@@ -81,6 +81,7 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, status, fe.Code, fe.Message)
 		return
 	}
+	req.Cookieless = req.Cookieless || gpcWithholds(r, req.Consent)
 	ip := h.clientIP(r)
 	if ok, wait := h.limiter.take(ip, len(req.Events), time.Now()); !ok {
 		// Nothing of the batch is stored; the tracker keeps the events
@@ -154,9 +155,14 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	if fp.on {
 		// The key and token go into HttpOnly cookies, not to the script.
-		// A late delivery changes none of them.
+		// A late delivery changes none of them, nor does a request that
+		// withdraws consent (its ConsentChanged): the tracker is deleting
+		// them meanwhile, and a Set-Cookie arriving after that would
+		// bring them back.
 		if !res.Late {
-			h.setVisit(w, fp, j, res.Visit)
+			if req.Consent != protocol.ConsentDenied {
+				h.setVisit(w, fp, j, res.Visit)
+			}
 			out.Identity.Recognition = nil
 		}
 		out.Cookies, out.VisitorKey = protocol.CookiesServer, ""
@@ -172,6 +178,15 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(buf.answer.Bytes())
+}
+
+// gpcWithholds reports whether a request counts as consent withheld
+// because of Global Privacy Control: it carries Sec-GPC: 1 and its
+// client states no consent of its own (a tracker states one, having read
+// the site's respectGPC and the visitor's choice). Such a request is
+// cookieless (docs/tracker.md#consent-signals).
+func gpcWithholds(r *http.Request, consent string) bool {
+	return consent == "" && r.Header.Get("Sec-GPC") == "1"
 }
 
 // collectMediaType reports whether a Content-Type is one /v1/collect
@@ -240,5 +255,3 @@ func retryAfterSeconds(d time.Duration) int64 {
 func (h *Hub) rateLimitMessage() string {
 	return "rate limit: " + strconv.Itoa(h.cfg.RateLimit) + " events/s per client"
 }
-
-var writeProblem = api.WriteProblem

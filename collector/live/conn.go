@@ -220,7 +220,7 @@ func (c *conn) hello(ctx context.Context, m *ingest.Frame) error {
 	c.client.VisitorID, c.client.VisitID, c.client.Recognition = m.VisitorID, m.VisitID, m.Recognition
 	c.client.NoRecognize = m.Recognize != nil && !*m.Recognize
 	c.client.VisitorKey = presentedKey(c.req, m.VisitorKey)
-	c.client.Cookieless, c.client.Site = m.Cookieless, c.req.Header.Get("Origin")
+	c.client.Cookieless, c.client.Site = m.Cookieless || gpcWithholds(c.req, m.Consent), c.req.Header.Get("Origin")
 	if len(m.URL) <= protocol.MaxURLLen && len(m.Referrer) <= protocol.MaxURLLen {
 		c.client.URL, c.client.Referrer = m.URL, m.Referrer
 	}

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/problem"
 )
 
 const (
@@ -86,9 +86,8 @@ func NewConnCap(cfg ConnCapConfig) *ConnCap {
 		cfg.Now = time.Now
 	}
 	status := http.StatusTooManyRequests
-	body, _ := json.Marshal(api.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status,
-		Code:   "too_many_connections",
-		Detail: fmt.Sprintf("this address holds %d open connections, the most --max-connections-per-ip allows", cfg.Max)})
+	body, _ := json.Marshal(problem.New(status, "too_many_connections",
+		fmt.Sprintf("this address holds %d open connections, the most --max-connections-per-ip allows", cfg.Max)))
 	answer := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\n"+
 		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", status, http.StatusText(status), len(body), body)
 	return &ConnCap{cfg: cfg, answer: answer, perAddr: map[netip.Prefix]int{}, refusing: map[net.Conn]struct{}{}}

@@ -2,9 +2,6 @@ package live
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -232,17 +229,6 @@ func (p firstParty) setVisitor(w http.ResponseWriter, visitorID, key string) {
 	p.set(w, cookieKey, key, visitorMaxAge, true)
 }
 
-// keyMatches reports, in constant time, whether key is the browser key
-// whose hash is stored (ingest's rule: hex SHA-256 of the key; a visitor
-// stored before keys existed has none, and matches nothing here).
-func keyMatches(key, hash string) bool {
-	if key == "" || len(key) > 64 || hash == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(hash)) == 1
-}
-
 // setToken stores a valid recognition token in _vt_uid until it expires.
 func (p firstParty) setToken(w http.ResponseWriter, token string, expires time.Time, now time.Time) {
 	p.set(w, cookieUser, token, min(expires.Sub(now), identity.MaxTokenTTL), true)
@@ -356,7 +342,7 @@ func (h *Hub) ServeCookies(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, "cookies", err)
 		return
 	}
-	if !keyMatches(key, hash) {
+	if !identity.VisitorKeyMatches(key, hash) {
 		writeProblem(w, http.StatusForbidden, "visitor_unproven",
 			"the request does not hold this visitor's key; nothing was stored")
 		return

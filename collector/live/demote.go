@@ -24,9 +24,18 @@ func (h *Hub) identityChanged(v ingest.Visit, except *conn) {
 	if v.Cookieless {
 		return
 	}
-	keep := v.Subject().Key()
-	visitor := collector.Subject{Kind: collector.SubjectVisitor, ID: v.VisitorID}
-	for _, c := range h.visits.conns(v.VisitID) {
+	h.demoteOthers(v.VisitID, v.VisitorID, v.Subject().Key(), except)
+	if h.cfg.Peers != nil {
+		// The visit's other tabs may be connected to other nodes.
+		h.cfg.Peers.IdentityChanged(v.VisitID, v.VisitorID, v.Subject())
+	}
+}
+
+// demoteOthers moves this hub's sockets of the visit, but except, whose
+// subject is neither keep nor the visitor's to the visitor's document.
+func (h *Hub) demoteOthers(visitID, visitorID, keep string, except *conn) {
+	visitor := collector.Subject{Kind: collector.SubjectVisitor, ID: visitorID}
+	for _, c := range h.visits.conns(visitID) {
 		if c == except {
 			continue
 		}

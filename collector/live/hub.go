@@ -56,6 +56,9 @@ type Config struct {
 	Now func() time.Time
 	// Observer, if set, hears the number of open connections.
 	Observer Observer
+	// Peers carries pushes to the other collectors on the same database
+	// (PostgreSQL); nil with one node.
+	Peers Peers
 }
 
 // Observer hears the number of open WebSocket connections, for metrics.
@@ -220,6 +223,14 @@ func (h *Hub) unsubscribeLocked(c *conn) {
 // VisitorDataChanged pushes a committed change to the subject's open
 // connections. It never blocks on a connection.
 func (h *Hub) VisitorDataChanged(vd *collector.VisitorData) {
+	h.pushLocal(vd)
+	if h.cfg.Peers != nil {
+		h.cfg.Peers.VisitorDataChanged(vd.Subject, vd.Version)
+	}
+}
+
+// pushLocal pushes a change to this hub's connections of its subject.
+func (h *Hub) pushLocal(vd *collector.VisitorData) {
 	key := vd.Subject.Key()
 	for _, c := range h.subscribers(key) {
 		c.push(key, vd)
@@ -276,6 +287,14 @@ func (h *Hub) Connections() int {
 // writes start again from 1, which the connections would otherwise take
 // for old versions and not push.
 func (h *Hub) SubjectErased(s collector.Subject) {
+	h.subjectErased(s)
+	if h.cfg.Peers != nil {
+		h.cfg.Peers.SubjectErased(s)
+	}
+}
+
+// subjectErased resyncs this hub's connections of the erased subject.
+func (h *Hub) subjectErased(s collector.Subject) {
 	key := s.Key()
 	for _, c := range h.subscribers(key) {
 		c.enqueuePush(pushItem{subject: key, resync: &s})

@@ -86,8 +86,31 @@ func (x *visitIndex) conns(visitID string) []*conn {
 // Notify sends a notification frame to every open WebSocket of the visit,
 // all at once, and returns how many took it within notifyTimeout (or ctx).
 // A page whose write fails is not counted; its connection ends as any
-// failed write ends it.
+// failed write ends it. With Peers, the pages connected to the other
+// nodes count too, as many as reported within the peers' bounded wait.
 func (h *Hub) Notify(ctx context.Context, n *collector.Notification) (int, error) {
+	if h.cfg.Peers == nil {
+		return h.notifyLocal(ctx, n)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	remote := make(chan result, 1)
+	go func() {
+		d, err := h.cfg.Peers.Notify(ctx, n)
+		remote <- result{d, err}
+	}()
+	local, err := h.notifyLocal(ctx, n)
+	r := <-remote
+	if err != nil {
+		return local, err
+	}
+	return local + r.n, r.err
+}
+
+// notifyLocal is Notify for this hub's own sockets.
+func (h *Hub) notifyLocal(ctx context.Context, n *collector.Notification) (int, error) {
 	frame, err := json.Marshal(&protocol.Notification{Type: protocol.TypeNotification,
 		ID: n.ID, Channel: n.Channel, Data: protocol.RawJSON(n.Data)})
 	if err != nil {

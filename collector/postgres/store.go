@@ -22,6 +22,15 @@ func Dialect() store.Dialect {
 			'landingUrl', t.landing_url, 'referrer', t.referrer, 'referrerType', t.referrer_type, 'utm', t.utm::json)::text`,
 		// The rows this transaction inserted carry its id in xmin.
 		OwnEvents: `e.xmin = pg_current_xact_id()::xid`,
+		Shared:    true,
+		// Released at the commit or rollback: a node that dies mid-job
+		// frees it with its session.
+		TryLock:    `SELECT pg_try_advisory_xact_lock(?)`,
+		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+		// unnest yields the keys in the array's order, so the locks are
+		// taken in it.
+		LockKeys:  `SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(? AS bigint[])) AS t(k)`,
+		Retryable: retryable,
 	}
 }
 
@@ -42,4 +51,11 @@ func (engine) AfterCommit(context.Context) {}
 func (engine) StorageFull(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "53100" || pgErr.Code == "53200")
+}
+
+// retryable: serialization_failure (40001) and deadlock_detected (40P01),
+// the transaction's only fault being when it ran.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }

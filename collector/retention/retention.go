@@ -97,11 +97,17 @@ func New(cfg Config) (*Retainer, error) {
 }
 
 // Step deletes one batch of visits that ended before now − retention, and
-// returns how many it deleted.
+// returns how many it deleted: none while another collector of the
+// database runs a step.
 func (r *Retainer) Step(ctx context.Context) (int, error) {
 	cutoff := r.cfg.Now().Add(-r.cfg.Retention)
 	var n int
 	err := r.cfg.Writer.Maintain(ctx, func(ctx context.Context, q store.Querier) ([]string, error) {
+		// One node of a database deletes at a time; the others find
+		// nothing to do (docs/deployment.md).
+		if ok, err := r.cfg.Store.TryJob(ctx, q, store.JobRetention); !ok || err != nil {
+			return nil, err
+		}
 		ids, err := r.cfg.Store.PurgeVisits(ctx, q, cutoff, r.cfg.Batch)
 		n = len(ids)
 		return ids, err

@@ -75,12 +75,17 @@ func New(cfg Config) (*Trimmer, error) {
 }
 
 // Step deletes one batch (up to Batch rows of each rollup table) past the
-// horizons, and returns how many rows it deleted.
+// horizons, and returns how many rows it deleted: none while another
+// collector of the database runs a step.
 func (t *Trimmer) Step(ctx context.Context) (int, error) {
 	now := t.cfg.Now()
 	var n int
 	err := t.cfg.Writer.Maintain(ctx, func(ctx context.Context, q store.Querier) ([]string, error) {
-		var err error
+		// One node of a database trims at a time (docs/deployment.md).
+		ok, err := t.cfg.Store.TryJob(ctx, q, store.JobRollups)
+		if !ok || err != nil {
+			return nil, err
+		}
 		n, err = t.cfg.Store.TrimStats(ctx, q, now, t.cfg.Batch)
 		return nil, err
 	})

@@ -5,6 +5,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/live"
 	"github.com/visitrack/visitrack/collector/store"
 )
 
@@ -15,7 +16,8 @@ import (
 // between the merge's commit and the drop.
 type merging struct {
 	*store.Merger
-	in *ingest.Ingester
+	in  *ingest.Ingester
+	hub *live.Hub // tells the other nodes, which cached the visits too
 }
 
 func (m merging) MergeIdentities(ctx context.Context, into, from string, opt collector.MergeOptions) (*collector.IdentityMerge, error) {
@@ -32,5 +34,20 @@ func (m merging) MergeIdentities(ctx context.Context, into, from string, opt col
 	if err := m.Sweep(ctx, rec); err != nil {
 		return nil, err
 	}
+	m.hub.IdentitiesMerged(rec)
+	return rec, nil
+}
+
+// UndoMerge drops the ingest cache after an undo, for the same reason: the
+// merged identity's open visits are its own again.
+func (m merging) UndoMerge(ctx context.Context, mergeID string, opt collector.MergeOptions) (*collector.IdentityMerge, error) {
+	rec, err := m.Merger.UndoMerge(ctx, mergeID, opt)
+	if err != nil || rec.State != collector.MergeUndone {
+		return rec, err
+	}
+	if err := m.in.InvalidateCache(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	m.hub.IdentitiesMerged(rec)
 	return rec, nil
 }

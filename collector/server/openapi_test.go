@@ -348,8 +348,15 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	if dry.State != collector.MergeDryRun || dry.MergeID != "" || dry.Moved.Visits != 1 {
 		t.Errorf("dry run %+v", dry)
 	}
-	o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`)
+	var merged collector.IdentityMerge
+	json.Unmarshal(o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`), &merged)
 	o.must(200, "GET", "/v1/identities/"+iden+"/merges", "")
+	undo := "/v1/merges/" + merged.MergeID + "/undo"
+	o.must(200, "POST", undo+"?dryRun=true", "")
+	o.must(200, "POST", undo, "")
+	o.must(409, "POST", undo, "")
+	o.must(404, "POST", "/v1/merges/"+visit+"/undo", "")
+	o.must(200, "POST", merge, `{"from":"`+*bob.Identity.IdentityID+`"}`)
 
 	// Export, the stream, webhooks, operations.
 	o.must(200, "GET", "/v1/export/events?since="+since, "")
@@ -378,6 +385,7 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	// Erasure last.
 	o.must(204, "DELETE", "/v1/visitors/"+res2.VisitorID, "")
 	o.must(204, "DELETE", "/v1/identities/"+iden, "")
+	o.must(200, "GET", "/v1/erasures?limit=1", "")
 
 	// Every documented operation was answered and checked.
 	for path, item := range doc.Paths.Map() {

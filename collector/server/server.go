@@ -20,6 +20,7 @@ import (
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/live"
+	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/collector/store"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// IdentityAudience is the aud of signInTokens, checked at SignIn and
 	// made by the demo's signer (empty: identity.DefaultAudience).
 	IdentityAudience string
+	// BlockedUserIDs link nobody, besides the placeholders that never do
+	// (ingest.Config.BlockedUserIDs).
+	BlockedUserIDs []string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (live.Config.TrustedProxies).
 	TrustedProxies []netip.Prefix
@@ -75,7 +79,10 @@ type Config struct {
 	// Metrics observes ingest and connections and serves /metrics (the
 	// native collector's package metrics); nil on the edge.
 	Metrics Metrics
-	Logger  *slog.Logger
+	// Peers carries pushes to the other collectors on the same PostgreSQL
+	// database (live.Config.Peers); nil with one node.
+	Peers  live.Peers
+	Logger *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
@@ -158,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		IdentitySecret:        cfg.IdentitySecret,
 		RequireVerifiedSignIn: cfg.RequireVerifiedSignIn,
 		IdentityAudience:      cfg.IdentityAudience,
+		BlockedUserIDs:        cfg.BlockedUserIDs,
 		VisitTimeout:          cfg.VisitTimeout,
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
@@ -184,6 +192,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Handoffs:        handoffs,
 		Links:           cfg.Store,
 		Now:             cfg.Now,
+		Peers:           cfg.Peers,
 	})
 	visitorData.AddListener(s.hub)
 	if cfg.Sockets != nil {
@@ -197,7 +206,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Stats:       cfg.Store,
 		Connections: connections(cfg, s.hub),
 		Notifier:    notifier(cfg, s.hub),
-		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester},
+		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester, s.hub},
+		Erasures:    cfg.Store,
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
 	})
@@ -267,13 +277,13 @@ type erasing struct {
 	sockets Sockets // nil but on the edge
 }
 
-func (e erasing) DeleteIdentity(ctx context.Context, identityID string) error {
-	err := e.HistoryService.DeleteIdentity(ctx, identityID)
+func (e erasing) DeleteIdentity(ctx context.Context, identityID string, opt collector.EraseOptions) error {
+	err := e.HistoryService.DeleteIdentity(ctx, identityID, opt)
 	return e.after(ctx, err, collector.Subject{Kind: collector.SubjectIdentity, ID: identityID})
 }
 
-func (e erasing) DeleteVisitor(ctx context.Context, visitorID string) error {
-	err := e.HistoryService.DeleteVisitor(ctx, visitorID)
+func (e erasing) DeleteVisitor(ctx context.Context, visitorID string, opt collector.EraseOptions) error {
+	err := e.HistoryService.DeleteVisitor(ctx, visitorID, opt)
 	return e.after(ctx, err, collector.Subject{Kind: collector.SubjectVisitor, ID: visitorID})
 }
 
@@ -428,4 +438,8 @@ func (s *Server) demoLogin(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
-var writeProblem = api.WriteProblem
+// writeProblem answers the server's own routes with an RFC 9457 problem,
+// as the API does (collector/problem).
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	problem.Write(w, status, code, detail)
+}

@@ -26,6 +26,28 @@ type Dialect struct {
 	// inserted and counted; SQLite has a single writer. It applies to
 	// CountEvents run in a transaction, as ingest runs it.
 	OwnEvents string
+	// Shared is true where several collectors may write the database at
+	// once (PostgreSQL, docs/deployment.md); SQLite's file has one
+	// collector.
+	Shared bool
+	// TryLock, when set, is a query of one parameter (a Job) that takes
+	// that job's lock for the rest of the transaction if no other
+	// transaction holds it, and returns whether it did. Without it every
+	// lock is free: one collector writes the database.
+	TryLock string
+	// SkipLocked, when set, ends a SELECT whose rows the statement
+	// around it claims: rows another transaction is claiming are passed
+	// over instead of claimed twice.
+	SkipLocked string
+	// LockKeys, when set, is a query of one parameter, an array of
+	// bigint keys, that takes each key's lock for the rest of the
+	// transaction in the array's order, waiting for the transactions of
+	// other nodes that hold one (see LockVisits).
+	LockKeys string
+	// Retryable, when set, reports whether err failed a transaction only
+	// because it ran at the same time as another one (a serialization
+	// failure, a deadlock): run again, it may well commit.
+	Retryable func(err error) bool
 }
 
 // sqliteDialect is the store's own.

@@ -72,20 +72,25 @@ const erasedVisits = identityVisitIDs + `
 // DeleteIdentity erases the identity and everything of it: its visits and
 // their pages, events, sessions, links and metadata; its visitor data and
 // that of the browsers it used; and those browsers (visitors) themselves
-// unless another identity also used them. ENOTFOUND for an unknown
-// identity (also after a completed erasure).
-func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
+// unless another identity also used them. It leaves an erasure record
+// (erasures.go). ENOTFOUND for an unknown identity (also after a
+// completed erasure).
+func (s *Store) DeleteIdentity(ctx context.Context, identityID string, opt collector.EraseOptions) error {
 	id := identityID
-	err := s.inTx(ctx, func(q Querier) error {
-		var ok bool
-		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM identities WHERE identity_id = ?)`, id).Scan(&ok); err != nil {
-			return err
-		}
-		if !ok {
-			return collector.Errorf(collector.ENOTFOUND, "identity %s not found", id)
-		}
-		return run(ctx, q, s.identityErasure(id))
-	})
+	err := s.erase(ctx, erasure{
+		kind:   collector.SubjectIdentity,
+		id:     id,
+		exists: step{`SELECT EXISTS (SELECT 1 FROM identities WHERE identity_id = ?)`, []any{id}},
+		ids:    func(ctx context.Context, q Querier) ([]string, []string, error) { return erasedIdentityIDs(ctx, q, id) },
+		steps:  s.identityErasure(id),
+		// A browser goes when no visit is left on it: count those whose
+		// visits all go.
+		counts: map[string]step{"visitors": {`SELECT count(*) FROM visitors
+			WHERE visitor_id IN (SELECT visitor_id FROM identity_visitors WHERE identity_id = ?)
+			AND NOT EXISTS (SELECT 1 FROM identity_visitors o WHERE o.visitor_id = visitors.visitor_id AND o.identity_id <> ?)
+			AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visitor_id = visitors.visitor_id
+				AND v.visit_id NOT IN (` + erasedVisits + `))`, []any{id, id, id, id, id, id}}},
+	}, opt)
 	if err == nil {
 		err = s.afterErasure(ctx)
 	}
@@ -93,6 +98,30 @@ func (s *Store) DeleteIdentity(ctx context.Context, identityID string) error {
 		return fmt.Errorf("delete identity %s: %w", id, err)
 	}
 	return nil
+}
+
+// erasedIdentityIDs returns the ids an identity's erasure takes along:
+// the identities merged into it and the browsers it used.
+func erasedIdentityIDs(ctx context.Context, q Querier, id string) (merged, visitors []string, err error) {
+	for _, l := range []struct {
+		sql string
+		to  *[]string
+	}{
+		{`SELECT from_identity_id FROM identity_merges WHERE identity_id = ? AND state <> 'undone' ORDER BY from_identity_id`, &merged},
+		{`SELECT visitor_id FROM identity_visitors WHERE identity_id = ? ORDER BY visitor_id`, &visitors},
+	} {
+		rows, err := q.QueryContext(ctx, l.sql, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if *l.to, err = scanAll(rows, func(sc scanner) (string, error) {
+			var s string
+			return s, sc.Scan(&s)
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return merged, visitors, nil
 }
 
 // identityErasure is DeleteIdentity's sequence of statements.
@@ -121,7 +150,7 @@ func (s *Store) identityErasure(id string) []step {
 		// away, so these are all the identities merged into this one,
 		// also through others.
 		{deleteVisitorDataDeliveries + `(SELECT ? UNION ALL SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?
-			UNION ALL SELECT 'identity:' || from_identity_id FROM identity_merges WHERE identity_id = ?)`,
+			UNION ALL SELECT 'identity:' || from_identity_id FROM identity_merges WHERE identity_id = ? AND state <> 'undone')`,
 			[]any{collector.Subject{Kind: collector.SubjectIdentity, ID: id}.Key(), id, id}},
 		{`DELETE FROM visitor_data WHERE subject = ?
 			OR subject IN (SELECT 'visitor:' || visitor_id FROM identity_visitors WHERE identity_id = ?)`,
@@ -131,33 +160,37 @@ func (s *Store) identityErasure(id string) []step {
 			AND NOT EXISTS (SELECT 1 FROM identity_visitors o WHERE o.visitor_id = visitors.visitor_id AND o.identity_id <> ?)
 			AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visitor_id = visitors.visitor_id)`, []any{id, id}},
 		{`DELETE FROM identity_visitors WHERE identity_id = ?`, []any{id}},
-		// The userIds merged into it, and the record of those merges.
+		// The userIds merged into it, and the records of those merges with
+		// what they moved (snapshots of both identities): those into it, and
+		// one that took it in and was undone (it names its userId).
 		{`DELETE FROM identity_aliases WHERE identity_id = ?`, []any{id}},
-		{`DELETE FROM identity_merges WHERE identity_id = ?`, []any{id}},
+		{`DELETE FROM identity_merge_moves WHERE merge_id IN (SELECT merge_id FROM identity_merges
+			WHERE identity_id = ? OR from_identity_id = ?)`, []any{id, id}},
+		{`DELETE FROM identity_merges WHERE identity_id = ? OR from_identity_id = ?`, []any{id, id}},
 		{`DELETE FROM identities WHERE identity_id = ?`, []any{id}},
 	}
 }
 
 // DeleteVisitor erases a browser and everything of it: all its visits and
 // their pages, events, sessions, links and metadata, its visitor data and
-// its links to identities. The identities themselves stay. ENOTFOUND when
-// nothing of the visitor is stored.
-func (s *Store) DeleteVisitor(ctx context.Context, visitorID string) error {
+// its links to identities. The identities themselves stay. It leaves an
+// erasure record (erasures.go). ENOTFOUND when nothing of the visitor is
+// stored.
+func (s *Store) DeleteVisitor(ctx context.Context, visitorID string, opt collector.EraseOptions) error {
 	id := visitorID
 	subject := collector.Subject{Kind: collector.SubjectVisitor, ID: id}.Key()
-	err := s.inTx(ctx, func(q Querier) error {
-		var ok bool
-		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM visitors WHERE visitor_id = ?)
+	err := s.erase(ctx, erasure{
+		kind: collector.SubjectVisitor,
+		id:   id,
+		exists: step{`SELECT EXISTS (SELECT 1 FROM visitors WHERE visitor_id = ?)
 			OR EXISTS (SELECT 1 FROM visits WHERE visitor_id = ?)
 			OR EXISTS (SELECT 1 FROM identity_visitors WHERE visitor_id = ?)
-			OR EXISTS (SELECT 1 FROM visitor_data WHERE subject = ?)`, id, id, id, subject).Scan(&ok); err != nil {
-			return err
-		}
-		if !ok {
-			return collector.Errorf(collector.ENOTFOUND, "visitor %s not found", id)
-		}
-		return run(ctx, q, s.visitorErasure(id))
-	})
+			OR EXISTS (SELECT 1 FROM visitor_data WHERE subject = ?)`, []any{id, id, id, subject}},
+		ids: func(context.Context, Querier) ([]string, []string, error) {
+			return nil, []string{id}, nil
+		},
+		steps: s.visitorErasure(id),
+	}, opt)
 	if err == nil {
 		err = s.afterErasure(ctx)
 	}

@@ -15,7 +15,7 @@ import (
 func counts(t *testing.T, s *store.Store) map[string]int {
 	t.Helper()
 	m := map[string]int{}
-	for _, table := range storetest.Tables {
+	for _, table := range storetest.Tables() {
 		m[table] = storetest.Count(t, s, table, "")
 	}
 	return m
@@ -54,7 +54,7 @@ func TestDeleteIdentity(t *testing.T) {
 		s := storetest.New(t, opts...)
 		f := storetest.Seed(t, s)
 
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		alice := []string{f.Alice, f.VisitorA, f.V1, f.V2, f.V3, f.S1, f.S2a, f.S2b, f.S3,
@@ -71,7 +71,7 @@ func TestDeleteIdentity(t *testing.T) {
 		if got := counts(t, s); !maps.Equal(got, want) {
 			t.Errorf("rows left %v, want %v", got, want)
 		}
-		err := s.DeleteIdentity(ctx, f.Alice)
+		err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{})
 		if collector.ErrorCode(err) != collector.ENOTFOUND {
 			t.Errorf("second erasure: %v, want ENOTFOUND", err)
 		}
@@ -94,7 +94,7 @@ func TestDeleteIdentitySharedBrowser(t *testing.T) {
 	storetest.InsertVisit(t, s, &collector.Visit{VisitID: anonVisit, VisitorID: f.VisitorA, SessionID: storetest.ID(3, 8),
 		StartedAt: f.T0.Add(5 * time.Hour), LastSeenAt: f.T0.Add(5 * time.Hour)})
 
-	if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+	if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := mentions(t, s, f.Alice, f.V1, f.V2, f.V3, f.E1, f.E7, anonVisit); n != 0 {
@@ -116,7 +116,7 @@ func TestDeleteIdentityResumes(t *testing.T) {
 	ctx := context.Background()
 	ref := storetest.New(t)
 	f := storetest.Seed(t, ref)
-	if err := ref.DeleteIdentity(ctx, f.Alice); err != nil {
+	if err := ref.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := counts(t, ref)
@@ -131,7 +131,7 @@ func TestDeleteIdentityResumes(t *testing.T) {
 		if _, err := s.EraseIdentityPrefix(ctx, f.Alice, n); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatalf("after %d of %d statements: %v", n, total, err)
 		}
 		if got := counts(t, s); !maps.Equal(got, want) {
@@ -145,7 +145,7 @@ func TestDeleteVisitor(t *testing.T) {
 	s := storetest.New(t)
 	f := storetest.Seed(t, s)
 
-	if err := s.DeleteVisitor(ctx, f.VisitorB); err != nil {
+	if err := s.DeleteVisitor(ctx, f.VisitorB, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := mentions(t, s, f.VisitorB, f.V4, f.S4, f.P4, f.E8); n != 0 {
@@ -156,14 +156,14 @@ func TestDeleteVisitor(t *testing.T) {
 	if got := counts(t, s); !maps.Equal(got, want) {
 		t.Errorf("rows left %v, want %v", got, want)
 	}
-	err := s.DeleteVisitor(ctx, f.VisitorB)
+	err := s.DeleteVisitor(ctx, f.VisitorB, collector.EraseOptions{})
 	if collector.ErrorCode(err) != collector.ENOTFOUND {
 		t.Errorf("second erasure: %v, want ENOTFOUND", err)
 	}
 
 	// Erasing Alice's browser takes its visits and links; the identity
 	// and its own visitor data stay.
-	if err := s.DeleteVisitor(ctx, f.VisitorA); err != nil {
+	if err := s.DeleteVisitor(ctx, f.VisitorA, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := mentions(t, s, f.VisitorA, f.V1, f.V2, f.V3, f.E1, f.E7); n != 0 {
@@ -179,7 +179,7 @@ func TestDeleteVisitorResumes(t *testing.T) {
 	ctx := context.Background()
 	ref := storetest.New(t)
 	f := storetest.Seed(t, ref)
-	if err := ref.DeleteVisitor(ctx, f.VisitorA); err != nil {
+	if err := ref.DeleteVisitor(ctx, f.VisitorA, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := counts(t, ref)
@@ -193,7 +193,7 @@ func TestDeleteVisitorResumes(t *testing.T) {
 		if _, err := s.EraseVisitorPrefix(ctx, f.VisitorA, n); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteVisitor(ctx, f.VisitorA); err != nil {
+		if err := s.DeleteVisitor(ctx, f.VisitorA, collector.EraseOptions{}); err != nil {
 			t.Fatalf("after %d of %d statements: %v", n, total, err)
 		}
 		if got := counts(t, s); !maps.Equal(got, want) {
@@ -206,10 +206,10 @@ func TestDeleteUnknown(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.New(t)
 	storetest.Seed(t, s)
-	if err := s.DeleteIdentity(ctx, storetest.ID(6, 99)); collector.ErrorCode(err) != collector.ENOTFOUND {
+	if err := s.DeleteIdentity(ctx, storetest.ID(6, 99), collector.EraseOptions{}); collector.ErrorCode(err) != collector.ENOTFOUND {
 		t.Errorf("identity: %v", err)
 	}
-	if err := s.DeleteVisitor(ctx, storetest.ID(1, 99)); collector.ErrorCode(err) != collector.ENOTFOUND {
+	if err := s.DeleteVisitor(ctx, storetest.ID(1, 99), collector.EraseOptions{}); collector.ErrorCode(err) != collector.ENOTFOUND {
 		t.Errorf("visitor: %v", err)
 	}
 }

@@ -110,7 +110,7 @@ func TestDeleteVisitorRecomputesTouches(t *testing.T) {
 		s := storetest.New(t, opts...)
 		f := seedTouches(t, s)
 
-		if err := s.DeleteVisitor(ctx, f.VisitorA); err != nil {
+		if err := s.DeleteVisitor(ctx, f.VisitorA, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// Alice: first the stitched V6, the earliest she has left; last
@@ -121,7 +121,7 @@ func TestDeleteVisitorRecomputesTouches(t *testing.T) {
 			t.Errorf("%s: %d identities still hold a copy of V1's landing URL or campaign", name, n)
 		}
 
-		if err := s.DeleteVisitor(ctx, f.VisitorD); err != nil {
+		if err := s.DeleteVisitor(ctx, f.VisitorD, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		wantTouches(t, name+", browser D erased too", s, f.Alice, "", "")
@@ -141,7 +141,7 @@ func TestDeleteVisitorKeepsOtherTouches(t *testing.T) {
 		return f.String + "|" + l.String
 	}
 	alice, bob := before(f.Alice), before(f.Bob)
-	if err := s.DeleteVisitor(context.Background(), f.VisitorD); err != nil {
+	if err := s.DeleteVisitor(context.Background(), f.VisitorD, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if before(f.Alice) != alice || before(f.Bob) != bob {
@@ -157,7 +157,7 @@ func TestDeleteIdentityRecomputesSharedTouches(t *testing.T) {
 	for name, opts := range map[string][]store.Option{"sqlite": nil, "d1-like": {store.WithoutTransactions()}} {
 		s := storetest.New(t, opts...)
 		f := seedTouches(t, s)
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		wantTouches(t, name+", Alice erased", s, f.Bob, f.V8, f.V8)
@@ -181,14 +181,18 @@ func TestTouchErasureResumes(t *testing.T) {
 			prefix: func(s *store.Store, f *touchFixture, n int) (int, error) {
 				return s.EraseVisitorPrefix(ctx, f.VisitorA, n)
 			},
-			full:    func(s *store.Store, f *touchFixture) error { return s.DeleteVisitor(ctx, f.VisitorA) },
+			full: func(s *store.Store, f *touchFixture) error {
+				return s.DeleteVisitor(ctx, f.VisitorA, collector.EraseOptions{})
+			},
 			bobFrom: func(*touchFixture) string { return "" },
 		},
 		"identity Alice": {
 			prefix: func(s *store.Store, f *touchFixture, n int) (int, error) {
 				return s.EraseIdentityPrefix(ctx, f.Alice, n)
 			},
-			full:    func(s *store.Store, f *touchFixture) error { return s.DeleteIdentity(ctx, f.Alice) },
+			full: func(s *store.Store, f *touchFixture) error {
+				return s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{})
+			},
 			bobFrom: func(f *touchFixture) string { return f.V8 },
 		},
 	} {

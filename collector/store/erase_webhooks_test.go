@@ -96,7 +96,7 @@ func TestErasureTakesWebhookDeliveries(t *testing.T) {
 		f := storetest.Seed(t, s)
 		seedDeliveries(t, s, f)
 
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// Browser B (E8), Bob's claim on browser C (E9), and their data.
@@ -104,7 +104,7 @@ func TestErasureTakesWebhookDeliveries(t *testing.T) {
 			"msg_vd_visitor:" + f.VisitorB, "msg_vd_visitor:" + f.VisitorC, "msg_vd_settled"}
 		wantDeliveries(t, name+", Alice erased", s, afterAlice...)
 
-		if err := s.DeleteVisitor(ctx, f.VisitorB); err != nil {
+		if err := s.DeleteVisitor(ctx, f.VisitorB, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		wantDeliveries(t, name+", browser B erased", s, "msg_W1_"+f.E9, "msg_vd_identity:"+f.Bob,
@@ -114,7 +114,7 @@ func TestErasureTakesWebhookDeliveries(t *testing.T) {
 	ref := storetest.New(t)
 	f := storetest.Seed(t, ref)
 	seedDeliveries(t, ref, f)
-	if err := ref.DeleteIdentity(ctx, f.Alice); err != nil {
+	if err := ref.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := deliveryIDs(t, ref)
@@ -128,7 +128,7 @@ func TestErasureTakesWebhookDeliveries(t *testing.T) {
 		if _, err := s.EraseIdentityPrefix(ctx, f.Alice, n); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatalf("after %d of %d statements: %v", n, total, err)
 		}
 		wantDeliveries(t, "a resumed erasure", s, want...)
@@ -212,7 +212,7 @@ func TestErasureTakesMergedAwayDeliveries(t *testing.T) {
 	for name, opts := range map[string][]store.Option{"sqlite": nil, "d1-like": {store.WithoutTransactions()}} {
 		s := storetest.New(t, opts...)
 		f := seed(t, s)
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		wantDeliveries(t, name+", Alice erased", s, "msg_vd_dave")
@@ -231,7 +231,7 @@ func TestErasureTakesMergedAwayDeliveries(t *testing.T) {
 		if _, err := s.EraseIdentityPrefix(ctx, f.Alice, n); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+		if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 			t.Fatalf("after %d of %d statements: %v", n, total, err)
 		}
 		wantDeliveries(t, "a resumed erasure", s, "msg_vd_dave")
@@ -268,7 +268,7 @@ func TestMigrationGivesOldDeliveriesTheirSubject(t *testing.T) {
 	if n := storetest.Count(t, s, "webhook_deliveries", "subject IS NULL"); n != 2 {
 		t.Errorf("%d deliveries without a subject (settled, or of an event), want 2", n)
 	}
-	if err := s.DeleteVisitor(ctx, visitor); err != nil {
+	if err := s.DeleteVisitor(ctx, visitor, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	wantDeliveries(t, "after erasing the visitor", s, "msg_W1_E1", "msg_settled")

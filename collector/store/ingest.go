@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/visitrack/visitrack/collector"
@@ -519,8 +521,9 @@ func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
 // hour and a day, in milliseconds.
 const statsLevels = `(SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000)`
 
-// StatsLevels are the same lengths for callers that count in Go.
-var StatsLevels = [...]int64{60_000, 3_600_000, 86_400_000}
+// StatsLevels returns the same lengths for callers that count in Go (an
+// array: a copy, and no allocation).
+func StatsLevels() [3]int64 { return [...]int64{60_000, 3_600_000, 86_400_000} }
 
 // pageURL is the SQL for an event's URL without its query and fragment,
 // the page of the page breakdown (PageURL in Go).
@@ -540,7 +543,9 @@ func PageURL(url string) string {
 
 // CountEvents adds the events with a rowid in (after, upTo] (upTo 0: no
 // bound) to the rollups that the stats read, with their visit's bot flag,
-// and to their visits' event counts. Run in the transaction that inserted
+// and to their visits' event counts (rollup rows in their key's order, as
+// AddStats adds them where nodes share the database, so that two nodes
+// never deadlock on them). Run in the transaction that inserted
 // them, it counts each stored event once: a resend inserts no row. Ingest
 // counts in Go what it can (see AddStats) and calls this for the rest.
 //
@@ -569,14 +574,14 @@ func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, o
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (level, bucket, name, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
-		WHERE `+cond+` GROUP BY 1, 2, 3, 4
+		WHERE `+cond+` GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = stats_events.n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
 		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
-		WHERE `+cond+` AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4
+		WHERE `+cond+` AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = stats_pages.n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count page views: %w", err)
 	}
@@ -622,12 +627,26 @@ func (s *Store) AddStats(ctx context.Context, q Querier, pages bool, counts map[
 		args, n = args[:0], 0
 		return nil
 	}
-	for k, c := range counts {
+	add := func(k StatKey, c int64) error {
 		args = append(args, k.Level, k.Bucket, k.Key, boolInt(k.Bot), c)
 		if n++; n == statsChunk {
-			if err := flush(); err != nil {
+			return flush()
+		}
+		return nil
+	}
+	if s.dialect.Shared {
+		// Other nodes add to the same rows at the same moment: rows
+		// updated in one order by all never deadlock.
+		for _, k := range slices.SortedFunc(maps.Keys(counts), compareStatKeys) {
+			if err := add(k, counts[k]); err != nil {
 				return err
 			}
+		}
+		return flush()
+	}
+	for k, c := range counts {
+		if err := add(k, c); err != nil {
+			return err
 		}
 	}
 	return flush()

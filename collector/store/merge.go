@@ -49,7 +49,8 @@ type Merger struct {
 func NewMerger(s *Store, vd *VisitorData) *Merger { return &Merger{s: s, vd: vd} }
 
 // mergeColumns reads an identity_merges row.
-const mergeColumns = `merge_id, identity_id, from_identity_id, from_user_id, token_id, state, moved, started_at, finished_at`
+const mergeColumns = `merge_id, identity_id, from_identity_id, from_user_id, token_id, state, moved, started_at, finished_at,
+	undone_at, coalesce(undone_by, '')`
 
 // MergeIdentities merges from into into; see collector.MergeService.
 func (m *Merger) MergeIdentities(ctx context.Context, into, from string, opt collector.MergeOptions) (*collector.IdentityMerge, error) {
@@ -84,6 +85,9 @@ func (m *Merger) merge(ctx context.Context, into, from string, opt collector.Mer
 		return nil, err
 	}
 	switch {
+	case prior != nil && prior.State == collector.MergeUndoing:
+		return nil, collector.Errorf(collector.ECONFLICT, "merge %s of identity %s is being undone: undo it again to finish that first",
+			prior.MergeID, from)
 	case prior != nil && prior.State == collector.MergeDone:
 		return nil, collector.Errorf(collector.ECONFLICT, "identity %s was merged into %s already, at %s",
 			from, prior.IdentityID, prior.StartedAt.Format("2006-01-02T15:04:05Z"))
@@ -131,8 +135,8 @@ func (m *Merger) run(ctx context.Context, rec *collector.IdentityMerge, record b
 			moved, _ := json.Marshal(rec.Moved)
 			var id string
 			err := q.QueryRowContext(ctx, `INSERT INTO identity_merges (merge_id, identity_id, from_identity_id, from_user_id,
-				token_id, state, moved, started_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
-				ON CONFLICT (from_identity_id) DO NOTHING RETURNING merge_id`,
+				token_id, state, moved, started_at, recorded) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, 1)
+				ON CONFLICT (from_identity_id) WHERE state <> 'undone' DO NOTHING RETURNING merge_id`,
 				rec.MergeID, into, from, rec.FromUserID, rec.TokenID, string(moved), ms(rec.StartedAt)).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				return collector.Errorf(collector.ECONFLICT, "another merge of identity %s started at the same time; list the merges and try again", from)
@@ -140,6 +144,10 @@ func (m *Merger) run(ctx context.Context, rec *collector.IdentityMerge, record b
 			if err != nil {
 				return err
 			}
+		}
+		// What it moves, before it moves it (merge_record.go).
+		if err := m.recordMoves(ctx, q, rec); err != nil {
+			return err
 		}
 		fromVisits := []any{from, from}
 		steps := []step{
@@ -221,7 +229,9 @@ func rekeyHistory(into, from string, scopeArgs []any) []step {
 func (m *Merger) Sweep(ctx context.Context, rec *collector.IdentityMerge) error {
 	into := rec.IdentityID
 	if err := m.s.inTx(ctx, func(q Querier) error {
-		return run(ctx, q, rekeyHistory(into, rec.FromIdentityID, []any{into, into}))
+		scope := []any{into, into}
+		steps := append(recordHistory(rec.MergeID, rec.FromIdentityID, scope), rekeyHistory(into, rec.FromIdentityID, scope)...)
+		return run(ctx, q, steps)
 	}); err != nil {
 		return fmt.Errorf("sweep merge %s: %w", rec.MergeID, err)
 	}
@@ -321,7 +331,8 @@ func (m *Merger) count(ctx context.Context, q Querier, from string) (collector.M
 // mergedAway returns the merge that took identityID away (pending or
 // done), or nil.
 func (m *Merger) mergedAway(ctx context.Context, q Querier, identityID string) (*collector.IdentityMerge, error) {
-	rec, err := scanMerge(q.QueryRowContext(ctx, `SELECT `+mergeColumns+` FROM identity_merges WHERE from_identity_id = ?`, identityID))
+	rec, err := scanMerge(q.QueryRowContext(ctx, `SELECT `+mergeColumns+` FROM identity_merges
+		WHERE from_identity_id = ? AND state <> 'undone'`, identityID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -380,15 +391,16 @@ func scanMerge(sc scanner) (*collector.IdentityMerge, error) {
 		moved    string
 		started  int64
 		finished sql.NullInt64
+		undone   sql.NullInt64
 	)
 	if err := sc.Scan(&r.MergeID, &r.IdentityID, &r.FromIdentityID, &r.FromUserID, &r.TokenID, &r.State,
-		&moved, &started, &finished); err != nil {
+		&moved, &started, &finished, &undone, &r.UndoneBy); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(moved), &r.Moved); err != nil {
 		return nil, fmt.Errorf("merge %s: stored counts: %w", r.MergeID, err)
 	}
-	r.StartedAt, r.FinishedAt = fromMS(started), fromNullMS(finished)
+	r.StartedAt, r.FinishedAt, r.UndoneAt = fromMS(started), fromNullMS(finished), fromNullMS(undone)
 	return &r, nil
 }
 

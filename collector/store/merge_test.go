@@ -209,7 +209,7 @@ func TestMergeIdentities(t *testing.T) {
 
 	// Erasing Alice takes the aliases and the merge records with her: the
 	// old userIds start afresh.
-	if err := s.DeleteIdentity(ctx, f.Alice); err != nil {
+	if err := s.DeleteIdentity(ctx, f.Alice, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"identity_aliases", "identity_merges"} {

@@ -196,7 +196,7 @@ func testMigrateUpperCaseIDs(t *testing.T, opts []store.Option) {
 	}
 
 	// And erased.
-	if err := st.DeleteVisitor(ctx, v); err != nil {
+	if err := st.DeleteVisitor(ctx, v, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := mentions(t, st, v, x, p, e1, e2); n != 0 {

@@ -123,11 +123,12 @@ func (s *Store) Summary(ctx context.Context, f collector.StatsFilter) (*collecto
 	since, until := ms(f.Since), ms(f.Until)
 	var avg sql.NullFloat64
 	var bounced, anon, rec, auth, verified sql.NullInt64
+	// Sums of CASE, not of comparisons: PostgreSQL sums no booleans.
 	err := s.db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT v.visitor_id),
 		avg(max(v.last_seen_at - v.started_at, 0) / 1000.0),
-		sum((SELECT count(*) FROM pages p WHERE p.visit_id = v.visit_id) <= 1),
-		sum(v.reached = 'anonymous'), sum(v.reached = 'recognized'), sum(v.reached = 'authenticated'),
-		sum(v.was_verified)
+		sum(CASE WHEN (SELECT count(*) FROM pages p WHERE p.visit_id = v.visit_id) <= 1 THEN 1 ELSE 0 END),
+		sum(CASE v.reached WHEN 'anonymous' THEN 1 ELSE 0 END), sum(CASE v.reached WHEN 'recognized' THEN 1 ELSE 0 END),
+		sum(CASE v.reached WHEN 'authenticated' THEN 1 ELSE 0 END), sum(v.was_verified)
 		FROM visits v WHERE v.started_at >= ? AND v.started_at < ? AND `+botCond(f.Bots, "v.bot"),
 		since, until).Scan(&out.Visits, &out.Visitors, &avg, &bounced, &anon, &rec, &auth, &verified)
 	if err != nil {
@@ -162,7 +163,7 @@ func (s *Store) Timeseries(ctx context.Context, f collector.StatsFilter, metric,
 	if step <= 0 {
 		return nil, collector.Errorf(collector.EINVALID, "the interval must be positive")
 	}
-	if state != "" && !slices.Contains(collector.StatsStates, state) {
+	if state != "" && !slices.Contains(collector.StatsStates(), state) {
 		return nil, collector.Errorf(collector.EINVALID, "state must be anonymous, recognized or authenticated, not %q", state)
 	}
 	start := ms(f.Since) / step * step

@@ -165,11 +165,15 @@ func (s *Store) DueWebhooks(ctx context.Context, now int64) ([]string, error) {
 // ClaimDeliveries takes up to limit deliveries of the webhook that are
 // due at now, oldest due first, and moves their next_at to leaseUntil: if
 // the claimer dies before it settles them, they come due again then. One
-// statement, so two claimers never take the same row.
+// statement, so two claimers never take the same row: SQLite runs one
+// writer at a time; on PostgreSQL, where the collectors of a database
+// claim at once, the rows are locked as they are chosen and a row another
+// claimer holds is skipped (the dialect's SkipLocked), since a row chosen
+// before that claimer's commit would otherwise be claimed again.
 func (s *Store) ClaimDeliveries(ctx context.Context, webhookID string, now, leaseUntil int64, limit int) ([]*Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `UPDATE webhook_deliveries SET next_at = ?
 		WHERE delivery_id IN (SELECT delivery_id FROM webhook_deliveries
-			WHERE webhook_id = ? AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?)
+			WHERE webhook_id = ? AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?`+s.dialect.SkipLocked+`)
 		RETURNING delivery_id, webhook_id, type, coalesce(event_id, ''), body, created_at, attempts`, leaseUntil, webhookID, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries of webhook %s: %w", webhookID, err)
@@ -293,7 +297,14 @@ func (s *Store) PurgeOrphanDeliveries(ctx context.Context) (int64, error) {
 // ResumeDeliveries makes every pending delivery due at now at the latest:
 // the worker calls it when it starts, so that what was pending or in
 // flight when the collector stopped (or was killed) is tried at once.
+// Where several collectors share the database it does nothing: a node
+// that starts cannot tell a dead node's claim from a live one's, and
+// making a delivery in flight due again would send it twice. A dead
+// node's claims come due when they lapse.
 func (s *Store) ResumeDeliveries(ctx context.Context, now int64) error {
+	if s.dialect.Shared {
+		return nil
+	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET next_at = ? WHERE next_at > ?`, now, now); err != nil {
 		return fmt.Errorf("resume deliveries: %w", err)
 	}

@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/store"
@@ -18,6 +20,8 @@ type Webhooks struct {
 	*Outbox
 	worker  *Worker
 	service *Service
+	reload  time.Duration
+	logger  *slog.Logger
 
 	mu   sync.Mutex
 	stop func()
@@ -27,7 +31,7 @@ type Webhooks struct {
 // and reads the registered webhooks. Start runs the worker.
 func New(ctx context.Context, s *store.Store, cfg Config) (*Webhooks, error) {
 	cfg.Store = s
-	w := &Webhooks{worker: NewWorker(cfg)}
+	w := &Webhooks{worker: NewWorker(cfg), reload: cfg.Reload, logger: cfg.Logger}
 	w.Outbox = NewOutbox(s, w.worker.Notify, cfg.Now, nil)
 	w.service = NewService(s, cfg.Guard, w.Outbox, cfg.Now, nil)
 	if err := w.Outbox.Reload(ctx); err != nil {
@@ -52,6 +56,15 @@ func (w *Webhooks) Start() {
 		defer close(done)
 		w.worker.Run(ctx)
 	}()
+	if w.reload > 0 {
+		reloaded := make(chan struct{})
+		go func() {
+			defer close(reloaded)
+			w.reloadEvery(ctx)
+		}()
+		w.stop = func() { cancel(); <-done; <-reloaded }
+		return
+	}
 	w.stop = func() { cancel(); <-done }
 }
 
@@ -64,5 +77,23 @@ func (w *Webhooks) Stop() {
 	w.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+}
+
+// reloadEvery reads the registered webhooks again every w.reload until ctx
+// ends: other nodes on the same database register and delete webhooks too.
+// A failed read keeps the webhooks read before, and is logged.
+func (w *Webhooks) reloadEvery(ctx context.Context) {
+	t := time.NewTicker(w.reload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.Outbox.Reload(ctx); err != nil && ctx.Err() == nil && w.logger != nil {
+				w.logger.Warn("webhooks: reading the registered webhooks again failed; the ones read before stay", "err", err)
+			}
+		}
 	}
 }

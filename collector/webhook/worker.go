@@ -33,6 +33,12 @@ type Config struct {
 	// Poll is how often the worker looks for deliveries that came due
 	// (default 1 s); a commit that writes deliveries wakes it at once.
 	Poll time.Duration
+	// Reload, when set, is how often the outbox reads the registered
+	// webhooks again: with several collectors on one database, a webhook
+	// registered or deleted through another node reaches this one's
+	// outbox within that time (docs/deployment.md). Zero reads them only
+	// when this node changes them (one collector).
+	Reload time.Duration
 	// Transport sends the requests; nil builds one whose dialer checks
 	// every address with Guard.Control. Tests only.
 	Transport http.RoundTripper

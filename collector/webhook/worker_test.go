@@ -538,7 +538,7 @@ func TestErasedEventIsNotSent(t *testing.T) {
 		b, err2 := e.s.DeliveryStatus(ctx, deliveryID(w, raced))
 		return err == nil && err2 == nil && a.Attempts >= 1 && b.Attempts >= 1
 	})
-	if err := e.s.DeleteVisitor(ctx, c.VisitorID); err != nil {
+	if err := e.s.DeleteVisitor(ctx, c.VisitorID, collector.EraseOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.s.DeliveryStatus(ctx, id); collector.ErrorCode(err) != collector.ENOTFOUND {

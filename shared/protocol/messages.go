@@ -31,6 +31,10 @@ type Hello struct {
 	// Cookieless is a browser without consent to keep ids
 	// (docs/identity.md#cookieless-visits): it sends no ids, and its visit is counted for the day only.
 	Cookieless bool `json:"cookieless,omitempty"`
+	// Consent is the visitor's consent as the tracker knows it:
+	// ConsentGranted, ConsentDenied or ConsentUnset. Empty (a client that
+	// states none) with the header Sec-GPC: 1 makes the visit cookieless.
+	Consent string `json:"consent,omitempty"`
 }
 
 // Event is one event as the browser sends it. The collector, not the
@@ -85,11 +89,15 @@ type Welcome struct {
 }
 
 // Ack acknowledges events after they are durably committed. Rejected
-// events are reported here too, so that the tracker drops them.
+// events are reported here too, so that the tracker drops them. Refused
+// events are among EventIDs (stored, not to be sent again) but did not
+// do what they asked: a SignIn or UserInfo of a placeholder userId
+// (CodeBlockedUserID) links nobody.
 type Ack struct {
 	Type     string      `json:"type,omitempty"`
 	EventIDs []string    `json:"eventIds"`
 	Rejected []Rejection `json:"rejected"`
+	Refused  []Rejection `json:"refused,omitempty"`
 }
 
 // Rejection says why one event was refused.
@@ -139,6 +147,7 @@ type CollectRequest struct {
 	Events             []Event `json:"events"`
 	Handoff            string  `json:"handoff,omitempty"`    // as in Hello
 	Cookieless         bool    `json:"cookieless,omitempty"` // as in Hello
+	Consent            string  `json:"consent,omitempty"`    // as in Hello
 	// Cookies is CookiesAuto or CookiesServer when the tracker lets the
 	// collector keep its cookies (first-party mode); CookieDomain is its
 	// cookieDomain. The WebSocket takes both as query parameters of

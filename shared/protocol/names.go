@@ -37,6 +37,21 @@ const (
 	// in through another site's handoff link: its data names the visitor
 	// and visit that made the link. A browser may not send it.
 	EventHandoffArrived = "HandoffArrived"
+	// EventConsentChanged is sent by the tracker when the visitor's
+	// consent changes while it may send: data {"state": ConsentGranted or
+	// ConsentDenied, "source": "api", "gpc" or "consentMode"}. A
+	// withdrawal is sent before the cookies go, so that the visit's
+	// history shows it.
+	EventConsentChanged = "ConsentChanged"
+)
+
+// Consent states a tracker states in hello and /v1/collect ("consent").
+// A request that states none and carries the header Sec-GPC: 1 is
+// counted as consent withheld: cookieless.
+const (
+	ConsentGranted = "granted"
+	ConsentDenied  = "denied"
+	ConsentUnset   = "unset"
 )
 
 // Event categories.
@@ -64,7 +79,7 @@ func Category(name string) string {
 func IsSystemEvent(name string) bool {
 	switch name {
 	case EventVisitStarted, EventPageEntered, EventPageExited,
-		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded, EventHandoffArrived:
+		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded, EventHandoffArrived, EventConsentChanged:
 		return true
 	}
 	return false
@@ -90,6 +105,11 @@ const (
 	CodeInvalidVisitorData   = "invalid_visitor_data"
 	CodeInternal             = "internal"
 )
+
+// CodeBlockedUserID refuses (Ack.Refused) a SignIn or UserInfo whose
+// userId is a placeholder such as "guest" or "undefined": the event is
+// stored, and links nobody.
+const CodeBlockedUserID = "blocked_user_id"
 
 // WebSocket close codes used by the collector (RFC 6455 section 7.4.1).
 const (

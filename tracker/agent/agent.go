@@ -29,6 +29,7 @@ type Agent struct {
 	env Env
 	cfg Config
 
+	source  string    // of the last consent answer, for ConsentChanged
 	ready   bool      // the queue present at load was replayed
 	started bool      // ids and page settled, automatic events made
 	active  bool      // allowed to keep cookies, storage and connections
@@ -135,7 +136,7 @@ func (a *Agent) Push(c Command) {
 		resolve(c.Reply, nil)
 		return
 	case OpConsent:
-		a.setConsent(c.Consent)
+		a.setConsent(c.Consent, c.Data)
 		resolve(c.Reply, nil)
 		return
 	}
@@ -224,8 +225,12 @@ func (a *Agent) allowed() bool {
 	case -1:
 		return false
 	}
-	return !a.cfg.RequireConsent && !(a.cfg.RespectGPC && a.env.Page().GPC)
+	return !a.cfg.RequireConsent && !a.gpc()
 }
+
+// gpc reports whether Global Privacy Control withholds consent: the
+// browser sends it and the site respects it (respectGPC, the default).
+func (a *Agent) gpc() bool { return a.cfg.RespectGPC && a.env.Page().GPC }
 
 func (a *Agent) maybeStart() {
 	if a.started || !a.ready || a.cfg.Collector == "" {
@@ -278,7 +283,12 @@ func (a *Agent) start() {
 	a.emitPageEntered(nil)
 	if a.active {
 		a.connect()
+	} else if a.gpc() && a.consent == 0 && a.env.Load(consentMark) != "" {
+		// Granted before, withheld by GPC now: the withdrawal is
+		// recorded in the visit the grant was.
+		a.sendWithdrawal(SourceGPC)
 	}
+	a.noteGrant()
 }
 
 func (a *Agent) emitVisitStarted() {
@@ -311,14 +321,28 @@ func (a *Agent) countCookieless() {
 	now := a.env.Now()
 	var o wire.Object
 	o.Raw("cookieless", "true")
-	o.Str("sentAt", wire.Timestamp(now))
+	o.Str("consent", a.consentState())
+	o.Str("sentAt", a.env.Timestamp(now))
 	// A page id of its own: sharing the page's would join the two visits.
 	o.Raw("events", "["+wire.Event(&protocol.Event{EventID: a.ids.New(now), Name: protocol.EventPageEntered,
-		Timestamp: wire.Timestamp(now), PageID: a.ids.New(now), URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
+		Timestamp: a.env.Timestamp(now), PageID: a.ids.New(now), URL: a.page.URL, Title: a.page.Title, Referrer: a.page.Referrer}, "")+"]")
+	a.beacon(o.Done())
+}
+
+// beacon posts a /v1/collect body that must survive the page: by
+// sendBeacon, or by fetch where the browser refuses it.
+func (a *Agent) beacon(body string) {
 	url := a.cfg.Collector + "/v1/collect"
-	if !a.env.Beacon(url, o.Done()) {
-		a.env.Post(url, o.Done(), func(*protocol.CollectResponse, error) {})
+	if !a.env.Beacon(url, body) {
+		a.env.Post(url, body, func(*protocol.CollectResponse, error) {})
 	}
+}
+
+// beaconEvents sends events of the current visit by beacon.
+func (a *Agent) beaconEvents(events []string) {
+	rec, recognize := a.recognition()
+	a.beacon(wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, a.vd.Version, a.env.Timestamp(a.env.Now()), events,
+		a.askServer(), a.cfg.CookieDomain, "", a.consentState()))
 }
 
 func (a *Agent) emitPageExited() {
@@ -445,7 +469,7 @@ func (a *Agent) emit(name, data string, ev *protocol.Event, r Reply) {
 	}
 	ev.EventID = a.ids.New(now)
 	ev.Name = name
-	ev.Timestamp = wire.Timestamp(now)
+	ev.Timestamp = a.env.Timestamp(now)
 	ev.PageID = a.pageID
 	text := wire.Event(ev, data)
 	if len(text) > protocol.MaxEventBytes {
@@ -519,11 +543,7 @@ func (a *Agent) PageHide() {
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}
-	rec, recognize := a.recognition()
-	body := wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), events, a.askServer(), a.cfg.CookieDomain, "")
-	if !a.env.Beacon(a.cfg.Collector+"/v1/collect", body) {
-		a.env.Post(a.cfg.Collector+"/v1/collect", body, func(*protocol.CollectResponse, error) {})
-	}
+	a.beaconEvents(events)
 	a.flush()
 }
 
@@ -592,7 +612,14 @@ func (a *Agent) applyRecognition(rec *string, presented bool) {
 	}
 }
 
-func (a *Agent) setConsent(v bool) {
+func (a *Agent) setConsent(v bool, source string) {
+	if source == SourceKeep {
+		return
+	}
+	if source == "" {
+		source = SourceAPI
+	}
+	a.source = source
 	if v {
 		a.consent = 1
 		if a.started {
@@ -600,9 +627,14 @@ func (a *Agent) setConsent(v bool) {
 		} else {
 			a.maybeStart()
 		}
+		a.noteGrant()
 		return
 	}
 	a.consent = -1
+	if a.active {
+		a.sendWithdrawal(source)
+	}
+	a.env.Remove(consentMark)
 	at := cookie.Attrs{Domain: a.cfg.CookieDomain, Secure: a.env.Page().Secure}
 	for _, name := range []string{cookie.Visitor, cookie.Key, cookie.Visit, cookie.User} {
 		a.env.SetCookie(cookie.Delete(name, at))

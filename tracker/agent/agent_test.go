@@ -335,8 +335,9 @@ func TestConsentRequired(t *testing.T) {
 	}
 	welcome(t, e, protocol.Welcome{})
 	evs := sentEvents(t, e.lastSocket())
-	if names(evs) != "VisitStarted,PageEntered,Early" {
-		t.Fatalf("after consent %s", names(evs))
+	// The grant is recorded in the visit, after what waited for it.
+	if names(evs) != "VisitStarted,PageEntered,Early,ConsentChanged" || string(evs[3].Data) != `{"state":"granted","source":"api"}` {
+		t.Fatalf("after consent %s %s", names(evs), evs[len(evs)-1].Data)
 	}
 	if evs[2].Timestamp != "2026-11-21T10:00:00.000Z" || early != 1795255200000 {
 		t.Fatalf("buffered event lost its time: %s", evs[2].Timestamp)
@@ -361,7 +362,7 @@ func TestConsentRequired(t *testing.T) {
 		t.Fatalf("consent again: visitor %q (old %q)", e.cookie(cookie.Visitor), old)
 	}
 	welcome(t, e, protocol.Welcome{})
-	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered" {
+	if got := names(sentEvents(t, e.lastSocket())); got != "VisitStarted,PageEntered,ConsentChanged" {
 		t.Fatalf("after consent again %s", got)
 	}
 }
@@ -380,12 +381,18 @@ func TestRespectGPC(t *testing.T) {
 	if len(e.socks) != 1 {
 		t.Fatal("explicit consent did not start tracking")
 	}
-	// Without respectGPC, GPC is ignored.
+	// respectGPC is the default; respectGPC: false ignores GPC.
 	e2 := newEnv(t)
 	e2.page.GPC = true
 	start(t, e2, ConfigPatch{})
-	if len(e2.socks) != 1 {
-		t.Fatal("GPC honoured without respectGPC")
+	if len(e2.socks) != 0 || len(e2.sets) != 0 {
+		t.Fatal("GPC not honoured by default")
+	}
+	e3 := newEnv(t)
+	e3.page.GPC = true
+	start(t, e3, ConfigPatch{RespectGPC: ptr(false)})
+	if len(e3.socks) != 1 {
+		t.Fatal("GPC honoured with respectGPC: false")
 	}
 }
 

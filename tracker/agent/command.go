@@ -20,9 +20,31 @@ const (
 	OpNotifications
 )
 
-// OpNames are the ops' names in the loader's flat commands
-// (web/loader/gt.js), by Op.
-var OpNames = [...]string{"", "config", "event", "page", "consent", "getIDs", "stats", "visitorData.update", "visitorData.subscribe", "visitorData.get", "decorate", "subscribe.notification"}
+// opNames returns the ops' names in the loader's flat commands
+// (web/loader/gt.js), by Op: an array, so each caller has its own copy.
+func opNames() [OpNotifications + 1]string {
+	return [...]string{"", "config", "event", "page", "consent", "getIDs", "stats", "visitorData.update", "visitorData.subscribe", "visitorData.get", "decorate", "subscribe.notification"}
+}
+
+// ParseOp returns the Op of a name in the loader's flat commands; 0 (no
+// op) for an unknown name.
+func ParseOp(name string) Op {
+	for i, n := range opNames() {
+		if n == name && n != "" {
+			return Op(i)
+		}
+	}
+	return 0
+}
+
+// String returns the op's name in the loader's flat commands; "" for no
+// op or an unknown one.
+func (o Op) String() string {
+	if n := opNames(); o >= 0 && int(o) < len(n) {
+		return n[o]
+	}
+	return ""
+}
 
 // Command is one site command, decoded from its JavaScript form by the
 // tracker's glue. The agent reads only the fields of its Op.
@@ -39,7 +61,10 @@ type Command struct {
 	// OpPage: empty means the document's current URL and title.
 	URL, Title string
 
-	Consent bool // OpConsent
+	// OpConsent: Consent is the visitor's answer; Data its source
+	// (SourceAPI when empty, SourceConsentMode, or SourceKeep for a
+	// Consent Mode update that says nothing of analytics_storage).
+	Consent bool
 
 	// OpUpdate: the namespace and its new value as JSON.
 	Namespace, Value string
@@ -74,7 +99,7 @@ type Config struct {
 
 // DefaultConfig is the configuration before any config command.
 func DefaultConfig() Config {
-	return Config{Transport: TransportAuto, AutoRecognize: true, VisitTimeoutMS: 30 * 60 * 1000, Cookies: CookiesAuto}
+	return Config{Transport: TransportAuto, AutoRecognize: true, RespectGPC: true, VisitTimeoutMS: 30 * 60 * 1000, Cookies: CookiesAuto}
 }
 
 // ConfigPatch holds the fields a config command sets; nil fields keep

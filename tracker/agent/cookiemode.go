@@ -77,7 +77,7 @@ func (a *Agent) postCookies(rec *string, key string, then func()) {
 	if rec != nil {
 		tok = *rec
 	}
-	a.env.Post(a.cfg.Collector+"/v1/cookies", wire.Collect(a.visitorID, key, "", tok, true, 0, "", nil, "", a.cfg.CookieDomain, ""),
+	a.env.Post(a.cfg.Collector+"/v1/cookies", wire.Collect(a.visitorID, key, "", tok, true, 0, "", nil, "", a.cfg.CookieDomain, "", ""),
 		func(_ *protocol.CollectResponse, err error) {
 			if err == nil && then != nil {
 				then()

@@ -72,7 +72,8 @@ func (a *Agent) onOpen() {
 	rec, recognize := a.recognition()
 	a.tokenSent = rec != ""
 	h := protocol.Hello{VisitorID: a.visitorID, VisitorKey: a.key, VisitID: a.visitID,
-		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer, Handoff: a.handoff}
+		VisitorDataVersion: a.vd.Version, URL: a.page.URL, Referrer: a.page.Referrer, Handoff: a.handoff,
+		Consent: a.consentState()}
 	if rec != "" {
 		h.Recognition, h.Recognize = &rec, &recognize
 	}
@@ -228,6 +229,15 @@ func (a *Agent) onAck(ack *protocol.Ack) {
 		a.bo.Reset()
 	}
 	a.persist()
+	// A refused event is stored but did nothing (a SignIn of a placeholder
+	// userId): the call that made it fails, saying why.
+	for _, rej := range append(ack.Refused, ack.Rejected...) {
+		if r := a.replies[rej.EventID]; r != nil {
+			delete(a.replies, rej.EventID)
+			delete(a.identityEvents, rej.EventID)
+			r.Reject(rej.Code, rej.Message)
+		}
+	}
 	for _, id := range ack.EventIDs {
 		r := a.replies[id]
 		if r == nil {
@@ -240,13 +250,6 @@ func (a *Agent) onAck(ack *protocol.Ack) {
 			continue
 		}
 		r.Resolve(a.IDs())
-	}
-	for _, rej := range ack.Rejected {
-		if r := a.replies[rej.EventID]; r != nil {
-			delete(a.replies, rej.EventID)
-			delete(a.identityEvents, rej.EventID)
-			r.Reject(rej.Code, rej.Message)
-		}
 	}
 }
 
@@ -336,7 +339,7 @@ func (a *Agent) flush() {
 				continue
 			}
 			if len(batch) == protocol.MaxBatchEvents || size+len(e.JSON) > frameBytes {
-				a.sock.Send(wire.Events(wire.Timestamp(a.env.Now()), batch))
+				a.sock.Send(wire.Events(a.env.Timestamp(a.env.Now()), batch))
 				batch, size = nil, 0
 			}
 			batch = append(batch, e.JSON)
@@ -344,7 +347,7 @@ func (a *Agent) flush() {
 			a.sent[e.ID] = true
 		}
 		if len(batch) > 0 {
-			a.sock.Send(wire.Events(wire.Timestamp(a.env.Now()), batch))
+			a.sock.Send(wire.Events(a.env.Timestamp(a.env.Now()), batch))
 		}
 		for _, u := range a.updates {
 			if !u.sent {
@@ -393,7 +396,7 @@ func (a *Agent) post(visitID string) {
 	if visitorID == a.visitorID {
 		key = a.key // the key proves the current visitor only
 	}
-	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, wire.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff)
+	body := wire.Collect(visitorID, key, visitID, rec, recognize, a.vd.Version, a.env.Timestamp(a.env.Now()), batch, a.askServer(), a.cfg.CookieDomain, a.handoff, a.consentState())
 	a.posting = true
 	a.env.Post(a.cfg.Collector+"/v1/collect", body, func(resp *protocol.CollectResponse, err error) {
 		a.posting = false

@@ -17,6 +17,10 @@ import "github.com/visitrack/visitrack/shared/protocol"
 type Env interface {
 	// Now returns the browser clock in Unix milliseconds.
 	Now() int64
+	// Timestamp formats Unix milliseconds as the protocol's timestamps,
+	// RFC 3339 in UTC with milliseconds (2026-11-21T10:00:00.123Z), as
+	// wire.Timestamp does: the browser's Date does it for less download.
+	Timestamp(ms int64) string
 	// Random fills p with cryptographically random bytes.
 	Random(p []byte)
 

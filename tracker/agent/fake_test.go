@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/visitrack/visitrack/shared/protocol"
+	"github.com/visitrack/visitrack/tracker/wire"
 )
 
 // fakeEnv is a browser with a manual clock: timers fire in Advance.
@@ -56,7 +57,8 @@ func newEnv(t *testing.T) *fakeEnv {
 			Language: "en", TimeZone: "Europe/Paris", Screen: "1280x720", Secure: true}}
 }
 
-func (e *fakeEnv) Now() int64 { return e.now }
+func (e *fakeEnv) Now() int64                { return e.now }
+func (e *fakeEnv) Timestamp(ms int64) string { return wire.Timestamp(ms) }
 func (e *fakeEnv) Random(p []byte) {
 	for i := range p {
 		p[i] = byte(e.rnd.Uint32())

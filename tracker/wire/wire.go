@@ -130,25 +130,18 @@ func Event(e *protocol.Event, data string) string {
 func Hello(h *protocol.Hello) string {
 	var o Object
 	o.Str("type", protocol.TypeHello)
-	o.Str("visitorId", h.VisitorID)
-	o.strOmit("visitorKey", h.VisitorKey)
-	o.Str("visitId", h.VisitID)
 	rec := ""
 	if h.Recognition != nil {
 		rec = *h.Recognition
 	}
-	o.Nullable("recognition", rec)
-	if rec != "" && h.Recognize != nil && !*h.Recognize {
-		o.Raw("recognize", "false")
-	}
+	o.visit(h.VisitorID, h.VisitorKey, h.VisitID, rec, h.Recognize == nil || *h.Recognize)
 	o.Str("tracker", Version)
 	if h.VisitorDataVersion != 0 {
 		o.Int("visitorDataVersion", h.VisitorDataVersion)
 	}
 	o.strOmit("url", h.URL)
 	o.strOmit("referrer", h.Referrer)
-	o.strOmit("handoff", h.Handoff)
-	return o.Done()
+	return o.end(h.Handoff, h.Consent)
 }
 
 // array joins encoded values into a JSON array.
@@ -180,9 +173,23 @@ func Events(sentAt string, events []string) string {
 // Collect encodes the body of POST /v1/collect. An empty recognition is
 // sent as null, an empty visitorKey not at all; recognize false (a token
 // that only proves the visit's identity) is sent with a token only.
-// cookies, cookieDomain and handoff are omitted when empty.
-func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff string) string {
+// cookies, cookieDomain, handoff and consent are omitted when empty.
+func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool, visitorDataVersion int64, sentAt string, events []string, cookies, cookieDomain, handoff, consent string) string {
 	var o Object
+	o.visit(visitorID, visitorKey, visitID, recognition, recognize)
+	o.Int("visitorDataVersion", visitorDataVersion)
+	o.Str("sentAt", sentAt)
+	o.Raw("events", array(events))
+	o.strOmit("cookies", cookies)
+	o.strOmit("cookieDomain", cookieDomain)
+	return o.end(handoff, consent)
+}
+
+// visit writes the ids and the token that hello and collect bodies share:
+// an empty visitorKey not at all, an empty recognition as null, and
+// recognize false (a token that only proves the visit's identity) with a
+// token only.
+func (o *Object) visit(visitorID, visitorKey, visitID, recognition string, recognize bool) {
 	o.Str("visitorId", visitorID)
 	o.strOmit("visitorKey", visitorKey)
 	o.Str("visitId", visitID)
@@ -190,12 +197,13 @@ func Collect(visitorID, visitorKey, visitID, recognition string, recognize bool,
 	if recognition != "" && !recognize {
 		o.Raw("recognize", "false")
 	}
-	o.Int("visitorDataVersion", visitorDataVersion)
-	o.Str("sentAt", sentAt)
-	o.Raw("events", array(events))
-	o.strOmit("cookies", cookies)
-	o.strOmit("cookieDomain", cookieDomain)
+}
+
+// end writes the handoff token and the consent state that hello and
+// collect bodies share, each when set, and closes the object.
+func (o *Object) end(handoff, consent string) string {
 	o.strOmit("handoff", handoff)
+	o.strOmit("consent", consent)
 	return o.Done()
 }
 

@@ -78,24 +78,24 @@ func TestFramesDecode(t *testing.T) {
 	}
 
 	var c protocol.CollectRequest
-	mustDecode(t, Collect("V", "K", "W", "", false, 7, "S", []string{ev}, "", "", ""), &c)
+	mustDecode(t, Collect("V", "K", "W", "", false, 7, "S", []string{ev}, "", "", "", ""), &c)
 	if c.VisitorID != "V" || c.VisitorKey != "K" || c.VisitID != "W" || c.Recognition != nil || c.Recognize != nil || c.VisitorDataVersion != 7 || c.SentAt != "S" || len(c.Events) != 1 ||
-		c.Cookies != "" || c.Handoff != "" {
+		c.Cookies != "" || c.Handoff != "" || c.Consent != "" {
 		t.Fatalf("collect %+v", c)
 	}
 	c = protocol.CollectRequest{}
-	mustDecode(t, Collect("V", "", "W", "tok", false, 0, "S", nil, "", "", ""), &c)
+	mustDecode(t, Collect("V", "", "W", "tok", false, 0, "S", nil, "", "", "", ""), &c)
 	if c.Recognition == nil || *c.Recognition != "tok" || c.Recognize == nil || *c.Recognize {
 		t.Fatalf("collect with a token that only proves: %+v", c)
 	}
 	c = protocol.CollectRequest{}
-	mustDecode(t, Collect("V", "", "W", "tok", true, 0, "S", nil, "", "", ""), &c)
+	mustDecode(t, Collect("V", "", "W", "tok", true, 0, "S", nil, "", "", "", ""), &c)
 	if c.Recognize != nil {
 		t.Fatalf("collect with a token that recognizes sends recognize: %+v", c)
 	}
 	c = protocol.CollectRequest{}
-	mustDecode(t, Collect("V", "", "W", "", true, 0, "S", nil, "auto", "shop.example", "h1.x.y"), &c)
-	if c.Cookies != "auto" || c.CookieDomain != "shop.example" || c.Handoff != "h1.x.y" {
+	mustDecode(t, Collect("V", "", "W", "", true, 0, "S", nil, "auto", "shop.example", "h1.x.y", "granted"), &c)
+	if c.Cookies != "auto" || c.CookieDomain != "shop.example" || c.Handoff != "h1.x.y" || c.Consent != protocol.ConsentGranted {
 		t.Fatalf("collect with cookies and handoff %+v", c)
 	}
 	var ho protocol.Handoff

@@ -109,7 +109,7 @@
   // (tracker/commands.go): op an agent operation; a and b its strings
   // (event name and data as JSON, page URL and title, namespace and value
   // as JSON), or a, for config, the checked native config and, for
-  // consent, a boolean; resolve and reject settle the command (a callback
+  // consent, a boolean (b its source); resolve and reject settle the command (a callback
   // is called from a fresh task); fn hears of changes. Reading and
   // translating the page's values here keeps the WebAssembly small.
   var reserved = /^(VisitStarted|PageEntered|PageExited|VisitEnded|SignIn|SignOut|UserInfo)$/;
@@ -133,7 +133,18 @@
     sendSignOut: function () { return ['event', 'SignOut', '{}']; },
     sendUserInfo: function (c) { return ['event', 'UserInfo', data(c[1])]; },
     page: function (c) { var o = c[1] || {}; return ['page', text(o.url), text(o.title)]; },
-    consent: function (c) { return ['consent', !!c[1]]; },
+    // ['consent', true|false], or Google Consent Mode v2's
+    // ['consent', {analytics_storage: 'granted'|'denied', …}] (also after
+    // 'default' or 'update', as gtag writes it): analytics_storage is
+    // Visitrack's consent; ad_storage and the other ad signals do not
+    // apply to it, and an update without analytics_storage keeps it.
+    // b is the source the tracker records (api, consentMode, keep).
+    consent: function (c) {
+      var m = typeof c[1] === 'string' ? c[2] : c[1], a;
+      if (!m || typeof m !== 'object') return ['consent', !!c[1], 'api'];
+      a = m.analytics_storage;
+      return a === 'granted' || a === 'denied' ? ['consent', a === 'granted', 'consentMode'] : ['consent', false, 'keep'];
+    },
     getIDs: function (c) { return callback(['getIDs'], c[1]); },
     stats: function () { return ['stats']; },
     visitorData: function (c) {

@@ -159,3 +159,18 @@ test('debug: true logs each command', () => {
   q.norm(['sendSignOut']);
   assert.ok(logs.log.some((l) => /sendSignOut/.test(l)), logs.log.join('\n'));
 });
+
+test('consent: a boolean, or Consent Mode v2 analytics_storage', () => {
+  const { q, logs } = load();
+  assert.deepStrictEqual(plain(q.norm(['consent', true])), ['consent', true, 'api']);
+  assert.deepStrictEqual(plain(q.norm(['consent', false])), ['consent', false, 'api']);
+  assert.deepStrictEqual(plain(q.norm(['consent', { analytics_storage: 'granted', ad_storage: 'denied' }])), ['consent', true, 'consentMode']);
+  assert.deepStrictEqual(plain(q.norm(['consent', { analytics_storage: 'denied', ad_storage: 'granted' }])), ['consent', false, 'consentMode']);
+  // As gtag writes it.
+  assert.deepStrictEqual(plain(q.norm(['consent', 'update', { analytics_storage: 'granted' }])), ['consent', true, 'consentMode']);
+  assert.deepStrictEqual(plain(q.norm(['consent', 'default', { analytics_storage: 'denied' }])), ['consent', false, 'consentMode']);
+  // Ad signals alone, or an unknown value, keep the consent as it is.
+  assert.deepStrictEqual(plain(q.norm(['consent', { ad_storage: 'granted', ad_user_data: 'granted' }])), ['consent', false, 'keep']);
+  assert.deepStrictEqual(plain(q.norm(['consent', { analytics_storage: 'maybe' }])), ['consent', false, 'keep']);
+  assert.deepStrictEqual(logs.warn, []);
+});

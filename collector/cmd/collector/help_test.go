@@ -25,7 +25,7 @@ func runHelp(t *testing.T, args ...string) (stdout, stderr string, err error) {
 }
 
 // commands are the subcommands the usage must list, one line each.
-var commands = []string{"serve", "token", "backup", "help"}
+var commands = []string{"serve", "token", "backup", "migrate", "help"}
 
 func wantCommands(t *testing.T, where, text string) {
 	t.Helper()
@@ -89,6 +89,8 @@ func TestEachCommandExplainsItself(t *testing.T) {
 		{[]string{"help", "token", "create"}, "collector token create", []string{"-scope"}},
 		{[]string{"backup", "--help"}, "usage: collector backup", []string{"-data-dir"}},
 		{[]string{"help", "backup"}, "usage: collector backup", []string{"-data-dir"}},
+		{[]string{"migrate", "--help"}, "usage: collector migrate", []string{"-from", "-to", "-batch"}},
+		{[]string{"help", "migrate"}, "usage: collector migrate", []string{"-from", "-to"}},
 	}
 	for _, c := range cases {
 		stdout, stderr, err := runHelp(t, c.args...)

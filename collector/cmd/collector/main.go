@@ -5,6 +5,7 @@
 //	collector serve --addr 127.0.0.1:8080 --data-dir ./data …
 //	collector token create|list|revoke …
 //	collector backup [--data-dir DIR] FILE
+//	collector migrate --from DATA_DIR --to postgres://…
 //	collector help [COMMAND]
 //
 // Every flag also reads VISITRACK_<NAME> (VISITRACK_DATA_DIR, …). A bare
@@ -40,6 +41,7 @@ Commands:
   serve    run the collector (make run starts one with its demo)
   token    create, list and revoke API tokens: token create|list|revoke
   backup   write a consistent copy of the database while the collector serves
+  migrate  copy a SQLite collector's history into PostgreSQL and verify it
   help     this list, or a command's usage and flags: help COMMAND
 
 Every flag also reads VISITRACK_<NAME> (--data-dir: VISITRACK_DATA_DIR).
@@ -91,6 +93,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return runToken(ctx, args[1:], stdout, stderr, daemon.OpenDatabase)
 	case cmd == "backup":
 		return daemon.Backup(ctx, args[1:], getenv, stdout, stderr)
+	case cmd == "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case cmd == "serve":
 		args = args[1:]
 	case strings.HasPrefix(cmd, "-"):

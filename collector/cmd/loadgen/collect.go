@@ -32,7 +32,8 @@ const collectOrigin = "http://bench.example"
 // (comma-separated), the collectors take turns, rounds times each, every
 // turn on a fresh collector and data directory.
 type collectConfig struct {
-	bin, baseline    string
+	bin              collectorBin
+	baseline         string
 	clients, rounds  int
 	duration, warmup time.Duration
 }
@@ -49,10 +50,10 @@ type collectResult struct {
 // collectRuns runs the turns and prints each, then the medians and spreads
 // (and the ratio to the baseline).
 func collectRuns(tmp string, cfg collectConfig) error {
-	bins := []string{cfg.bin}
+	bins := []collectorBin{cfg.bin}
 	for b := range strings.SplitSeq(cfg.baseline, ",") {
 		if b = strings.TrimSpace(b); b != "" {
-			bins = append(bins, b)
+			bins = append(bins, collectorBin{path: b})
 		}
 	}
 	results := make([][]collectResult, len(bins))
@@ -68,11 +69,11 @@ func collectRuns(tmp string, cfg collectConfig) error {
 			col.stop()
 			os.RemoveAll(dir)
 			if err != nil {
-				return fmt.Errorf("collect load on %s: %w", bin, err)
+				return fmt.Errorf("collect load on %s: %w", bin.path, err)
 			}
 			results[i] = append(results[i], res)
 			fmt.Printf("POST /v1/collect, %d browsers, 1 event/request, %s round %d: %7.0f req/s, CPU %6.1f µs/req, p50 %s p99 %s\n",
-				cfg.clients, bin, round+1, res.rps, float64(res.cpuPerReq.Nanoseconds())/1000,
+				cfg.clients, bin.path, round+1, res.rps, float64(res.cpuPerReq.Nanoseconds())/1000,
 				res.p50.Round(100*time.Microsecond), res.p99.Round(100*time.Microsecond))
 		}
 	}
@@ -86,11 +87,11 @@ func collectRuns(tmp string, cfg collectConfig) error {
 		}
 		med[i] = collectResult{rps: median(rps), cpuPerReq: time.Duration(median(cpu) * 1000)}
 		fmt.Printf("collect %s: median %.0f req/s (spread %.0f–%.0f), CPU %.1f µs/req (%.1f–%.1f), p99 %.1f ms (%.1f–%.1f), %d rounds\n",
-			bin, median(rps), slices.Min(rps), slices.Max(rps), median(cpu), slices.Min(cpu), slices.Max(cpu),
+			bin.path, median(rps), slices.Min(rps), slices.Max(rps), median(cpu), slices.Min(cpu), slices.Max(cpu),
 			median(p99s), slices.Min(p99s), slices.Max(p99s), len(rps))
 	}
 	for i := 1; i < len(bins); i++ {
-		fmt.Printf("collect %s / %s: %.3f of the requests/s, %.3f of the CPU per request (medians)\n", bins[0], bins[i],
+		fmt.Printf("collect %s / %s: %.3f of the requests/s, %.3f of the CPU per request (medians)\n", bins[0].path, bins[i].path,
 			med[0].rps/med[i].rps, float64(med[0].cpuPerReq)/float64(med[i].cpuPerReq))
 	}
 	return nil

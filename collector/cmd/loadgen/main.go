@@ -14,7 +14,7 @@
 //  4. the collector's RSS with M idle connected visitors;
 //  5. POST /v1/collect over HTTP: -collect-clients browsers, one event a
 //     request (collect.go), requests/s and the collector's CPU per
-//     request; with -baseline, another collector binary in alternating
+//     request; with -baseline, other collector binaries in alternating
 //     turns (-rounds each), to compare releases in the same run.
 //
 // It prints durable events/s, the ratio to the raw ceiling, ack latency
@@ -24,6 +24,11 @@
 // -soak-load, then idle for -soak-idle, reporting the WAL size, RSS and ack
 // p99 every 10 s, and fails when the WAL broke its bounds (soak.go;
 // docs/operations.md#the-write-ahead-log-stays-bounded).
+//
+// With -postgres (make bench-postgres) it runs the same paced and
+// saturating loads on one SQLite collector, then on -nodes collectors
+// sharing one PostgreSQL database, and prints them side by side with
+// bytes per event (postgres.go; docs/benchmarks-postgres.md).
 package main
 
 import (
@@ -54,51 +59,26 @@ import (
 )
 
 func main() {
-	bin := flag.String("collector", "bin/collector", "collector binary")
-	visitors := flag.Int("visitors", 1000, "concurrent WebSocket visitors")
-	perFrame := flag.Int("events-per-frame", 10, "events in each frame of the saturation run (a tracker sends what queued while it waited for the last ack)")
-	rate := flag.Int("rate", 30_000, "events/s offered in the paced latency run")
-	pacedPerFrame := flag.Int("paced-events-per-frame", 5, "events in each frame of the paced run")
-	duration := flag.Duration("duration", 10*time.Second, "measured load duration")
-	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring")
-	rawEvents := flag.Int("raw-events", 300_000, "rows for the raw SQLite ceiling")
-	idle := flag.Int("idle", 10_000, "idle connections for the RSS measurement (0 skips)")
-	flag.StringVar(&debugAddr, "collector-debug-addr", "", "pass --debug-addr to the collector, to profile it under load")
-	only := flag.String("only", "", "run only these comma-separated parts: raw, saturation, paced, push, idle, collect (all when empty)")
-	flag.IntVar(&collect.clients, "collect-clients", 50, "collect: concurrent HTTP browsers, one event per POST /v1/collect")
-	flag.StringVar(&collect.baseline, "baseline", "", "collect: other collector binaries, comma-separated (e.g. an older release), measured in turns with -collector")
-	flag.IntVar(&collect.rounds, "rounds", 1, "collect: turns of each collector (take the median of 3 or more on a shared machine)")
-	soakMode := flag.Bool("soak", false, "soak instead: -soak-load of paced load (-rate, -visitors, -paced-events-per-frame; -rate 0 is back to back), then -soak-idle, checking the WAL bounds")
-	soakLoad := flag.Duration("soak-load", 3*time.Minute, "soak: how long the load lasts")
-	soakIdle := flag.Duration("soak-idle", 30*time.Second, "soak: the idle time after the load, at whose end the WAL must be small")
-	soakEvery := flag.Duration("soak-every", 10*time.Second, "soak: report interval")
-	soakNoReader := flag.Bool("soak-no-reader", false, "soak: leave out the REST reader (to measure its cost)")
-	flag.Parse()
-	if *soakMode {
-		err := soak(*bin, soakConfig{visitors: *visitors, perFrame: *pacedPerFrame, rate: *rate,
-			load: *soakLoad, idle: *soakIdle, every: *soakEvery, maxWALLoad: 256 << 20, maxWALIdle: 64 << 20,
-			noReader: *soakNoReader})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(1)
-		}
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
-	if *only != "" {
-		phases = map[string]bool{}
-		for _, p := range strings.Split(*only, ",") {
-			phases[strings.TrimSpace(p)] = true
-		}
+	if err == nil && cfg.postgres {
+		err = benchPostgres(cfg.pg)
+	} else if err == nil && cfg.soak {
+		err = soak(cfg.bin, cfg.soakCfg)
+	} else if err == nil {
+		err = run(cfg)
 	}
-	paced = pacing{rate: *rate, perFrame: *pacedPerFrame}
-	collect.bin, collect.duration, collect.warmup = *bin, *duration, *warmup
-	if err := run(*bin, *visitors, *perFrame, *duration, *warmup, *rawEvents, *idle); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, visitors, perFrame int, duration, warmup time.Duration, rawEvents, idle int) error {
+func run(cfg config) error {
+	bin, visitors, perFrame, duration, warmup := cfg.bin, cfg.visitors, cfg.perFrame, cfg.duration, cfg.warmup
+	rawEvents, idle, paced, want := cfg.rawEvents, cfg.idle, cfg.paced, cfg.want
 	tmp, err := os.MkdirTemp("", "visitrack-loadgen-")
 	if err != nil {
 		return err
@@ -126,7 +106,7 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 		}
 		defer col.stop()
 		if want("saturation") {
-			res, err := load(col.addr, visitors, perFrame, 0, duration, warmup)
+			res, err := load([]string{col.addr}, visitors, perFrame, 0, duration, warmup)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
 			}
@@ -150,7 +130,7 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 				}
 				defer col.stop()
 			}
-			res, err := load(col.addr, visitors, paced.perFrame, interval, duration, warmup)
+			res, err := load([]string{col.addr}, visitors, paced.perFrame, interval, duration, warmup)
 			if err != nil {
 				return fmt.Errorf("paced load: %w", err)
 			}
@@ -190,7 +170,7 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 	}
 
 	if want("collect") {
-		if err := collectRuns(tmp, collect); err != nil {
+		if err := collectRuns(tmp, cfg.collect); err != nil {
 			return err
 		}
 	}
@@ -199,23 +179,15 @@ func run(bin string, visitors, perFrame int, duration, warmup time.Duration, raw
 
 const rawBatch = 1000
 
-var debugAddr string
-
-// phases are the parts of the run that -only asked for; nil runs all.
-var phases map[string]bool
-
-func want(phase string) bool { return phases == nil || phases[phase] }
-
 // pacing is the paced run's offered load.
 type pacing struct{ rate, perFrame int }
 
-var paced pacing
-
-// collect is the HTTP ingest run's configuration (collect.go).
-var collect collectConfig
-
 // adminToken is the collector's admin token for the REST calls.
 const adminToken = "vt_loadgen_admin_token_0123456789"
+
+// recognitionKey is shared by the collectors of one run, as nodes on one
+// database share it (docs/deployment-push.md).
+const recognitionKey = "3a5c7e9f1b2d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a"
 
 // rawCeiling inserts event rows like the load's through the store's own
 // insert, rawBatch per transaction, and returns rows per second.
@@ -286,7 +258,11 @@ type collectorProc struct {
 	lastStalls, lastStalled float64
 }
 
-func startCollector(bin, dataDir string) (*collectorProc, error) {
+// collectorBin is the collector binary loadgen runs, and the address its
+// profiles are served on ("" for none).
+type collectorBin struct{ path, debugAddr string }
+
+func startCollector(bin collectorBin, dataDir string, extra ...string) (*collectorProc, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -298,14 +274,16 @@ func startCollector(bin, dataDir string) (*collectorProc, error) {
 	// capacity, not its limits. (The cap goes by environment, which older
 	// binaries, measured the same way for comparison, ignore.)
 	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--allowed-origins", "*", "--log-level", "warn", "--rate-limit", "0"}
-	if debugAddr != "" {
-		args = append(args, "--debug-addr", debugAddr)
+	if bin.debugAddr != "" {
+		args = append(args, "--debug-addr", bin.debugAddr)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "VISITRACK_ADMIN_TOKEN="+adminToken, "VISITRACK_MAX_SOCKETS_PER_IP=0")
+	args = append(args, extra...) // e.g. --database: the last occurrence of a flag wins
+	cmd := exec.Command(bin.path, args...)
+	cmd.Env = append(os.Environ(), "VISITRACK_ADMIN_TOKEN="+adminToken, "VISITRACK_MAX_SOCKETS_PER_IP=0",
+		"VISITRACK_RECOGNITION_KEY="+recognitionKey)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
+		return nil, fmt.Errorf("start %s (run make build first): %w", bin.path, err)
 	}
 	c := &collectorProc{cmd: cmd, addr: addr}
 	deadline := time.Now().Add(30 * time.Second)
@@ -502,13 +480,15 @@ func pushLatency(addr string, visitors, patches int) (pushResult, error) {
 }
 
 // load runs the visitors (see visitor) and measures the acks between
-// warmup and warmup+duration.
-func load(addr string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
+// warmup and warmup+duration. Visitor i connects to addrs[i%len(addrs)]:
+// several collectors on one database share the load evenly, as a load
+// balancer spreads WebSockets.
+func load(addrs []string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), warmup+duration+time.Minute)
 	defer cancel()
 	conns := make([]*websocket.Conn, visitors)
 	for i := range conns {
-		c, err := dial(ctx, addr)
+		c, err := dial(ctx, addrs[i%len(addrs)])
 		if err != nil {
 			return loadResult{}, fmt.Errorf("visitor %d: %w", i, err)
 		}

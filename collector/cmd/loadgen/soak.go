@@ -37,7 +37,7 @@ type soakConfig struct {
 // to back) plus one REST reader, prints the WAL size, the collector's RSS
 // and the ack p99 every interval, then stays idle, and fails when the WAL
 // broke a bound.
-func soak(bin string, cfg soakConfig) error {
+func soak(bin collectorBin, cfg soakConfig) error {
 	tmp, err := os.MkdirTemp("", "visitrack-soak-")
 	if err != nil {
 		return err

@@ -26,7 +26,11 @@ var shared struct {
 }
 
 // Main runs the tests and then stops the cluster they used, if any.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with more to clean up after the tests: it
+// runs them, stops the cluster, and returns the exit code.
+func Run(m *testing.M) int {
 	shared.inMain = true
 	code := m.Run()
 	if shared.cluster != nil {
@@ -34,7 +38,7 @@ func Main(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "pgtest: stop the cluster:", err)
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Shared returns the test binary's cluster, starting it the first time.

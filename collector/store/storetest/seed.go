@@ -34,10 +34,12 @@ func Count(t testing.TB, s *store.Store, table, where string, args ...any) int {
 	return n
 }
 
-// Tables lists every table that holds history, identity or visitor data:
-// what an erasure must reach.
-var Tables = []string{"visitors", "visits", "sessions", "pages", "events", "identities",
-	"identity_visitors", "visit_identities", "visitor_data", "visit_metadata"}
+// Tables returns every table that holds history, identity or visitor
+// data: what an erasure must reach.
+func Tables() []string {
+	return []string{"visitors", "visits", "sessions", "pages", "events", "identities",
+		"identity_visitors", "visit_identities", "visitor_data", "visit_metadata"}
+}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
