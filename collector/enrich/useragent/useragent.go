@@ -76,10 +76,19 @@ func (u *Parser) parse(ua string) enrich.Agent {
 		OS:             string(p.OS()),
 		DeviceType:     deviceType(p.Device()),
 	}
+	if a.DeviceType == enrich.DeviceMobile && p.OS() == agents.OSAndroid && !strings.Contains(ua, "Mobi") {
+		// Android browsers say "Mobile" on phones and leave it out on
+		// tablets (Chrome, Samsung Internet, Silk on Fire tablets;
+		// Firefox says "Tablet"). "Mobi" also covers Opera's "Opera Mobi".
+		a.DeviceType = enrich.DeviceTablet
+	}
 	switch {
 	case strings.Contains(ua, "HeadlessChrome") || strings.Contains(ua, "PhantomJS"):
 		a.Bot, a.BotReason = true, enrich.BotHeadless
-	case (a.Browser == "" || suspicious(ua)) && u.crawlers.IsCrawler(ua):
+	case u.crawlers.IsCrawler(ua):
+		// Even when the parser found a browser: monitoring and SEO tools
+		// (GTmetrix, Pingdom, Ghost Inspector, PrintFriendly…) send a
+		// browser's string with their name added.
 		a.Bot, a.BotReason = true, enrich.BotCrawlerList
 	case p.IsBot():
 		a.Bot, a.BotReason = true, enrich.BotParser
@@ -88,25 +97,6 @@ func (u *Parser) parse(ua string) enrich.Agent {
 		a.DeviceType = enrich.DeviceBot
 	}
 	return a
-}
-
-// suspectWords are found in nearly every crawler, tool and library agent
-// that also names a browser. The crawler list is one large regular
-// expression (about 300 µs a string); a header in which the parser found a
-// browser and none of these words is not checked against it, so that
-// ordinary traffic, and a flood of made-up headers, stays cheap.
-var suspectWords = []string{"bot", "crawl", "spider", "slurp", "http", "fetch", "scan", "curl",
-	"wget", "python", "java", "go-", "ruby", "perl", "php", "node", "axios", "headless",
-	"preview", "monitor", "check", "lighthouse", "archive", "proxy", "search", "validator"}
-
-func suspicious(ua string) bool {
-	lower := strings.ToLower(ua)
-	for _, w := range suspectWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
 }
 
 func deviceType(d agents.Device) string {
