@@ -10,7 +10,6 @@ package useragent
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/medama-io/go-useragent"
 	"github.com/medama-io/go-useragent/agents"
@@ -28,20 +27,15 @@ const maxUserAgent = 512
 type Parser struct {
 	parser   *useragent.Parser
 	crawlers *crawlerdetect.CrawlerDetect
-
-	mu    sync.Mutex
-	cache map[string]enrich.Agent // a few thousand distinct headers cover most traffic
+	cache    *agentCache
 }
-
-// cacheSize bounds the cache; past it the cache starts over.
-const cacheSize = 4096
 
 // New builds the parsers.
 func New() *Parser {
 	return &Parser{
 		parser:   useragent.NewParser(),
 		crawlers: crawlerdetect.New(),
-		cache:    make(map[string]enrich.Agent),
+		cache:    newAgentCache(cacheSize),
 	}
 }
 
@@ -49,19 +43,11 @@ func New() *Parser {
 // invalid UTF-8) is cut and cleaned first, so the cost is bounded.
 func (u *Parser) Parse(ua string) enrich.Agent {
 	ua = enrich.Clean(ua, maxUserAgent)
-	u.mu.Lock()
-	a, ok := u.cache[ua]
-	u.mu.Unlock()
-	if ok {
+	if a, ok := u.cache.get(ua); ok {
 		return a
 	}
-	a = u.parse(ua)
-	u.mu.Lock()
-	if len(u.cache) >= cacheSize {
-		clear(u.cache)
-	}
-	u.cache[ua] = a
-	u.mu.Unlock()
+	a := u.parse(ua)
+	u.cache.put(ua, a)
 	return a
 }
 
