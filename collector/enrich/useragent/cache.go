@@ -38,7 +38,7 @@ type cachedAgent struct {
 }
 
 func newAgentCache(size int) *agentCache {
-	return &agentCache{size: size, cur: make(map[string]cachedAgent, size), old: map[string]cachedAgent{}}
+	return &agentCache{size: size, cur: map[string]cachedAgent{}, old: map[string]cachedAgent{}}
 }
 
 // get returns what ua was classified as, if the cache remembers it.
@@ -70,7 +70,7 @@ func (c *agentCache) put(ua string, a enrich.Agent) {
 // if it is full. c.mu is held.
 func (c *agentCache) insert(e cachedAgent) {
 	if _, ok := c.cur[e.key]; !ok && len(c.cur) >= c.size {
-		c.old, c.cur = c.cur, make(map[string]cachedAgent, c.size)
+		c.old, c.cur = c.cur, map[string]cachedAgent{}
 	}
 	c.cur[e.key] = e
 }
