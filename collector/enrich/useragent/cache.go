@@ -9,14 +9,19 @@ import (
 
 // cacheSize is how many headers one generation of the cache holds. Real
 // traffic repeats a few thousand headers (browser, version, OS and device
-// model) and has a long tail of one-offs; at most 2*cacheSize entries of at
-// most maxUserAgent bytes each are kept, about 5 MB at worst.
-const cacheSize = 4096
+// model) and has a long tail of one-offs: replaying a public sample of
+// 75,000 requests to a video site (20,000 distinct headers; the source of
+// testdata/browsers.txt), two generations of 8,192 find 71% of headers
+// cached, where 73% is the most any cache can (one that held 4,096 and
+// then started over found 48%). At most 2*cacheSize entries of at most
+// maxUserAgent bytes each are kept: about 13 MB at worst, 7 MB for real
+// headers.
+const cacheSize = 8192
 
 // agentCache remembers what each header was classified as, so that the
-// crawler list, a regular expression of over a thousand patterns (tens of
-// microseconds for an ordinary header, over a millisecond for 512 bytes
-// of junk), runs once per distinct header rather than once per visit.
+// crawler list, a regular expression of over a thousand patterns (about
+// 0.1 ms for an ordinary header, over a millisecond for 512 bytes of
+// junk), runs once per distinct header rather than once per visit.
 //
 // It keeps two generations: when the newer one is full it becomes the
 // older and the older is dropped, and a header found in the older moves
