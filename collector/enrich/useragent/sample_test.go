@@ -51,7 +51,11 @@ func readSample(tb testing.TB, name string) []sample {
 // BenchmarkClassify is the cost of describing a new visit's User-Agent, on
 // the strings of testdata/browsers.txt: uncached (the first time a header
 // is seen: both parsers run), for people's browsers and for tools dressed
-// as browsers, and cached (a header seen before).
+// as browsers, and cached (a header seen before). On the 2-core machine
+// of the project, in CPU time: a person's browser uncached 1.3 µs when the
+// crawler list skipped headers with a browser and no suspect word, about
+// 125 µs now that it decides for all; a tool 72 µs then, 110 µs now; a
+// cached header about 0.1 µs either way.
 func BenchmarkClassify(b *testing.B) {
 	var people, tools []string
 	for _, s := range readSample(b, "browsers.txt") {
