@@ -53,6 +53,10 @@ func TestVisitsAreClassified(t *testing.T) {
 		{"Googlebot", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "", "", "bot", true},
 		{"curl", "curl/8.5.0", "", "", "bot", true},
 		{"headless Chromium", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36", "", "", "bot", true},
+		// A monitoring tool that adds its name to a whole browser string.
+		{"GTmetrix", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36 GTmetrix", "", "", "bot", true},
+		// Android without "Mobile": a tablet.
+		{"Galaxy Tab", "Mozilla/5.0 (Linux; Android 12; SAMSUNG SM-T500) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/20.0 Chrome/106.0.5249.126 Safari/537.36", "Samsung Browser", "Android", "tablet", false},
 	}
 	for _, tc := range cases {
 		v := openVisit(t, c, tc.ua, "https://shop.example/", "")

@@ -22,6 +22,16 @@ var realAgents = []struct {
 		enrich.Agent{Browser: "Samsung Browser", BrowserVersion: "26.0", OS: "Android", DeviceType: enrich.DeviceMobile}},
 	{"Safari on iPad", "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
 		enrich.Agent{Browser: "Safari", BrowserVersion: "17.6", OS: "iOS", DeviceType: enrich.DeviceTablet}},
+	{"Galaxy Tab, Samsung Internet", "Mozilla/5.0 (Linux; Android 12; SAMSUNG SM-T500) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/20.0 Chrome/106.0.5249.126 Safari/537.36",
+		enrich.Agent{Browser: "Samsung Browser", BrowserVersion: "20.0", OS: "Android", DeviceType: enrich.DeviceTablet}},
+	{"Fire tablet, Silk", "Mozilla/5.0 (Linux; Android 9; KFTRPWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/110.6.7 like Chrome/110.0.5481.212 Safari/537.36",
+		enrich.Agent{Browser: "Amazon Silk", BrowserVersion: "110.6.7", OS: "Android", DeviceType: enrich.DeviceTablet}},
+	{"Chrome on an Android tablet, reduced", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/114.0.0.0 Safari/537.36",
+		enrich.Agent{Browser: "Chrome", BrowserVersion: "114.0.0.0", OS: "Android", DeviceType: enrich.DeviceTablet}},
+	{"Chrome on an Android phone, reduced", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/114.0.0.0 Mobile Safari/537.36",
+		enrich.Agent{Browser: "Chrome", BrowserVersion: "114.0.0.0", OS: "Android", DeviceType: enrich.DeviceMobile}},
+	{"Firefox on an Android tablet", "Mozilla/5.0 (Android 7.0; Tablet; rv:109.0) Gecko/110.0 Firefox/110.0",
+		enrich.Agent{Browser: "Firefox", BrowserVersion: "110.0", OS: "Android", DeviceType: enrich.DeviceTablet}},
 	{"Googlebot", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 		enrich.Agent{DeviceType: enrich.DeviceBot, Bot: true, BotReason: enrich.BotCrawlerList}},
 	{"curl", "curl/8.5.0", enrich.Agent{DeviceType: enrich.DeviceBot, Bot: true, BotReason: enrich.BotCrawlerList}},
@@ -77,7 +87,8 @@ func TestParseHostileAgents(t *testing.T) {
 }
 
 // Bots that present themselves as a browser, or as a library: each must be
-// flagged, whichever rule finds it.
+// flagged, whichever rule finds it. Monitoring and SEO tools add their name
+// to a whole browser string, which the parser recognises as a browser.
 func TestParseMoreBots(t *testing.T) {
 	u := New()
 	for _, ua := range []string{
@@ -88,6 +99,10 @@ func TestParseMoreBots(t *testing.T) {
 		"Go-http-client/1.1",
 		"Wget/1.21.4",
 		"Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36 GTmetrix",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) browser/2020.2.1 Chrome/78.0.3904.130 Electron/7.3.2 Safari/537.36 PingdomTMS/2020.2",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/107.0 Safari/537.36 Ghost Inspector (63c85ddbde52d6697f57c623)",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/58.0.3029.81 Safari/537.36 PrintFriendly.com",
 	} {
 		if a := u.Parse(ua); !a.Bot || a.DeviceType != enrich.DeviceBot || a.BotReason == "" {
 			t.Errorf("%q: %+v, want a bot", ua, a)
