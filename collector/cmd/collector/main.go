@@ -35,7 +35,7 @@ import (
 const usage = `usage: collector COMMAND [flags]
 
 Visitrack's collector: visits, events, identities and visitor data in
-SQLite, the tracker's endpoints, the REST API and the operator console.
+SQLite (or PostgreSQL), the tracker's endpoints, the REST API and the operator console.
 
 Commands:
   serve    run the collector (make run starts one with its demo)
