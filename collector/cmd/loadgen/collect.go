@@ -155,15 +155,10 @@ func collectLoad(col *collectorProc, clients int, duration, warmup time.Duration
 	if err := <-errs; err != nil {
 		return collectResult{}, err
 	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
+	all, q := latencies(lat)
 	if len(all) == 0 {
 		return collectResult{}, errors.New("no answer in the measured window")
 	}
-	slices.Sort(all)
-	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
 	n := answered.Load()
 	cpu := cpuTo - cpuFrom
 	return collectResult{rps: float64(n) / duration.Seconds(), requests: n, cpuSeconds: cpu,

@@ -521,15 +521,10 @@ func load(addrs []string, visitors, perFrame int, interval, duration, warmup tim
 	if err := <-errs; err != nil {
 		return loadResult{}, err
 	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
+	all, q := latencies(lat)
 	if len(all) == 0 {
 		return loadResult{}, errors.New("no ack in the measured window")
 	}
-	slices.Sort(all)
-	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
 	return loadResult{rate: float64(acked.Load()) / duration.Seconds(), p50: q(0.50), p99: q(0.99), max: all[len(all)-1]}, nil
 }
 

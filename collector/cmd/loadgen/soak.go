@@ -233,6 +233,17 @@ func appendFrame(b []byte, page string, n int, now time.Time) []byte {
 func p99(d []time.Duration) string { return quantile(d, 0.99) }
 
 // quantile is the q-quantile of d (nearest rank below), rounded.
+// latencies merges the clients' latencies, sorted, and returns them with
+// their quantile function (q(0.99) is the p99); q must not be called on
+// an empty result.
+func latencies(perClient [][]time.Duration) (all []time.Duration, q func(p float64) time.Duration) {
+	for _, l := range perClient {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	return all, func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
+}
+
 func quantile(d []time.Duration, q float64) string {
 	if len(d) == 0 {
 		return "-"
