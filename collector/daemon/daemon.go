@@ -28,10 +28,10 @@ import (
 	"github.com/visitrack/visitrack/collector/enrich/geoip"
 	"github.com/visitrack/visitrack/collector/enrich/useragent"
 	"github.com/visitrack/visitrack/collector/live"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/metrics"
 	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/postgres/fanout"
-	"github.com/visitrack/visitrack/collector/retention"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/settings"
 	"github.com/visitrack/visitrack/collector/store"
@@ -112,9 +112,8 @@ type Main struct {
 	debug          *http.Server
 	ln             net.Listener
 	served         chan error
-	stopRetention  func()
-	stopRollups    func()
-	peers          *fanout.Fanout // nil but on PostgreSQL
+	jobs           *maintain.Runner // the sweep, retention, rollup trimming
+	peers          *fanout.Fanout   // nil but on PostgreSQL
 }
 
 // New returns a Main writing to stdout and stderr.
@@ -201,7 +200,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.IdleTimeout, err = settings.PositiveDuration(*idleTimeout); err != nil {
 		return fmt.Errorf("--idle-timeout %q: want a positive duration such as 75s", *idleTimeout)
 	}
-	if c.Retention, err = retention.ParseDuration(*retain); err != nil {
+	if c.Retention, err = maintain.ParseRetention(*retain); err != nil {
 		return fmt.Errorf("--retention: %w", err)
 	}
 	var level slog.Level
@@ -347,12 +346,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.startPeers(ctx); err != nil {
 		return err
 	}
-	if m.Config.Retention > 0 {
-		if m.stopRetention, err = m.startRetention(); err != nil {
-			return err
-		}
-	}
-	if m.stopRollups, err = m.startRollups(); err != nil {
+	if err := m.startMaintenance(); err != nil {
 		return err
 	}
 	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
@@ -512,11 +506,9 @@ func (m *Main) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if m.stopRetention != nil {
-		m.stopRetention()
-	}
-	if m.stopRollups != nil {
-		m.stopRollups()
+	if m.jobs != nil {
+		// Before the writer closes: a round waits for it.
+		m.jobs.Stop()
 	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {

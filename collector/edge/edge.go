@@ -25,6 +25,7 @@ import (
 	"github.com/visitrack/visitrack/collector/edge/d1batch"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/problem"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/settings"
@@ -61,10 +62,10 @@ const (
 // queries and the sweep three more (one, and two that trim the stats
 // rollups, sweep_rollups.go): 9 keeps a run within the 50 queries a
 // Worker invocation may make on the Free plan (1,000 on the Paid plan,
-// where up to 190 fit). maxSweepLimit is the native sweeper's own bound.
+// where up to 190 fit). maxSweepLimit is the native sweep's own bound.
 const (
 	DefaultSweepLimit = 9
-	maxSweepLimit     = 500
+	maxSweepLimit     = ingest.SweepLimit
 )
 
 // D1's limit of bound parameters per statement.
@@ -180,12 +181,13 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 	return h, nil
 }
 
-// Sweep ends the visits that have been idle for the visit timeout, as the
-// native collector's sweeper does: at their last activity plus the
-// timeout, with a VisitEnded event, oldest first and at most the sweep
-// limit of them. It returns how many it ended. Then it trims the stats
-// rollups past their horizons (trimRollups). The Worker runs it on its
-// Cron Trigger (wrangler.jsonc "triggers"), in an instance of its own.
+// Sweep runs one round of the jobs the native collector runs on a timer
+// (package maintain): the visit-timeout sweep, which ends the visits idle
+// for the visit timeout at their last activity plus the timeout, with a
+// VisitEnded event, oldest first and at most the sweep limit of them; then
+// rollup trimming, SweepTrimBatch rows a table. It returns how many visits
+// it ended. The Worker runs it on its Cron Trigger (wrangler.jsonc
+// "triggers"), in an instance of its own.
 func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (int, error) {
 	set, err := LoadSettings(getenv)
 	if err != nil {
@@ -203,11 +205,16 @@ func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *
 	if err != nil {
 		return 0, err
 	}
-	n, err := in.Sweep(ctx, set.SweepLimit)
+	trim, err := maintain.Rollups(maintain.RollupConfig{Store: st, Batch: SweepTrimBatch})
 	if err != nil {
-		return n, err
+		return 0, err
 	}
-	return n, trimRollups(ctx, st, in)
+	r, err := maintain.Start(ctx, maintain.Config{Writer: in, Store: st, Logger: logger, Once: true},
+		maintain.Sweep(maintain.SweepConfig{VisitTimeout: set.VisitTimeout, Limit: set.SweepLimit}), trim)
+	if r == nil {
+		return 0, err
+	}
+	return r.Did()[0], err
 }
 
 // handler adapts the server to the Workers platform.

@@ -86,20 +86,20 @@ type Ingester struct {
 	// writer locks the visits it writes (lockVisits).
 	shared bool
 
-	queue  chan *job
-	closed chan struct{} // closed by Close: stops the sweeper
-	wg     sync.WaitGroup
-	cache  *visitCache  // owned by the writer goroutine
-	mu     sync.RWMutex // senders hold it for reading; Close for writing
-	stop   bool
-	batch  *batch // reused by the writer
-	full   outage // owned by the writer
+	queue chan *job
+	wg    sync.WaitGroup
+	cache *visitCache  // owned by the writer goroutine
+	mu    sync.RWMutex // senders hold it for reading; Close for writing
+	stop  bool
+	batch *batch // reused by the writer
+	full  outage // owned by the writer
 	// snapshots are the visits Direct collects resolved (Speculate).
 	snapshots visitSnapshots
 }
 
-// New returns an Ingester. Unless cfg.Direct, it starts the writer and
-// the visit-timeout sweeper; Close stops them.
+// New returns an Ingester. Unless cfg.Direct, it starts the writer; Close
+// stops it. The visit-timeout sweep is a job of package maintain, which
+// ends visits through Maintain.
 func New(cfg Config) (*Ingester, error) {
 	if cfg.Store == nil || cfg.Signer == nil {
 		return nil, errors.New("ingest: Store and Signer are required")
@@ -113,7 +113,7 @@ func New(cfg Config) (*Ingester, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	in := &Ingester{cfg: cfg, now: cfg.Now, closed: make(chan struct{}), shared: cfg.Store.Shared() && !cfg.Direct}
+	in := &Ingester{cfg: cfg, now: cfg.Now, shared: cfg.Store.Shared() && !cfg.Direct}
 	if in.now == nil {
 		in.now = time.Now
 	}
@@ -131,9 +131,8 @@ func New(cfg Config) (*Ingester, error) {
 	if !cfg.Direct {
 		in.queue = make(chan *job, 4096)
 		in.cache = newVisitCache(100_000)
-		in.wg.Add(2)
+		in.wg.Add(1)
 		go in.writer()
-		go in.sweeper()
 	}
 	return in, nil
 }
@@ -365,7 +364,6 @@ func (in *Ingester) Close(ctx context.Context) error {
 	if !in.stop {
 		in.stop = true
 		close(in.queue) // the writer commits what is queued, then returns
-		close(in.closed)
 	}
 	in.mu.Unlock()
 	done := make(chan struct{})

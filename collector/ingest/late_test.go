@@ -25,7 +25,7 @@ import (
 func TestLateDeliveryJoinsTheEndedVisit(t *testing.T) {
 	for mode, open := range map[string]func(*testing.T) *store.Store{
 		"native": func(t *testing.T) *store.Store { return storetest.New(t) },
-		"direct": openD1Like,
+		"direct": func(t *testing.T) *store.Store { return storetest.NewD1Like(t) },
 	} {
 		t.Run(mode, func(t *testing.T) { testLateDelivery(t, open(t), mode == "direct") })
 	}

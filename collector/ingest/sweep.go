@@ -2,63 +2,58 @@ package ingest
 
 import (
 	"context"
-	"errors"
-	"time"
-
-	"github.com/visitrack/visitrack/collector/store"
 )
 
-// sweeper ends visits that have been idle for the visit timeout, writing
-// VisitEnded. It runs its work through the writer, in order with ingest.
-func (in *Ingester) sweeper() {
-	defer in.wg.Done()
-	every := min(max(in.cfg.VisitTimeout/4, 50*time.Millisecond), 15*time.Second)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-in.closed:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			err := in.enqueue(ctx, &job{control: in.sweep})
-			cancel()
-			if err != nil && err != ErrClosed {
-				in.cfg.Logger.Error("visit timeout sweep", "err", err)
-			}
-		}
-	}
-}
+// SweepLimit bounds the visits one round of the visit-timeout sweep ends,
+// so that it never holds the writer for long; the next round continues.
+const SweepLimit = 500
 
-// sweepLimit bounds the visits one sweep ends, so it never holds the
-// writer for long; the next tick continues.
-const sweepLimit = 500
-
-// sweep is one round of the sweeper. Collectors that share a database
-// take turns: while one sweeps, the others skip their round, so that no
-// visit is ended twice (docs/deployment.md).
-func (in *Ingester) sweep(ctx context.Context, b *batch) error {
-	if ok, err := in.cfg.Store.TryJob(ctx, b.q, store.JobSweep); !ok || err != nil {
-		return err
+// EndIdleVisits ends the visits idle for the visit timeout, oldest first,
+// at their last activity plus the timeout, writing VisitEnded and closing
+// their sessions; it returns how many it ended. It ends at most limit
+// visits (at most SweepLimit; 0 means SweepLimit). Ending a visit is a
+// write like any other, so it stays here with the writer; the round that
+// calls it, its pace and its lock are package maintain's.
+//
+// Natively it runs in the writer's transaction, and where nodes share the
+// database it first waits for the visits' locks, reading each as the node
+// that wrote it committed it. In Direct mode each visit's writes are done
+// before the next visit is looked at, so a sweep cut short leaves no visit
+// ended without its VisitEnded; on D1 it costs one query, plus five per
+// visit it ends.
+func (t Tx) EndIdleVisits(ctx context.Context, limit int) (int, error) {
+	in, b := t.in, t.b
+	if limit <= 0 || limit > SweepLimit {
+		limit = SweepLimit
 	}
 	now := in.now().UnixMilli()
-	ids, err := in.cfg.Store.IdleVisits(ctx, b.q, now-in.cfg.VisitTimeout.Milliseconds(), sweepLimit)
+	ids, err := in.cfg.Store.IdleVisits(ctx, b.q, now-in.cfg.VisitTimeout.Milliseconds(), limit)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if in.shared {
-		// Another node may be writing one of them: wait for it, and read
-		// each as it committed it.
 		if err := in.lockMore(ctx, b, ids); err != nil {
-			return err
+			return 0, err
 		}
 	}
+	ended := 0
 	for _, id := range ids {
-		if _, err := in.sweepVisit(ctx, b, id, now); err != nil {
-			return err
+		if in.cfg.Direct {
+			b = newBatch(newVisitCache(1))
+			b.q = t.b.q
+		}
+		done, err := in.sweepVisit(ctx, b, id, now)
+		if err == nil && in.cfg.Direct {
+			err = in.flush(ctx, b, true)
+		}
+		if err != nil {
+			return ended, err
+		}
+		if done {
+			ended++
 		}
 	}
-	return nil
+	return ended, nil
 }
 
 // sweepVisit ends visit id if it has been idle for the visit timeout at
@@ -89,43 +84,4 @@ func (in *Ingester) sweepVisit(ctx context.Context, b *batch, id string, now int
 		return false, nil
 	}
 	return in.endVisit(ctx, b, v, v.LastSeenAt+timeout, now)
-}
-
-// Sweep is the visit-timeout sweep for Direct mode, where no sweeper runs
-// (the edge build calls it from a Cron Trigger). Like the sweeper, it ends
-// the visits idle for the visit timeout, oldest first, at their last
-// activity plus the timeout, writing VisitEnded; it returns how many it
-// ended. It ends at most limit visits (at most sweepLimit; 0 means
-// sweepLimit). Each visit's writes are done before the next visit is
-// looked at, so a sweep cut short leaves no visit ended without its
-// VisitEnded. On D1 it costs one query, plus five per visit it ends.
-func (in *Ingester) Sweep(ctx context.Context, limit int) (int, error) {
-	if !in.cfg.Direct {
-		return 0, errors.New("ingest: Sweep is for Direct mode; the writer sweeps by itself")
-	}
-	if limit <= 0 || limit > sweepLimit {
-		limit = sweepLimit
-	}
-	now := in.now().UnixMilli()
-	q := in.cfg.Store.DB()
-	ids, err := in.cfg.Store.IdleVisits(ctx, q, now-in.cfg.VisitTimeout.Milliseconds(), limit)
-	if err != nil {
-		return 0, err
-	}
-	ended := 0
-	for _, id := range ids {
-		b := newBatch(newVisitCache(1))
-		b.q = q
-		done, err := in.sweepVisit(ctx, b, id, now)
-		if err == nil {
-			err = in.flush(ctx, b, true)
-		}
-		if err != nil {
-			return ended, err
-		}
-		if done {
-			ended++
-		}
-	}
-	return ended, nil
 }

@@ -9,10 +9,9 @@ import (
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/postgres/pgtest"
-	"github.com/visitrack/visitrack/collector/retention"
-	"github.com/visitrack/visitrack/collector/rollup"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
@@ -73,15 +72,24 @@ func TestRetentionAndTrimTakeTurns(t *testing.T) {
 		VALUES ('01JDVISIT00000000000000001', '01JDVISITOR0000000000000001', '01JDSESSION0000000000000001', ?, ?, ?)`, long, long, long)
 	storetest.Exec(t, a, `INSERT INTO stats_events (level, bucket, name, bot, n) VALUES (60000, ?, 'Old', 0, 1)`, long)
 
-	ret, err := retention.New(retention.Config{Store: a, Writer: in, Retention: 400 * 24 * time.Hour, Now: clock})
+	ret, err := maintain.Retention(maintain.RetentionConfig{Store: a, Retention: 400 * 24 * time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	trim, err := rollup.New(rollup.Config{Store: a, Writer: in, Now: clock})
+	trim, err := maintain.Rollups(maintain.RollupConfig{Store: a, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := map[store.Job]func(context.Context) (int, error){store.JobRetention: ret.Step, store.JobRollups: trim.Step}
+	steps := map[store.Job]func(context.Context) (int, error){}
+	for _, j := range []maintain.Job{ret, trim} {
+		steps[j.Lock] = func(ctx context.Context) (int, error) {
+			r, err := maintain.Start(ctx, maintain.Config{Writer: in, Store: a, Once: true}, j)
+			if err != nil {
+				return 0, err
+			}
+			return r.Did()[0], nil
+		}
+	}
 	for job, step := range steps {
 		release := holdJob(t, b, job)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

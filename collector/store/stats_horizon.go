@@ -12,7 +12,7 @@ import (
 // long as its events: a minute row per minute, event name (or page URL)
 // and bot flag is up to 60 times the hour level's rows, and on a site with
 // many URLs nearly one row per page view. So each fine level has a
-// horizon, after which TrimStats deletes its rows (collector/rollup runs
+// horizon, after which TrimStats deletes its rows (collector/maintain runs
 // it in the background; the edge's Cron Trigger sweep on D1), and the
 // reads here answer a period's older parts from the next coarser level.
 //

@@ -1,10 +1,9 @@
-package retention_test
+package maintain_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,40 +11,41 @@ import (
 
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
-	"github.com/visitrack/visitrack/collector/retention"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
 
-// BenchmarkPacedCollect measures the ack latency (p99) of paced ingest: 50
+// BenchmarkPacedRetention measures the ack latency (p99) of paced ingest: 50
 // clients, 5 events every 20 ms each (12,500 events/s), b.N calls per
 // client, on a real SQLite file with a backlog of 3,000 expired visits of
 // 20 events each: "quiet" leaves them, "purging" runs retention beside
 // the load with its defaults. Run with -benchtime 200x.
-func BenchmarkPacedCollect(b *testing.B) {
+func BenchmarkPacedRetention(b *testing.B) {
 	for _, purge := range []bool{false, true} {
 		name := "quiet"
 		if purge {
 			name = "purging"
 		}
-		b.Run(name, func(b *testing.B) { pacedCollect(b, purge) })
+		b.Run(name, func(b *testing.B) { pacedRetention(b, purge) })
 	}
 }
 
-func pacedCollect(b *testing.B, purge bool) {
+func pacedRetention(b *testing.B, purge bool) {
 	s := storetest.New(b)
 	seedBacklog(b, s, 3000, 20)
 	in := ingesttest.Start(b, ingest.Config{Store: s})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var purged sync.WaitGroup
+	r := &maintain.Runner{}
 	if purge {
-		r, err := retention.New(retention.Config{Store: s, Writer: in, Retention: 400 * 24 * time.Hour})
+		job, err := maintain.Retention(maintain.RetentionConfig{Store: s, Retention: 400 * 24 * time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}
-		purged.Add(1)
-		go func() { defer purged.Done(); r.Run(ctx) }()
+		if r, err = maintain.Start(ctx, maintain.Config{Writer: in, Store: s}, job); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
 	page := ulid.Make().String()
@@ -54,8 +54,7 @@ func pacedCollect(b *testing.B, purge bool) {
 			`","pageId":"` + page + `","data":{"n":1}}`)
 	})
 	b.StopTimer()
-	cancel()
-	purged.Wait()
+	r.Stop()
 	ingesttest.ReportLatency(b, lat)
 	left := storetest.Count(b, s, "visits", "ended_at < ?", time.Now().Add(-400*24*time.Hour).UnixMilli())
 	b.ReportMetric(float64(3000-left), "visits-purged")

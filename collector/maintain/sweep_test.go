@@ -1,68 +1,33 @@
-package ingest_test
+package maintain_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
-	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
+	"github.com/visitrack/visitrack/collector/maintain"
+	"github.com/visitrack/visitrack/collector/store/storetest"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-var registerD1Like sync.Once
-
-// openD1Like opens a SQLite file that refuses what D1 refuses: BEGIN,
-// COMMIT and SAVEPOINT. The store keeps to D1's other rules itself
-// (WithoutTransactions, 100 bound parameters), as edge.OpenStore does.
-func openD1Like(t *testing.T) *store.Store {
-	t.Helper()
-	registerD1Like.Do(func() {
-		sql.Register("sqlite3_d1like", &sqlite3.SQLiteDriver{
-			ConnectHook: func(c *sqlite3.SQLiteConn) error {
-				c.RegisterAuthorizer(func(op int, _, _, _ string) int {
-					if op == sqlite3.SQLITE_TRANSACTION || op == sqlite3.SQLITE_SAVEPOINT {
-						return sqlite3.SQLITE_DENY
-					}
-					return sqlite3.SQLITE_OK
-				})
-				return nil
-			},
-		})
-	})
-	db, err := sql.Open("sqlite3_d1like", "file:"+filepath.Join(t.TempDir(), "edge.db")+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Begin(); err == nil {
-		t.Fatal("the D1-like database allowed BEGIN")
-	}
-	st := store.New(db, store.WithoutTransactions(), store.WithMaxParams(100))
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// TestSweepDirect: in Direct mode (the edge build), Sweep ends the visits
-// idle for the visit timeout as the native sweeper does: ended_at and
-// VisitEnded at the last activity plus the timeout, the session closed,
-// at most limit visits a call, oldest first, and active visits left open.
+// TestSweepDirect: in Direct mode (the edge build), a round of the sweep
+// ends the visits idle for the visit timeout as the native sweep does:
+// ended_at and VisitEnded at the last activity plus the timeout, the
+// session closed, at most limit visits a round, oldest first, and active
+// visits left open.
 func TestSweepDirect(t *testing.T) {
 	ctx := context.Background()
-	st := openD1Like(t)
+	st := storetest.NewD1Like(t)
 	signer, err := identity.NewSigner([]byte(strings.Repeat("k", 32)), 0, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -93,12 +58,14 @@ func TestSweepDirect(t *testing.T) {
 	}
 	sweep := func(limit, want int) {
 		t.Helper()
-		n, err := in.Sweep(ctx, limit)
+		r, err := maintain.Start(ctx, maintain.Config{Writer: in, Store: st, Once: true},
+			maintain.Sweep(maintain.SweepConfig{VisitTimeout: timeout, Limit: limit}))
 		if err != nil {
 			t.Fatal(err)
 		}
+		n := r.Did()[0]
 		if n != want {
-			t.Fatalf("Sweep(%d) ended %d visits, want %d", limit, n, want)
+			t.Fatalf("a round of limit %d ended %d visits, want %d", limit, n, want)
 		}
 	}
 	// ended checks a visit that timed out after its activity at last.
@@ -178,14 +145,43 @@ func TestSweepDirect(t *testing.T) {
 	if len(evs) != 4 {
 		t.Fatalf("%d VisitEnded events, want 4", len(evs))
 	}
+}
 
-	// The native ingester sweeps on its own goroutine.
-	native, err := ingest.New(ingest.Config{Store: st, Signer: signer})
+// TestSweepNative: natively the sweep job, started once, ends an idle
+// visit by itself, in the writer, a quarter of the visit timeout late at
+// most; Stop ends it.
+func TestSweepNative(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	const timeout = 200 * time.Millisecond
+	in := ingesttest.Start(t, ingest.Config{Store: st, VisitTimeout: timeout})
+	e, _ := json.Marshal(protocol.Event{EventID: ulid.Make().String(), Name: "Browse",
+		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), URL: "https://shop.example/"})
+	res, err := in.Collect(ctx, ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String()}, "", []json.RawMessage{e})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer native.Close(ctx)
-	if _, err := native.Sweep(ctx, 0); err == nil {
-		t.Fatal("Sweep outside Direct mode: want an error")
+	r, err := maintain.Start(ctx, maintain.Config{Writer: in, Store: st}, maintain.Sweep(maintain.SweepConfig{VisitTimeout: timeout}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := st.FindVisit(ctx, res.Visit.VisitID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.EndedAt != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep job did not end the idle visit")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	evs, _, err := st.FindEvents(ctx, collector.EventFilter{VisitID: res.Visit.VisitID})
+	if err != nil || len(evs) != 2 || evs[1].Name != protocol.EventVisitEnded {
+		t.Fatalf("events %+v, %v; want Browse and VisitEnded", evs, err)
 	}
 }

@@ -1,4 +1,4 @@
-package rollup_test
+package maintain_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
-	"github.com/visitrack/visitrack/collector/rollup"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 	"github.com/visitrack/visitrack/shared/protocol"
@@ -47,8 +47,8 @@ func newEnv(t *testing.T, start time.Time) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A visit timeout longer than the clock jumps: the sweeper ends no
-	// visit, so no VisitEnded joins the hand counts.
+	// A visit timeout longer than the clock jumps: were the sweep to run,
+	// it would end no visit, and no VisitEnded would join the hand counts.
 	in, err := ingest.New(ingest.Config{Store: s, Signer: signer, Now: c.Now, VisitTimeout: 100 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -155,13 +155,13 @@ func TestTrim(t *testing.T) {
 		t.Fatalf("the seed is not as planned:\n%s", e.rows("1"))
 	}
 
-	r, err := rollup.New(rollup.Config{Store: e.s, Writer: e.in, Batch: 3})
+	job, err := maintain.Rollups(maintain.RollupConfig{Store: e.s, Batch: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var steps []int
 	for {
-		n, err := r.Step(context.Background())
+		n, err := round(e.s, e.in, job)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestTrim(t *testing.T) {
 	}
 }
 
-// TestRunTrimsByItself: Run steps until nothing is left past the
+// TestRunTrimsByItself: started, the job runs rounds until nothing is left past the
 // horizons, pausing between batches, and stops with its context.
 func TestRunTrimsByItself(t *testing.T) {
 	t0 := at("2026-11-20T10:00:00Z")
@@ -251,13 +251,14 @@ func TestRunTrimsByItself(t *testing.T) {
 	}
 	e.send(evs...)
 	e.clock.Set(t0.Add(72 * time.Hour))
-	r, err := rollup.New(rollup.Config{Store: e.s, Writer: e.in, Batch: 7, Pause: time.Millisecond, Idle: time.Millisecond})
+	job, err := maintain.Rollups(maintain.RollupConfig{Store: e.s, Batch: 7, Pause: time.Millisecond, Idle: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
+	r, err := maintain.Start(context.Background(), maintain.Config{Writer: e.in, Store: e.s}, job)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for e.count("stats_pages", "level = 60000")+e.count("stats_events", "level = 60000") > 0 {
 		if time.Now().After(deadline) {
@@ -265,8 +266,7 @@ func TestRunTrimsByItself(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	r.Stop()
 	if n := e.count("stats_pages", "level = 3600000"); n != 40 {
 		t.Errorf("%d hour rows of pages; want 40", n)
 	}

@@ -1,4 +1,4 @@
-package rollup_test
+package maintain_test
 
 import (
 	"context"
@@ -11,29 +11,29 @@ import (
 
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
-	"github.com/visitrack/visitrack/collector/rollup"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
 
-// BenchmarkPacedCollect measures the ack latency (p99) of paced ingest, as
-// collector/retention's benchmark does: 50 clients, 5 events every 20 ms
+// BenchmarkPacedTrim measures the ack latency (p99) of paced ingest, as
+// BenchmarkPacedRetention does: 50 clients, 5 events every 20 ms
 // each (12,500 events/s), b.N calls per client, on a real SQLite file with
 // a backlog of 400,000 minute rollup rows from a week ago (300,000 page
 // URLs, 100,000 event names, as a busy site with many URLs leaves): "quiet"
 // leaves them, "trimming" runs the trimmer beside the load with its
 // defaults. Run with -benchtime 200x.
-func BenchmarkPacedCollect(b *testing.B) {
+func BenchmarkPacedTrim(b *testing.B) {
 	for _, trim := range []bool{false, true} {
 		name := "quiet"
 		if trim {
 			name = "trimming"
 		}
-		b.Run(name, func(b *testing.B) { pacedCollect(b, trim) })
+		b.Run(name, func(b *testing.B) { pacedTrim(b, trim) })
 	}
 }
 
-func pacedCollect(b *testing.B, trim bool) {
+func pacedTrim(b *testing.B, trim bool) {
 	s := storetest.New(b)
 	const pageRows, eventRows = 300_000, 100_000
 	week := time.Now().Add(-7 * 24 * time.Hour).Truncate(time.Hour).UnixMilli()
@@ -44,15 +44,16 @@ func pacedCollect(b *testing.B, trim bool) {
 	in := ingesttest.Start(b, ingest.Config{Store: s})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var trimmed sync.WaitGroup
 	w := &timedWriter{Writer: in}
+	r := &maintain.Runner{}
 	if trim {
-		r, err := rollup.New(rollup.Config{Store: s, Writer: w})
+		job, err := maintain.Rollups(maintain.RollupConfig{Store: s})
 		if err != nil {
 			b.Fatal(err)
 		}
-		trimmed.Add(1)
-		go func() { defer trimmed.Done(); r.Run(ctx) }()
+		if r, err = maintain.Start(ctx, maintain.Config{Writer: w, Store: s}, job); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -64,8 +65,7 @@ func pacedCollect(b *testing.B, trim bool) {
 	})
 	b.StopTimer()
 	elapsed := time.Since(start)
-	cancel()
-	trimmed.Wait()
+	r.Stop()
 	ingesttest.ReportLatency(b, lat)
 	// The writer's time the trimming took: what it holds ingest back.
 	b.ReportMetric(float64(w.max.Microseconds())/1000, "step-max-ms")
@@ -76,22 +76,22 @@ func pacedCollect(b *testing.B, trim bool) {
 	b.ReportMetric(float64(pageRows+eventRows-left), "rows-trimmed")
 }
 
-// timedWriter measures the steps it runs in the ingest writer.
+// timedWriter measures the rounds it runs in the ingest writer.
 type timedWriter struct {
-	rollup.Writer
+	maintain.Writer
 	mu         sync.Mutex
 	total, max time.Duration
 }
 
-func (w *timedWriter) Maintain(ctx context.Context, fn func(ctx context.Context, q store.Querier) ([]string, error)) error {
-	return w.Writer.Maintain(ctx, func(ctx context.Context, q store.Querier) ([]string, error) {
+func (w *timedWriter) Maintain(ctx context.Context, fn func(ctx context.Context, tx ingest.Tx) error) error {
+	return w.Writer.Maintain(ctx, func(ctx context.Context, tx ingest.Tx) error {
 		t0 := time.Now()
-		ids, err := fn(ctx, q)
+		err := fn(ctx, tx)
 		d := time.Since(t0)
 		w.mu.Lock()
 		w.total += d
 		w.max = max(w.max, d)
 		w.mu.Unlock()
-		return ids, err
+		return err
 	})
 }

@@ -1,12 +1,10 @@
-package pace_test
+package maintain
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/visitrack/visitrack/collector/pace"
 )
 
 // TestLoop: full batches follow each other after Pause; a short batch
@@ -29,8 +27,8 @@ func TestLoop(t *testing.T) {
 			var total int
 			var failed error
 			settled := make(chan struct{})
-			l := pace.Loop{
-				Batch: 5, Pause: time.Millisecond, Idle: time.Hour,
+			l := loop{
+				Pace: Pace{Batch: 5, Pause: time.Millisecond, Idle: time.Hour},
 				Step: func(context.Context) (int, error) {
 					if calls >= len(tc.steps) {
 						t.Errorf("step %d: the loop went on after it should have idled", calls+1)
@@ -49,7 +47,7 @@ func TestLoop(t *testing.T) {
 				Failed:   func(err error) { failed = err },
 				CaughtUp: func(n int) { total = n },
 			}
-			go func() { l.Run(ctx); close(done) }()
+			go func() { l.run(ctx); close(done) }()
 			select {
 			case <-settled:
 			case <-time.After(30 * time.Second):

@@ -1,4 +1,4 @@
-package retention_test
+package maintain_test
 
 import (
 	"context"
@@ -9,20 +9,20 @@ import (
 
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
-	"github.com/visitrack/visitrack/collector/retention"
+	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
 
-func TestParseDuration(t *testing.T) {
+func TestParseRetention(t *testing.T) {
 	for in, want := range map[string]time.Duration{"": 0, "0": 0, "400d": 400 * 24 * time.Hour, "1.5d": 36 * time.Hour, "36h": 36 * time.Hour, "1h": time.Hour} {
-		if got, err := retention.ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		if got, err := maintain.ParseRetention(in); err != nil || got != want {
+			t.Errorf("ParseRetention(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for in, msg := range map[string]string{"59m": "at least 1h0m0s", "30s": "at least", "abc": "want a duration", "-3d": "want a duration", "xd": "want a duration"} {
-		if _, err := retention.ParseDuration(in); err == nil || !strings.Contains(err.Error(), msg) {
-			t.Errorf("ParseDuration(%q): %v; want an error with %q", in, err, msg)
+		if _, err := maintain.ParseRetention(in); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("ParseRetention(%q): %v; want an error with %q", in, err, msg)
 		}
 	}
 }
@@ -85,13 +85,13 @@ func TestRetention(t *testing.T) {
 	yesterday := now.Add(-24 * time.Hour)
 	kept = append(kept, seedVisit(t, s, 102, visitor, ident, yesterday, &yesterday))
 
-	r, err := retention.New(retention.Config{Store: s, Writer: in, Retention: retain, Batch: 20, Now: func() time.Time { return now }})
+	job, err := maintain.Retention(maintain.RetentionConfig{Store: s, Retention: retain, Batch: 20, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var steps []int
 	for {
-		n, err := r.Step(context.Background())
+		n, err := round(s, in, job)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,4 +125,14 @@ func TestRetention(t *testing.T) {
 	if n := storetest.Count(t, s, "events", ""); n != 2*len(kept) {
 		t.Errorf("%d events left; want %d", n, 2*len(kept))
 	}
+}
+
+// round runs one round of job through in, as the edge's Cron Trigger
+// does, and returns what it did.
+func round(s *store.Store, in *ingest.Ingester, job maintain.Job) (int, error) {
+	r, err := maintain.Start(context.Background(), maintain.Config{Writer: in, Store: s, Once: true}, job)
+	if err != nil {
+		return 0, err
+	}
+	return r.Did()[0], nil
 }

@@ -1,0 +1,29 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/visitrack/visitrack/collector/maintain"
+)
+
+// startMaintenance starts the jobs that come back on a timer, through the
+// ingest writer: the visit-timeout sweep, rollup trimming (always: the
+// minute rows would otherwise grow without bound) and, with --retention,
+// retention.
+func (m *Main) startMaintenance() error {
+	trim, err := maintain.Rollups(maintain.RollupConfig{Store: m.store})
+	if err != nil {
+		return err
+	}
+	jobs := []maintain.Job{maintain.Sweep(maintain.SweepConfig{VisitTimeout: m.Config.VisitTimeout}), trim}
+	if m.Config.Retention > 0 {
+		ret, err := maintain.Retention(maintain.RetentionConfig{Store: m.store, Retention: m.Config.Retention})
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, ret)
+		m.Logger.Info("retention", "delete visits ended more than", m.Config.Retention.String())
+	}
+	m.jobs, err = maintain.Start(context.Background(), maintain.Config{Writer: m.server.Ingester(), Store: m.store, Logger: m.Logger}, jobs...)
+	return err
+}
