@@ -178,6 +178,9 @@ func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
 	e.snap.Store(s)
 }
 
+// SetNotifier sets where offers are shown; call it before Start.
+func (e *Engine) SetNotifier(n collector.Notifier) { e.cfg.Notifier = n }
+
 // Categorizer returns the current categories, compiled.
 func (e *Engine) Categorizer() *Categorizer { return e.snap.Load().cats }
 
