@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Notification is a backend's message to the open pages of one visit
@@ -13,6 +14,15 @@ type Notification struct {
 	VisitID string          // the visit whose open pages get it
 	Channel string          // named like a visitor-data namespace
 	Data    json.RawMessage // any JSON value, at most 16 KiB
+	// Offer is set for an engagement offer (docs/engagement.md): the
+	// frame's kind is "offer".
+	Offer *OfferNotice
+}
+
+// OfferNotice is what an offer's frame carries besides a notification's.
+type OfferNotice struct {
+	RuleID    string
+	ExpiresAt time.Time
 }
 
 // Notifier hands notifications to open pages. The live package's hub

@@ -93,6 +93,16 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				Message: e.Name + " is refused in a cookieless visit: it has no identity until the visitor consents"})
 			continue
 		}
+		if e.Name == protocol.EventEngagementAccepted || e.Name == protocol.EventEngagementDeclined {
+			rej, err := in.answerOffer(ctx, b, v, e, now)
+			if err != nil {
+				return err
+			}
+			if rej != nil {
+				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
+				continue
+			}
+		}
 		if protocol.IsIdentityEvent(e.Name) {
 			rej, err := in.identityEvent(ctx, b, j, v, e, &row, &recognition)
 			if err != nil {
@@ -379,6 +389,15 @@ func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *st
 			EnteredAt: row.CorrectedAt - e.durationMS, ExitedAt: row.CorrectedAt, DurationMS: e.durationMS}
 	default:
 		return nil, nil
+	}
+	if in.cfg.Categories != nil {
+		if c := in.cfg.Categories(); !c.Empty() {
+			b.cats = c.Match(b.cats[:0], e.URL, e.Title)
+			if len(b.cats) > 0 {
+				names, _ := json.Marshal(b.cats)
+				p.Categories = string(names)
+			}
+		}
 	}
 	ok, err := in.cfg.Store.UpsertPage(ctx, b.q, p)
 	if err != nil || ok {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/engage"
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/store"
@@ -54,6 +55,10 @@ type Config struct {
 	// deliveries) in the same transaction as the events (in Direct mode,
 	// right after them), and hears when that transaction committed.
 	Outbox Outbox
+	// Categories, if set, returns the current engagement categories (a
+	// compiled snapshot, replaced when they change): a page is stored with
+	// the names of those it matches (docs/engagement.md).
+	Categories func() *engage.Categorizer
 	// Observer receives measurements; nil observes nothing.
 	Observer Observer
 	Logger   *slog.Logger

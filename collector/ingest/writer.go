@@ -83,6 +83,7 @@ type batch struct {
 	locked   map[string]struct{}
 	lockIDs  []string
 	lockKeys []int64
+	cats     []string // scratch: a page's engagement categories
 }
 
 // count inserts the batch's rows and adds every event the transaction

@@ -111,8 +111,13 @@ func (h *Hub) Notify(ctx context.Context, n *collector.Notification) (int, error
 
 // notifyLocal is Notify for this hub's own sockets.
 func (h *Hub) notifyLocal(ctx context.Context, n *collector.Notification) (int, error) {
-	frame, err := json.Marshal(&protocol.Notification{Type: protocol.TypeNotification,
-		ID: n.ID, Channel: n.Channel, Data: protocol.RawJSON(n.Data)})
+	msg := protocol.Notification{Type: protocol.TypeNotification,
+		ID: n.ID, Channel: n.Channel, Data: protocol.RawJSON(n.Data)}
+	if n.Offer != nil {
+		msg.Kind, msg.OfferID, msg.RuleID = protocol.KindOffer, n.ID, n.Offer.RuleID
+		msg.ExpiresAt = n.Offer.ExpiresAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	frame, err := json.Marshal(&msg)
 	if err != nil {
 		return 0, err
 	}

@@ -376,6 +376,28 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	o.must(400, "POST", "/v1/webhooks", `{"url":"ftp://x/","events":["SignIn"]}`)
 	o.must(200, "GET", "/v1/webhooks", "")
 	o.must(204, "DELETE", "/v1/webhooks/"+hook.ID, "")
+
+	// Engagement (docs/engagement.md).
+	var cat, rule struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(o.must(201, "POST", "/v1/engagement/categories", `{"name":"products","tags":[{"url":{"prefix":"/products"}}]}`), &cat)
+	o.must(200, "GET", "/v1/engagement/categories", "")
+	o.must(200, "GET", "/v1/engagement/categories/"+cat.ID, "")
+	o.must(200, "PUT", "/v1/engagement/categories/"+cat.ID, `{"name":"products","tags":[{"url":{"glob":"/p/*"}}]}`, "If-Match", `"1"`)
+	const ruleBody = `{"name":"r","when":[{"page":{"category":"products"}}],"then":{"offer":{"channel":"chat"}}}`
+	o.must(400, "POST", "/v1/engagement/rules", `{"name":"r","when":[]}`)
+	json.Unmarshal(o.must(201, "POST", "/v1/engagement/rules", ruleBody), &rule)
+	o.must(200, "GET", "/v1/engagement/rules", "")
+	o.must(200, "GET", "/v1/engagement/rules/"+rule.ID, "")
+	if got, _ := o.do(false, "PUT", "/v1/engagement/rules/"+rule.ID, ruleBody); got != 428 {
+		t.Errorf("PUT without If-Match: %d, want 428", got)
+	}
+	o.must(412, "PUT", "/v1/engagement/rules/"+rule.ID, ruleBody, "If-Match", `"9"`)
+	o.must(200, "PUT", "/v1/engagement/rules/"+rule.ID, ruleBody, "If-Match", `"1"`)
+	o.must(200, "GET", "/v1/engagement/rules/"+rule.ID+"/stats", "")
+	o.must(204, "DELETE", "/v1/engagement/rules/"+rule.ID, "")
+	o.must(204, "DELETE", "/v1/engagement/categories/"+cat.ID, "")
 	o.must(200, "GET", "/v1/openapi.json", "", "Authorization", "")
 	o.must(200, "GET", "/healthz", "", "Authorization", "")
 	o.must(401, "GET", "/metrics", "", "Authorization", "")

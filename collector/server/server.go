@@ -15,6 +15,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/api"
+	"github.com/visitrack/visitrack/collector/engage"
 	"github.com/visitrack/visitrack/collector/enrich"
 	"github.com/visitrack/visitrack/collector/feed"
 	"github.com/visitrack/visitrack/collector/identity"
@@ -81,8 +82,13 @@ type Config struct {
 	Metrics Metrics
 	// Peers carries pushes to the other collectors on the same PostgreSQL
 	// database (live.Config.Peers); nil with one node.
-	Peers  live.Peers
-	Logger *slog.Logger
+	Peers live.Peers
+	// EngagementPerMinute caps the offers of all engagement rules together
+	// (0: no cap); EngagementAllowPrivate lets rules' capacity URLs reach
+	// private addresses, as --webhook-allow-private does for webhooks.
+	EngagementPerMinute    int
+	EngagementAllowPrivate bool
+	Logger                 *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
@@ -123,6 +129,7 @@ type Server struct {
 	feed     *feed.Hub // nil on the edge: no process outlives a request
 	api      *api.Handler
 	handler  http.Handler
+	engage   *engagement // nil on the edge
 }
 
 // New builds the collector on an already migrated store.
@@ -147,10 +154,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg}
 	visitorData := store.NewVisitorData(cfg.Store)
 	var onCommit func([]store.EventRow)
+	var categories func() *engage.Categorizer
 	if !cfg.Edge {
 		s.feed = feed.New(feed.Options{})
 		visitorData.AddListener(s.feed)
-		onCommit = s.publishEvents
+		s.engage = newEngagement(cfg, visitorData)
+		categories = s.engage.engine.Categorizer
+		onCommit = func(rows []store.EventRow) {
+			s.publishEvents(rows)
+			s.engage.committed(rows)
+		}
 	}
 	var outbox ingest.Outbox
 	if cfg.Webhooks != nil {
@@ -170,6 +183,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Direct:                cfg.Edge,
 		OnCommit:              onCommit,
 		Enricher:              enrich.New(cfg.UserAgents, cfg.GeoIP),
+		Categories:            categories,
 		Outbox:                outbox,
 		Observer:              observer(cfg.Metrics),
 		Logger:                cfg.Logger,
@@ -217,6 +231,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleSubjectExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleOpenAPI()
+	if s.engage != nil {
+		s.engage.in = s.ingester
+		if err := s.engage.start(ctx, s.hub); err != nil {
+			return nil, err
+		}
+		s.api.HandleEngagement(cfg.Store, s.engage)
+	}
 	if cfg.Webhooks != nil {
 		s.api.HandleWebhooks(cfg.Webhooks.Service())
 		cfg.Webhooks.Start()
@@ -328,6 +349,9 @@ func (s *Server) CloseSockets(ctx context.Context) {
 // after the HTTP server stopped accepting and its requests finished.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
+	if s.engage != nil {
+		s.engage.engine.Stop()
+	}
 	err := s.ingester.Close(ctx)
 	if s.cfg.Webhooks != nil {
 		// Attempts in flight end unsettled; the next start tries them

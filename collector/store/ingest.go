@@ -110,6 +110,9 @@ type PageRow struct {
 	EnteredAt  int64
 	ExitedAt   int64 // 0 for an entry
 	DurationMS int64
+	// Categories are the engagement categories the page matched, as a
+	// JSON array of names; "" for none.
+	Categories string
 }
 
 func nullIfEmpty(s string) any {
@@ -368,20 +371,20 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 func (s *Store) UpsertPage(ctx context.Context, q Querier, p *PageRow) (bool, error) {
 	var row *sql.Row
 	if p.ExitedAt == 0 {
-		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at)
-			VALUES (?, ?, ?, ?, ?, ?)
+		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, categories)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (page_id) DO UPDATE SET url = excluded.url, title = excluded.title,
-				referrer = excluded.referrer, entered_at = excluded.entered_at
+				referrer = excluded.referrer, entered_at = excluded.entered_at, categories = excluded.categories
 			WHERE pages.visit_id = excluded.visit_id
 			RETURNING page_id`,
-			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt)
+			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt, nullIfEmpty(p.Categories))
 	} else {
-		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		row = q.QueryRowContext(ctx, `INSERT INTO pages (page_id, visit_id, url, title, referrer, entered_at, exited_at, duration_ms, categories)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (page_id) DO UPDATE SET exited_at = excluded.exited_at, duration_ms = excluded.duration_ms
 			WHERE pages.visit_id = excluded.visit_id
 			RETURNING page_id`,
-			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt, p.ExitedAt, p.DurationMS)
+			p.PageID, p.VisitID, p.URL, p.Title, p.Referrer, p.EnteredAt, p.ExitedAt, p.DurationMS, nullIfEmpty(p.Categories))
 	}
 	var id string
 	err := row.Scan(&id)

@@ -138,14 +138,14 @@ func checkScopes(scopes []string) error {
 		switch sc {
 		case collector.ScopeHistoryRead, collector.ScopeHistoryDelete, collector.ScopeVisitorDataRead,
 			collector.ScopeMetadataRead, collector.ScopeMetadataWrite, collector.ScopeStatsRead, collector.ScopeNotifyWrite, collector.ScopeMetricsRead, collector.ScopeAdmin,
-			collector.ScopeSubjectExport:
+			collector.ScopeSubjectExport, collector.ScopeEngagementRead, collector.ScopeEngagementWrite:
 			continue
 		}
 		if ns, ok := strings.CutPrefix(sc, collector.ScopeVisitorDataWrite); ok && (ns == "*" || protocol.ValidNamespace(ns)) {
 			continue
 		}
 		return collector.Errorf(collector.EINVALID, "unknown scope %q (want history:read, history:delete, "+
-			"visitordata:read, visitordata:write:<namespace>, visitordata:write:*, metadata:read, metadata:write, stats:read, notify:write, metrics:read, subject:export or admin)", sc)
+			"visitordata:read, visitordata:write:<namespace>, visitordata:write:*, metadata:read, metadata:write, stats:read, notify:write, metrics:read, subject:export, engagement:read, engagement:write or admin)", sc)
 	}
 	return nil
 }

@@ -15,6 +15,24 @@ var systemTypes = []string{
 	protocol.EventVisitStarted, protocol.EventVisitEnded,
 }
 
+// engagementTypes are the webhook types of the engagement events
+// (docs/engagement.md).
+var engagementTypes = map[string]string{
+	protocol.EventEngagementOffered:  "engagement.offered",
+	protocol.EventEngagementAccepted: "engagement.accepted",
+	protocol.EventEngagementDeclined: "engagement.declined",
+	protocol.EventEngagementTimedOut: "engagement.timed_out",
+}
+
+func isEngagementType(t string) bool {
+	for _, v := range engagementTypes {
+		if v == t {
+			return true
+		}
+	}
+	return false
+}
+
 // maxTypes bounds the event types of one webhook.
 const maxTypes = 64
 
@@ -40,13 +58,13 @@ func CheckTypes(types []string) ([]string, error) {
 }
 
 func checkType(t string) error {
-	if slices.Contains(systemTypes, t) || t == collector.WebhookVisitorDataChanged {
+	if slices.Contains(systemTypes, t) || t == collector.WebhookVisitorDataChanged || isEngagementType(t) {
 		return nil
 	}
 	name, ok := strings.CutPrefix(t, collector.WebhookBusinessPrefix)
 	if !ok {
 		return collector.Errorf(collector.EINVALID,
-			"events: unknown event type %q: use %s, %s, business:<Name> or business:*",
+			"events: unknown event type %q: use %s, %s, engagement.offered, engagement.accepted, engagement.declined, engagement.timed_out, business:<Name> or business:*",
 			clip(t), strings.Join(systemTypes, ", "), collector.WebhookVisitorDataChanged)
 	}
 	switch {
@@ -65,6 +83,9 @@ func checkType(t string) error {
 func typeOf(name string) string {
 	if slices.Contains(systemTypes, name) {
 		return name
+	}
+	if t, ok := engagementTypes[name]; ok {
+		return t
 	}
 	if protocol.IsSystemEvent(name) {
 		return ""

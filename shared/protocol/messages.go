@@ -180,8 +180,18 @@ type CollectResponse struct {
 // of namespace names; Data is any JSON value. Notifications are not
 // stored: a page that is not open when it is sent never sees it.
 type Notification struct {
-	Type    string  `json:"type"`
-	ID      string  `json:"id"`
-	Channel string  `json:"channel"`
-	Data    RawJSON `json:"data"`
+	Type string `json:"type"`
+	// Kind is "offer" for an engagement offer (docs/engagement.md), which
+	// also carries OfferID, RuleID and ExpiresAt; empty for a backend's
+	// notification.
+	Kind      string  `json:"kind,omitempty"`
+	ID        string  `json:"id"`
+	OfferID   string  `json:"offerId,omitempty"`
+	RuleID    string  `json:"ruleId,omitempty"`
+	Channel   string  `json:"channel"`
+	Data      RawJSON `json:"data"`
+	ExpiresAt string  `json:"expiresAt,omitempty"`
 }
+
+// KindOffer is the Kind of an engagement offer's notification.
+const KindOffer = "offer"

@@ -43,6 +43,15 @@ const (
 	// withdrawal is sent before the cookies go, so that the visit's
 	// history shows it.
 	EventConsentChanged = "ConsentChanged"
+	// Engagement (docs/engagement.md): the collector writes
+	// EngagementOffered when a rule makes an offer and EngagementTimedOut
+	// when it was not answered in time; the page answers with
+	// EngagementAccepted or EngagementDeclined, data {"offerId": …}, which
+	// the collector takes only for an open offer of that visit.
+	EventEngagementOffered  = "EngagementOffered"
+	EventEngagementAccepted = "EngagementAccepted"
+	EventEngagementDeclined = "EngagementDeclined"
+	EventEngagementTimedOut = "EngagementTimedOut"
 )
 
 // Consent states a tracker states in hello and /v1/collect ("consent").
@@ -79,7 +88,8 @@ func Category(name string) string {
 func IsSystemEvent(name string) bool {
 	switch name {
 	case EventVisitStarted, EventPageEntered, EventPageExited,
-		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded, EventHandoffArrived, EventConsentChanged:
+		EventSignIn, EventSignOut, EventUserInfo, EventVisitEnded, EventHandoffArrived, EventConsentChanged,
+		EventEngagementOffered, EventEngagementAccepted, EventEngagementDeclined, EventEngagementTimedOut:
 		return true
 	}
 	return false

@@ -118,7 +118,8 @@ func ValidateEvent(e *Event) *ValidationError {
 		return invalid(CodeInvalidEvent, "name is required")
 	case len(e.Name) > MaxNameLen:
 		return invalid(CodeInvalidEvent, "name is longer than 128 bytes")
-	case e.Name == EventVisitEnded || e.Name == EventHandoffArrived:
+	case e.Name == EventVisitEnded || e.Name == EventHandoffArrived ||
+		e.Name == EventEngagementOffered || e.Name == EventEngagementTimedOut:
 		return invalid(CodeInvalidEvent, e.Name+" is written by the collector only")
 	case e.Timestamp == "":
 		return invalid(CodeInvalidEvent, "timestamp is required")

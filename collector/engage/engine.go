@@ -1,0 +1,548 @@
+package engage
+
+import (
+	"container/list"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// Event is a committed event as the engine sees it.
+type Event struct {
+	VisitID, VisitorID, PageID string
+	Name, URL, Title           string
+	Data                       string // a JSON object
+	At                         int64  // ms, the corrected time
+}
+
+// Made is an offer the engine decided to make, for the Recorder.
+type Made struct {
+	OfferID, RuleID, RuleName, VisitID string
+	Channel                            string
+	Data                               json.RawMessage
+	At, ExpiresAt                      time.Time
+	Unless                             Unless
+	// Visit checks the rule's visit conditions against the visit as the
+	// writer holds it.
+	Visit func(state string, verified bool) bool
+}
+
+// Recorder writes what the engine decides, through the ingest writer.
+type Recorder interface {
+	// Blocked tells which unless forbids rule r's offer to visitorID ("":
+	// none), from the offers stored.
+	Blocked(ctx context.Context, visitorID string, r *Rule, now time.Time) (string, error)
+	// Offer records m and its EngagementOffered event in one transaction,
+	// checking m.Unless and m.Visit again there; false when they forbid it.
+	Offer(ctx context.Context, m *Made) (bool, error)
+	// TimeOut writes EngagementTimedOut if the offer is still open.
+	TimeOut(ctx context.Context, offerID, visitID string) error
+	// Goal marks the accepted offers of rules in visitID as having reached
+	// their goal.
+	Goal(ctx context.Context, visitID string, ruleIDs []string, at int64) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	Recorder Recorder
+	Notifier collector.Notifier // nil: offers are recorded, not shown
+	// VisitorData returns the decoded visitor-data document of the visit's
+	// subject (nil when it has none); needed by visitorData conditions.
+	VisitorData func(ctx context.Context, visitID string) (any, error)
+	// Capacity asks a capacity URL how many agents are available.
+	Capacity func(ctx context.Context, url string) (int, error)
+	// PerMinute caps the offers of all rules together; 0 is no cap.
+	PerMinute int
+	// QueueSize bounds the committed batches waiting (default 1024); when
+	// it is full, batches are dropped and counted (Dropped).
+	QueueSize int
+	// MaxVisits bounds the visits whose state is kept (default 100,000):
+	// the least recently active is forgotten first.
+	MaxVisits int
+	Logger    *slog.Logger
+	Now       func() time.Time
+	NewID     func() string
+}
+
+// capacityTTL is how long a capacity URL's answer is trusted.
+const capacityTTL = 3 * time.Second
+
+// Engine evaluates the rules on committed events, off the ingest writer,
+// and makes the offers (docs/engagement.md). Its state is per visit and
+// bounded; dwell conditions and offer timeouts fire from timers.
+type Engine struct {
+	cfg     Config
+	snap    atomic.Pointer[snapshot]
+	in      chan []Event
+	ticks   chan tick
+	done    chan struct{}
+	wg      sync.WaitGroup
+	dropped atomic.Uint64
+	offered atomic.Uint64
+
+	// Owned by the loop goroutine.
+	visits   map[string]*visit
+	lru      *list.List
+	global   *rate.Limiter
+	limiters map[string]*rate.Limiter // rule id → its perMinute
+	capacity map[string]capAnswer
+	timeouts map[string]*time.Timer // offer id → its timeout
+}
+
+type snapshot struct {
+	rules []*Rule
+	cats  *Categorizer
+	goals map[string][]string // event name → the ids of rules whose goal it is
+}
+
+type capAnswer struct {
+	n  int
+	at time.Time
+}
+
+type tick struct {
+	visitID, ruleID string
+	offerID         string // a timeout; else a dwell
+}
+
+type condKey struct {
+	rule *Rule
+	i    int
+}
+
+type visit struct {
+	id, visitorID string
+	startedAt     int64
+	pageAt        int64
+	cats          []string
+	seen          map[condKey]bool
+	counts        map[condKey][]int64
+	dwell         map[*Rule]*time.Timer
+	offers        map[string]string // offer id → rule id
+	accepted      map[string]bool   // rule ids
+	elem          *list.Element
+}
+
+// New returns an Engine with no rules; Start runs it.
+func New(cfg Config) *Engine {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1024
+	}
+	if cfg.MaxVisits <= 0 {
+		cfg.MaxVisits = 100_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		var mu sync.Mutex
+		entropy := ulid.Monotonic(rand.Reader, 0)
+		cfg.NewID = func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return ulid.MustNew(ulid.Timestamp(cfg.Now()), entropy).String()
+		}
+	}
+	e := &Engine{cfg: cfg, in: make(chan []Event, cfg.QueueSize), ticks: make(chan tick, 4096),
+		done: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
+		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}}
+	if cfg.PerMinute > 0 {
+		e.global = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.PerMinute)), cfg.PerMinute)
+	}
+	e.snap.Store(&snapshot{cats: NewCategorizer(nil)})
+	return e
+}
+
+// SetRules replaces the rules and categories the engine evaluates.
+func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
+	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}}
+	for _, r := range rules {
+		if r.Goal != "" {
+			s.goals[r.Goal] = append(s.goals[r.Goal], r.ID)
+		}
+	}
+	e.snap.Store(s)
+}
+
+// SetNotifier sets where offers are shown; call it before Start.
+func (e *Engine) SetNotifier(n collector.Notifier) { e.cfg.Notifier = n }
+
+// Categorizer returns the current categories, compiled.
+func (e *Engine) Categorizer() *Categorizer { return e.snap.Load().cats }
+
+// Active reports whether any rule is set: without one, committed events
+// need not be handed over.
+func (e *Engine) Active() bool { return len(e.snap.Load().rules) > 0 }
+
+// Dropped is how many committed batches were dropped for a full queue.
+func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
+
+// Committed hands a committed batch to the engine without blocking: when
+// the queue is full the batch is dropped and counted. It runs on the
+// ingest writer.
+func (e *Engine) Committed(events []Event) {
+	select {
+	case e.in <- events:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// Start runs the engine; open offers (from before a restart) get their
+// timeouts again.
+func (e *Engine) Start(open []OpenOffer) {
+	now := e.cfg.Now()
+	for _, o := range open {
+		e.scheduleTimeout(o.OfferID, o.VisitID, o.RuleID, o.ExpiresAt.Sub(now))
+	}
+	e.wg.Add(1)
+	go e.loop()
+}
+
+// OpenOffer is an offer not answered yet.
+type OpenOffer struct {
+	OfferID, VisitID, RuleID string
+	ExpiresAt                time.Time
+}
+
+// Stop ends the engine; pending timers are dropped (the offers they would
+// time out are found open at the next Start).
+func (e *Engine) Stop() {
+	close(e.done)
+	e.wg.Wait()
+}
+
+func (e *Engine) loop() {
+	defer e.wg.Done()
+	ctx := context.Background()
+	for {
+		select {
+		case <-e.done:
+			for _, t := range e.timeouts {
+				t.Stop()
+			}
+			for _, v := range e.visits {
+				v.stopDwell()
+			}
+			return
+		case evs := <-e.in:
+			s := e.snap.Load()
+			for i := range evs {
+				e.event(ctx, s, &evs[i])
+			}
+		case t := <-e.ticks:
+			if t.offerID != "" {
+				delete(e.timeouts, t.offerID)
+				if err := e.cfg.Recorder.TimeOut(ctx, t.offerID, t.visitID); err != nil {
+					e.cfg.Logger.Error("engage: time out offer", "offerId", t.offerID, "err", err)
+				}
+				continue
+			}
+			s := e.snap.Load()
+			v := e.visits[t.visitID]
+			if v == nil {
+				continue
+			}
+			for _, r := range s.rules {
+				if r.ID == t.ruleID {
+					delete(v.dwell, r)
+					e.check(ctx, r, v)
+				}
+			}
+		}
+	}
+}
+
+func (v *visit) stopDwell() {
+	for r, t := range v.dwell {
+		t.Stop()
+		delete(v.dwell, r)
+	}
+}
+
+func (e *Engine) visit(ev *Event) *visit {
+	if v := e.visits[ev.VisitID]; v != nil {
+		e.lru.MoveToFront(v.elem)
+		return v
+	}
+	v := &visit{id: ev.VisitID, visitorID: ev.VisitorID, startedAt: ev.At, seen: map[condKey]bool{},
+		counts: map[condKey][]int64{}, dwell: map[*Rule]*time.Timer{}, offers: map[string]string{}, accepted: map[string]bool{}}
+	v.elem = e.lru.PushFront(v)
+	e.visits[v.id] = v
+	for len(e.visits) > e.cfg.MaxVisits {
+		old := e.lru.Back().Value.(*visit)
+		e.forget(old)
+	}
+	return v
+}
+
+func (e *Engine) forget(v *visit) {
+	v.stopDwell()
+	e.lru.Remove(v.elem)
+	delete(e.visits, v.id)
+}
+
+// event updates the visit's state with ev and evaluates the rules ev can
+// make true.
+func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
+	if len(s.rules) == 0 {
+		return
+	}
+	v := e.visit(ev)
+	switch ev.Name {
+	case protocol.EventVisitEnded:
+		e.forget(v)
+		return
+	case protocol.EventVisitStarted:
+		v.startedAt = ev.At
+	case protocol.EventPageEntered:
+		v.pageAt = ev.At
+		v.cats = s.cats.Match(v.cats[:0], ev.URL, ev.Title)
+		v.stopDwell()
+	case protocol.EventEngagementAccepted, protocol.EventEngagementDeclined:
+		var d struct {
+			OfferID string `json:"offerId"`
+		}
+		json.Unmarshal([]byte(ev.Data), &d)
+		id := protocol.UpperULID(d.OfferID)
+		if t := e.timeouts[id]; t != nil {
+			t.Stop()
+			delete(e.timeouts, id)
+		}
+		if rule, ok := v.offers[id]; ok && ev.Name == protocol.EventEngagementAccepted {
+			v.accepted[rule] = true
+		}
+	}
+	if ids := s.goals[ev.Name]; len(ids) > 0 {
+		var reached []string
+		for _, id := range ids {
+			if v.accepted[id] {
+				reached = append(reached, id)
+			}
+		}
+		if len(reached) > 0 {
+			if err := e.cfg.Recorder.Goal(ctx, v.id, reached, ev.At); err != nil {
+				e.cfg.Logger.Error("engage: goal", "visitId", v.id, "err", err)
+			}
+		}
+	}
+	var data any
+	decoded := false
+	for _, r := range s.rules {
+		relevant := false
+		for i := range r.When {
+			c := &r.When[i]
+			k := condKey{r, i}
+			switch {
+			case c.Event != nil:
+				if c.Event.matches(ev, &data, &decoded) {
+					v.seen[k], relevant = true, true
+				}
+			case c.Page != nil:
+				relevant = relevant || ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, c.Page.Category)
+			case c.Count != nil:
+				of := &c.Count.Of
+				hit := of.Event != nil && of.Event.matches(ev, &data, &decoded) ||
+					of.Page != nil && ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, of.Page.Category)
+				if hit {
+					ts := append(v.counts[k], ev.At)
+					if len(ts) > c.Count.AtLeast {
+						ts = ts[len(ts)-c.Count.AtLeast:]
+					}
+					v.counts[k], relevant = ts, true
+				}
+			case c.Dwell != nil:
+				if _, pending := v.dwell[r]; !pending {
+					relevant = true
+				}
+			}
+		}
+		if relevant {
+			e.check(ctx, r, v)
+		}
+	}
+}
+
+func (c *EventCondition) matches(ev *Event, data *any, decoded *bool) bool {
+	if c.Name != ev.Name {
+		return false
+	}
+	if len(c.Data) == 0 {
+		return true
+	}
+	if !*decoded {
+		*decoded = true
+		json.Unmarshal([]byte(ev.Data), data)
+	}
+	return c.Data.Match(*data)
+}
+
+// check fires r if its conditions hold for v now; a dwell not yet reached
+// sets a timer that checks again when it is.
+func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
+	now := e.cfg.Now().UnixMilli()
+	var wait int64
+	for i := range r.When {
+		c := &r.When[i]
+		k := condKey{r, i}
+		switch {
+		case c.Event != nil:
+			if !v.seen[k] {
+				return
+			}
+		case c.Page != nil:
+			if !slices.Contains(v.cats, c.Page.Category) {
+				return
+			}
+		case c.Count != nil:
+			ts := v.counts[k]
+			if len(ts) < c.Count.AtLeast || ts[len(ts)-c.Count.AtLeast] <= now-time.Duration(c.Count.Within).Milliseconds() {
+				return
+			}
+		case c.Dwell != nil:
+			from := v.startedAt
+			if c.Dwell.On == "page" {
+				if v.pageAt == 0 {
+					return
+				}
+				from = v.pageAt
+			}
+			if due := from + time.Duration(c.Dwell.AtLeast).Milliseconds(); due > now {
+				wait = max(wait, due-now)
+			}
+		}
+	}
+	if wait > 0 {
+		if _, pending := v.dwell[r]; !pending {
+			visitID, ruleID := v.id, r.ID
+			v.dwell[r] = time.AfterFunc(time.Duration(wait)*time.Millisecond, func() {
+				select {
+				case e.ticks <- tick{visitID: visitID, ruleID: ruleID}:
+				case <-e.done:
+				}
+			})
+		}
+		return
+	}
+	e.fire(ctx, r, v)
+}
+
+// fire makes r's offer to v unless the costlier checks forbid it:
+// visitor data, quiet hours, unless, pacing and capacity, in that order.
+func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
+	now := e.cfg.Now()
+	log := e.cfg.Logger.With("ruleId", r.ID, "visitId", v.id)
+	for i := range r.When {
+		if cs := r.When[i].VisitorData; cs != nil {
+			if e.cfg.VisitorData == nil {
+				return
+			}
+			doc, err := e.cfg.VisitorData(ctx, v.id)
+			if err != nil {
+				log.Error("engage: read visitor data", "err", err)
+				return
+			}
+			if !cs.Match(doc) {
+				return
+			}
+		}
+	}
+	if r.Unless.QuietHours.Quiet(now) {
+		return
+	}
+	if why, err := e.cfg.Recorder.Blocked(ctx, v.visitorID, r, now); err != nil || why != "" {
+		if err != nil {
+			log.Error("engage: read offers", "err", err)
+		}
+		return
+	}
+	if r.Pacing.PerMinute > 0 {
+		l := e.limiters[r.ID]
+		if l == nil || l.Burst() != r.Pacing.PerMinute {
+			l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(r.Pacing.PerMinute)), r.Pacing.PerMinute)
+			e.limiters[r.ID] = l
+		}
+		if !l.AllowN(now, 1) {
+			return
+		}
+	}
+	if e.global != nil && !e.global.AllowN(now, 1) {
+		return
+	}
+	if u := r.Pacing.CapacityURL; u != "" {
+		a, ok := e.capacity[u]
+		if !ok || now.Sub(a.at) > capacityTTL {
+			n := 0
+			if e.cfg.Capacity != nil {
+				var err error
+				if n, err = e.cfg.Capacity(ctx, u); err != nil {
+					log.Warn("engage: capacity", "url", u, "err", err)
+					n = 0
+				}
+			}
+			a = capAnswer{n: n, at: now}
+			e.capacity[u] = a
+		}
+		if a.n <= 0 {
+			return
+		}
+	}
+	m := &Made{OfferID: e.cfg.NewID(), RuleID: r.ID, RuleName: r.Name, VisitID: v.id,
+		Channel: r.Then.Offer.Channel, Data: r.Then.Offer.Data, At: now,
+		ExpiresAt: now.Add(time.Duration(r.Then.Offer.TTL)), Unless: r.Unless, Visit: r.visitHolds}
+	if len(m.Data) == 0 {
+		m.Data = json.RawMessage(`{}`)
+	}
+	ok, err := e.cfg.Recorder.Offer(ctx, m)
+	if err != nil {
+		log.Error("engage: record offer", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	e.offered.Add(1)
+	v.offers[m.OfferID] = r.ID
+	e.scheduleTimeout(m.OfferID, v.id, r.ID, m.ExpiresAt.Sub(now))
+	if e.cfg.Notifier != nil {
+		if _, err := e.cfg.Notifier.Notify(ctx, &collector.Notification{ID: m.OfferID, VisitID: v.id,
+			Channel: m.Channel, Data: m.Data, Offer: &collector.OfferNotice{RuleID: r.ID, ExpiresAt: m.ExpiresAt}}); err != nil {
+			log.Warn("engage: notify", "err", err)
+		}
+	}
+}
+
+func (e *Engine) scheduleTimeout(offerID, visitID, ruleID string, d time.Duration) {
+	e.timeouts[offerID] = time.AfterFunc(max(d, 0), func() {
+		select {
+		case e.ticks <- tick{visitID: visitID, ruleID: ruleID, offerID: offerID}:
+		case <-e.done:
+		}
+	})
+}
+
+// visitHolds checks r's visit conditions.
+func (r *Rule) visitHolds(state string, verified bool) bool {
+	for i := range r.When {
+		if c := r.When[i].Visit; c != nil {
+			if c.State != "" && c.State != state || c.Verified != nil && *c.Verified != verified {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/engage"
+	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/webhook"
+	"github.com/visitrack/visitrack/shared/protocol"
+)
+
+// engagement joins the engine (package engage) to the store, the ingest
+// writer and the visitor data (docs/engagement.md). It is the native
+// collector's: the edge has no process to keep an engine in.
+type engagement struct {
+	engine      *engage.Engine
+	store       *store.Store
+	in          *ingest.Ingester
+	visitorData collector.VisitorDataService
+}
+
+func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engagement {
+	g := &engagement{store: cfg.Store, visitorData: visitorData}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: (&net.Dialer{Timeout: 2 * time.Second,
+			Control: webhook.Guard{AllowPrivate: cfg.EngagementAllowPrivate}.Control}).DialContext,
+	}}
+	g.engine = engage.New(engage.Config{
+		Recorder:    g,
+		VisitorData: g.document,
+		Capacity:    func(ctx context.Context, url string) (int, error) { return capacity(ctx, client, url) },
+		PerMinute:   cfg.EngagementPerMinute,
+		Logger:      cfg.Logger,
+		Now:         cfg.Now,
+	})
+	return g
+}
+
+// start loads the rules and the offers still open, and runs the engine.
+func (g *engagement) start(ctx context.Context, n collector.Notifier) error {
+	g.engine.SetNotifier(n)
+	if err := g.Reload(ctx); err != nil {
+		return err
+	}
+	open, err := g.store.OpenOffers(ctx)
+	if err != nil {
+		return err
+	}
+	pending := make([]engage.OpenOffer, len(open))
+	for i, o := range open {
+		pending[i] = engage.OpenOffer{OfferID: o.OfferID, VisitID: o.VisitID, RuleID: o.RuleID, ExpiresAt: time.UnixMilli(o.ExpiresAt)}
+	}
+	g.engine.Start(pending)
+	return nil
+}
+
+// Reload gives the engine the stored rules and categories; the API calls
+// it after each change.
+func (g *engagement) Reload(ctx context.Context) error {
+	rules, err := g.store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	cats, err := g.store.Categories(ctx)
+	if err != nil {
+		return err
+	}
+	g.engine.SetRules(rules, cats)
+	return nil
+}
+
+// committed hands the committed rows to the engine. It runs on the ingest
+// writer: with no rule it does nothing, else one copy of the rows' fields.
+func (g *engagement) committed(rows []store.EventRow) {
+	if !g.engine.Active() {
+		return
+	}
+	evs := make([]engage.Event, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		evs[i] = engage.Event{VisitID: r.VisitID, VisitorID: r.VisitorID, PageID: r.PageID, Name: r.Name,
+			URL: r.URL, Title: r.Title, Data: r.Data, At: r.CorrectedAt}
+	}
+	g.engine.Committed(evs)
+}
+
+func (g *engagement) Blocked(ctx context.Context, visitorID string, r *engage.Rule, now time.Time) (string, error) {
+	return g.store.OfferBlocked(ctx, g.store.DB(), visitorID, r.ID, now.UnixMilli(),
+		time.Duration(r.Unless.OfferedWithin).Milliseconds(), r.Unless.MaxPerVisitorPerDay)
+}
+
+// subject is whose visitor data a visit shares: its identity's when
+// verified, else its visitor's (as ingest.Visit.Subject).
+func subject(v *store.VisitState) collector.Subject {
+	if v.IdentityID != "" && v.Verified {
+		return collector.Subject{Kind: collector.SubjectIdentity, ID: v.IdentityID}
+	}
+	return collector.Subject{Kind: collector.SubjectVisitor, ID: v.VisitorID}
+}
+
+func (g *engagement) Offer(ctx context.Context, m *engage.Made) (bool, error) {
+	made := false
+	err := g.in.System(ctx, m.VisitID, func(ctx context.Context, q store.Querier, v store.VisitState, now int64) ([]ingest.SystemEvent, error) {
+		made = false
+		if v.EndedAt != 0 || !m.Visit(v.State, v.Verified) {
+			return nil, nil
+		}
+		why, err := g.store.OfferBlocked(ctx, q, v.VisitorID, m.RuleID, now,
+			time.Duration(m.Unless.OfferedWithin).Milliseconds(), m.Unless.MaxPerVisitorPerDay)
+		if err != nil || why != "" {
+			return nil, err
+		}
+		vd, err := g.visitorData.GetVisitorData(ctx, subject(&v))
+		if err != nil {
+			return nil, err
+		}
+		if err := g.store.InsertOffer(ctx, q, &store.OfferRow{OfferID: m.OfferID, RuleID: m.RuleID, VisitID: v.VisitID,
+			VisitorID: v.VisitorID, OfferedAt: m.At.UnixMilli(), ExpiresAt: m.ExpiresAt.UnixMilli()}); err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(map[string]any{"offerId": m.OfferID, "ruleId": m.RuleID, "rule": m.RuleName,
+			"channel": m.Channel, "data": m.Data, "expiresAt": m.ExpiresAt.UTC().Format(time.RFC3339Nano),
+			"visitorData": vd.Data})
+		if err != nil {
+			return nil, err
+		}
+		made = true
+		return []ingest.SystemEvent{{Name: protocol.EventEngagementOffered, Data: data}}, nil
+	})
+	return made, err
+}
+
+func (g *engagement) TimeOut(ctx context.Context, offerID, visitID string) error {
+	return g.in.System(ctx, visitID, func(ctx context.Context, q store.Querier, v store.VisitState, now int64) ([]ingest.SystemEvent, error) {
+		ruleID, ok, err := g.store.SettleOffer(ctx, q, offerID, visitID, store.OutcomeTimedOut, now)
+		if err != nil || !ok {
+			return nil, err
+		}
+		data, err := json.Marshal(map[string]string{"offerId": offerID, "ruleId": ruleID})
+		return []ingest.SystemEvent{{Name: protocol.EventEngagementTimedOut, Data: data}}, err
+	})
+}
+
+func (g *engagement) Goal(ctx context.Context, visitID string, ruleIDs []string, at int64) error {
+	return g.in.Maintain(ctx, func(ctx context.Context, q store.Querier) ([]string, error) {
+		return nil, g.store.GoalReached(ctx, q, visitID, ruleIDs, at)
+	})
+}
+
+// document is the decoded visitor data the visit shares.
+func (g *engagement) document(ctx context.Context, visitID string) (any, error) {
+	v, err := g.store.LoadVisit(ctx, g.store.DB(), visitID)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	vd, err := g.visitorData.GetVisitorData(ctx, subject(v))
+	if err != nil {
+		return nil, err
+	}
+	var doc any
+	if err := json.Unmarshal(vd.Data, &doc); err != nil {
+		return nil, fmt.Errorf("visitor data of visit %s: %w", visitID, err)
+	}
+	return doc, nil
+}
+
+// capacity asks a capacity URL: GET answering {"available": n}.
+func capacity(ctx context.Context, client *http.Client, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("capacity %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("capacity %s: status %d", url, resp.StatusCode)
+	}
+	var out struct {
+		Available *int `json:"available"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out); err != nil || out.Available == nil {
+		return 0, fmt.Errorf(`capacity %s: want {"available": n}`, url)
+	}
+	return *out.Available, nil
+}
