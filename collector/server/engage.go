@@ -150,8 +150,8 @@ func (g *engagement) TimeOut(ctx context.Context, offerID, visitID string) error
 }
 
 func (g *engagement) Goal(ctx context.Context, visitID string, ruleIDs []string, at int64) error {
-	return g.in.Maintain(ctx, func(ctx context.Context, q store.Querier) ([]string, error) {
-		return nil, g.store.GoalReached(ctx, q, visitID, ruleIDs, at)
+	return g.in.Maintain(ctx, func(ctx context.Context, tx ingest.Tx) error {
+		return g.store.GoalReached(ctx, tx.Querier(), visitID, ruleIDs, at)
 	})
 }
 

@@ -138,6 +138,7 @@ func (s *Store) identityErasure(id string) []step {
 		{`DELETE FROM pages WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM sessions WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM visit_metadata WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		{`DELETE FROM engagement_offers WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		// Other identities' links to the erased visits: the visits go.
 		{`DELETE FROM visit_identities WHERE identity_id <> ? AND visit_id IN (` + erasedVisits + `)`, append([]any{id}, visits...)},
 		{`DELETE FROM visits WHERE visit_id IN (` + erasedVisits + `)`, visits},
@@ -211,6 +212,7 @@ func (s *Store) visitorErasure(id string) []step {
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM sessions WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visit_metadata WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM engagement_offers WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visit_identities WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visits WHERE visitor_id = ?`, []any{id}},
 		{deleteVisitorDataDeliveries + `(?)`, []any{subject}},
