@@ -117,15 +117,6 @@ func New(cfg Config) *Hub {
 	return h
 }
 
-// originAllowed reports whether the request's Origin may use the browser
-// endpoints. A request without Origin is not from a browser page (a
-// server, a test client) and carries no ambient cookies to abuse. The
-// comparison is exact but for what browsers normalise (see originKey).
-func (h *Hub) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	return o == "" || h.anyOrig || h.origins[originKey(o)]
-}
-
 // ServeSocket is the route of GET /v1/ws: ServeWS behind the cap of
 // MaxSocketsPerIP. The cap is checked before the upgrade, so a refused
 // client gets a plain 429 problem and costs no socket; the slot is held
