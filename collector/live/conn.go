@@ -36,8 +36,6 @@ type conn struct {
 	fp  firstParty
 	jar jar
 
-	subject string // guarded by hub.mu
-
 	// f is the frame being handled, reused from frame to frame.
 	f ingest.Frame
 
@@ -457,9 +455,7 @@ func (c *conn) sendPush(it pushItem) error {
 	if it.demote != nil {
 		return c.sendDemotion(*it.demote)
 	}
-	c.hub.mu.Lock()
-	current := c.subject == it.subject
-	c.hub.mu.Unlock()
+	current := c.hub.subjectOf(c) == it.subject
 	if it.resync != nil {
 		if !current {
 			return nil
