@@ -17,10 +17,16 @@ import (
 // what it sends (conn.sendPush).
 
 // subscribe moves c to the subject's group: pushes of that subject reach
-// it from now on, and those of the one it held before no longer do.
+// it from now on, and those of the one it held before no longer do. A
+// connection that has ended stays out: its push loop may still be
+// demoting it (sendDemotion) after unregister, and would otherwise leave
+// it in subs for good.
 func (h *Hub) subscribe(c *conn, subject string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, open := h.conns[c]; !open {
+		return
+	}
 	h.subs.move(c, subject)
 }
 
