@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
@@ -48,8 +49,8 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	if !h.browserPreamble(w, r, "this origin may not send events; see --allowed-origins") {
 		return
 	}
-	buf := h.collectBuf()
-	defer h.keepCollectBuf(buf)
+	buf := h.collectBufs.get()
+	defer h.collectBufs.put(buf)
 	var req collectRequest
 	if !h.parseCollect(w, r, buf, &req) {
 		return
@@ -270,8 +271,12 @@ type collectBuffers struct {
 // batch's do not stay in memory.
 const maxKeptBuffer = 64 << 10
 
-func (h *Hub) collectBuf() *collectBuffers {
-	if b, ok := h.collectBufs.Get().(*collectBuffers); ok {
+// collectPool keeps collectBuffers between requests.
+type collectPool struct{ pool sync.Pool }
+
+// get returns buffers to use for one request, empty.
+func (p *collectPool) get() *collectBuffers {
+	if b, ok := p.pool.Get().(*collectBuffers); ok {
 		return b
 	}
 	b := &collectBuffers{}
@@ -279,13 +284,14 @@ func (h *Hub) collectBuf() *collectBuffers {
 	return b
 }
 
-func (h *Hub) keepCollectBuf(b *collectBuffers) {
+// put keeps b for a later request, unless a big batch grew it.
+func (p *collectPool) put(b *collectBuffers) {
 	if b.body.Cap() > maxKeptBuffer || b.answer.Cap() > maxKeptBuffer {
 		return
 	}
 	b.body.Reset()
 	b.answer.Reset()
-	h.collectBufs.Put(b)
+	p.pool.Put(b)
 }
 
 // readBody reads at most MaxBatchBytes into b.body, valid until b goes

@@ -23,7 +23,7 @@ func (h *Hub) browserPreamble(w http.ResponseWriter, r *http.Request, refusal st
 		writeProblem(w, http.StatusForbidden, "origin_not_allowed", refusal)
 		return false
 	}
-	h.cors(w, r)
+	cors(w, r)
 	if r.Method == http.MethodOptions {
 		w.Header().Set("Access-Control-Allow-Methods", "POST")
 		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
@@ -71,7 +71,7 @@ func readBodyMax(r *http.Request, n int64) ([]byte, error) {
 
 // cors answers an allowed Origin (never with "*"), with credentials, so
 // that the tracker may send its requests with the collector's cookies.
-func (h *Hub) cors(w http.ResponseWriter, r *http.Request) {
+func cors(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" {
 		w.Header().Set("Access-Control-Allow-Origin", o)
 		w.Header().Set("Access-Control-Allow-Credentials", "true")

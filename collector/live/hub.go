@@ -79,17 +79,16 @@ type Hub struct {
 	// logged without flooding the log (see refuseHandoff).
 	handoffsRefused atomic.Int64
 
-	// mu guards the registry of connections, the subscriptions and the
-	// sockets' slots.
+	// mu guards the registry of connections and the subscriptions.
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
-	subs    connSet[string]      // subject key → connections (subscriptions.go)
-	perIP   map[netip.Prefix]int // open sockets (and upgrades under way) by addrGroup (sockets.go)
+	subs    connSet[string] // subject key → connections (subscriptions.go)
 	closing bool
 
-	visits visitIndex // open connections by visit, for Notify (visits.go)
+	sockets socketSlots // open sockets by client address (sockets.go)
+	visits  visitIndex  // open connections by visit, for Notify (visits.go)
 
-	collectBufs sync.Pool // *collectBuffers of ServeCollect (collect.go)
+	collectBufs collectPool // the reused buffers of ServeCollect (collect.go)
 }
 
 // New returns a Hub.
@@ -102,7 +101,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
-		conns: map[*conn]struct{}{}, perIP: map[netip.Prefix]int{},
+		conns: map[*conn]struct{}{}, sockets: socketSlots{max: cfg.MaxSocketsPerIP},
 		limiter: newIPLimiter(cfg.RateLimit),
 	}
 	for _, o := range cfg.AllowedOrigins {

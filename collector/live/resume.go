@@ -73,10 +73,10 @@ func (h *Hub) ResumeSession(ctx context.Context, st SessionState, sock Socket) (
 		IP: st.IP, UserAgent: st.UserAgent}
 	// The socket was admitted when it opened; it keeps its slot even if
 	// the cap is reached meanwhile.
-	admitted := h.admit(st.IP)
+	admitted := h.sockets.admit(st.IP)
 	if !h.register(c) {
 		if admitted {
-			h.release(st.IP)
+			h.sockets.release(st.IP)
 		}
 		return nil, errClosed
 	}
