@@ -55,15 +55,8 @@ func (h *Hub) clientIP(r *http.Request) string {
 // the peer's address stands. If every listed address is trusted, the
 // leftmost is the origin.
 func forwardedFor(remoteAddr string, xff []string, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	if len(trusted) == 0 {
-		return host
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !isTrusted(peer, trusted) {
+	host, viaProxy := trustedPeer(remoteAddr, trusted)
+	if !viaProxy {
 		return host
 	}
 	var hops []string
@@ -85,6 +78,52 @@ func forwardedFor(remoteAddr string, xff []string, trusted []netip.Prefix) strin
 		return host
 	}
 	return client
+}
+
+// trustedPeer returns the peer's address of remoteAddr (host:port) and
+// whether the peer is one of the trusted proxies, the only ones whose
+// X-Forwarded-* headers are believed.
+func trustedPeer(remoteAddr string, trusted []netip.Prefix) (host string, ok bool) {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	if len(trusted) == 0 {
+		return host, false
+	}
+	a, err := netip.ParseAddr(host)
+	return host, err == nil && isTrusted(a, trusted)
+}
+
+// addressed returns the host the browser addressed (lower case, without
+// port or brackets) and whether it came over https: Host and the TLS
+// state, or, when the peer is a trusted proxy, the first entries of
+// X-Forwarded-Host and X-Forwarded-Proto where they are set. The
+// first-party cookie decision compares it with the page's origin.
+func (h *Hub) addressed(r *http.Request) (host string, secure bool) {
+	host, secure = hostOnly(r.Host), r.TLS != nil
+	if _, viaProxy := trustedPeer(r.RemoteAddr, h.cfg.TrustedProxies); !viaProxy {
+		return host, secure
+	}
+	if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+		fh, _, _ = strings.Cut(fh, ",")
+		host = hostOnly(strings.TrimSpace(fh))
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	if proto = strings.ToLower(strings.TrimSpace(proto)); proto != "" {
+		secure = proto == "https"
+	}
+	return host, secure
+}
+
+// hostOnly lower-cases a host[:port] and drops the port and IPv6
+// brackets.
+func hostOnly(hp string) string {
+	hp = strings.ToLower(hp)
+	if h, _, err := net.SplitHostPort(hp); err == nil {
+		return strings.Trim(h, "[]")
+	}
+	return strings.Trim(hp, "[]")
 }
 
 // parseHop parses one X-Forwarded-For entry: an address, possibly with a

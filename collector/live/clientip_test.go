@@ -1,6 +1,10 @@
 package live
 
-import "testing"
+import (
+	"crypto/tls"
+	"net/http/httptest"
+	"testing"
+)
 
 func TestForwardedFor(t *testing.T) {
 	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8", " 192.168.1.1 ", "::1/128", "::ffff:172.16.0.0/108"})
@@ -96,5 +100,47 @@ func TestAddrGroup(t *testing.T) {
 	// The rate limiter groups every frame: the grouping must not allocate.
 	if n := testing.AllocsPerRun(100, func() { ipGroup("2001:db8:1:2::a") }); n != 0 {
 		t.Errorf("ipGroup allocates %v times", n)
+	}
+}
+
+// TestAddressed: the host and scheme the browser addressed come from the
+// request itself, and from X-Forwarded-Host and -Proto (their first
+// entries) only when a trusted proxy sent them.
+func TestAddressed(t *testing.T) {
+	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{TrustedProxies: trusted})
+	for _, tc := range []struct {
+		name, remote, host, fwdHost, fwdProto string
+		tls                                   bool
+		wantHost                              string
+		wantSecure                            bool
+	}{
+		{"direct", "198.51.100.9:5000", "VT.Shop.Example:8443", "", "", false, "vt.shop.example", false},
+		{"direct tls", "198.51.100.9:5000", "vt.shop.example", "", "", true, "vt.shop.example", true},
+		{"ipv6 host", "198.51.100.9:5000", "[::1]:8080", "", "", false, "::1", false},
+		{"untrusted headers", "198.51.100.9:5000", "127.0.0.1:8080", "vt.shop.example", "https", false, "127.0.0.1", false},
+		{"trusted proxy", "10.0.0.5:443", "127.0.0.1:8080", "VT.shop.example:443, inner", " HTTPS , http", false, "vt.shop.example", true},
+		{"trusted proxy says http", "10.0.0.5:443", "127.0.0.1:8080", "vt.shop.example", "http", true, "vt.shop.example", false},
+		{"trusted proxy, no headers", "10.0.0.5:443", "vt.shop.example", "", "", true, "vt.shop.example", true},
+	} {
+		r := httptest.NewRequest("POST", "/v1/collect", nil)
+		r.RemoteAddr, r.Host = tc.remote, tc.host
+		if !tc.tls {
+			r.TLS = nil
+		} else {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if tc.fwdHost != "" {
+			r.Header.Set("X-Forwarded-Host", tc.fwdHost)
+		}
+		if tc.fwdProto != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.fwdProto)
+		}
+		if host, secure := h.addressed(r); host != tc.wantHost || secure != tc.wantSecure {
+			t.Errorf("%s: addressed = %q, %v; want %q, %v", tc.name, host, secure, tc.wantHost, tc.wantSecure)
+		}
 	}
 }

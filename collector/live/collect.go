@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
@@ -35,31 +36,46 @@ type collectRequest struct {
 // preflight. It does everything the WebSocket does except the push: the
 // answer always carries the visit's identity (HTTP has no welcome), and
 // the visitor data when its version is not the client's.
+//
+// After the browser preamble (the origin, CORS, the preflight and the
+// method, as every browser POST: cors.go) it runs four steps, each of
+// which writes the problem answer itself when the request ends there:
+// parse, admit, collect and answer. The origin is checked before the body
+// is read, so that a page of another origin learns nothing of it; the
+// rate limit after, since a batch costs one per event. This is the ingest
+// path: the steps pass the request along by pointer and write into the
+// reused buffers, so that splitting it costs no allocation.
 func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
-	if !h.originAllowed(r) {
-		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not send events; see --allowed-origins")
+	if !h.browserPreamble(w, r, "this origin may not send events; see --allowed-origins") {
 		return
 	}
-	h.cors(w, r)
-	if r.Method == http.MethodOptions {
-		w.Header().Set("Access-Control-Allow-Methods", "POST")
-		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
-		w.Header().Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
+	buf := h.collectBufs.get()
+	defer h.collectBufs.put(buf)
+	var req collectRequest
+	if !h.parseCollect(w, r, buf, &req) {
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST, OPTIONS")
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+	ip, ok := h.admitCollect(w, r, &req)
+	if !ok {
 		return
 	}
+	done, ok := h.collect(w, r, &req, ip)
+	if !ok {
+		return
+	}
+	h.answerCollect(w, r, buf, &req, &done)
+}
+
+// parseCollect reads the body into buf and decodes it into req: a body
+// that is not JSON in a form browsers send, over 1 MiB or over the
+// batch's limits ends the request with 415, 413 or 400. GPC without a
+// stated consent makes the batch cookieless.
+func (h *Hub) parseCollect(w http.ResponseWriter, r *http.Request, buf *collectBuffers, req *collectRequest) (ok bool) {
 	if !collectMediaType(r.Header.Get("Content-Type")) {
 		writeProblem(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"send application/json, or text/plain as navigator.sendBeacon does")
-		return
+		return false
 	}
-	buf := h.collectBuf()
-	defer h.keepCollectBuf(buf)
 	body, err := buf.readBody(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -68,10 +84,9 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		} else {
 			writeProblem(w, http.StatusBadRequest, protocol.CodeInvalidMessage, "the request body could not be read")
 		}
-		return
+		return false
 	}
-	var req collectRequest
-	if err := ingest.DecodeBatch(body, &req, func() []json.RawMessage { return req.Events }); err != nil {
+	if err := ingest.DecodeBatch(body, req, func() []json.RawMessage { return req.Events }); err != nil {
 		var fe *ingest.FrameError
 		errors.As(err, &fe)
 		status := http.StatusBadRequest
@@ -79,29 +94,52 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		writeProblem(w, status, fe.Code, fe.Message)
-		return
+		return false
 	}
 	req.Cookieless = req.Cookieless || gpcWithholds(r, req.Consent)
-	ip := h.clientIP(r)
+	return true
+}
+
+// admitCollect takes the batch's cost (one per event, at least one) from
+// the client address's rate limit and returns that address; over the
+// limit the request ends with 429 and Retry-After, and nothing of the
+// batch is stored: the tracker keeps the events and posts them again
+// after its backoff.
+func (h *Hub) admitCollect(w http.ResponseWriter, r *http.Request, req *collectRequest) (ip string, ok bool) {
+	ip = h.clientIP(r)
 	if ok, wait := h.limiter.take(ip, len(req.Events), time.Now()); !ok {
-		// Nothing of the batch is stored; the tracker keeps the events
-		// and posts them again after its backoff.
 		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
 		writeProblem(w, http.StatusTooManyRequests, "rate_limited", h.rateLimitMessage())
-		return
+		return "", false
 	}
+	return ip, true
+}
+
+// collected is what the collect step settled, for the answer.
+type collected struct {
+	res *ingest.Result
+	// fp and jar: in first-party mode, the collector's cookies as the
+	// request carried them; the answer sets them anew.
+	fp  firstParty
+	jar jar
+}
+
+// collect settles who the browser is (its ids and key, or in first-party
+// mode the collector's cookies; a handoff token it brought) and hands the
+// batch to ingest, which returns after the commit. A failure ends the
+// request with 503 (shutting down, a full disk) or 500: nothing is
+// stored and the tracker sends the events again.
+func (h *Hub) collect(w http.ResponseWriter, r *http.Request, req *collectRequest, ip string) (done collected, ok bool) {
 	c := ingest.Client{
 		VisitorID: req.VisitorID, VisitorKey: presentedKey(r, req.VisitorKey),
 		VisitID: req.VisitID, Recognition: req.Recognition, NoRecognize: req.Recognize != nil && !*req.Recognize,
 		UserAgent: r.UserAgent(), IP: ip,
 		Cookieless: req.Cookieless, Site: r.Header.Get("Origin"),
 	}
-	var fp firstParty
-	var j jar
 	if wantsServerCookies(req.Cookies) && !req.Cookieless {
-		if fp = h.firstParty(r, req.CookieDomain); fp.on {
-			j = readJar(r)
-			j.apply(&c)
+		if done.fp = h.firstParty(r, req.CookieDomain); done.fp.on {
+			done.jar = readJar(r)
+			done.jar.apply(&c)
 		}
 	}
 	if !req.Cookieless {
@@ -109,23 +147,39 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.cfg.Ingester.Collect(r.Context(), c, req.SentAt, req.Events)
 	if err != nil {
-		switch collector.ErrorCode(err) {
-		case collector.EUNAVAILABLE:
-			writeProblem(w, http.StatusServiceUnavailable, "unavailable", collector.ErrorMessage(err))
-			return
-		case collector.ESTORAGEFULL:
-			// The writer logs the outage, at most once per 10 s.
-			w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(ingest.StorageFullRetryAfter), 10))
-			writeProblem(w, http.StatusServiceUnavailable, collector.ESTORAGEFULL, collector.ErrorMessage(err))
-			return
-		}
-		h.cfg.Logger.Error("collect", "visit", req.VisitID, "err", err)
-		writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "events were not stored; send them again")
-		return
+		h.collectFailed(w, req.VisitID, err)
+		return done, false
 	}
 	if res.IdentityChanged && !res.Late {
 		h.identityChanged(res.Visit, nil)
 	}
+	done.res = res
+	return done, true
+}
+
+// collectFailed answers a batch that ingest did not store.
+func (h *Hub) collectFailed(w http.ResponseWriter, visitID string, err error) {
+	switch collector.ErrorCode(err) {
+	case collector.EUNAVAILABLE:
+		writeProblem(w, http.StatusServiceUnavailable, "unavailable", collector.ErrorMessage(err))
+		return
+	case collector.ESTORAGEFULL:
+		// The writer logs the outage, at most once per 10 s.
+		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(ingest.StorageFullRetryAfter), 10))
+		writeProblem(w, http.StatusServiceUnavailable, collector.ESTORAGEFULL, collector.ErrorMessage(err))
+		return
+	}
+	h.cfg.Logger.Error("collect", "visit", visitID, "err", err)
+	writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "events were not stored; send them again")
+}
+
+// answerCollect encodes the answer into buf, whole, and only then writes
+// the status and the body (docs/architecture.md#encode-then-write): the
+// ack, the visit's ids and identity, the visitor data when the client's
+// version is not the stored one, and in first-party mode the cookies in
+// place of the key and token.
+func (h *Hub) answerCollect(w http.ResponseWriter, r *http.Request, buf *collectBuffers, req *collectRequest, done *collected) {
+	res := done.res
 	out := protocol.CollectResponse{VisitorID: res.Visit.VisitorID, VisitorKey: res.Visit.VisitorKey,
 		VisitID: res.Visit.VisitID, Ack: res.Ack}
 	out.Ack.Type = ""
@@ -153,7 +207,7 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 			out.VisitorData = &view
 		}
 	}
-	if fp.on {
+	if done.fp.on {
 		// The key and token go into HttpOnly cookies, not to the script.
 		// A late delivery changes none of them, nor does a request that
 		// withdraws consent (its ConsentChanged): the tracker is deleting
@@ -161,7 +215,7 @@ func (h *Hub) ServeCollect(w http.ResponseWriter, r *http.Request) {
 		// bring them back.
 		if !res.Late {
 			if req.Consent != protocol.ConsentDenied {
-				h.setVisit(w, fp, j, res.Visit)
+				h.setVisit(w, done.fp, done.jar, res.Visit)
 			}
 			out.Identity.Recognition = nil
 		}
@@ -217,8 +271,12 @@ type collectBuffers struct {
 // batch's do not stay in memory.
 const maxKeptBuffer = 64 << 10
 
-func (h *Hub) collectBuf() *collectBuffers {
-	if b, ok := h.collectBufs.Get().(*collectBuffers); ok {
+// collectPool keeps collectBuffers between requests.
+type collectPool struct{ pool sync.Pool }
+
+// get returns buffers to use for one request, empty.
+func (p *collectPool) get() *collectBuffers {
+	if b, ok := p.pool.Get().(*collectBuffers); ok {
 		return b
 	}
 	b := &collectBuffers{}
@@ -226,13 +284,14 @@ func (h *Hub) collectBuf() *collectBuffers {
 	return b
 }
 
-func (h *Hub) keepCollectBuf(b *collectBuffers) {
+// put keeps b for a later request, unless a big batch grew it.
+func (p *collectPool) put(b *collectBuffers) {
 	if b.body.Cap() > maxKeptBuffer || b.answer.Cap() > maxKeptBuffer {
 		return
 	}
 	b.body.Reset()
 	b.answer.Reset()
-	h.collectBufs.Put(b)
+	p.pool.Put(b)
 }
 
 // readBody reads at most MaxBatchBytes into b.body, valid until b goes

@@ -3,27 +3,19 @@ package live
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"time"
-
-	"golang.org/x/net/publicsuffix"
 
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// First-party cookies (docs/identity.md#cookies-kept-by-the-collector).
-// When the page and the collector are the same site, the collector keeps
-// the visitor's cookies itself with Set-Cookie: _vt_uid is then HttpOnly,
-// so that no script can read the recognition token, and Safari keeps
-// server-set cookies longer than the 7 days it grants script-set ones.
-// Across sites the tracker keeps them in document.cookie as before.
+// The collector's cookie jar (docs/identity.md#cookies-kept-by-the-collector):
+// what it reads of its cookies on a request, what it writes after a visit
+// is settled, and POST /v1/cookies, where the tracker hands over what a
+// WebSocket answer could not set. Whether a request gets them at all, and
+// with which attributes, is firstparty.go's decision.
 
 // Cookie names, as the tracker's (docs/tracker.md#cookies).
 const (
@@ -37,8 +29,6 @@ const (
 	// maxCookieLen bounds a cookie value the collector reads: a real
 	// recognition token is under 300 bytes. A longer one is ignored.
 	maxCookieLen = 2048
-	// maxCookiesBody bounds the body of POST /v1/cookies and /v1/handoff.
-	maxCookiesBody = 8 << 10
 )
 
 // Links is what the browser endpoints of this file need of the store.
@@ -58,120 +48,6 @@ type Links interface {
 	// RevokeRecognitionToken makes a recognition token recognize
 	// nobody, as SignOut does.
 	RevokeRecognitionToken(ctx context.Context, tokenID string, expiresAt time.Time) error
-}
-
-// firstParty is how the collector answers one request about cookies.
-type firstParty struct {
-	on     bool   // same site: the collector reads and writes the cookies
-	secure bool   // https: cookies get Secure
-	domain string // a validated cookieDomain, "" for host-only cookies
-}
-
-// firstParty decides whether the request comes from a page of the
-// collector's own site. It must carry an Origin that --allowed-origins
-// lists by name ("*" is for trying things out and never enables it), and
-// the Origin's host and the host the browser addressed (Host, or
-// X-Forwarded-Host from a trusted proxy) must share their registrable
-// domain; an IP address or localhost is a site of its own. cookieDomain,
-// the tracker's setting, becomes the cookies' Domain when it is the
-// request host or a parent of it below the public suffix.
-func (h *Hub) firstParty(r *http.Request, cookieDomain string) firstParty {
-	o := r.Header.Get("Origin")
-	if o == "" || h.cfg.Signer == nil || h.cfg.Links == nil || !h.origins[strings.ToLower(strings.TrimRight(o, "/"))] {
-		return firstParty{}
-	}
-	originHost := o
-	if i := strings.Index(o, "://"); i >= 0 {
-		originHost = o[i+3:]
-	}
-	originHost = hostOnly(originHost)
-	host := hostOnly(r.Host)
-	proto := ""
-	if h.fromTrustedProxy(r) {
-		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
-			host = hostOnly(strings.TrimSpace(strings.Split(fh, ",")[0]))
-		}
-		proto = strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]))
-	}
-	if host == "" || !sameSite(originHost, host) {
-		return firstParty{}
-	}
-	secure := r.TLS != nil
-	if proto != "" {
-		secure = proto == "https"
-	}
-	return firstParty{on: true, secure: secure, domain: cookieDomainFor(cookieDomain, host)}
-}
-
-// fromTrustedProxy reports whether the peer is one of --trusted-proxies.
-func (h *Hub) fromTrustedProxy(r *http.Request) bool {
-	if len(h.cfg.TrustedProxies) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && isTrusted(a, h.cfg.TrustedProxies)
-}
-
-// hostOnly lower-cases a host[:port] and drops the port and IPv6
-// brackets.
-func hostOnly(hp string) string {
-	hp = strings.ToLower(hp)
-	if h, _, err := net.SplitHostPort(hp); err == nil {
-		return strings.Trim(h, "[]")
-	}
-	return strings.Trim(hp, "[]")
-}
-
-// site is a host's registrable domain (eTLD+1 by the public suffix
-// list); an IP address, localhost, or a host that is itself a public
-// suffix stands for itself.
-func site(host string) string {
-	host = strings.TrimSuffix(host, ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return host
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return host
-	}
-	s, err := publicsuffix.EffectiveTLDPlusOne(host)
-	if err != nil {
-		return host
-	}
-	return s
-}
-
-// sameSite reports whether two hosts are the same site, as browsers
-// decide SameSite (ports and schemes aside).
-func sameSite(a, b string) bool { return a != "" && site(a) == site(b) }
-
-// cookieDomainFor returns d (without a leading dot) when a cookie for
-// host may carry Domain=d: d is host or a parent of it, and not a public
-// suffix or an IP address. Otherwise "" (a host-only cookie).
-func cookieDomainFor(d, host string) string {
-	d = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(d), "."))
-	if d == "" || len(d) > 253 {
-		return ""
-	}
-	if _, err := netip.ParseAddr(d); err == nil {
-		return ""
-	}
-	if d != host && !strings.HasSuffix(host, "."+d) {
-		return ""
-	}
-	if _, err := publicsuffix.EffectiveTLDPlusOne(d); err != nil {
-		return "" // a public suffix (co.uk) or a bare name
-	}
-	return d
-}
-
-// wantsServerCookies reports whether the tracker lets the collector keep
-// its cookies (its cookies setting, auto or server).
-func wantsServerCookies(mode string) bool {
-	return mode == protocol.CookiesAuto || mode == protocol.CookiesServer
 }
 
 // apply makes the cookies speak for the browser: the collector's _vt_vid
@@ -206,32 +82,6 @@ func (h *Hub) setVisit(w http.ResponseWriter, p firstParty, j jar, v ingest.Visi
 	if j.token != "" || j.badToken {
 		p.clear(w, cookieUser, true)
 	}
-}
-
-// set writes a Set-Cookie for name.
-func (p firstParty) set(w http.ResponseWriter, name, value string, maxAge time.Duration, httpOnly bool) {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", Domain: p.domain, MaxAge: int(maxAge / time.Second),
-		HttpOnly: httpOnly, Secure: p.secure, SameSite: http.SameSiteLaxMode}
-	if maxAge <= 0 {
-		c.MaxAge = -1 // Max-Age=0: the browser deletes it
-	}
-	http.SetCookie(w, c)
-}
-
-// clear deletes name with the attributes it was set with.
-func (p firstParty) clear(w http.ResponseWriter, name string, httpOnly bool) {
-	p.set(w, name, "", 0, httpOnly)
-}
-
-// setVisitor stores the visitor's id and its key.
-func (p firstParty) setVisitor(w http.ResponseWriter, visitorID, key string) {
-	p.set(w, cookieVisitor, visitorID, visitorMaxAge, false)
-	p.set(w, cookieKey, key, visitorMaxAge, true)
-}
-
-// setToken stores a valid recognition token in _vt_uid until it expires.
-func (p firstParty) setToken(w http.ResponseWriter, token string, expires time.Time, now time.Time) {
-	p.set(w, cookieUser, token, min(expires.Sub(now), identity.MaxTokenTTL), true)
 }
 
 // jar is what the collector reads of its cookies on a request.
@@ -417,66 +267,4 @@ func writeCookiesAnswer(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write([]byte(`{"cookies":"server"}` + "\n"))
-}
-
-// browserPost does what the small browser POST endpoints share: origin,
-// CORS with credentials, the method, the rate limit and a bounded JSON
-// body, which decode reads and returns the cookieDomain of. ok is false
-// when an answer was written.
-func (h *Hub) browserPost(w http.ResponseWriter, r *http.Request, decode func([]byte) (string, error)) (p firstParty, ok bool) {
-	if !h.originAllowed(r) {
-		writeProblem(w, http.StatusForbidden, "origin_not_allowed", "this origin may not use the collector; see --allowed-origins")
-		return p, false
-	}
-	h.cors(w, r)
-	if r.Method == http.MethodOptions {
-		w.Header().Set("Access-Control-Allow-Methods", "POST")
-		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
-		w.Header().Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return p, false
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST, OPTIONS")
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
-		return p, false
-	}
-	if ok, _ := h.limiter.take(h.clientIP(r), 1, time.Now()); !ok {
-		writeProblem(w, http.StatusTooManyRequests, "rate_limited", h.rateLimitMessage())
-		return p, false
-	}
-	body, err := readBodyMax(r, maxCookiesBody)
-	if err != nil {
-		writeProblem(w, http.StatusBadRequest, protocol.CodeInvalidMessage, "the body must be a JSON object of at most 8 KiB")
-		return p, false
-	}
-	domain, err := decode(body)
-	if err != nil {
-		writeProblem(w, http.StatusBadRequest, protocol.CodeInvalidMessage, "the body must be a JSON object: "+err.Error())
-		return p, false
-	}
-	return h.firstParty(r, domain), true
-}
-
-// readBodyMax reads at most n bytes of the body.
-func readBodyMax(r *http.Request, n int64) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(nil, r.Body, n))
-}
-
-// cors answers an allowed Origin (never with "*"), with credentials, so
-// that the tracker may send its requests with the collector's cookies.
-func (h *Hub) cors(w http.ResponseWriter, r *http.Request) {
-	if o := r.Header.Get("Origin"); o != "" {
-		w.Header().Set("Access-Control-Allow-Origin", o)
-		w.Header().Set("Access-Control-Allow-Credentials", "true")
-		w.Header().Add("Vary", "Origin")
-	}
-}
-
-func (h *Hub) internalError(w http.ResponseWriter, what string, err error) {
-	h.cfg.Logger.Error(what, "err", err)
-	if errors.Is(err, context.Canceled) {
-		return
-	}
-	writeProblem(w, http.StatusInternalServerError, protocol.CodeInternal, "internal error; try again")
 }

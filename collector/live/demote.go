@@ -39,9 +39,8 @@ func (h *Hub) demoteOthers(visitID, visitorID, keep string, except *conn) {
 		if c == except {
 			continue
 		}
-		h.mu.Lock()
-		stale := c.subject != keep && c.subject != visitor.Key()
-		h.mu.Unlock()
+		subject := h.subjectOf(c)
+		stale := subject != keep && subject != visitor.Key()
 		if stale {
 			c.enqueuePush(pushItem{demote: &visitor})
 		}

@@ -2,11 +2,8 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +13,6 @@ import (
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
-	"github.com/visitrack/visitrack/shared/protocol"
 )
 
 // Config configures a Hub.
@@ -67,7 +63,11 @@ type Observer interface {
 }
 
 // Hub serves browsers and tracks their WebSocket connections by the
-// subject whose visitor data each may see.
+// subject whose visitor data each may see. Its parts live by concern:
+// the registry of connections and shutdown here, the sockets' admission
+// in sockets.go, the subscriptions in subscriptions.go, the visit index
+// in visits.go, the other nodes in peers.go; the endpoints each in their
+// own file (conn.go, collect.go, cookies.go, handoff.go).
 type Hub struct {
 	cfg      Config
 	origins  map[string]bool
@@ -79,15 +79,16 @@ type Hub struct {
 	// logged without flooding the log (see refuseHandoff).
 	handoffsRefused atomic.Int64
 
+	// mu guards the registry of connections and the subscriptions.
 	mu      sync.Mutex
-	subs    map[string]map[*conn]struct{} // subject key → connections
 	conns   map[*conn]struct{}
-	perIP   map[netip.Prefix]int // open sockets (and upgrades under way) by addrGroup
+	subs    connSet[string] // subject key → connections (subscriptions.go)
 	closing bool
 
-	visits visitIndex // open connections by visit, for Notify
+	sockets socketSlots // open sockets by client address (sockets.go)
+	visits  visitIndex  // open connections by visit, for Notify (visits.go)
 
-	collectBufs sync.Pool // *collectBuffers of ServeCollect (collect.go)
+	collectBufs collectPool // the reused buffers of ServeCollect (collect.go)
 }
 
 // New returns a Hub.
@@ -100,7 +101,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		cfg: cfg, origins: map[string]bool{}, writable: map[string]bool{},
-		subs: map[string]map[*conn]struct{}{}, conns: map[*conn]struct{}{}, perIP: map[netip.Prefix]int{},
+		conns: map[*conn]struct{}{}, sockets: socketSlots{max: cfg.MaxSocketsPerIP},
 		limiter: newIPLimiter(cfg.RateLimit),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -117,58 +118,8 @@ func New(cfg Config) *Hub {
 	return h
 }
 
-// originAllowed reports whether the request's Origin may use the browser
-// endpoints. A request without Origin is not from a browser page (a
-// server, a test client) and carries no ambient cookies to abuse. The
-// comparison is exact but for what browsers normalise (see originKey).
-func (h *Hub) originAllowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	return o == "" || h.anyOrig || h.origins[originKey(o)]
-}
-
-// ServeSocket is the route of GET /v1/ws: ServeWS behind the cap of
-// MaxSocketsPerIP. The cap is checked before the upgrade, so a refused
-// client gets a plain 429 problem and costs no socket; the slot is held
-// until the connection ends.
-func (h *Hub) ServeSocket(w http.ResponseWriter, r *http.Request) {
-	ip := h.clientIP(r)
-	if !h.admit(ip) {
-		h.refuseSocket(w)
-		return
-	}
-	defer h.release(ip)
-	h.ServeWS(w, r)
-}
-
-// refuseSocket answers an upgrade over the cap of MaxSocketsPerIP.
-func (h *Hub) refuseSocket(w http.ResponseWriter) {
-	writeProblem(w, http.StatusTooManyRequests, "too_many_sockets",
-		"this address holds "+strconv.Itoa(h.cfg.MaxSocketsPerIP)+" open WebSockets, the most --max-sockets-per-ip allows")
-}
-
-// admit takes one of the socket slots of ip's group (addrGroup: an IPv6
-// /64 shares them), or reports that none is left.
-func (h *Hub) admit(ip string) bool {
-	key := ipGroup(ip)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cfg.MaxSocketsPerIP > 0 && h.perIP[key] >= h.cfg.MaxSocketsPerIP {
-		return false
-	}
-	h.perIP[key]++
-	return true
-}
-
-// release gives back a slot that admit took.
-func (h *Hub) release(ip string) {
-	key := ipGroup(ip)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.perIP[key]--; h.perIP[key] <= 0 {
-		delete(h.perIP, key)
-	}
-}
-
+// register enters an accepted connection into the registry that Shutdown
+// closes and Connections counts; false once the hub is shutting down.
 func (h *Hub) register(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -182,6 +133,8 @@ func (h *Hub) register(c *conn) bool {
 	return true
 }
 
+// unregister forgets an ended connection everywhere the hub knows it:
+// the registry, its subscription and the visit index.
 func (h *Hub) unregister(c *conn) {
 	h.visits.remove(c)
 	h.mu.Lock()
@@ -193,60 +146,7 @@ func (h *Hub) unregister(c *conn) {
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Connections(len(h.conns))
 	}
-	h.unsubscribeLocked(c)
-}
-
-// subscribe moves c to the subject's set.
-func (h *Hub) subscribe(c *conn, subject string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.unsubscribeLocked(c)
-	c.subject = subject
-	set := h.subs[subject]
-	if set == nil {
-		set = map[*conn]struct{}{}
-		h.subs[subject] = set
-	}
-	set[c] = struct{}{}
-}
-
-func (h *Hub) unsubscribeLocked(c *conn) {
-	if set := h.subs[c.subject]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(h.subs, c.subject)
-		}
-	}
-	c.subject = ""
-}
-
-// VisitorDataChanged pushes a committed change to the subject's open
-// connections. It never blocks on a connection.
-func (h *Hub) VisitorDataChanged(vd *collector.VisitorData) {
-	h.pushLocal(vd)
-	if h.cfg.Peers != nil {
-		h.cfg.Peers.VisitorDataChanged(vd.Subject, vd.Version)
-	}
-}
-
-// pushLocal pushes a change to this hub's connections of its subject.
-func (h *Hub) pushLocal(vd *collector.VisitorData) {
-	key := vd.Subject.Key()
-	for _, c := range h.subscribers(key) {
-		c.push(key, vd)
-	}
-}
-
-// subscribers returns the connections of a subject, so that the caller can
-// reach them without holding mu.
-func (h *Hub) subscribers(key string) []*conn {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	targets := make([]*conn, 0, len(h.subs[key]))
-	for c := range h.subs[key] {
-		targets = append(targets, c)
-	}
-	return targets
+	h.subs.remove(c)
 }
 
 // Shutdown closes every connection with 1001 (going away) so that
@@ -280,68 +180,4 @@ func (h *Hub) Connections() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.conns)
-}
-
-// SubjectErased makes the subject's open connections send the document
-// as it is stored now. Erasure deletes it, and the versions of the next
-// writes start again from 1, which the connections would otherwise take
-// for old versions and not push.
-func (h *Hub) SubjectErased(s collector.Subject) {
-	h.subjectErased(s)
-	if h.cfg.Peers != nil {
-		h.cfg.Peers.SubjectErased(s)
-	}
-}
-
-// subjectErased resyncs this hub's connections of the erased subject.
-func (h *Hub) subjectErased(s collector.Subject) {
-	key := s.Key()
-	for _, c := range h.subscribers(key) {
-		c.enqueuePush(pushItem{subject: key, resync: &s})
-	}
-}
-
-// read returns the subject's stored document.
-func (h *Hub) read(ctx context.Context, s collector.Subject) (*collector.VisitorData, error) {
-	if h.cfg.VisitorData == nil {
-		return &collector.VisitorData{Subject: s, Data: json.RawMessage("{}")}, nil
-	}
-	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, s)
-	if err != nil {
-		h.logReadError(ctx, s, err)
-	}
-	return vd, err
-}
-
-// logReadError logs a failed read of visitor data: an error, unless the
-// edge's collect decided from a kept visit (ingest.Speculative), whose
-// batch, the read included, fails when the visit changed meanwhile and
-// runs again; each visit that ends would log an error otherwise.
-func (h *Hub) logReadError(ctx context.Context, s collector.Subject, err error) {
-	level := slog.LevelError
-	if ingest.Speculative(ctx) {
-		level = slog.LevelDebug
-	}
-	h.cfg.Logger.Log(ctx, level, "read visitor data", "subject", s.Key(), "err", err)
-}
-
-// visitorData returns the snapshot the browser of v may see.
-func (h *Hub) visitorData(ctx context.Context, v ingest.Visit) protocol.VisitorDataView {
-	view := protocol.VisitorDataView{Type: protocol.TypeVisitorData, Data: protocol.RawJSON("{}")}
-	if h.cfg.VisitorData == nil || v.Cookieless {
-		return view // a cookieless visit has no visitor data
-	}
-	vd, err := h.cfg.VisitorData.GetVisitorData(ctx, v.Subject())
-	if err != nil {
-		h.logReadError(ctx, v.Subject(), err)
-		return view
-	}
-	view.Version, view.Data = vd.Version, protocol.RawJSON(vd.Data)
-	return view
-}
-
-// OpenVisits returns the visit ids of the open connections that have been
-// welcomed, one per visit (api.Config.Connections).
-func (h *Hub) OpenVisits(context.Context) ([]string, error) {
-	return h.visits.ids(), nil
 }

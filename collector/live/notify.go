@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -16,72 +15,6 @@ import (
 const notifyTimeout = 5 * time.Second
 
 var _ collector.Notifier = (*Hub)(nil)
-
-// visitIndex finds the open connections of a visit. A connection enters it
-// when it adopts a visit (after its welcome is settled) and leaves it when
-// it adopts another or ends.
-type visitIndex struct {
-	mu     sync.Mutex
-	visits map[string]map[*conn]struct{} // visitId → connections
-	of     map[*conn]string              // connection → its visitId
-}
-
-func (x *visitIndex) set(c *conn, visitID string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.visits == nil {
-		x.visits, x.of = map[string]map[*conn]struct{}{}, map[*conn]string{}
-	}
-	x.removeLocked(c)
-	set := x.visits[visitID]
-	if set == nil {
-		set = map[*conn]struct{}{}
-		x.visits[visitID] = set
-	}
-	set[c] = struct{}{}
-	x.of[c] = visitID
-}
-
-func (x *visitIndex) remove(c *conn) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.removeLocked(c)
-}
-
-func (x *visitIndex) removeLocked(c *conn) {
-	id, ok := x.of[c]
-	if !ok {
-		return
-	}
-	delete(x.of, c)
-	if set := x.visits[id]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(x.visits, id)
-		}
-	}
-}
-
-// ids returns the visits that have a connection.
-func (x *visitIndex) ids() []string {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	out := make([]string, 0, len(x.visits))
-	for id := range x.visits {
-		out = append(out, id)
-	}
-	return out
-}
-
-func (x *visitIndex) conns(visitID string) []*conn {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	out := make([]*conn, 0, len(x.visits[visitID]))
-	for c := range x.visits[visitID] {
-		out = append(out, c)
-	}
-	return out
-}
 
 // Notify sends a notification frame to every open WebSocket of the visit,
 // all at once, and returns how many took it within notifyTimeout (or ctx).

@@ -1,6 +1,9 @@
 package live
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // originKey returns the form of a web origin (scheme://host[:port]) that
 // allowed origins are compared in, or "" for one that is never allowed.
@@ -24,4 +27,13 @@ func originKey(o string) string {
 		return s
 	}
 	return o
+}
+
+// originAllowed reports whether the request's Origin may use the browser
+// endpoints. A request without Origin is not from a browser page (a
+// server, a test client) and carries no ambient cookies to abuse. The
+// comparison is exact but for what browsers normalise (see originKey).
+func (h *Hub) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o == "" || h.anyOrig || h.origins[originKey(o)]
 }

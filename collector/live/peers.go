@@ -52,7 +52,7 @@ func (h *Hub) IdentitiesMerged(rec *collector.IdentityMerge) {
 // when there are some. What the read finds may be newer than announced;
 // each socket sends only versions newer than the one it holds.
 func (h *Hub) PeerVisitorDataChanged(ctx context.Context, s collector.Subject, version int64) {
-	if len(h.subscribers(s.Key())) == 0 {
+	if !h.hasSubscribers(s.Key()) {
 		return
 	}
 	vd, err := h.read(ctx, s)
@@ -80,7 +80,7 @@ func (h *Hub) PeerNotify(ctx context.Context, n *collector.Notification) (int, e
 // HasVisit reports whether a socket of the visit is open here, so that a
 // node need not read a notification no page of it would get.
 func (h *Hub) HasVisit(visitID string) bool {
-	return len(h.visits.conns(visitID)) > 0
+	return h.visits.has(visitID)
 }
 
 // Resync makes every socket send its subject's document as stored now,
@@ -94,14 +94,12 @@ func (h *Hub) Resync() int {
 		s collector.Subject
 	}
 	var all []target
-	for key, set := range h.subs {
+	for key, c := range h.subs.all() {
 		kind, id, ok := strings.Cut(key, ":")
 		if !ok || (kind != collector.SubjectVisitor && kind != collector.SubjectIdentity) {
 			continue // a cookieless visit has no document
 		}
-		for c := range set {
-			all = append(all, target{c, collector.Subject{Kind: kind, ID: id}})
-		}
+		all = append(all, target{c, collector.Subject{Kind: kind, ID: id}})
 	}
 	h.mu.Unlock()
 	for _, t := range all {

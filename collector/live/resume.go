@@ -42,9 +42,7 @@ func (s *Session) State() (st SessionState, ok bool) {
 	st = SessionState{VisitorID: cl.VisitorID, VisitorKey: cl.VisitorKey, VisitID: cl.VisitID,
 		Recognition: cl.Recognition, Held: cl.Held, Cookieless: cl.Cookieless, Site: cl.Site,
 		IP: cl.IP, UserAgent: cl.UserAgent}
-	c.hub.mu.Lock()
-	st.Subject = c.subject
-	c.hub.mu.Unlock()
+	st.Subject = c.hub.subjectOf(c)
 	c.sendMu.Lock()
 	if c.last != nil {
 		st.Version = c.last.Version
@@ -75,10 +73,10 @@ func (h *Hub) ResumeSession(ctx context.Context, st SessionState, sock Socket) (
 		IP: st.IP, UserAgent: st.UserAgent}
 	// The socket was admitted when it opened; it keeps its slot even if
 	// the cap is reached meanwhile.
-	admitted := h.admit(st.IP)
+	admitted := h.sockets.admit(st.IP)
 	if !h.register(c) {
 		if admitted {
-			h.release(st.IP)
+			h.sockets.release(st.IP)
 		}
 		return nil, errClosed
 	}
@@ -99,10 +97,7 @@ func (h *Hub) ResumeSession(ctx context.Context, st SessionState, sock Socket) (
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	view := c.switchSubject(ctx, res.Visit)
-	h.mu.Lock()
-	subject := c.subject
-	h.mu.Unlock()
-	if subject != st.Subject || view.Version != st.Version {
+	if h.subjectOf(c) != st.Subject || view.Version != st.Version {
 		if err := c.write(ctx, &view); err != nil {
 			s.End()
 			return nil, err

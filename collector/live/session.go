@@ -60,18 +60,18 @@ const SubprotocolRequired = subprotocolRequired
 // socket is gone (End).
 func (h *Hub) OpenSession(w http.ResponseWriter, r *http.Request, sock Socket) (s *Session, ok bool) {
 	ip := h.clientIP(r)
-	if !h.admit(ip) {
+	if !h.sockets.admit(ip) {
 		h.refuseSocket(w)
 		return nil, false
 	}
 	hs, ok := h.handshake(w, r)
 	if !ok {
-		h.release(ip)
+		h.sockets.release(ip)
 		return nil, false
 	}
 	c := h.newConn(sock, r, hs)
 	if !h.register(c) {
-		h.release(ip)
+		h.sockets.release(ip)
 		writeProblem(w, http.StatusServiceUnavailable, "unavailable", "collector shutting down")
 		return nil, false
 	}
@@ -125,5 +125,5 @@ func (s *Session) End() {
 		return
 	}
 	s.c.hub.unregister(s.c)
-	s.c.hub.release(s.c.client.IP)
+	s.c.hub.sockets.release(s.c.client.IP)
 }
