@@ -32,6 +32,13 @@
   api.stats = function () { return call('stats'); };
   api.consent = function (given) { return call('consent', given); };
   api.onNotification = function (cb) { q.push(['subscribe', 'notification', cb]); };
+  // Engagement offers (docs/engagement.md): onOffer(fn) calls fn(offer) for
+  // each offer made to this page; answer resolves once the collector has
+  // the visitor's answer, and rejects for an offer unknown or expired.
+  api.offers = {
+    onOffer: function (cb) { q.push(['subscribe', 'offer', cb]); },
+    answer: function (id, outcome) { return call('offer', id, outcome); }
+  };
   api.visitorData = {
     get: function () { return call('visitorData', 'get'); },
     update: function (ns, value) { return call('visitorData', 'update', ns, value); },
@@ -157,6 +164,22 @@
       if (c[1] === 'notification' && typeof cb === 'function') {
         return ['subscribe.notification', '', '', 0, 0, function (id, channel, d) { cb({ id: id, channel: channel, data: d }); }];
       }
+      if (c[1] === 'offer' && typeof cb === 'function') {
+        return ['subscribe.offer', '', '', 0, 0, function (id, channel, f) { cb(offerOf(f)); }];
+      }
+    },
+    // ['offer', offerId, 'accepted' | 'declined']: the visitor's answer to
+    // an offer this page was made, sent once as an EngagementAccepted or
+    // EngagementDeclined event. An offer unknown here, answered already or
+    // past its expiresAt is ignored, with a warning only in debug: a page
+    // that answers late is not at fault.
+    offer: function (c) {
+      var id = c[1], o = c[2], t = typeof id === 'string' && own(offers, id) ? offers[id] : null;
+      if (o !== 'accepted' && o !== 'declined') return refuse('invalid_offer', 'an answer is [\'offer\', offerId, \'accepted\' | \'declined\']');
+      if (t === null) return refuse('unknown_offer', 'offer ' + String(id) + ' is not one made to this page, or was answered', 1);
+      delete offers[id];
+      if (!(t > Date.now())) return refuse('offer_expired', 'offer ' + id + ' has expired', 1);
+      return ['event', o === 'accepted' ? 'EngagementAccepted' : 'EngagementDeclined', json({ offerId: id })];
     },
     // The tracker resolves with a handoff token; q.dec calls back with the URL.
     decorate: function (c) { return ['decorate', '', '', q.dec(c[1], c[2])]; }
@@ -197,7 +220,22 @@
     return f;
   }
   var refused;
-  function refuse(code, m) { refused = [code, m]; }
+  // quiet: warn only in debug.
+  function refuse(code, m, quiet) { refused = [code, m, quiet]; }
+  // The offers made to this page, by offerId: when each expires (ms;
+  // Infinity when the frame says not, and the collector decides). Filled
+  // by the tracker's first listener (q.go); at most 32, oldest out.
+  var offers = Object.create(null), nOffers = 0;
+  function seen(id, channel, f) {
+    var t = Date.parse(f && f.expiresAt), k;
+    if (!own(offers, id) && ++nOffers > 32) for (k in offers) { delete offers[k]; nOffers--; break; }
+    offers[id] = isNaN(t) ? Infinity : t;
+  }
+  // The offer as the page gets it.
+  function offerOf(f) {
+    f = f || {};
+    return { offerId: f.offerId, ruleId: f.ruleId, channel: f.channel, data: f.data === undefined ? null : f.data, expiresAt: f.expiresAt };
+  }
   // Answers of getIDs (and of SignIn, SignOut, UserInfo) also carry
   // Genesys's names.
   function ids(v) {
@@ -223,7 +261,7 @@
       // One warning per unknown name: a page pushing it in a loop must
       // not flood the console.
       if (!refused && !unknown[op]) { unknown[op] = 1; warn('unknown command ' + String(op) + ' (or not in a known form); ignored'); }
-      if (refused) warn(refused[1] + '; nothing sent');
+      if (refused && (!refused[2] || q.debug)) warn(refused[1] + '; nothing sent');
       refused = refused || ['unknown_command', 'not a command'];
       if (rej) { var e = new Error('visitrack: ' + refused[1]); e.code = refused[0]; rej(e); }
       return;
@@ -244,6 +282,7 @@
       return 0;
     };
     q.tracker = version;
+    run(['subscribe.offer', '', '', 0, 0, seen]);
     q.push.apply(q, queued);
   };
 
