@@ -1,6 +1,6 @@
 package agent
 
-// Engagement offers (docs/engagement.md): the collector's rules invite a
+// Engagement offers (docs/engagement-browser.md): the collector's rules invite a
 // visitor with a notification frame of kind "offer". The tracker's glue
 // gives such a frame the Message type TypeOffer, with the Notification's
 // ID set to the offerId and its Data holding the whole frame as JSON

@@ -94,7 +94,9 @@ test('an unknown command warns once per name, and rejects its promise', () => {
 });
 
 test('config takes Genesys keys and ignores keys of the wrong type', () => {
-  let { q, logs } = load();
+  const fetched = [];
+  const fetch = (url, opts) => { fetched.push([url, opts.credentials]); return new Promise(() => {}); };
+  let { q, logs } = load([], 'https://shop.example/cart', { fetch, DOMParser: function () {} });
   const c = plain(q.norm(['config', {
     httpEndpoint: 'http://gwe.example:9081', httpsEndpoint: 'https://gwe.example:9443',
     disableWebSockets: true, languageCode: 'fr-CA', dslResource: '/dsl.xml', requireConsent: 'yes', visitTimeoutMinutes: 5,
@@ -108,8 +110,9 @@ test('config takes Genesys keys and ignores keys of the wrong type', () => {
   assert.strictEqual(logs.warn.length, 1);
   assert.match(logs.warn[0], /requireConsent must be a boolean; ignored/);
   q.norm(['config', { dslResource: '/other.xml' }]);
-  assert.strictEqual(logs.info.length, 1, 'dslResource: one note');
-  assert.match(logs.info[0], /dslResource is ignored/);
+  // dslResource: the first is fetched (dsl.test.js tests what it does).
+  assert.deepStrictEqual(fetched, [['https://shop.example/dsl.xml', 'same-origin']]);
+  assert.deepStrictEqual(logs.info, []);
 
   // An http page takes httpEndpoint; explicit native keys win.
   ({ q } = load([], 'http://shop.example/'));
