@@ -128,6 +128,12 @@ func decodeMessage(v js.Value) *agent.Message {
 		m.Error = protocol.Error{Type: m.Type, Code: str(v, "code"), Message: str(v, "message"), RequestID: str(v, "requestId")}
 	case protocol.TypeNotification:
 		m.Notification = decodeNotification(v)
+		if str(v, "kind") == agent.TypeOffer {
+			// An engagement offer: the loader reads the frame itself.
+			m.Type = agent.TypeOffer
+			m.Notification.ID = str(v, "offerId")
+			m.Notification.Data = protocol.RawJSON(stringify(v))
+		}
 	default:
 		return nil
 	}

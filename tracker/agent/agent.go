@@ -91,6 +91,7 @@ type Agent struct {
 	vd      VisitorData
 	subs    []Subscriber
 	notes   notifications // see notify.go
+	offers  notifications // see offer.go
 	updates []*update
 	nextReq int64
 }
@@ -167,6 +168,8 @@ func (a *Agent) Push(c Command) {
 		a.update(c)
 	case OpNotifications:
 		a.notes.add(c.Listener)
+	case OpOffers:
+		a.offers.add(c.Listener)
 	case OpDecorate:
 		a.decorate(c)
 	default:

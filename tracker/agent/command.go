@@ -18,12 +18,13 @@ const (
 	OpGetVisitorData
 	OpDecorate // resolves with a handoff token ("" for none)
 	OpNotifications
+	OpOffers // Command.Listener hears of engagement offers (offer.go)
 )
 
 // opNames returns the ops' names in the loader's flat commands
 // (web/loader/gt.js), by Op: an array, so each caller has its own copy.
-func opNames() [OpNotifications + 1]string {
-	return [...]string{"", "config", "event", "page", "consent", "getIDs", "stats", "visitorData.update", "visitorData.subscribe", "visitorData.get", "decorate", "subscribe.notification"}
+func opNames() [OpOffers + 1]string {
+	return [...]string{"", "config", "event", "page", "consent", "getIDs", "stats", "visitorData.update", "visitorData.subscribe", "visitorData.get", "decorate", "subscribe.notification", "subscribe.offer"}
 }
 
 // ParseOp returns the Op of a name in the loader's flat commands; 0 (no
@@ -70,7 +71,7 @@ type Command struct {
 	Namespace, Value string
 
 	Subscriber Subscriber           // OpSubscribe
-	Listener   NotificationListener // OpNotifications
+	Listener   NotificationListener // OpNotifications, OpOffers
 	Reply      Reply                // may be nil
 }
 

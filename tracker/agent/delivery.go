@@ -118,6 +118,8 @@ func (a *Agent) onMessage(m *Message) {
 		a.onError(&m.Error)
 	case protocol.TypeNotification:
 		a.notes.deliver(&m.Notification)
+	case TypeOffer:
+		a.offers.deliver(&m.Notification)
 	case protocol.TypeHandoff:
 		a.onHandoff(&m.Handoff)
 	}

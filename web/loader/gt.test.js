@@ -12,8 +12,9 @@ const vm = require('node:vm');
 const src = fs.readFileSync(path.join(__dirname, 'gt.js'), 'utf8');
 
 // load runs gt.js on a page at href with the commands queued before it;
-// it returns the queue and the console lines by level.
-function load(queued = [], href = 'https://shop.example/cart') {
+// it returns the queue and the console lines by level. extra adds to (or
+// replaces) the window's globals, e.g. a Date with a clock of the test's.
+function load(queued = [], href = 'https://shop.example/cart', extra = {}) {
   const logs = { warn: [], info: [], log: [] };
   const noop = () => {};
   const document = {
@@ -34,6 +35,7 @@ function load(queued = [], href = 'https://shop.example/cart') {
     },
     WebAssembly: {}, fetch: noop, Promise, setTimeout, URL, JSON, Object, Array, Error,
   };
+  Object.assign(window, extra);
   window.window = window;
   vm.runInNewContext(src, window);
   return { q: window._gt, logs, window };
@@ -92,7 +94,9 @@ test('an unknown command warns once per name, and rejects its promise', () => {
 });
 
 test('config takes Genesys keys and ignores keys of the wrong type', () => {
-  let { q, logs } = load();
+  const fetched = [];
+  const fetch = (url, opts) => { fetched.push([url, opts.credentials]); return new Promise(() => {}); };
+  let { q, logs } = load([], 'https://shop.example/cart', { fetch, DOMParser: function () {} });
   const c = plain(q.norm(['config', {
     httpEndpoint: 'http://gwe.example:9081', httpsEndpoint: 'https://gwe.example:9443',
     disableWebSockets: true, languageCode: 'fr-CA', dslResource: '/dsl.xml', requireConsent: 'yes', visitTimeoutMinutes: 5,
@@ -106,8 +110,9 @@ test('config takes Genesys keys and ignores keys of the wrong type', () => {
   assert.strictEqual(logs.warn.length, 1);
   assert.match(logs.warn[0], /requireConsent must be a boolean; ignored/);
   q.norm(['config', { dslResource: '/other.xml' }]);
-  assert.strictEqual(logs.info.length, 1, 'dslResource: one note');
-  assert.match(logs.info[0], /dslResource is ignored/);
+  // dslResource: the first is fetched (dsl.test.js tests what it does).
+  assert.deepStrictEqual(fetched, [['https://shop.example/dsl.xml', 'same-origin']]);
+  assert.deepStrictEqual(logs.info, []);
 
   // An http page takes httpEndpoint; explicit native keys win.
   ({ q } = load([], 'http://shop.example/'));
@@ -135,7 +140,9 @@ test('q.go replays the queue in order, then takes every push', () => {
   const seen = [];
   q.go((f) => seen.push(f[0] + ' ' + (f[1] || '')), 'v1');
   window._gt.push(['event', { eventName: 'Click' }], ['stats']);
-  assert.deepStrictEqual(seen.map(String), ['config [object Object]', 'event SignOut', 'event Click', 'stats ']);
+  // The loader's own offer listener comes first (it keeps the offers that
+  // ['offer', id, answer] may answer).
+  assert.deepStrictEqual(seen.map(String), ['subscribe.offer ', 'config [object Object]', 'event SignOut', 'event Click', 'stats ']);
   assert.strictEqual(q.length, 0);
   assert.strictEqual(q.tracker, 'v1');
 });
@@ -148,7 +155,7 @@ test('a command that throws when read is lost alone', () => {
   Object.defineProperty(trap, 'data', { get() { throw new Error('trap'); } });
   let code;
   window._gt.push(['event', 'Before'], ['_p', () => {}, (e) => { code = e.code; }, 'event', 'Trap', trap], ['event', 'After']);
-  assert.deepStrictEqual(seen, ['event Before', 'event After']);
+  assert.deepStrictEqual(seen, ['subscribe.offer ', 'event Before', 'event After']);
   assert.strictEqual(code, 'invalid_command');
   assert.ok(logs.warn.some((w) => /could not be read/.test(w)));
 });
@@ -173,4 +180,99 @@ test('consent: a boolean, or Consent Mode v2 analytics_storage', () => {
   assert.deepStrictEqual(plain(q.norm(['consent', { ad_storage: 'granted', ad_user_data: 'granted' }])), ['consent', false, 'keep']);
   assert.deepStrictEqual(plain(q.norm(['consent', { analytics_storage: 'maybe' }])), ['consent', false, 'keep']);
   assert.deepStrictEqual(logs.warn, []);
+});
+
+// offerFrame is what the tracker hands an offer listener for a frame: the
+// offerId, the channel and the whole frame.
+function offerFrame(id, expiresAt) {
+  return [id, 'chat', { type: 'notification', kind: 'offer', offerId: id, ruleId: 'r1', channel: 'chat', data: { text: 'Need help?' }, expiresAt }];
+}
+
+// started loads gt.js with a clock of the test's and starts it: run
+// collects the flat commands; offer(frame) is the tracker delivering an
+// offer frame to every offer listener, the loader's own first.
+function started(clock, queued = []) {
+  const FakeDate = { now: () => clock.now, parse: Date.parse };
+  const env = load(queued, 'https://shop.example/cart', { Date: FakeDate });
+  const ran = [];
+  env.q.go((f) => ran.push(f), 'v1');
+  env.ran = ran;
+  env.offer = (...args) => { for (const f of ran) if (f[0] === 'subscribe.offer') f[5](...args); };
+  return env;
+}
+
+test('subscribe offer: every subscriber gets each offer as the page should see it', () => {
+  const clock = { now: Date.parse('2026-11-21T10:00:00Z') };
+  const got = [], also = [];
+  const { window, offer, ran, logs } = started(clock, [['subscribe', 'offer', (o) => got.push(o)]]);
+  window.visitrack.offers.onOffer((o) => also.push(o));
+  window._gt.push(['subscribe', 'offer', 'not a function']);
+  assert.strictEqual(ran.filter((f) => f[0] === 'subscribe.offer').length, 3, 'the loader\'s and two of the page');
+  offer(...offerFrame('01KA0000000000000000000001', '2026-11-21T10:00:30Z'));
+  const want = { offerId: '01KA0000000000000000000001', ruleId: 'r1', channel: 'chat', data: { text: 'Need help?' }, expiresAt: '2026-11-21T10:00:30Z' };
+  assert.deepStrictEqual(plain(got), [want]);
+  assert.deepStrictEqual(plain(also), [want]);
+  assert.strictEqual(logs.warn.length, 1, 'the bad subscription warns: ' + logs.warn);
+});
+
+test('offer answers: an EngagementAccepted or EngagementDeclined event, once, for a live offer', async () => {
+  const clock = { now: Date.parse('2026-11-21T10:00:00Z') };
+  const { q, offer, logs } = started(clock);
+  offer(...offerFrame('01KA0000000000000000000001', '2026-11-21T10:00:30Z'));
+  offer(...offerFrame('01KA0000000000000000000002', '2026-11-21T10:00:30Z'));
+  assert.deepStrictEqual(plain(q.norm(['offer', '01KA0000000000000000000001', 'accepted'])),
+    ['event', 'EngagementAccepted', '{"offerId":"01KA0000000000000000000001"}']);
+  // Answered once: a second answer is ignored, quietly.
+  assert.strictEqual(q.norm(['offer', '01KA0000000000000000000001', 'declined']), undefined);
+  assert.deepStrictEqual(plain(q.norm(['offer', '01KA0000000000000000000002', 'declined'])),
+    ['event', 'EngagementDeclined', '{"offerId":"01KA0000000000000000000002"}']);
+  assert.deepStrictEqual(logs.warn, []);
+});
+
+test('offer answers: unknown or expired offers are ignored, with a warning only in debug', async () => {
+  const clock = { now: Date.parse('2026-11-21T10:00:00Z') };
+  const { q, window, offer, logs } = started(clock);
+  offer(...offerFrame('01KA0000000000000000000001', '2026-11-21T10:00:30Z'));
+  offer(...offerFrame('01KA0000000000000000000002', '2026-11-21T10:00:30Z'));
+  offer(...offerFrame('01KA0000000000000000000003', '2026-11-21T10:00:30Z'));
+  assert.strictEqual(q.norm(['offer', '01KA00000000000000000000ZZ', 'accepted']), undefined);
+  assert.strictEqual(q.norm(['offer', 7, 'accepted']), undefined);
+  clock.now = Date.parse('2026-11-21T10:00:30Z');
+  assert.strictEqual(q.norm(['offer', '01KA0000000000000000000001', 'accepted']), undefined, 'expired');
+  assert.deepStrictEqual(logs.warn, [], 'no warning without debug');
+  // The promise form says why.
+  await assert.rejects(window.visitrack.offers.answer('01KA0000000000000000000002', 'accepted'), (e) => e.code === 'offer_expired');
+  await assert.rejects(window.visitrack.offers.answer('01KA00000000000000000000ZZ', 'declined'), (e) => e.code === 'unknown_offer');
+  assert.deepStrictEqual(logs.warn, []);
+  q.norm(['config', { debug: true }]);
+  assert.strictEqual(q.norm(['offer', '01KA0000000000000000000003', 'declined']), undefined);
+  assert.strictEqual(logs.warn.length, 1);
+  assert.match(logs.warn[0], /offer 01KA0000000000000000000003 has expired/);
+});
+
+test('offer answers: a wrong answer is refused with a warning, debug or not', async () => {
+  const clock = { now: Date.parse('2026-11-21T10:00:00Z') };
+  const { q, window, offer, logs } = started(clock);
+  offer(...offerFrame('01KA0000000000000000000001', '2026-11-21T10:00:30Z'));
+  for (const bad of ['yes', undefined, true]) {
+    assert.strictEqual(q.norm(['offer', '01KA0000000000000000000001', bad]), undefined);
+  }
+  assert.strictEqual(logs.warn.length, 3);
+  assert.match(logs.warn[0], /'accepted' \| 'declined'/);
+  await assert.rejects(window.visitrack.offers.answer('01KA0000000000000000000001', 'maybe'), (e) => e.code === 'invalid_offer');
+  // Still answerable: a wrong answer does not use the offer up.
+  assert.strictEqual(q.norm(['offer', '01KA0000000000000000000001', 'accepted'])[1], 'EngagementAccepted');
+});
+
+test('offers kept: at most 32, the oldest out; without expiresAt the collector decides', () => {
+  const clock = { now: Date.parse('2026-11-21T10:00:00Z') };
+  const { q, offer } = started(clock);
+  const id = (i) => '01KA' + String(i).padStart(22, '0');
+  for (let i = 0; i < 33; i++) offer(...offerFrame(id(i), '2026-11-21T10:00:30Z'));
+  assert.strictEqual(q.norm(['offer', id(0), 'accepted']), undefined, 'the oldest is gone');
+  assert.strictEqual(q.norm(['offer', id(1), 'accepted'])[1], 'EngagementAccepted');
+  assert.strictEqual(q.norm(['offer', id(32), 'accepted'])[1], 'EngagementAccepted');
+  offer(...offerFrame(id(40), undefined));
+  clock.now += 365 * 86400e3;
+  assert.strictEqual(q.norm(['offer', id(40), 'declined'])[1], 'EngagementDeclined');
 });

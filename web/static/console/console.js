@@ -171,7 +171,7 @@
   // ---- routing ------------------------------------------------------------
 
   // Routes: #/overview (the default), #/visits, #/visit/ID, #/lookup,
-  // #/visitor/ID, #/identity/ID, #/user/USERID, #/live. Each view keeps its
+  // #/visitor/ID, #/identity/ID, #/user/USERID, #/live, #/engagement. Each view keeps its
   // state while another shows; views registered in vtConsole.views (the
   // overview) are told when they show and hide.
   var current = { view: '', arg: '' };
@@ -179,7 +179,7 @@
   function route() {
     var parts = location.hash.replace(/^#\/?/, '').split('/');
     var name = parts[0] || 'overview', arg = decodeURIComponent(parts.slice(1).join('/'));
-    var view = { overview: 'overview', visits: 'visits', visit: 'visit', lookup: 'lookup', visitor: 'lookup', identity: 'lookup', user: 'lookup', live: 'live' }[name] || 'overview';
+    var view = { overview: 'overview', visits: 'visits', visit: 'visit', lookup: 'lookup', visitor: 'lookup', identity: 'lookup', user: 'lookup', live: 'live', engagement: 'engagement' }[name] || 'overview';
     document.querySelectorAll('.view').forEach(function (s) { s.classList.toggle('hidden', s.id !== 'view-' + view); });
     document.querySelectorAll('#nav a').forEach(function (a) {
       var v = a.dataset.view;
