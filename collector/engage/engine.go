@@ -87,6 +87,7 @@ type Engine struct {
 	in      chan []Event
 	ticks   chan tick
 	done    chan struct{}
+	stop    sync.Once
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
 	offered atomic.Uint64
@@ -222,7 +223,8 @@ type OpenOffer struct {
 // Stop ends the engine; pending timers are dropped (the offers they would
 // time out are found open at the next Start).
 func (e *Engine) Stop() {
-	close(e.done)
+	// A server that fails to start and is then closed stops it twice.
+	e.stop.Do(func() { close(e.done) })
 	e.wg.Wait()
 }
 
