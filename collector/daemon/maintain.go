@@ -4,12 +4,14 @@ import (
 	"context"
 
 	"github.com/visitrack/visitrack/collector/maintain"
+	"github.com/visitrack/visitrack/collector/postgres"
 )
 
 // startMaintenance starts the jobs that come back on a timer, through the
 // ingest writer: the visit-timeout sweep, rollup trimming (always: the
-// minute rows would otherwise grow without bound) and, with --retention,
-// retention.
+// minute rows would otherwise grow without bound), with --retention,
+// retention, and on PostgreSQL the month partitions of events
+// (docs/deployment.md#capacity).
 func (m *Main) startMaintenance() error {
 	trim, err := maintain.Rollups(maintain.RollupConfig{Store: m.store})
 	if err != nil {
@@ -23,6 +25,13 @@ func (m *Main) startMaintenance() error {
 		}
 		jobs = append(jobs, ret)
 		m.Logger.Info("retention", "delete visits ended more than", m.Config.Retention.String())
+	}
+	if m.Config.Database != "" {
+		parts, err := postgres.PartitionsJob(postgres.PartitionsConfig{Retention: m.Config.Retention})
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, parts)
 	}
 	m.jobs, err = maintain.Start(context.Background(), maintain.Config{Writer: m.server.Ingester(), Store: m.store, Logger: m.Logger}, jobs...)
 	return err

@@ -22,8 +22,10 @@ func tableRows(t *testing.T, s *store.Store) map[string]int {
 	list := `SELECT name FROM sqlite_master WHERE type = 'table'
 		AND name NOT IN ('erasures', 'schema_migrations') AND name NOT LIKE 'sqlite_%'`
 	if s.Dialect().Name == "postgres" {
-		list = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()
-			AND tablename NOT IN ('erasures', 'schema_migrations')`
+		// A partitioned table once, without its partitions.
+		list = `SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+			AND c.relname NOT IN ('erasures', 'schema_migrations')`
 	}
 	rows, err := s.DB().Query(list)
 	if err != nil {

@@ -19,6 +19,9 @@ const (
 	JobRetention
 	// JobRollups trims the stats rollups past their horizons.
 	JobRollups
+	// JobPartitions makes and drops the month partitions of events
+	// (PostgreSQL only).
+	JobPartitions
 )
 
 func (j Job) String() string {
@@ -29,6 +32,8 @@ func (j Job) String() string {
 		return "retention"
 	case JobRollups:
 		return "rollup trimming"
+	case JobPartitions:
+		return "partitions"
 	}
 	return fmt.Sprintf("job %#x", int64(j))
 }

@@ -134,6 +134,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := postgres.Migrate(ctx, db, cfg.Now); err != nil {
 		return nil, fmt.Errorf("--to: %w", err)
 	}
+	if err := partitionHistory(ctx, src, db); err != nil {
+		return nil, err
+	}
 	// One source connection in one read transaction: the copy and the
 	// verification read the same snapshot, even if something still
 	// writes the file.
@@ -261,6 +264,32 @@ func shareKey(ctx context.Context, db *sql.DB, path string, now time.Time) error
 	}
 	if stored != key {
 		return fmt.Errorf("the target's collectors already share another recognition key than %s: tokens issued before the move would not verify", path)
+	}
+	return nil
+}
+
+// partitionHistory makes the target's month partitions of events for the
+// months the source's events were received in, before the copy: the rows
+// then land in their months, which retention can drop once emptied, and
+// not all in events_default, which it never drops.
+func partitionHistory(ctx context.Context, src, db *sql.DB) error {
+	var first, last sql.NullInt64
+	if err := src.QueryRowContext(ctx, `SELECT min(received_at), max(received_at) FROM events`).Scan(&first, &last); err != nil {
+		return fmt.Errorf("read the source's events: %w", err)
+	}
+	if !first.Valid {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := postgres.EnsurePartitions(ctx, tx, time.UnixMilli(first.Int64), time.UnixMilli(last.Int64)); err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("--to: make the partitions of events: %w", err)
 	}
 	return nil
 }

@@ -147,9 +147,14 @@ func targetCount(t *testing.T, u, table string) int64 {
 // verified, or skipped with a reason; none is left out silently.
 func TestEveryTableCopiedOrSkipped(t *testing.T) {
 	ctx := context.Background()
+	marchAt := time.Date(2025, 3, 10, 8, 0, 0, 0, time.UTC)
+	march := ulidAt(marchAt)
 	dir := newSource(t, func(s *store.Store) {
 		storetest.Seed(t, s)
 		storetest.SeedBulk(t, s, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), 20, 30)
+		// An event whose ULID was made when it was received, in March 2025.
+		storetest.Exec(t, s, `INSERT INTO events (event_id, visit_id, visitor_id, session_id, name, category, timestamp, corrected_at, received_at)
+			VALUES (?, 'V', 'V', 'S', 'Click', 'business', ?, ?, ?)`, march, marchAt.UnixMilli(), marchAt.UnixMilli(), marchAt.UnixMilli())
 		if _, err := s.EnsureToken(ctx, "vt_source_admin_token", []string{"admin"}); err != nil {
 			t.Fatal(err)
 		}
@@ -205,6 +210,13 @@ func TestEveryTableCopiedOrSkipped(t *testing.T) {
 	if err := s.DB().QueryRowContext(ctx, `SELECT 1 FROM pg_tables WHERE tablename = 'visitrack_migrate_progress'`).Scan(new(int)); err != sql.ErrNoRows {
 		t.Errorf("the progress table is still there after a finished copy (%v)", err)
 	}
+	// The copy made the months of the source's events: the March event
+	// is in March's partition, which retention can drop, not in the
+	// default one.
+	var part string
+	if err := s.DB().QueryRowContext(ctx, `SELECT tableoid::regclass::text FROM events WHERE event_id = ?`, march).Scan(&part); err != nil || part != "events_2025_03" {
+		t.Errorf("the March 2025 event is in partition %q (%v); want events_2025_03", part, err)
+	}
 	if high, err := s.EventsHighWater(ctx, s.DB()); err != nil || high != source["events"] {
 		t.Errorf("events high water %d (%v), want the source's last rowid %d", high, err, source["events"])
 	}
@@ -220,4 +232,17 @@ func TestEveryTableCopiedOrSkipped(t *testing.T) {
 			t.Errorf("%s not copied (copied: %v)", want, tables)
 		}
 	}
+}
+
+// ulidAt is a ULID made at t: its time in ten base-32 digits, then zeros
+// for the random part.
+func ulidAt(t time.Time) string {
+	const digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	ms := t.UnixMilli()
+	b := []byte("00000000000000000000000001")
+	for i := 9; i >= 0; i-- {
+		b[i] = digits[ms%32]
+		ms /= 32
+	}
+	return string(b)
 }
