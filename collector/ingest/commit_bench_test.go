@@ -43,9 +43,14 @@ func BenchmarkCommitOne(b *testing.B) {
 		click(i) // opens the visit
 	}
 	b.ReportAllocs()
+	written := bytesWritten()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		click(n % len(clients))
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	if written >= 0 {
+		// The log frames each commit writes: the pages it dirtied.
+		b.ReportMetric(float64(bytesWritten()-written)/float64(b.N), "B-written/commit")
+	}
 }
