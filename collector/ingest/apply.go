@@ -37,15 +37,6 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	res.Ack = protocol.Ack{Type: protocol.TypeAck, EventIDs: make([]string, 0, len(j.events)),
 		Rejected: append(make([]protocol.Rejection, 0, len(j.rejected)), j.rejected...)}
 	now := j.receivedAt.UnixMilli()
-	if len(j.events) > 0 && (!in.cfg.Direct || hasIdentityEvent(j.events)) {
-		// Identity events are inserted as they are filed, before flush.
-		// In Direct mode (the edge, where each read is a round trip)
-		// only a batch that has one needs the mark now; flush reads it.
-		if err := in.markHighWater(ctx, b); err != nil {
-			return err
-		}
-	}
-
 	v, err := in.resolveVisit(ctx, b, j, now)
 	if err != nil {
 		return err
@@ -148,16 +139,6 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		VisitorKey: j.visitorKey, Cookieless: v.Cookieless,
 	}
 	return nil
-}
-
-// hasIdentityEvent reports whether an event is filed with its own insert.
-func hasIdentityEvent(events []decodedEvent) bool {
-	for i := range events {
-		if protocol.IsIdentityEvent(events[i].Name) {
-			return true
-		}
-	}
-	return false
 }
 
 // resolveVisit finds the client's visit, or opens a new one when there is

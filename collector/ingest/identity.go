@@ -20,7 +20,7 @@ func (in *Ingester) identityEvent(ctx context.Context, b *batch, j *job, v *cach
 	at := row.CorrectedAt
 	switch e.Name {
 	case protocol.EventSignOut:
-		if isNew, err := in.cfg.Store.InsertEvent(ctx, b.q, row); err != nil || !isNew {
+		if isNew, err := in.insertEvent(ctx, b, row); err != nil || !isNew {
 			return nil, err
 		}
 		if v.State != protocol.StateAnonymous {
@@ -66,7 +66,7 @@ func (in *Ingester) identityEvent(ctx context.Context, b *batch, j *job, v *cach
 // the call that made it. Linking a placeholder would make one identity of
 // everybody who sent it (docs/identity.md#blocked-identifiers).
 func (in *Ingester) refuseBlocked(ctx context.Context, b *batch, j *job, e *decodedEvent, row *store.EventRow) error {
-	if _, err := in.cfg.Store.InsertEvent(ctx, b.q, row); err != nil {
+	if _, err := in.insertEvent(ctx, b, row); err != nil {
 		return err
 	}
 	j.res.Ack.Refused = append(j.res.Ack.Refused, protocol.Rejection{EventID: e.EventID, Code: protocol.CodeBlockedUserID,
@@ -160,7 +160,7 @@ func (in *Ingester) signIn(ctx context.Context, b *batch, j *job, v *cachedVisit
 	}
 	sessionID := in.newID()
 	row.SessionID, row.IdentityID = sessionID, identityID
-	isNew, err := in.cfg.Store.InsertEvent(ctx, b.q, row)
+	isNew, err := in.insertEvent(ctx, b, row)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func (in *Ingester) signIn(ctx context.Context, b *batch, j *job, v *cachedVisit
 // recognized but unverified. A visit already verified is not downgraded.
 func (in *Ingester) userInfo(ctx context.Context, b *batch, j *job, v *cachedVisit, row *store.EventRow, userID string) (*protocol.Rejection, error) {
 	if v.State == protocol.StateAuthenticated || v.Verified {
-		_, err := in.cfg.Store.InsertEvent(ctx, b.q, row)
+		_, err := in.insertEvent(ctx, b, row)
 		return nil, err
 	}
 	at := row.CorrectedAt
@@ -205,7 +205,7 @@ func (in *Ingester) userInfo(ctx context.Context, b *batch, j *job, v *cachedVis
 	}
 	sessionID := in.newID()
 	row.SessionID, row.IdentityID = sessionID, identityID
-	isNew, err := in.cfg.Store.InsertEvent(ctx, b.q, row)
+	isNew, err := in.insertEvent(ctx, b, row)
 	if err != nil || !isNew {
 		return nil, err
 	}

@@ -95,6 +95,14 @@ func testVisitEventCount(t *testing.T, st *store.Store, direct bool) {
 		event(ulid.Make().String(), "Search", `{"q":"shoes"}`))
 	check("an identity event and a business event", c.VisitID, 6)
 
+	// An identity event, counted from the high water read before it, and
+	// a resend beside a new event, counted from the one after it.
+	collect(c, event(ulid.Make().String(), protocol.EventUserInfo, `{"userId":"ada@example.com"}`),
+		event(first[0], protocol.EventPageEntered, ""), event(ulid.Make().String(), "Search", `{"q":"hats"}`))
+	check("an identity event, a resend and a new event", c.VisitID, 8)
+	collect(c, event(first[1], "AddToCart", `{"sku":"A-1"}`), event(first[2], "AddToCart", `{"sku":"B-2"}`))
+	check("only resends", c.VisitID, 8)
+
 	// Two browsers at once: their events may share a commit.
 	other := collect(ingest.Client{}, eventOn(otherPage, ulid.Make().String(), protocol.EventPageEntered, ""))
 	o := ingest.Client{VisitorID: other.Visit.VisitorID, VisitID: other.Visit.VisitID, VisitorKey: other.Visit.VisitorKey}
@@ -116,7 +124,7 @@ func testVisitEventCount(t *testing.T, st *store.Store, direct bool) {
 		}()
 	}
 	wg.Wait()
-	check("ten concurrent batches", c.VisitID, 16)
+	check("ten concurrent batches", c.VisitID, 18)
 	check("the other visit's concurrent batches", o.VisitID, 21)
 
 	// The stats rollups count the same rows once each too.
@@ -125,7 +133,7 @@ func testVisitEventCount(t *testing.T, st *store.Store, direct bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Events != 37 || sum.Pageviews != 2 {
-		t.Fatalf("stats: %d events, %d pageviews; want 37 and 2", sum.Events, sum.Pageviews)
+	if sum.Events != 39 || sum.Pageviews != 2 {
+		t.Fatalf("stats: %d events, %d pageviews; want 39 and 2", sum.Events, sum.Pageviews)
 	}
 }

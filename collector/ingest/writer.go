@@ -89,8 +89,8 @@ type batch struct {
 // count inserts the batch's rows and adds every event the transaction
 // stored to the stats rollups and the visits' event counts. Events
 // inserted one by one while the jobs were applied (identity events) lie
-// between the high water read before the first of them and the one read
-// now, and are counted in SQL. The batch's rows are counted here in Go
+// between the high water read before the first of them (insertEvent) and
+// the one read now, and are counted in SQL. The batch's rows are counted here in Go
 // when every one of them was new (the rule); a resend among them counts
 // them in SQL. The edge (direct) has no transaction and a driver that
 // cannot say which rows were new: it counts in SQL, by event id.
@@ -113,23 +113,33 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 		b.args, _, err = st.InsertEvents(ctx, b.q, b.rows, b.args)
 		return err
 	}
-	// A high water read here has nothing inserted after it yet.
-	fresh := !b.hwKnown
-	if err := in.markHighWater(ctx, b); err != nil {
-		return err
-	}
-	now, err := b.highWater, error(nil)
-	if !fresh {
-		if now, err = st.EventsHighWater(ctx, b.q); err != nil {
+	// Events inserted one by one (identity events) lie after the high
+	// water read before the first of them: count them in SQL.
+	var before int64
+	if b.hwKnown {
+		var err error
+		if before, err = st.EventsHighWater(ctx, b.q); err != nil {
 			return err
 		}
+		if before > b.highWater {
+			if err := st.CountEvents(ctx, b.q, b.highWater, before, nil); err != nil {
+				return err
+			}
+		}
 	}
-	if now > b.highWater {
-		if err := st.CountEvents(ctx, b.q, b.highWater, now, nil); err != nil {
+	// Where the batch's rows take the rowids right after the largest
+	// (SQLite), the high water before the insert is known after it, and
+	// read only when a count in SQL needs it: most commits count in Go.
+	// Elsewhere it is read first, as CountEvents needs it.
+	follow := st.RowidsFollow()
+	if !follow && !b.hwKnown && len(b.rows) > 0 {
+		var err error
+		if before, err = st.EventsHighWater(ctx, b.q); err != nil {
 			return err
 		}
 	}
 	var inserted int64
+	var err error
 	if b.args, inserted, err = st.InsertEvents(ctx, b.q, b.rows, b.args); err != nil {
 		return err
 	}
@@ -138,7 +148,20 @@ func (in *Ingester) count(ctx context.Context, b *batch, direct bool) error {
 	}
 	if inserted != int64(len(b.rows)) || !in.countRows(b) {
 		clear(b.visitEvents)
-		return st.CountEvents(ctx, b.q, now, 0, nil)
+		if inserted == 0 {
+			return nil // all resent: nothing new to count
+		}
+		if follow {
+			if inserted < 0 {
+				return fmt.Errorf("count events: the driver did not say how many of %d events were new", len(b.rows))
+			}
+			top, err := st.EventsHighWater(ctx, b.q)
+			if err != nil {
+				return err
+			}
+			before = top - inserted
+		}
+		return st.CountEvents(ctx, b.q, before, 0, nil)
 	}
 	if err := st.AddStats(ctx, b.q, false, b.counts); err != nil {
 		return err
@@ -200,8 +223,18 @@ func (in *Ingester) countRows(b *batch) bool {
 	return true
 }
 
+// insertEvent stores one event alone (an identity event, whose side
+// effects run only when it is new), after marking the high water that
+// count needs to find it: only a batch that inserts one pays that read.
+func (in *Ingester) insertEvent(ctx context.Context, b *batch, r *store.EventRow) (bool, error) {
+	if err := in.markHighWater(ctx, b); err != nil {
+		return false, err
+	}
+	return in.cfg.Store.InsertEvent(ctx, b.q, r)
+}
+
 // markHighWater reads the events high water before the batch inserts its
-// first event.
+// first event one by one.
 func (in *Ingester) markHighWater(ctx context.Context, b *batch) error {
 	if b.hwKnown {
 		return nil

@@ -520,6 +520,16 @@ func (s *Store) EventsHighWater(ctx context.Context, q Querier) (int64, error) {
 	return hw, nil
 }
 
+// RowidsFollow reports whether the events a transaction inserts take the
+// rowids right after the largest one, one after the other, none skipped
+// and none taken by another writer in between: SQLite's rule for a table
+// without AUTOINCREMENT, with its single writer. The high water before an
+// insert is then the one after it less the rows it inserted, and ingest
+// need not read it first. Not on PostgreSQL (a sequence, shared by the
+// nodes, that a conflicting row consumes too) nor outside transactions
+// (D1).
+func (s *Store) RowidsFollow() bool { return s.transactions && s.dialect.OwnEvents == "" }
+
 // statsLevels are the bucket lengths of the stats rollups: a minute, an
 // hour and a day, in milliseconds.
 const statsLevels = `(SELECT 60000 AS size UNION ALL SELECT 3600000 UNION ALL SELECT 86400000)`
