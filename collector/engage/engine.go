@@ -191,6 +191,9 @@ func (e *Engine) Active() bool { return len(e.snap.Load().rules) > 0 }
 // Dropped is how many committed batches were dropped for a full queue.
 func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
 
+// Offered is how many offers the engine made since it started.
+func (e *Engine) Offered() uint64 { return e.offered.Load() }
+
 // Committed hands a committed batch to the engine without blocking: when
 // the queue is full the batch is dropped and counted. It runs on the
 // ingest writer.

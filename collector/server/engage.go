@@ -38,6 +38,7 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 		VisitorData: g.document,
 		Capacity:    func(ctx context.Context, url string) (int, error) { return capacity(ctx, client, url) },
 		PerMinute:   cfg.EngagementPerMinute,
+		QueueSize:   cfg.EngagementQueue,
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
 	})

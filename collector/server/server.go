@@ -86,7 +86,10 @@ type Config struct {
 	// EngagementPerMinute caps the offers of all engagement rules together
 	// (0: no cap); EngagementAllowPrivate lets rules' capacity URLs reach
 	// private addresses, as --webhook-allow-private does for webhooks.
-	EngagementPerMinute    int
+	EngagementPerMinute int
+	// EngagementQueue bounds the committed batches waiting for the
+	// engagement engine (0: its default); more are dropped and counted.
+	EngagementQueue        int
 	EngagementAllowPrivate bool
 	Logger                 *slog.Logger
 	// Now is the clock, for tests.
@@ -335,6 +338,15 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Ingester returns the ingest service (the load generator's raw ceiling
 // and tests use it).
 func (s *Server) Ingester() *ingest.Ingester { return s.ingester }
+
+// Engagement is the engagement engine, for the metrics to watch; nil on
+// the edge.
+func (s *Server) Engagement() *engage.Engine {
+	if s.engage == nil {
+		return nil
+	}
+	return s.engage.engine
+}
 
 // CloseSockets closes WebSockets with 1001 so that trackers reconnect
 // elsewhere, refuses new ones, and ends the change-feed streams.
