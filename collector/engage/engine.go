@@ -129,6 +129,7 @@ type visit struct {
 	seen          map[condKey]bool
 	counts        map[condKey][]int64
 	dwell         map[*Rule]*time.Timer
+	dwellFired    map[condKey]int64 // a dwell condition → the page or visit start it fired for
 	offers        map[string]string // offer id → rule id
 	accepted      map[string]bool   // rule ids
 	elem          *list.Element
@@ -283,7 +284,7 @@ func (e *Engine) visit(ev *Event) *visit {
 		return v
 	}
 	v := &visit{id: ev.VisitID, visitorID: ev.VisitorID, startedAt: ev.At, seen: map[condKey]bool{},
-		counts: map[condKey][]int64{}, dwell: map[*Rule]*time.Timer{}, offers: map[string]string{}, accepted: map[string]bool{}}
+		counts: map[condKey][]int64{}, dwell: map[*Rule]*time.Timer{}, dwellFired: map[condKey]int64{}, offers: map[string]string{}, accepted: map[string]bool{}}
 	v.elem = e.lru.PushFront(v)
 	e.visits[v.id] = v
 	for len(e.visits) > e.cfg.MaxVisits {
@@ -369,7 +370,10 @@ func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 					v.counts[k], relevant = ts, true
 				}
 			case c.Dwell != nil:
-				if _, pending := v.dwell[r]; !pending {
+				// A dwell reached makes one offer for its page (or visit):
+				// later events, the offer's own among them, do not make
+				// it true again.
+				if _, pending := v.dwell[r]; !pending && v.dwellFired[k] != v.dwellFrom(c.Dwell) {
 					relevant = true
 				}
 			}
@@ -417,12 +421,9 @@ func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
 				return
 			}
 		case c.Dwell != nil:
-			from := v.startedAt
-			if c.Dwell.On == "page" {
-				if v.pageAt == 0 {
-					return
-				}
-				from = v.pageAt
+			from := v.dwellFrom(c.Dwell)
+			if from == 0 {
+				return
 			}
 			if due := from + time.Duration(c.Dwell.AtLeast).Milliseconds(); due > now {
 				wait = max(wait, due-now)
@@ -520,6 +521,11 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 	}
 	e.offered.Add(1)
 	v.offers[m.OfferID] = r.ID
+	for i := range r.When {
+		if d := r.When[i].Dwell; d != nil {
+			v.dwellFired[condKey{r, i}] = v.dwellFrom(d)
+		}
+	}
 	e.scheduleTimeout(m.OfferID, v.id, r.ID, m.ExpiresAt.Sub(now))
 	if e.cfg.Notifier != nil {
 		if _, err := e.cfg.Notifier.Notify(ctx, &collector.Notification{ID: m.OfferID, VisitID: v.id,
@@ -527,6 +533,15 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 			log.Warn("engage: notify", "err", err)
 		}
 	}
+}
+
+// dwellFrom is when the dwell d counts from: the current page's entry or
+// the visit's start (0: no page yet).
+func (v *visit) dwellFrom(d *DwellCondition) int64 {
+	if d.On == "page" {
+		return v.pageAt
+	}
+	return v.startedAt
 }
 
 func (e *Engine) scheduleTimeout(offerID, visitID, ruleID string, d time.Duration) {
