@@ -60,6 +60,12 @@ type Config struct {
 	// VisitorData returns the decoded visitor-data document of the visit's
 	// subject (nil when it has none); needed by visitorData conditions.
 	VisitorData func(ctx context.Context, visitID string) (any, error)
+	// History returns, oldest first, the visit's stored events from since
+	// up to (not including) before, at most limit of the latest, and when
+	// the visit started (0: unknown visit). The engine asks once for a
+	// visit it meets for the first time, to rebuild its windows after a
+	// restart (or after forgetting it); nil starts every visit afresh.
+	History func(ctx context.Context, visitID string, since, before int64, limit int) (startedAt int64, events []Event, err error)
 	// Capacity asks a capacity URL how many agents are available.
 	Capacity func(ctx context.Context, url string) (int, error)
 	// PerMinute caps the offers of all rules together; 0 is no cap.
@@ -74,6 +80,13 @@ type Config struct {
 	Now       func() time.Time
 	NewID     func() string
 }
+
+// historyLimit bounds the events read to rebuild a visit's state, and
+// historyWindow how far back they go at least (count windows go further).
+const (
+	historyLimit  = 500
+	historyWindow = 30 * time.Minute
+)
 
 // capacityTTL is how long a capacity URL's answer is trusted.
 const capacityTTL = 3 * time.Second
@@ -104,6 +117,9 @@ type snapshot struct {
 	rules []*Rule
 	cats  *Categorizer
 	goals map[string][]string // event name → the ids of rules whose goal it is
+	// window is how far back a visit's events matter: the longest count
+	// window, at least historyWindow.
+	window int64
 }
 
 type capAnswer struct {
@@ -170,10 +186,15 @@ func New(cfg Config) *Engine {
 
 // SetRules replaces the rules and categories the engine evaluates.
 func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
-	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}}
+	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds()}
 	for _, r := range rules {
 		if r.Goal != "" {
 			s.goals[r.Goal] = append(s.goals[r.Goal], r.ID)
+		}
+		for i := range r.When {
+			if c := r.When[i].Count; c != nil {
+				s.window = max(s.window, time.Duration(c.Within).Milliseconds())
+			}
 		}
 	}
 	e.snap.Store(s)
@@ -271,45 +292,24 @@ func (e *Engine) loop() {
 	}
 }
 
-func (v *visit) stopDwell() {
-	for r, t := range v.dwell {
-		t.Stop()
-		delete(v.dwell, r)
-	}
-}
-
-func (e *Engine) visit(ev *Event) *visit {
-	if v := e.visits[ev.VisitID]; v != nil {
-		e.lru.MoveToFront(v.elem)
-		return v
-	}
-	v := &visit{id: ev.VisitID, visitorID: ev.VisitorID, startedAt: ev.At, seen: map[condKey]bool{},
-		counts: map[condKey][]int64{}, dwell: map[*Rule]*time.Timer{}, dwellFired: map[condKey]int64{}, offers: map[string]string{}, accepted: map[string]bool{}}
-	v.elem = e.lru.PushFront(v)
-	e.visits[v.id] = v
-	for len(e.visits) > e.cfg.MaxVisits {
-		old := e.lru.Back().Value.(*visit)
-		e.forget(old)
-	}
-	return v
-}
-
-func (e *Engine) forget(v *visit) {
-	v.stopDwell()
-	e.lru.Remove(v.elem)
-	delete(e.visits, v.id)
-}
-
 // event updates the visit's state with ev and evaluates the rules ev can
 // make true.
 func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 	if len(s.rules) == 0 {
 		return
 	}
-	v := e.visit(ev)
+	e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+}
+
+// apply updates v's state with ev and, when evaluate is set (not in a
+// replay of stored events), reaches goals and evaluates the rules ev can
+// make true.
+func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, evaluate bool) {
 	switch ev.Name {
 	case protocol.EventVisitEnded:
-		e.forget(v)
+		if evaluate {
+			e.forget(v)
+		}
 		return
 	case protocol.EventVisitStarted:
 		v.startedAt = ev.At
@@ -330,8 +330,23 @@ func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 		if rule, ok := v.offers[id]; ok && ev.Name == protocol.EventEngagementAccepted {
 			v.accepted[rule] = true
 		}
+	case protocol.EventEngagementOffered:
+		if !evaluate {
+			var d struct {
+				OfferID string `json:"offerId"`
+				RuleID  string `json:"ruleId"`
+			}
+			if json.Unmarshal([]byte(ev.Data), &d) == nil {
+				v.offers[d.OfferID] = d.RuleID
+				for _, r := range s.rules {
+					if r.ID == d.RuleID {
+						v.firedDwell(r)
+					}
+				}
+			}
+		}
 	}
-	if ids := s.goals[ev.Name]; len(ids) > 0 {
+	if ids := s.goals[ev.Name]; evaluate && len(ids) > 0 {
 		var reached []string
 		for _, id := range ids {
 			if v.accepted[id] {
@@ -378,7 +393,7 @@ func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 				}
 			}
 		}
-		if relevant {
+		if relevant && evaluate {
 			e.check(ctx, r, v)
 		}
 	}
@@ -521,11 +536,7 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 	}
 	e.offered.Add(1)
 	v.offers[m.OfferID] = r.ID
-	for i := range r.When {
-		if d := r.When[i].Dwell; d != nil {
-			v.dwellFired[condKey{r, i}] = v.dwellFrom(d)
-		}
-	}
+	v.firedDwell(r)
 	e.scheduleTimeout(m.OfferID, v.id, r.ID, m.ExpiresAt.Sub(now))
 	if e.cfg.Notifier != nil {
 		if _, err := e.cfg.Notifier.Notify(ctx, &collector.Notification{ID: m.OfferID, VisitID: v.id,
@@ -533,15 +544,6 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 			log.Warn("engage: notify", "err", err)
 		}
 	}
-}
-
-// dwellFrom is when the dwell d counts from: the current page's entry or
-// the visit's start (0: no page yet).
-func (v *visit) dwellFrom(d *DwellCondition) int64 {
-	if d.On == "page" {
-		return v.pageAt
-	}
-	return v.startedAt
 }
 
 func (e *Engine) scheduleTimeout(offerID, visitID, ruleID string, d time.Duration) {

@@ -36,6 +36,7 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 	g.engine = engage.New(engage.Config{
 		Recorder:    g,
 		VisitorData: g.document,
+		History:     g.history,
 		Capacity:    func(ctx context.Context, url string) (int, error) { return capacity(ctx, client, url) },
 		PerMinute:   cfg.EngagementPerMinute,
 		QueueSize:   cfg.EngagementQueue,
@@ -154,6 +155,20 @@ func (g *engagement) Goal(ctx context.Context, visitID string, ruleIDs []string,
 	return g.in.Maintain(ctx, func(ctx context.Context, tx ingest.Tx) error {
 		return g.store.GoalReached(ctx, tx.Querier(), visitID, ruleIDs, at)
 	})
+}
+
+// history is the visit's start and stored events, for the engine to
+// rebuild the visit's state.
+func (g *engagement) history(ctx context.Context, visitID string, since, before int64, limit int) (int64, []engage.Event, error) {
+	started, rows, err := g.store.EngageHistory(ctx, visitID, since, before, limit)
+	if err != nil || len(rows) == 0 {
+		return started, nil, err
+	}
+	evs := make([]engage.Event, len(rows))
+	for i, r := range rows {
+		evs[i] = engage.Event{VisitID: visitID, PageID: r.PageID, Name: r.Name, URL: r.URL, Title: r.Title, Data: r.Data, At: r.At}
+	}
+	return started, evs, nil
 }
 
 // document is the decoded visitor data the visit shares.
