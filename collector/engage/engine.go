@@ -105,12 +105,14 @@ type Engine struct {
 	offered atomic.Uint64
 
 	// Owned by the loop goroutine.
-	visits   map[string]*visit
-	lru      *list.List
-	global   *rate.Limiter
-	limiters map[string]*rate.Limiter // rule id → its perMinute
-	capacity map[string]capAnswer
-	timeouts map[string]*time.Timer // offer id → its timeout
+	visits    map[string]*visit
+	lru       *list.List
+	global    *rate.Limiter
+	limiters  map[string]*rate.Limiter // rule id → its perMinute
+	capacity  map[string]capAnswer
+	timeouts  map[string]*time.Timer // offer id → its timeout
+	started   time.Time              // when Start ran: visits older may have history
+	forgotten bool                   // a visit was forgotten for MaxVisits
 }
 
 type snapshot struct {
@@ -231,6 +233,7 @@ func (e *Engine) Committed(events []Event) {
 // timeouts again.
 func (e *Engine) Start(open []OpenOffer) {
 	now := e.cfg.Now()
+	e.started = now
 	for _, o := range open {
 		e.scheduleTimeout(o.OfferID, o.VisitID, o.RuleID, o.ExpiresAt.Sub(now))
 	}

@@ -7,6 +7,8 @@ package engage
 import (
 	"context"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 )
 
 // stopDwell cancels the visit's dwell timers.
@@ -25,8 +27,30 @@ func (e *Engine) visit(ctx context.Context, s *snapshot, ev *Event) *visit {
 		return v
 	}
 	v := e.newVisit(ev)
-	e.rebuild(ctx, s, v, ev.At)
+	if e.mayHaveHistory(ev.VisitID) {
+		e.rebuild(ctx, s, v, ev.At)
+	}
 	return v
+}
+
+// historyMargin is how far a browser's clock (which times a visit's id)
+// may be ahead of the collector's for mayHaveHistory.
+const historyMargin = time.Minute
+
+// mayHaveHistory tells whether a visit met for the first time may have
+// events stored that the engine did not see: one whose id (a ULID, timed
+// by the browser that made it) is older than the engine's start, with a
+// margin; or any visit once the engine forgot one (MaxVisits). A visit
+// started since costs no read: the hot path of new visits stays free.
+func (e *Engine) mayHaveHistory(visitID string) bool {
+	if e.cfg.History == nil {
+		return false
+	}
+	if e.forgotten {
+		return true
+	}
+	id, err := ulid.ParseStrict(visitID)
+	return err != nil || ulid.Time(id.Time()).Before(e.started.Add(historyMargin))
 }
 
 // rebuild replays the visit's stored events before the first one the
@@ -60,6 +84,7 @@ func (e *Engine) newVisit(ev *Event) *visit {
 	for len(e.visits) > e.cfg.MaxVisits {
 		old := e.lru.Back().Value.(*visit)
 		e.forget(old)
+		e.forgotten = true
 	}
 	return v
 }
