@@ -351,6 +351,7 @@ func (m *Main) Run(ctx context.Context) error {
 		EngagementAllowPrivate: m.Config.WebhookAllowPrivate,
 		EngagementPerMinute:    m.Config.EngagementPerMinute,
 		EngagementQueue:        m.Config.EngagementQueue,
+		EngagementReload:       webhookReload(m.Config.Database),
 		Static:                 m.Static,
 		Metrics:                mx,
 		Peers:                  peersOf(m.peers),

@@ -36,6 +36,11 @@ type Made struct {
 	// Visit checks the rule's visit conditions against the visit as the
 	// writer holds it.
 	Visit func(state string, verified bool) bool
+	// DwellSince, for a rule with dwell conditions, is when the page (or
+	// visit) the dwell counted from began: the Recorder refuses the offer
+	// if the rule already made one to the visit since then (another node
+	// may have timed the same dwell). 0 for a rule without dwell.
+	DwellSince int64
 }
 
 // Recorder writes what the engine decides, through the ingest writer.
@@ -70,6 +75,11 @@ type Config struct {
 	Capacity func(ctx context.Context, url string) (int, error)
 	// PerMinute caps the offers of all rules together; 0 is no cap.
 	PerMinute int
+	// Shared is set where other nodes write the same database: a visit's
+	// events may be committed by any of them, so the engine rebuilds a
+	// visit's state from its stored events at each batch of it (one
+	// indexed read per visit and batch, off the writer).
+	Shared bool
 	// QueueSize bounds the committed batches waiting (default 1024); when
 	// it is full, batches are dropped and counted (Dropped).
 	QueueSize int
@@ -113,6 +123,7 @@ type Engine struct {
 	timeouts  map[string]*time.Timer // offer id → its timeout
 	started   time.Time              // when Start ran: visits older may have history
 	forgotten bool                   // a visit was forgotten for MaxVisits
+	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
 }
 
 type snapshot struct {
@@ -178,7 +189,7 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{cfg: cfg, in: make(chan []Event, cfg.QueueSize), ticks: make(chan tick, 4096),
 		done: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
-		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}}
+		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}, refreshed: map[string]struct{}{}}
 	if cfg.PerMinute > 0 {
 		e.global = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.PerMinute)), cfg.PerMinute)
 	}
@@ -269,6 +280,9 @@ func (e *Engine) loop() {
 			return
 		case evs := <-e.in:
 			s := e.snap.Load()
+			if e.cfg.Shared && len(s.rules) > 0 {
+				e.refresh(ctx, s, evs)
+			}
 			for i := range evs {
 				e.event(ctx, s, &evs[i])
 			}
@@ -526,6 +540,11 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 	m := &Made{OfferID: e.cfg.NewID(), RuleID: r.ID, RuleName: r.Name, VisitID: v.id,
 		Channel: r.Then.Offer.Channel, Data: r.Then.Offer.Data, At: now,
 		ExpiresAt: now.Add(time.Duration(r.Then.Offer.TTL)), Unless: r.Unless, Visit: r.visitHolds}
+	for i := range r.When {
+		if d := r.When[i].Dwell; d != nil {
+			m.DwellSince = max(m.DwellSince, v.dwellFrom(d))
+		}
+	}
 	if len(m.Data) == 0 {
 		m.Data = json.RawMessage(`{}`)
 	}

@@ -46,7 +46,7 @@ func (e *Engine) mayHaveHistory(visitID string) bool {
 	if e.cfg.History == nil {
 		return false
 	}
-	if e.forgotten {
+	if e.forgotten || e.cfg.Shared {
 		return true
 	}
 	id, err := ulid.ParseStrict(visitID)
@@ -113,4 +113,27 @@ func (v *visit) dwellFrom(d *DwellCondition) int64 {
 		return v.pageAt
 	}
 	return v.startedAt
+}
+
+// refresh rebuilds, with several nodes on one database, the state of each
+// visit of a batch that the engine knows already: the other nodes may
+// have stored events of it since (docs/engagement.md). A visit it does
+// not know is rebuilt when met.
+func (e *Engine) refresh(ctx context.Context, s *snapshot, evs []Event) {
+	clear(e.refreshed)
+	for i := range evs {
+		ev := &evs[i]
+		if _, done := e.refreshed[ev.VisitID]; done {
+			continue
+		}
+		e.refreshed[ev.VisitID] = struct{}{}
+		v := e.visits[ev.VisitID]
+		if v == nil {
+			continue
+		}
+		clear(v.seen)
+		clear(v.counts)
+		v.cats, v.pageAt = v.cats[:0], 0
+		e.rebuild(ctx, s, v, ev.At)
+	}
 }

@@ -89,7 +89,10 @@ type Config struct {
 	EngagementPerMinute int
 	// EngagementQueue bounds the committed batches waiting for the
 	// engagement engine (0: its default); more are dropped and counted.
-	EngagementQueue        int
+	EngagementQueue int
+	// EngagementReload, when set, reads the rules and categories again at
+	// this interval: other nodes on the same database change them too.
+	EngagementReload       time.Duration
 	EngagementAllowPrivate bool
 	Logger                 *slog.Logger
 	// Now is the clock, for tests.
@@ -362,7 +365,7 @@ func (s *Server) CloseSockets(ctx context.Context) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
 	if s.engage != nil {
-		s.engage.engine.Stop()
+		s.engage.stop()
 	}
 	err := s.ingester.Close(ctx)
 	if s.cfg.Webhooks != nil {

@@ -45,3 +45,15 @@ func (s *Store) EngageHistory(ctx context.Context, visitID string, since, before
 	slices.Reverse(evs)
 	return started, evs, nil
 }
+
+// OfferMadeSince reports whether rule ruleID made an offer to visitID at
+// or after since. Run under the visit's lock (the writer's transaction),
+// it keeps two nodes from both offering for the same dwell.
+func (s *Store) OfferMadeSince(ctx context.Context, q Querier, visitID, ruleID string, since int64) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM engagement_offers WHERE visit_id = ? AND rule_id = ? AND offered_at >= ?`,
+		visitID, ruleID, since).Scan(&n); err != nil {
+		return false, fmt.Errorf("offers of rule %s to visit %s: %w", ruleID, visitID, err)
+	}
+	return n > 0, nil
+}

@@ -25,7 +25,7 @@ var _ collector.StatsService = (*Store)(nil)
 func botCond(bots, column string) string {
 	switch bots {
 	case collector.BotsInclude:
-		return "1"
+		return "1 = 1" // a boolean: PostgreSQL refuses "AND 1"
 	case collector.BotsOnly:
 		return column + " = 1"
 	}
