@@ -84,7 +84,7 @@ func StatsStates() []string { return []string{"anonymous", "recognized", "authen
 // StatsDimensions returns the dimensions of the breakdown.
 func StatsDimensions() []string {
 	return []string{"page", "referrer", "referrerType", "utmSource", "utmMedium", "utmCampaign",
-		"browser", "os", "deviceType", "country", "event", "state"}
+		"browser", "os", "deviceType", "country", "event", "state", "category"}
 }
 
 // StatsService answers the stats API. Methods return EINVALID for an

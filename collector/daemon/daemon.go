@@ -67,6 +67,11 @@ type Config struct {
 	// WebhookAllowPrivate lets webhooks target loopback and private
 	// networks.
 	WebhookAllowPrivate bool
+	// EngagementPerMinute caps the offers of all engagement rules
+	// together (0: no cap); EngagementQueue bounds the committed batches
+	// waiting for the engagement engine (0: its default, 1024).
+	EngagementPerMinute int
+	EngagementQueue     int
 	LogLevel            string
 	// DebugAddr, if set, serves net/http/pprof there: never on a public
 	// address.
@@ -162,6 +167,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("VISITRACK_WEBHOOK_ALLOW_PRIVATE: %w", err)
 	}
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", allowPrivate, "let webhooks target loopback, private and link-local addresses (refused by default against SSRF)")
+	perMinute := fs.String("engagement-per-minute", env("engagement-per-minute", "0"), "cap the offers of all engagement rules together per minute; 0 for no cap")
+	engageQueue := fs.String("engagement-queue", env("engagement-queue", "1024"), "committed batches that may wait for the engagement engine; more are dropped and counted in /metrics")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("debug-addr", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.GeoIPDB, "geoip-db", env("geoip-db", ""), "MaxMind City or Country database (.mmdb) for the visits' country, region and city")
 	retain := fs.String("retention", env("retention", ""), "delete visits that ended longer ago than this (e.g. 400d, at least 1h); empty keeps everything")
@@ -193,6 +200,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.BodyTimeout, err = settings.PositiveDuration(*bodyTimeout); err != nil {
 		return fmt.Errorf("--body-timeout %q: want a positive duration such as 30s", *bodyTimeout)
+	}
+	if c.EngagementPerMinute, err = settings.Count(*perMinute); err != nil {
+		return fmt.Errorf("--engagement-per-minute %q: want a number of offers, 0 for no cap", *perMinute)
+	}
+	if c.EngagementQueue, err = settings.Count(*engageQueue); err != nil || c.EngagementQueue == 0 {
+		return fmt.Errorf("--engagement-queue %q: want a positive number of batches", *engageQueue)
 	}
 	if c.MaxConnsPerIP, err = settings.Count(*maxConns); err != nil {
 		return fmt.Errorf("--max-connections-per-ip %q: want a number of connections, 0 for no cap", *maxConns)
@@ -336,6 +349,9 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxSocketsPerIP:        m.Config.MaxSocketsPerIP,
 		Webhooks:               hooks,
 		EngagementAllowPrivate: m.Config.WebhookAllowPrivate,
+		EngagementPerMinute:    m.Config.EngagementPerMinute,
+		EngagementQueue:        m.Config.EngagementQueue,
+		EngagementReload:       webhookReload(m.Config.Database),
 		Static:                 m.Static,
 		Metrics:                mx,
 		Peers:                  peersOf(m.peers),
@@ -343,6 +359,9 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if e := m.server.Engagement(); e != nil {
+		mx.WatchEngagement(e)
 	}
 	if err := m.startPeers(ctx); err != nil {
 		return err

@@ -36,6 +36,11 @@ type Made struct {
 	// Visit checks the rule's visit conditions against the visit as the
 	// writer holds it.
 	Visit func(state string, verified bool) bool
+	// DwellSince, for a rule with dwell conditions, is when the page (or
+	// visit) the dwell counted from began: the Recorder refuses the offer
+	// if the rule already made one to the visit since then (another node
+	// may have timed the same dwell). 0 for a rule without dwell.
+	DwellSince int64
 }
 
 // Recorder writes what the engine decides, through the ingest writer.
@@ -60,10 +65,21 @@ type Config struct {
 	// VisitorData returns the decoded visitor-data document of the visit's
 	// subject (nil when it has none); needed by visitorData conditions.
 	VisitorData func(ctx context.Context, visitID string) (any, error)
+	// History returns, oldest first, the visit's stored events from since
+	// up to (not including) before, at most limit of the latest, and when
+	// the visit started (0: unknown visit). The engine asks once for a
+	// visit it meets for the first time, to rebuild its windows after a
+	// restart (or after forgetting it); nil starts every visit afresh.
+	History func(ctx context.Context, visitID string, since, before int64, limit int) (startedAt int64, events []Event, err error)
 	// Capacity asks a capacity URL how many agents are available.
 	Capacity func(ctx context.Context, url string) (int, error)
 	// PerMinute caps the offers of all rules together; 0 is no cap.
 	PerMinute int
+	// Shared is set where other nodes write the same database: a visit's
+	// events may be committed by any of them, so the engine rebuilds a
+	// visit's state from its stored events at each batch of it (one
+	// indexed read per visit and batch, off the writer).
+	Shared bool
 	// QueueSize bounds the committed batches waiting (default 1024); when
 	// it is full, batches are dropped and counted (Dropped).
 	QueueSize int
@@ -74,6 +90,13 @@ type Config struct {
 	Now       func() time.Time
 	NewID     func() string
 }
+
+// historyLimit bounds the events read to rebuild a visit's state, and
+// historyWindow how far back they go at least (count windows go further).
+const (
+	historyLimit  = 500
+	historyWindow = 30 * time.Minute
+)
 
 // capacityTTL is how long a capacity URL's answer is trusted.
 const capacityTTL = 3 * time.Second
@@ -93,18 +116,24 @@ type Engine struct {
 	offered atomic.Uint64
 
 	// Owned by the loop goroutine.
-	visits   map[string]*visit
-	lru      *list.List
-	global   *rate.Limiter
-	limiters map[string]*rate.Limiter // rule id → its perMinute
-	capacity map[string]capAnswer
-	timeouts map[string]*time.Timer // offer id → its timeout
+	visits    map[string]*visit
+	lru       *list.List
+	global    *rate.Limiter
+	limiters  map[string]*rate.Limiter // rule id → its perMinute
+	capacity  map[string]capAnswer
+	timeouts  map[string]*time.Timer // offer id → its timeout
+	started   time.Time              // when Start ran: visits older may have history
+	forgotten bool                   // a visit was forgotten for MaxVisits
+	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
 }
 
 type snapshot struct {
 	rules []*Rule
 	cats  *Categorizer
 	goals map[string][]string // event name → the ids of rules whose goal it is
+	// window is how far back a visit's events matter: the longest count
+	// window, at least historyWindow.
+	window int64
 }
 
 type capAnswer struct {
@@ -130,6 +159,7 @@ type visit struct {
 	seen          map[condKey]bool
 	counts        map[condKey][]int64
 	dwell         map[*Rule]*time.Timer
+	dwellFired    map[condKey]int64 // a dwell condition → the page or visit start it fired for
 	offers        map[string]string // offer id → rule id
 	accepted      map[string]bool   // rule ids
 	elem          *list.Element
@@ -160,7 +190,7 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{cfg: cfg, in: make(chan []Event, cfg.QueueSize), ticks: make(chan tick, 4096),
 		done: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
-		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}}
+		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}, refreshed: map[string]struct{}{}}
 	if cfg.PerMinute > 0 {
 		e.global = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.PerMinute)), cfg.PerMinute)
 	}
@@ -170,10 +200,15 @@ func New(cfg Config) *Engine {
 
 // SetRules replaces the rules and categories the engine evaluates.
 func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
-	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}}
+	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds()}
 	for _, r := range rules {
 		if r.Goal != "" {
 			s.goals[r.Goal] = append(s.goals[r.Goal], r.ID)
+		}
+		for i := range r.When {
+			if c := r.When[i].Count; c != nil {
+				s.window = max(s.window, time.Duration(c.Within).Milliseconds())
+			}
 		}
 	}
 	e.snap.Store(s)
@@ -192,6 +227,9 @@ func (e *Engine) Active() bool { return len(e.snap.Load().rules) > 0 }
 // Dropped is how many committed batches were dropped for a full queue.
 func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
 
+// Offered is how many offers the engine made since it started.
+func (e *Engine) Offered() uint64 { return e.offered.Load() }
+
 // Committed hands a committed batch to the engine without blocking: when
 // the queue is full the batch is dropped and counted. It runs on the
 // ingest writer.
@@ -207,6 +245,7 @@ func (e *Engine) Committed(events []Event) {
 // timeouts again.
 func (e *Engine) Start(open []OpenOffer) {
 	now := e.cfg.Now()
+	e.started = now
 	for _, o := range open {
 		e.scheduleTimeout(o.OfferID, o.VisitID, o.RuleID, o.ExpiresAt.Sub(now))
 	}
@@ -243,6 +282,9 @@ func (e *Engine) loop() {
 			return
 		case evs := <-e.in:
 			s := e.snap.Load()
+			if e.cfg.Shared && len(s.rules) > 0 {
+				e.refresh(ctx, s, evs)
+			}
 			for i := range evs {
 				e.event(ctx, s, &evs[i])
 			}
@@ -269,45 +311,24 @@ func (e *Engine) loop() {
 	}
 }
 
-func (v *visit) stopDwell() {
-	for r, t := range v.dwell {
-		t.Stop()
-		delete(v.dwell, r)
-	}
-}
-
-func (e *Engine) visit(ev *Event) *visit {
-	if v := e.visits[ev.VisitID]; v != nil {
-		e.lru.MoveToFront(v.elem)
-		return v
-	}
-	v := &visit{id: ev.VisitID, visitorID: ev.VisitorID, startedAt: ev.At, seen: map[condKey]bool{},
-		counts: map[condKey][]int64{}, dwell: map[*Rule]*time.Timer{}, offers: map[string]string{}, accepted: map[string]bool{}}
-	v.elem = e.lru.PushFront(v)
-	e.visits[v.id] = v
-	for len(e.visits) > e.cfg.MaxVisits {
-		old := e.lru.Back().Value.(*visit)
-		e.forget(old)
-	}
-	return v
-}
-
-func (e *Engine) forget(v *visit) {
-	v.stopDwell()
-	e.lru.Remove(v.elem)
-	delete(e.visits, v.id)
-}
-
 // event updates the visit's state with ev and evaluates the rules ev can
 // make true.
 func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 	if len(s.rules) == 0 {
 		return
 	}
-	v := e.visit(ev)
+	e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+}
+
+// apply updates v's state with ev and, when evaluate is set (not in a
+// replay of stored events), reaches goals and evaluates the rules ev can
+// make true.
+func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, evaluate bool) {
 	switch ev.Name {
 	case protocol.EventVisitEnded:
-		e.forget(v)
+		if evaluate {
+			e.forget(v)
+		}
 		return
 	case protocol.EventVisitStarted:
 		v.startedAt = ev.At
@@ -328,8 +349,23 @@ func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 		if rule, ok := v.offers[id]; ok && ev.Name == protocol.EventEngagementAccepted {
 			v.accepted[rule] = true
 		}
+	case protocol.EventEngagementOffered:
+		if !evaluate {
+			var d struct {
+				OfferID string `json:"offerId"`
+				RuleID  string `json:"ruleId"`
+			}
+			if json.Unmarshal([]byte(ev.Data), &d) == nil {
+				v.offers[d.OfferID] = d.RuleID
+				for _, r := range s.rules {
+					if r.ID == d.RuleID {
+						v.firedDwell(r)
+					}
+				}
+			}
+		}
 	}
-	if ids := s.goals[ev.Name]; len(ids) > 0 {
+	if ids := s.goals[ev.Name]; evaluate && len(ids) > 0 {
 		var reached []string
 		for _, id := range ids {
 			if v.accepted[id] {
@@ -368,12 +404,15 @@ func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
 					v.counts[k], relevant = ts, true
 				}
 			case c.Dwell != nil:
-				if _, pending := v.dwell[r]; !pending {
+				// A dwell reached makes one offer for its page (or visit):
+				// later events, the offer's own among them, do not make
+				// it true again.
+				if _, pending := v.dwell[r]; !pending && v.dwellFired[k] != v.dwellFrom(c.Dwell) {
 					relevant = true
 				}
 			}
 		}
-		if relevant {
+		if relevant && evaluate {
 			e.check(ctx, r, v)
 		}
 	}
@@ -416,12 +455,9 @@ func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
 				return
 			}
 		case c.Dwell != nil:
-			from := v.startedAt
-			if c.Dwell.On == "page" {
-				if v.pageAt == 0 {
-					return
-				}
-				from = v.pageAt
+			from := v.dwellFrom(c.Dwell)
+			if from == 0 {
+				return
 			}
 			if due := from + time.Duration(c.Dwell.AtLeast).Milliseconds(); due > now {
 				wait = max(wait, due-now)
@@ -506,6 +542,11 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 	m := &Made{OfferID: e.cfg.NewID(), RuleID: r.ID, RuleName: r.Name, VisitID: v.id,
 		Channel: r.Then.Offer.Channel, Data: r.Then.Offer.Data, At: now,
 		ExpiresAt: now.Add(time.Duration(r.Then.Offer.TTL)), Unless: r.Unless, Visit: r.visitHolds}
+	for i := range r.When {
+		if d := r.When[i].Dwell; d != nil {
+			m.DwellSince = max(m.DwellSince, v.dwellFrom(d))
+		}
+	}
 	if len(m.Data) == 0 {
 		m.Data = json.RawMessage(`{}`)
 	}
@@ -519,6 +560,7 @@ func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
 	}
 	e.offered.Add(1)
 	v.offers[m.OfferID] = r.ID
+	v.firedDwell(r)
 	e.scheduleTimeout(m.OfferID, v.id, r.ID, m.ExpiresAt.Sub(now))
 	if e.cfg.Notifier != nil {
 		if _, err := e.cfg.Notifier.Notify(ctx, &collector.Notification{ID: m.OfferID, VisitID: v.id,

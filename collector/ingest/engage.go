@@ -13,8 +13,10 @@ import (
 
 // answerOffer settles the offer a page's EngagementAccepted or
 // EngagementDeclined names: only an open offer of this visit takes an
-// answer (docs/engagement.md). Other events never reach it, so the hot
-// path pays one string comparison.
+// answer (docs/engagement.md). An answer already stored (the same eventId,
+// resent after a lost ack) is the same answer: acked again, stored once by
+// the insert's deduplication. Other events never reach it, so the hot path
+// pays one string comparison.
 func (in *Ingester) answerOffer(ctx context.Context, b *batch, v *cachedVisit, e *decodedEvent, now int64) (*protocol.Rejection, error) {
 	var data struct {
 		OfferID string `json:"offerId"`
@@ -29,6 +31,9 @@ func (in *Ingester) answerOffer(ctx context.Context, b *batch, v *cachedVisit, e
 	}
 	_, ok, err := in.cfg.Store.SettleOffer(ctx, b.q, protocol.UpperULID(data.OfferID), v.VisitID, outcome, now)
 	if err != nil || ok {
+		return nil, err
+	}
+	if resent, err := in.cfg.Store.EventExists(ctx, b.q, e.EventID); err != nil || resent {
 		return nil, err
 	}
 	return &protocol.Rejection{EventID: e.EventID, Code: protocol.CodeInvalidEvent,

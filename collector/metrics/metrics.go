@@ -160,3 +160,26 @@ func (m *Metrics) WatchConns(c Conns) {
 			func() float64 { return float64(c.Refused()) }),
 	)
 }
+
+// Engagement is what the engagement engine (engage.Engine) tells.
+type Engagement interface {
+	// Dropped is how many committed batches the engine's bounded queue
+	// refused since the start: their events were never evaluated.
+	Dropped() uint64
+	// Offered is how many offers the engine made since the start.
+	Offered() uint64
+}
+
+// WatchEngagement exports the engine's dropped batches and offers, read
+// at each scrape: an operator sees rules that miss events because the
+// engine falls behind the writer (docs/engagement.md).
+func (m *Metrics) WatchEngagement(e Engagement) {
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_engagement_dropped_batches_total", Help: "Committed batches the engagement engine dropped because its queue was full (their events were not evaluated)."},
+			func() float64 { return float64(e.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "visitrack_engagement_offers_total", Help: "Offers the engagement engine made."},
+			func() float64 { return float64(e.Offered()) }),
+	)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -25,10 +26,17 @@ type engagement struct {
 	store       *store.Store
 	in          *ingest.Ingester
 	visitorData collector.VisitorDataService
+	reload      time.Duration
+	logger      *slog.Logger
+	cancel      context.CancelFunc // ends reloadEvery
+	done        chan struct{}      // closed when reloadEvery returned
 }
 
 func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engagement {
-	g := &engagement{store: cfg.Store, visitorData: visitorData}
+	g := &engagement{store: cfg.Store, visitorData: visitorData, reload: cfg.EngagementReload, logger: cfg.Logger}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DialContext: (&net.Dialer{Timeout: 2 * time.Second,
 			Control: webhook.Guard{AllowPrivate: cfg.EngagementAllowPrivate}.Control}).DialContext,
@@ -36,8 +44,11 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 	g.engine = engage.New(engage.Config{
 		Recorder:    g,
 		VisitorData: g.document,
+		History:     g.history,
 		Capacity:    func(ctx context.Context, url string) (int, error) { return capacity(ctx, client, url) },
 		PerMinute:   cfg.EngagementPerMinute,
+		QueueSize:   cfg.EngagementQueue,
+		Shared:      cfg.Store.Shared(),
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,
 	})
@@ -59,7 +70,40 @@ func (g *engagement) start(ctx context.Context, n collector.Notifier) error {
 		pending[i] = engage.OpenOffer{OfferID: o.OfferID, VisitID: o.VisitID, RuleID: o.RuleID, ExpiresAt: time.UnixMilli(o.ExpiresAt)}
 	}
 	g.engine.Start(pending)
+	if g.reload > 0 {
+		ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		g.done = make(chan struct{})
+		go g.reloadEvery(ctx)
+	}
 	return nil
+}
+
+// reloadEvery reads the rules and categories again every g.reload until
+// ctx ends: on PostgreSQL other nodes change them too. A failed read keeps
+// the ones read before, and is logged.
+func (g *engagement) reloadEvery(ctx context.Context) {
+	defer close(g.done)
+	t := time.NewTicker(g.reload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := g.Reload(ctx); err != nil && ctx.Err() == nil {
+				g.logger.Warn("engage: reading the rules again failed; the ones read before stay", "err", err)
+			}
+		}
+	}
+}
+
+// stop ends the reloads and the engine.
+func (g *engagement) stop() {
+	if g.cancel != nil {
+		g.cancel()
+		<-g.done
+	}
+	g.engine.Stop()
 }
 
 // Reload gives the engine the stored rules and categories; the API calls
@@ -113,6 +157,11 @@ func (g *engagement) Offer(ctx context.Context, m *engage.Made) (bool, error) {
 		if v.EndedAt != 0 || !m.Visit(v.State, v.Verified) {
 			return nil, nil
 		}
+		if m.DwellSince > 0 {
+			if made, err := g.store.OfferMadeSince(ctx, q, v.VisitID, m.RuleID, m.DwellSince); err != nil || made {
+				return nil, err
+			}
+		}
 		why, err := g.store.OfferBlocked(ctx, q, v.VisitorID, m.RuleID, now,
 			time.Duration(m.Unless.OfferedWithin).Milliseconds(), m.Unless.MaxPerVisitorPerDay)
 		if err != nil || why != "" {
@@ -153,6 +202,20 @@ func (g *engagement) Goal(ctx context.Context, visitID string, ruleIDs []string,
 	return g.in.Maintain(ctx, func(ctx context.Context, tx ingest.Tx) error {
 		return g.store.GoalReached(ctx, tx.Querier(), visitID, ruleIDs, at)
 	})
+}
+
+// history is the visit's start and stored events, for the engine to
+// rebuild the visit's state.
+func (g *engagement) history(ctx context.Context, visitID string, since, before int64, limit int) (int64, []engage.Event, error) {
+	started, rows, err := g.store.EngageHistory(ctx, visitID, since, before, limit)
+	if err != nil || len(rows) == 0 {
+		return started, nil, err
+	}
+	evs := make([]engage.Event, len(rows))
+	for i, r := range rows {
+		evs[i] = engage.Event{VisitID: visitID, PageID: r.PageID, Name: r.Name, URL: r.URL, Title: r.Title, Data: r.Data, At: r.At}
+	}
+	return started, evs, nil
 }
 
 // document is the decoded visitor data the visit shares.

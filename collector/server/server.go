@@ -86,7 +86,13 @@ type Config struct {
 	// EngagementPerMinute caps the offers of all engagement rules together
 	// (0: no cap); EngagementAllowPrivate lets rules' capacity URLs reach
 	// private addresses, as --webhook-allow-private does for webhooks.
-	EngagementPerMinute    int
+	EngagementPerMinute int
+	// EngagementQueue bounds the committed batches waiting for the
+	// engagement engine (0: its default); more are dropped and counted.
+	EngagementQueue int
+	// EngagementReload, when set, reads the rules and categories again at
+	// this interval: other nodes on the same database change them too.
+	EngagementReload       time.Duration
 	EngagementAllowPrivate bool
 	Logger                 *slog.Logger
 	// Now is the clock, for tests.
@@ -336,6 +342,15 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // and tests use it).
 func (s *Server) Ingester() *ingest.Ingester { return s.ingester }
 
+// Engagement is the engagement engine, for the metrics to watch; nil on
+// the edge.
+func (s *Server) Engagement() *engage.Engine {
+	if s.engage == nil {
+		return nil
+	}
+	return s.engage.engine
+}
+
 // CloseSockets closes WebSockets with 1001 so that trackers reconnect
 // elsewhere, refuses new ones, and ends the change-feed streams.
 func (s *Server) CloseSockets(ctx context.Context) {
@@ -350,7 +365,7 @@ func (s *Server) CloseSockets(ctx context.Context) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
 	if s.engage != nil {
-		s.engage.engine.Stop()
+		s.engage.stop()
 	}
 	err := s.ingester.Close(ctx)
 	if s.cfg.Webhooks != nil {

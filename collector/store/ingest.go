@@ -305,7 +305,8 @@ func (s *Store) StitchVisits(ctx context.Context, q Querier, visitorID, identity
 }
 
 // EventExists reports whether an event is stored already. Ingest asks only
-// for identity events, whose side effects must not run twice.
+// for identity events, whose side effects must not run twice, and for an
+// answer to an offer that is no longer open (a resend is the same answer).
 func (s *Store) EventExists(ctx context.Context, q Querier, eventID string) (bool, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE event_id = ?`, eventID).Scan(&n); err != nil {

@@ -25,7 +25,7 @@ var _ collector.StatsService = (*Store)(nil)
 func botCond(bots, column string) string {
 	switch bots {
 	case collector.BotsInclude:
-		return "1"
+		return "1 = 1" // a boolean: PostgreSQL refuses "AND 1"
 	case collector.BotsOnly:
 		return column + " = 1"
 	}
@@ -240,8 +240,9 @@ var breakdownColumns = map[string]string{
 }
 
 // Breakdown implements collector.StatsService: count is pageviews for
-// page (the URL without query or fragment), events for event, visits
-// otherwise.
+// page (the URL without query or fragment) and for category (the
+// engagement categories pages matched, docs/engagement.md), events for
+// event, visits otherwise.
 func (s *Store) Breakdown(ctx context.Context, f collector.StatsFilter, dimension string, limit int) ([]collector.StatsItem, error) {
 	var query string
 	var args []any
@@ -255,6 +256,15 @@ func (s *Store) Breakdown(ctx context.Context, f collector.StatsFilter, dimensio
 		query = `SELECT url, sum(n) FROM stats_pages WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") +
 			` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
 		args = append(targs, limit)
+	case dimension == "category":
+		// A page keeps the categories it matched when it was stored: its
+		// pageviews count once for each, in the visits started in the
+		// period (the visits' index finds them, their pages' index the
+		// rest).
+		query = `SELECT c.value, count(*) FROM visits v JOIN pages p ON p.visit_id = v.visit_id, json_each(p.categories) c
+			WHERE v.started_at >= ? AND v.started_at < ? AND p.categories IS NOT NULL AND ` + botCond(f.Bots, "v.bot") +
+			` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`
+		args = []any{ms(f.Since), ms(f.Until), limit}
 	case dimension == "event":
 		cond, targs := tileCond(tiles(f, levelDay, reachAt(s.now())))
 		query = `SELECT name, sum(n) FROM stats_events WHERE ` + cond + ` AND ` + botCond(f.Bots, "bot") +
