@@ -131,6 +131,7 @@ type snapshot struct {
 	rules []*Rule
 	cats  *Categorizer
 	goals map[string][]string // event name → the ids of rules whose goal it is
+	index index
 	// window is how far back a visit's events matter: the longest count
 	// window, at least historyWindow.
 	window int64
@@ -200,7 +201,8 @@ func New(cfg Config) *Engine {
 
 // SetRules replaces the rules and categories the engine evaluates.
 func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
-	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds()}
+	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds(),
+		index: newIndex(rules)}
 	for _, r := range rules {
 		if r.Goal != "" {
 			s.goals[r.Goal] = append(s.goals[r.Goal], r.ID)
@@ -301,11 +303,9 @@ func (e *Engine) loop() {
 			if v == nil {
 				continue
 			}
-			for _, r := range s.rules {
-				if r.ID == t.ruleID {
-					delete(v.dwell, r)
-					e.check(ctx, r, v)
-				}
+			if r := s.index.byID[t.ruleID]; r != nil {
+				delete(v.dwell, r)
+				e.check(ctx, r, v)
 			}
 		}
 	}
@@ -357,10 +357,8 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 			if json.Unmarshal([]byte(ev.Data), &d) == nil {
 				v.offers[d.OfferID] = d.RuleID
-				for _, r := range s.rules {
-					if r.ID == d.RuleID {
-						v.firedDwell(r)
-					}
+				if r := s.index.byID[d.RuleID]; r != nil {
+					v.firedDwell(r)
 				}
 			}
 		}
@@ -380,7 +378,7 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 	}
 	var data any
 	decoded := false
-	for _, r := range s.rules {
+	for _, r := range s.index.rules(ev.Name) {
 		relevant := false
 		for i := range r.When {
 			c := &r.When[i]
