@@ -125,6 +125,7 @@ type Engine struct {
 	started   time.Time              // when Start ran: visits older may have history
 	forgotten bool                   // a visit was forgotten for MaxVisits
 	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
+	data      eventData              // the data of the event being applied
 }
 
 type snapshot struct {
@@ -158,7 +159,7 @@ type visit struct {
 	pageAt        int64
 	cats          []string
 	seen          map[condKey]bool
-	counts        map[condKey][]int64
+	counts        map[condKey]window
 	dwell         map[*Rule]*time.Timer
 	dwellFired    map[condKey]int64 // a dwell condition → the page or visit start it fired for
 	offers        map[string]string // offer id → rule id
@@ -376,8 +377,7 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 		}
 	}
-	var data any
-	decoded := false
+	e.data.reset(ev.Data)
 	for _, r := range s.index.rules(ev.Name) {
 		relevant := false
 		for i := range r.When {
@@ -385,21 +385,17 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			k := condKey{r, i}
 			switch {
 			case c.Event != nil:
-				if c.Event.matches(ev, &data, &decoded) {
+				if c.Event.matches(ev, &e.data) {
 					v.seen[k], relevant = true, true
 				}
 			case c.Page != nil:
 				relevant = relevant || ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, c.Page.Category)
 			case c.Count != nil:
 				of := &c.Count.Of
-				hit := of.Event != nil && of.Event.matches(ev, &data, &decoded) ||
+				hit := of.Event != nil && of.Event.matches(ev, &e.data) ||
 					of.Page != nil && ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, of.Page.Category)
 				if hit {
-					ts := append(v.counts[k], ev.At)
-					if len(ts) > c.Count.AtLeast {
-						ts = ts[len(ts)-c.Count.AtLeast:]
-					}
-					v.counts[k], relevant = ts, true
+					v.counts[k], relevant = v.counts[k].add(ev.At, c.Count.AtLeast), true
 				}
 			case c.Dwell != nil:
 				// A dwell reached makes one offer for its page (or visit):
@@ -416,18 +412,13 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 	}
 }
 
-func (c *EventCondition) matches(ev *Event, data *any, decoded *bool) bool {
+// matches tells whether ev is an event c names with data it accepts; the
+// data is read where it lies, not decoded (rawjson.go).
+func (c *EventCondition) matches(ev *Event, data *eventData) bool {
 	if c.Name != ev.Name {
 		return false
 	}
-	if len(c.Data) == 0 {
-		return true
-	}
-	if !*decoded {
-		*decoded = true
-		json.Unmarshal([]byte(ev.Data), data)
-	}
-	return c.Data.Match(*data)
+	return len(c.Data) == 0 || c.Data.matchData(data)
 }
 
 // check fires r if its conditions hold for v now; a dwell not yet reached
@@ -448,8 +439,8 @@ func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
 				return
 			}
 		case c.Count != nil:
-			ts := v.counts[k]
-			if len(ts) < c.Count.AtLeast || ts[len(ts)-c.Count.AtLeast] <= now-time.Duration(c.Count.Within).Milliseconds() {
+			first, full := v.counts[k].first(c.Count.AtLeast)
+			if !full || first <= now-time.Duration(c.Count.Within).Milliseconds() {
 				return
 			}
 		case c.Dwell != nil:
