@@ -306,7 +306,7 @@ func (e *Engine) loop() {
 			}
 			if r := s.index.byID[t.ruleID]; r != nil {
 				delete(v.dwell, r)
-				e.check(ctx, r, v)
+				e.check(ctx, r, v, e.cfg.Now().UnixMilli())
 			}
 		}
 	}
@@ -378,6 +378,7 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 		}
 	}
 	e.data.reset(ev.Data)
+	var now int64 // read once, for the first rule checked
 	for _, r := range s.index.rules(ev.Name) {
 		relevant := false
 		for i := range r.When {
@@ -407,7 +408,10 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 		}
 		if relevant && evaluate {
-			e.check(ctx, r, v)
+			if now == 0 {
+				now = e.cfg.Now().UnixMilli()
+			}
+			e.check(ctx, r, v, now)
 		}
 	}
 }
@@ -421,10 +425,9 @@ func (c *EventCondition) matches(ev *Event, data *eventData) bool {
 	return len(c.Data) == 0 || c.Data.matchData(data)
 }
 
-// check fires r if its conditions hold for v now; a dwell not yet reached
-// sets a timer that checks again when it is.
-func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
-	now := e.cfg.Now().UnixMilli()
+// check fires r if its conditions hold for v now (ms); a dwell not yet
+// reached sets a timer that checks again when it is.
+func (e *Engine) check(ctx context.Context, r *Rule, v *visit, now int64) {
 	var wait int64
 	for i := range r.When {
 		c := &r.When[i]
