@@ -125,12 +125,14 @@ type Engine struct {
 	started   time.Time              // when Start ran: visits older may have history
 	forgotten bool                   // a visit was forgotten for MaxVisits
 	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
+	data      eventData              // the data of the event being applied
 }
 
 type snapshot struct {
 	rules []*Rule
 	cats  *Categorizer
 	goals map[string][]string // event name → the ids of rules whose goal it is
+	index index
 	// window is how far back a visit's events matter: the longest count
 	// window, at least historyWindow.
 	window int64
@@ -157,7 +159,7 @@ type visit struct {
 	pageAt        int64
 	cats          []string
 	seen          map[condKey]bool
-	counts        map[condKey][]int64
+	counts        map[condKey]window
 	dwell         map[*Rule]*time.Timer
 	dwellFired    map[condKey]int64 // a dwell condition → the page or visit start it fired for
 	offers        map[string]string // offer id → rule id
@@ -200,7 +202,8 @@ func New(cfg Config) *Engine {
 
 // SetRules replaces the rules and categories the engine evaluates.
 func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
-	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds()}
+	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds(),
+		index: newIndex(rules)}
 	for _, r := range rules {
 		if r.Goal != "" {
 			s.goals[r.Goal] = append(s.goals[r.Goal], r.ID)
@@ -301,11 +304,9 @@ func (e *Engine) loop() {
 			if v == nil {
 				continue
 			}
-			for _, r := range s.rules {
-				if r.ID == t.ruleID {
-					delete(v.dwell, r)
-					e.check(ctx, r, v)
-				}
+			if r := s.index.byID[t.ruleID]; r != nil {
+				delete(v.dwell, r)
+				e.check(ctx, r, v, e.cfg.Now().UnixMilli())
 			}
 		}
 	}
@@ -357,10 +358,8 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 			if json.Unmarshal([]byte(ev.Data), &d) == nil {
 				v.offers[d.OfferID] = d.RuleID
-				for _, r := range s.rules {
-					if r.ID == d.RuleID {
-						v.firedDwell(r)
-					}
+				if r := s.index.byID[d.RuleID]; r != nil {
+					v.firedDwell(r)
 				}
 			}
 		}
@@ -378,30 +377,26 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 		}
 	}
-	var data any
-	decoded := false
-	for _, r := range s.rules {
+	e.data.reset(ev.Data)
+	var now int64 // read once, for the first rule checked
+	for _, r := range s.index.rules(ev.Name) {
 		relevant := false
 		for i := range r.When {
 			c := &r.When[i]
 			k := condKey{r, i}
 			switch {
 			case c.Event != nil:
-				if c.Event.matches(ev, &data, &decoded) {
+				if c.Event.matches(ev, &e.data) {
 					v.seen[k], relevant = true, true
 				}
 			case c.Page != nil:
 				relevant = relevant || ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, c.Page.Category)
 			case c.Count != nil:
 				of := &c.Count.Of
-				hit := of.Event != nil && of.Event.matches(ev, &data, &decoded) ||
+				hit := of.Event != nil && of.Event.matches(ev, &e.data) ||
 					of.Page != nil && ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, of.Page.Category)
 				if hit {
-					ts := append(v.counts[k], ev.At)
-					if len(ts) > c.Count.AtLeast {
-						ts = ts[len(ts)-c.Count.AtLeast:]
-					}
-					v.counts[k], relevant = ts, true
+					v.counts[k], relevant = v.counts[k].add(ev.At, c.Count.AtLeast), true
 				}
 			case c.Dwell != nil:
 				// A dwell reached makes one offer for its page (or visit):
@@ -413,29 +408,26 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 		}
 		if relevant && evaluate {
-			e.check(ctx, r, v)
+			if now == 0 {
+				now = e.cfg.Now().UnixMilli()
+			}
+			e.check(ctx, r, v, now)
 		}
 	}
 }
 
-func (c *EventCondition) matches(ev *Event, data *any, decoded *bool) bool {
+// matches tells whether ev is an event c names with data it accepts; the
+// data is read where it lies, not decoded (rawjson.go).
+func (c *EventCondition) matches(ev *Event, data *eventData) bool {
 	if c.Name != ev.Name {
 		return false
 	}
-	if len(c.Data) == 0 {
-		return true
-	}
-	if !*decoded {
-		*decoded = true
-		json.Unmarshal([]byte(ev.Data), data)
-	}
-	return c.Data.Match(*data)
+	return len(c.Data) == 0 || c.Data.matchData(data)
 }
 
-// check fires r if its conditions hold for v now; a dwell not yet reached
-// sets a timer that checks again when it is.
-func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
-	now := e.cfg.Now().UnixMilli()
+// check fires r if its conditions hold for v now (ms); a dwell not yet
+// reached sets a timer that checks again when it is.
+func (e *Engine) check(ctx context.Context, r *Rule, v *visit, now int64) {
 	var wait int64
 	for i := range r.When {
 		c := &r.When[i]
@@ -450,8 +442,8 @@ func (e *Engine) check(ctx context.Context, r *Rule, v *visit) {
 				return
 			}
 		case c.Count != nil:
-			ts := v.counts[k]
-			if len(ts) < c.Count.AtLeast || ts[len(ts)-c.Count.AtLeast] <= now-time.Duration(c.Count.Within).Milliseconds() {
+			first, full := v.counts[k].first(c.Count.AtLeast)
+			if !full || first <= now-time.Duration(c.Count.Within).Milliseconds() {
 				return
 			}
 		case c.Dwell != nil:

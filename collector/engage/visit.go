@@ -78,7 +78,7 @@ func (e *Engine) rebuild(ctx context.Context, s *snapshot, v *visit, before int6
 // active visit beyond MaxVisits.
 func (e *Engine) newVisit(ev *Event) *visit {
 	v := &visit{id: ev.VisitID, visitorID: ev.VisitorID, startedAt: ev.At, seen: map[condKey]bool{},
-		counts: map[condKey][]int64{}, dwell: map[*Rule]*time.Timer{}, dwellFired: map[condKey]int64{}, offers: map[string]string{}, accepted: map[string]bool{}}
+		counts: map[condKey]window{}, dwell: map[*Rule]*time.Timer{}, dwellFired: map[condKey]int64{}, offers: map[string]string{}, accepted: map[string]bool{}}
 	v.elem = e.lru.PushFront(v)
 	e.visits[v.id] = v
 	for len(e.visits) > e.cfg.MaxVisits {
@@ -136,4 +136,33 @@ func (e *Engine) refresh(ctx context.Context, s *snapshot, evs []Event) {
 		v.cats, v.pageAt = v.cats[:0], 0
 		e.rebuild(ctx, s, v, ev.At)
 	}
+}
+
+// window keeps the times of a count condition's latest n events, in a
+// ring: once full, an event takes the place of the oldest, without the
+// allocation (and copy) that sliding a slice along would cost every few
+// events.
+type window struct {
+	at   []int64
+	next int // where the next time goes, once full
+}
+
+// add notes an event at t, keeping the latest n.
+func (w window) add(t int64, n int) window {
+	if len(w.at) < n {
+		w.at = append(w.at, t)
+		return w
+	}
+	w.at[w.next] = t
+	w.next = (w.next + 1) % n
+	return w
+}
+
+// first is the time of the earliest of the latest n events, and whether
+// there were n.
+func (w window) first(n int) (int64, bool) {
+	if len(w.at) < n {
+		return 0, false
+	}
+	return w.at[w.next], true
 }

@@ -1,0 +1,78 @@
+package engage
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestEventCostsNoAllocation applies events to a visit with 100 rules on
+// them (half comparing the event's data, half counting the events, as
+// BenchmarkCollectEngage): once the visit's state has grown, an event
+// allocates nothing, its data read where it lies rather than decoded
+// (docs/engagement.md, "Cost").
+func TestEventCostsNoAllocation(t *testing.T) {
+	e := New(Config{})
+	var rules []*Rule
+	for i := range 100 {
+		cond := fmt.Sprintf(`{"event": {"name": "Click", "data": {"/n": {"gte": %d}}}}`, 1000+i)
+		if i%2 == 1 {
+			cond = fmt.Sprintf(`{"count": {"atLeast": %d, "within": "10m", "of": {"event": {"name": "Click"}}}}`, 3+i%7)
+		}
+		r, err := ParseRule([]byte(`{"name": "rule", "when": [` + cond + `, {"page": {"category": "products"}}],
+		 "then": {"offer": {"channel": "chat"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ID = fmt.Sprint("r", i)
+		rules = append(rules, r)
+	}
+	e.SetRules(rules, nil)
+	s := e.snap.Load()
+	ctx := context.Background()
+	ev := &Event{VisitID: "v1", VisitorID: "x", Name: "Click", Data: `{"button": "buy", "n": 1}`, At: 1}
+	v := e.visit(ctx, s, ev)
+	for range 20 {
+		e.apply(ctx, s, v, ev, true)
+	}
+	if n := testing.AllocsPerRun(200, func() { ev.At++; e.apply(ctx, s, v, ev, true) }); n != 0 {
+		t.Errorf("an event allocates %v times, want 0", n)
+	}
+	other := &Event{VisitID: "v1", Name: "Scroll", Data: `{"n": 5000}`, At: 2}
+	if n := testing.AllocsPerRun(200, func() { e.apply(ctx, s, v, other, true) }); n != 0 {
+		t.Errorf("an event no rule watches allocates %v times, want 0", n)
+	}
+}
+
+// TestIndexKeepsTriggers lists, for each event name, the rules the index
+// gives: those the name can make true and those with a dwell, in order.
+func TestIndexKeepsTriggers(t *testing.T) {
+	bodies := []string{
+		`[{"event": {"name": "A"}}]`,
+		`[{"dwell": {"on": "page", "atLeast": "5s"}}]`,
+		`[{"page": {"category": "p"}}, {"visit": {"state": "anonymous"}}]`,
+		`[{"count": {"atLeast": 2, "within": "1m", "of": {"event": {"name": "B"}}}}, {"event": {"name": "A"}}]`,
+		`[{"count": {"atLeast": 2, "within": "1m", "of": {"page": {"category": "p"}}}}]`,
+		`[{"event": {"name": "C"}}, {"dwell": {"on": "visit", "atLeast": "5s"}}, {"dwell": {"on": "page", "atLeast": "9s"}}]`,
+	}
+	var rules []*Rule
+	for i, b := range bodies {
+		r, err := ParseRule([]byte(`{"name": "r", "when": ` + b + `, "then": {"offer": {"channel": "chat"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ID = fmt.Sprint(i)
+		rules = append(rules, r)
+	}
+	x := newIndex(rules)
+	for name, want := range map[string]string{"A": "[0 1 3 5]", "B": "[1 3 5]", "C": "[1 5]",
+		"PageEntered": "[1 2 4 5]", "Other": "[1 5]"} {
+		var ids []string
+		for _, r := range x.rules(name) {
+			ids = append(ids, r.ID)
+		}
+		if got := fmt.Sprint(ids); got != want {
+			t.Errorf("%s: rules %s, want %s", name, got, want)
+		}
+	}
+}
