@@ -1,20 +1,18 @@
+//go:build !js
+
 package server
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/engage"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/webhook"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -37,15 +35,17 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		DialContext: (&net.Dialer{Timeout: 2 * time.Second,
-			Control: webhook.Guard{AllowPrivate: cfg.EngagementAllowPrivate}.Control}).DialContext,
-	}}
+	capacity := cfg.EngagementCapacity
+	if capacity == nil {
+		capacity = func(_ context.Context, url string) (int, error) {
+			return 0, fmt.Errorf("capacity %s: this collector asks no capacity URL", url)
+		}
+	}
 	g.engine = engage.New(engage.Config{
 		Recorder:    g,
 		VisitorData: g.document,
 		History:     g.history,
-		Capacity:    func(ctx context.Context, url string) (int, error) { return capacity(ctx, client, url) },
+		Capacity:    capacity,
 		PerMinute:   cfg.EngagementPerMinute,
 		QueueSize:   cfg.EngagementQueue,
 		Shared:      cfg.Store.Shared(),
@@ -53,6 +53,50 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 		Now:         cfg.Now,
 	})
 	return g
+}
+
+// attachEngagement builds the engine of a native collector and returns
+// its categorizer for ingest (the edge runs none: engage_js.go).
+func (s *Server) attachEngagement(cfg Config, visitorData collector.VisitorDataService) func() *engage.Categorizer {
+	s.engage = newEngagement(cfg, visitorData)
+	return s.engage.engine.Categorizer
+}
+
+// engageCommitted hands committed events to the engine.
+func (s *Server) engageCommitted(rows []store.EventRow) {
+	if s.engage != nil {
+		s.engage.committed(rows)
+	}
+}
+
+// startEngagement starts the engine once the ingester and the hub exist,
+// and serves its REST API.
+func (s *Server) startEngagement(ctx context.Context) error {
+	if s.engage == nil {
+		return nil
+	}
+	s.engage.in = s.ingester
+	if err := s.engage.start(ctx, s.hub); err != nil {
+		return err
+	}
+	s.api.HandleEngagement(s.cfg.Store, s.engage)
+	return nil
+}
+
+// stopEngagement stops the engine, if it runs.
+func (s *Server) stopEngagement() {
+	if s.engage != nil {
+		s.engage.stop()
+	}
+}
+
+// Engagement is the engagement engine, for the metrics to watch; nil on
+// the edge.
+func (s *Server) Engagement() *engage.Engine {
+	if s.engage == nil {
+		return nil
+	}
+	return s.engage.engine
 }
 
 // start loads the rules and the offers still open, and runs the engine.
@@ -235,25 +279,3 @@ func (g *engagement) document(ctx context.Context, visitID string) (any, error) 
 	return doc, nil
 }
 
-// capacity asks a capacity URL: GET answering {"available": n}.
-func capacity(ctx context.Context, client *http.Client, url string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("capacity %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("capacity %s: status %d", url, resp.StatusCode)
-	}
-	var out struct {
-		Available *int `json:"available"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out); err != nil || out.Available == nil {
-		return 0, fmt.Errorf(`capacity %s: want {"available": n}`, url)
-	}
-	return *out.Available, nil
-}

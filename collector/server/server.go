@@ -84,17 +84,20 @@ type Config struct {
 	// database (live.Config.Peers); nil with one node.
 	Peers live.Peers
 	// EngagementPerMinute caps the offers of all engagement rules together
-	// (0: no cap); EngagementAllowPrivate lets rules' capacity URLs reach
-	// private addresses, as --webhook-allow-private does for webhooks.
+	// (0: no cap).
 	EngagementPerMinute int
 	// EngagementQueue bounds the committed batches waiting for the
 	// engagement engine (0: its default); more are dropped and counted.
 	EngagementQueue int
 	// EngagementReload, when set, reads the rules and categories again at
 	// this interval: other nodes on the same database change them too.
-	EngagementReload       time.Duration
-	EngagementAllowPrivate bool
-	Logger                 *slog.Logger
+	EngagementReload time.Duration
+	// EngagementCapacity asks a rule's capacity URL how many agents are
+	// available (GET answering {"available": n}); nil makes no offer for
+	// a rule that names one. The daemon passes an HTTP client behind the
+	// SSRF guard: the edge links no HTTP client (the Worker's size).
+	EngagementCapacity func(ctx context.Context, url string) (int, error)
+	Logger             *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
@@ -164,11 +167,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if !cfg.Edge {
 		s.feed = feed.New(feed.Options{})
 		visitorData.AddListener(s.feed)
-		s.engage = newEngagement(cfg, visitorData)
-		categories = s.engage.engine.Categorizer
+		categories = s.attachEngagement(cfg, visitorData)
 		onCommit = func(rows []store.EventRow) {
 			s.publishEvents(rows)
-			s.engage.committed(rows)
+			s.engageCommitted(rows)
 		}
 	}
 	var outbox ingest.Outbox
@@ -237,12 +239,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.api.HandleExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleSubjectExport(cfg.Store, api.ExportOptions{})
 	s.api.HandleOpenAPI()
-	if s.engage != nil {
-		s.engage.in = s.ingester
-		if err := s.engage.start(ctx, s.hub); err != nil {
-			return nil, err
-		}
-		s.api.HandleEngagement(cfg.Store, s.engage)
+	if err := s.startEngagement(ctx); err != nil {
+		return nil, err
 	}
 	if cfg.Webhooks != nil {
 		s.api.HandleWebhooks(cfg.Webhooks.Service())
@@ -342,15 +340,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // and tests use it).
 func (s *Server) Ingester() *ingest.Ingester { return s.ingester }
 
-// Engagement is the engagement engine, for the metrics to watch; nil on
-// the edge.
-func (s *Server) Engagement() *engage.Engine {
-	if s.engage == nil {
-		return nil
-	}
-	return s.engage.engine
-}
-
 // CloseSockets closes WebSockets with 1001 so that trackers reconnect
 // elsewhere, refuses new ones, and ends the change-feed streams.
 func (s *Server) CloseSockets(ctx context.Context) {
@@ -364,9 +353,7 @@ func (s *Server) CloseSockets(ctx context.Context) {
 // after the HTTP server stopped accepting and its requests finished.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseSockets(ctx)
-	if s.engage != nil {
-		s.engage.stop()
-	}
+	s.stopEngagement()
 	err := s.ingester.Close(ctx)
 	if s.cfg.Webhooks != nil {
 		// Attempts in flight end unsettled; the next start tries them
