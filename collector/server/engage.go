@@ -278,4 +278,3 @@ func (g *engagement) document(ctx context.Context, visitID string) (any, error) 
 	}
 	return doc, nil
 }
-
