@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -14,14 +13,13 @@ import (
 
 // capacityClient asks an engagement rule's capacity URL how many agents
 // are available (docs/engagement.md): GET answering {"available": n},
-// within 2 s, through the webhooks' SSRF guard (private addresses only
-// with --webhook-allow-private). It lives in the native program: the
-// edge's Worker links no HTTP client.
+// within 2 s, through the webhooks' guarded client (the SSRF guard at
+// dial, no proxy, no redirect; private addresses only with
+// --webhook-allow-private). It lives in the native program: the edge's
+// Worker links no HTTP client.
 func capacityClient(allowPrivate bool) func(ctx context.Context, url string) (int, error) {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		DialContext: (&net.Dialer{Timeout: 2 * time.Second,
-			Control: webhook.Guard{AllowPrivate: allowPrivate}.Control}).DialContext,
-	}}
+	const timeout = 2 * time.Second
+	client := webhook.Client(webhook.Guard{AllowPrivate: allowPrivate}.Transport(timeout, 2), timeout)
 	return func(ctx context.Context, url string) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -106,4 +107,29 @@ func clip(s string) string {
 		return s[:100] + "…"
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// Transport is an HTTP transport whose every connection passes the guard
+// at dial (the address actually dialled, which also covers DNS
+// rebinding), and that uses no proxy: a proxy would be the address
+// dialled, hiding the target's. timeout bounds the dial, the TLS handshake
+// and the answer's headers; perHost bounds the idle connections kept.
+func (g Guard) Transport(timeout time.Duration, perHost int) *http.Transport {
+	dialer := &net.Dialer{Timeout: timeout, Control: g.Control}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   perHost,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// Client is an HTTP client on rt (a guarded Transport) that follows no
+// redirect: a target must answer itself, or a redirect could lead anywhere.
+func Client(rt http.RoundTripper, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: rt, Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -121,24 +120,13 @@ func NewWorker(cfg Config) *Worker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	rt := cfg.Transport
+	var rt http.RoundTripper = cfg.Transport
 	if rt == nil {
-		dialer := &net.Dialer{Timeout: cfg.Timeout, Control: cfg.Guard.Control}
-		rt = &http.Transport{
-			Proxy:                 nil, // a proxy would be the address dialled, hiding the target's
-			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   cfg.Timeout,
-			ResponseHeaderTimeout: cfg.Timeout,
-			MaxIdleConnsPerHost:   cfg.PerTarget,
-			IdleConnTimeout:       90 * time.Second,
-			ForceAttemptHTTP2:     true,
-		}
+		rt = cfg.Guard.Transport(cfg.Timeout, cfg.PerTarget)
 	}
 	return &Worker{
-		cfg: cfg,
-		client: &http.Client{Transport: rt, Timeout: cfg.Timeout,
-			// A redirect could lead anywhere; the target must answer itself.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		cfg:     cfg,
+		client:  Client(rt, cfg.Timeout),
 		wake:    make(chan struct{}, 1),
 		lanes:   map[string]int{},
 		failing: map[string]bool{},
