@@ -1,6 +1,8 @@
-// Tests of the loader's GWE DSL engine (gt.js, q.dsl) under Node: the
-// engine reads a parsed tree ({tag, attrs, kids}, what gt.js makes of the
-// browser's DOMParser) and runs on an env the test drives. Node has no
+// Tests of GWE's DSL reader (gt-dsl.js, q.dsl, loaded by gt.js only when
+// the config sets dslResource) under Node: the engine reads a parsed tree
+// ({tag, attrs, kids}, what it makes of the browser's DOMParser) and runs
+// on an env the test drives; the last tests run gt.js and the reader
+// together, from the config to the events the tracker gets. Node has no
 // DOMParser: xmlTree below is a tiny parser, enough for DSL files.
 'use strict';
 const test = require('node:test');
@@ -9,7 +11,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const src = fs.readFileSync(path.join(__dirname, 'gt.js'), 'utf8');
+const src = fs.readFileSync(path.join(__dirname, 'gt-dsl.js'), 'utf8');
+const loaderSrc = fs.readFileSync(path.join(__dirname, 'gt.js'), 'utf8');
 
 // xmlTree parses elements, attributes, comments and the XML declaration;
 // text is dropped, as the DSL has none that counts.
@@ -33,17 +36,16 @@ function xmlTree(text) {
   return root.kids[0];
 }
 
-// engine runs gt.js in a vm and returns its DSL engine and console.
+// engine runs gt-dsl.js in a vm and returns its DSL engine and console.
 function engine() {
   const logs = { warn: [], info: [], log: [] };
   const noop = () => {};
   const window = {
     _gt: [],
-    document: { currentScript: { src: 'https://collector.example/gt.js' }, createElement: () => ({}), head: { appendChild: noop }, addEventListener: noop },
+    document: { addEventListener: noop },
     location: new URL('https://shop.example/'),
-    history: { state: null, replaceState: noop },
     console: { warn: (...a) => logs.warn.push(a.join(' ')), info: (...a) => logs.info.push(a.join(' ')), log: noop },
-    WebAssembly: {}, fetch: noop, Promise, setTimeout, URL, JSON, Object, Array, Error,
+    fetch: noop, Promise, setTimeout, URL, JSON, Object, Array, Error,
   };
   window.window = window;
   vm.runInNewContext(src, window);
