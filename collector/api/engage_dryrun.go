@@ -36,6 +36,13 @@ type RuleReader interface {
 // HandleEngagementDryRun registers the dry-run endpoints.
 func (h *Handler) HandleEngagementDryRun(rules RuleReader, d DryRunner) {
 	read := collector.ScopeEngagementRead
+	answer := func(w http.ResponseWriter, r *http.Request, rule *engage.Rule, visitID string) error {
+		res, err := d.DryRun(r.Context(), rule, visitID)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, res)
+	}
 	h.Handle("POST /v1/engagement/rules/{ruleId}/dry-run", read, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "ruleId")
 		if err != nil {
@@ -56,11 +63,7 @@ func (h *Handler) HandleEngagementDryRun(rules RuleReader, d DryRunner) {
 		if err != nil {
 			return err
 		}
-		res, err := d.DryRun(r.Context(), rule, visitID)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, res)
+		return answer(w, r, rule, visitID)
 	})
 	h.Handle("POST /v1/engagement/dry-run", read, func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := query(r); err != nil {
@@ -74,11 +77,7 @@ func (h *Handler) HandleEngagementDryRun(rules RuleReader, d DryRunner) {
 		if err != nil {
 			return err
 		}
-		res, err := d.DryRun(r.Context(), rule, visitID)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, res)
+		return answer(w, r, rule, visitID)
 	})
 }
 
