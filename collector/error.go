@@ -15,6 +15,7 @@ const (
 	EPRECONDITIONFAILED   = "precondition_failed"   // 412
 	ETOOLARGE             = "too_large"             // 413
 	EUNSUPPORTEDMEDIA     = "unsupported_media"     // 415
+	EUNPROCESSABLE        = "unprocessable"         // 422: well formed, but more than the collector takes on
 	EPRECONDITIONREQUIRED = "precondition_required" // 428
 	EINTERNAL             = "internal"              // 500
 	EUNAVAILABLE          = "unavailable"           // 503

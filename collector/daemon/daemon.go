@@ -105,6 +105,9 @@ type Main struct {
 
 	// Static serves the web files (the web package); nil serves none.
 	Static http.Handler
+	// EngagementNow, if set, is the engagement engine's clock: tests set
+	// it to try quiet hours at a chosen instant. nil is the real clock.
+	EngagementNow func() time.Time
 
 	stdout, stderr io.Writer
 	adminFromEnv   string
@@ -352,6 +355,7 @@ func (m *Main) Run(ctx context.Context) error {
 		EngagementPerMinute:   m.Config.EngagementPerMinute,
 		EngagementQueue:       m.Config.EngagementQueue,
 		EngagementReload:      webhookReload(m.Config.Database),
+		EngagementNow:         m.EngagementNow,
 		Static:                m.Static,
 		Metrics:               mx,
 		Peers:                 peersOf(m.peers),

@@ -48,6 +48,8 @@ func Status(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case collector.EUNSUPPORTEDMEDIA:
 		return http.StatusUnsupportedMediaType
+	case collector.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
 	case collector.EPRECONDITIONREQUIRED:
 		return http.StatusPreconditionRequired
 	case collector.EUNAVAILABLE, collector.ESTORAGEFULL:

@@ -25,13 +25,17 @@ type engagement struct {
 	in          *ingest.Ingester
 	visitorData collector.VisitorDataService
 	reload      time.Duration
+	now         func() time.Time // the engine's clock, for dry runs of open visits
 	logger      *slog.Logger
 	cancel      context.CancelFunc // ends reloadEvery
 	done        chan struct{}      // closed when reloadEvery returned
 }
 
 func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engagement {
-	g := &engagement{store: cfg.Store, visitorData: visitorData, reload: cfg.EngagementReload, logger: cfg.Logger}
+	g := &engagement{store: cfg.Store, visitorData: visitorData, reload: cfg.EngagementReload, logger: cfg.Logger, now: cfg.EngagementNow}
+	if g.now == nil {
+		g.now = cfg.Now
+	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -50,7 +54,7 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 		QueueSize:   cfg.EngagementQueue,
 		Shared:      cfg.Store.Shared(),
 		Logger:      cfg.Logger,
-		Now:         cfg.Now,
+		Now:         g.now,
 	})
 	return g
 }
@@ -80,6 +84,7 @@ func (s *Server) startEngagement(ctx context.Context) error {
 		return err
 	}
 	s.api.HandleEngagement(s.cfg.Store, s.engage)
+	s.api.HandleEngagementDryRun(s.cfg.Store, s.engage)
 	return nil
 }
 

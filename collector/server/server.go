@@ -97,7 +97,11 @@ type Config struct {
 	// a rule that names one. The daemon passes an HTTP client behind the
 	// SSRF guard: the edge links no HTTP client (the Worker's size).
 	EngagementCapacity func(ctx context.Context, url string) (int, error)
-	Logger             *slog.Logger
+	// EngagementNow is the engagement engine's clock (nil: Now): tests
+	// set it to try quiet hours at a chosen instant without moving the
+	// clock ingest corrects event times with.
+	EngagementNow func() time.Time
+	Logger        *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
