@@ -126,7 +126,8 @@ type Engine struct {
 	forgotten bool                   // a visit was forgotten for MaxVisits
 	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
 	data      eventData              // the data of the event being applied
-	hits      []bool                 // matcher → whether the event being applied hit it
+	hits      []uint64               // matcher → the last event (by seq) that hit it
+	seq       uint64                 // the events applied
 }
 
 type snapshot struct {
@@ -390,18 +391,21 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 	x := &s.index
 	e.data.reset(x.ptrs, ev.Data)
 	if len(e.hits) < len(x.matchers) {
-		e.hits = make([]bool, len(x.matchers))
+		e.hits = make([]uint64, len(x.matchers))
 	}
 	// Each matcher the event may hit is evaluated once, for all the rules
-	// that watch it; hits of other names are stale and never read.
+	// that watch it.
+	e.seq++
 	for _, i := range x.watch[ev.Name] {
 		m := &x.matchers[i]
-		hit := m.hit(v.cats, &e.data)
-		e.hits[i] = hit
-		if hit && m.seen >= 0 {
+		if !m.hit(v.cats, &e.data) {
+			continue
+		}
+		e.hits[i] = e.seq
+		if m.seen >= 0 {
 			v.seen[m.seen] = true
 		}
-		if hit && m.ring >= 0 {
+		if m.ring >= 0 {
 			v.rings[m.ring].add(ev.At, m.size)
 		}
 	}
@@ -414,7 +418,7 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			case cc.m >= 0:
 				// An event, page or count condition: relevant when the
 				// event hit its matcher.
-				relevant = relevant || x.matchers[cc.m].name == ev.Name && e.hits[cc.m]
+				relevant = relevant || e.hits[cc.m] == e.seq
 			case c.Dwell != nil:
 				// A dwell reached makes one offer for its page (or visit):
 				// later events, the offer's own among them, do not make
@@ -484,116 +488,4 @@ func (e *Engine) check(ctx context.Context, s *snapshot, r *crule, v *visit, now
 		return
 	}
 	e.fire(ctx, r, v)
-}
-
-// fire makes r's offer to v unless the costlier checks forbid it:
-// visitor data, quiet hours, unless, pacing and capacity, in that order.
-func (e *Engine) fire(ctx context.Context, r *crule, v *visit) {
-	now := e.cfg.Now()
-	log := e.cfg.Logger.With("ruleId", r.ID, "visitId", v.id)
-	for i := range r.When {
-		if cs := r.When[i].VisitorData; cs != nil {
-			if e.cfg.VisitorData == nil {
-				return
-			}
-			doc, err := e.cfg.VisitorData(ctx, v.id)
-			if err != nil {
-				log.Error("engage: read visitor data", "err", err)
-				return
-			}
-			if !cs.Match(doc) {
-				return
-			}
-		}
-	}
-	if r.Unless.QuietHours.Quiet(now) {
-		return
-	}
-	if why, err := e.cfg.Recorder.Blocked(ctx, v.visitorID, r.Rule, now); err != nil || why != "" {
-		if err != nil {
-			log.Error("engage: read offers", "err", err)
-		}
-		return
-	}
-	if r.Pacing.PerMinute > 0 {
-		l := e.limiters[r.ID]
-		if l == nil || l.Burst() != r.Pacing.PerMinute {
-			l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(r.Pacing.PerMinute)), r.Pacing.PerMinute)
-			e.limiters[r.ID] = l
-		}
-		if !l.AllowN(now, 1) {
-			return
-		}
-	}
-	if e.global != nil && !e.global.AllowN(now, 1) {
-		return
-	}
-	if u := r.Pacing.CapacityURL; u != "" {
-		a, ok := e.capacity[u]
-		if !ok || now.Sub(a.at) > capacityTTL {
-			n := 0
-			if e.cfg.Capacity != nil {
-				var err error
-				if n, err = e.cfg.Capacity(ctx, u); err != nil {
-					log.Warn("engage: capacity", "url", u, "err", err)
-					n = 0
-				}
-			}
-			a = capAnswer{n: n, at: now}
-			e.capacity[u] = a
-		}
-		if a.n <= 0 {
-			return
-		}
-	}
-	m := &Made{OfferID: e.cfg.NewID(), RuleID: r.ID, RuleName: r.Name, VisitID: v.id,
-		Channel: r.Then.Offer.Channel, Data: r.Then.Offer.Data, At: now,
-		ExpiresAt: now.Add(time.Duration(r.Then.Offer.TTL)), Unless: r.Unless, Visit: r.Rule.visitHolds}
-	for i := range r.When {
-		if d := r.When[i].Dwell; d != nil {
-			m.DwellSince = max(m.DwellSince, v.dwellFrom(d))
-		}
-	}
-	if len(m.Data) == 0 {
-		m.Data = json.RawMessage(`{}`)
-	}
-	ok, err := e.cfg.Recorder.Offer(ctx, m)
-	if err != nil {
-		log.Error("engage: record offer", "err", err)
-		return
-	}
-	if !ok {
-		return
-	}
-	e.offered.Add(1)
-	v.offered(m.OfferID, r.ID)
-	v.firedDwell(r)
-	e.scheduleTimeout(m.OfferID, v.id, r.ID, m.ExpiresAt.Sub(now))
-	if e.cfg.Notifier != nil {
-		if _, err := e.cfg.Notifier.Notify(ctx, &collector.Notification{ID: m.OfferID, VisitID: v.id,
-			Channel: m.Channel, Data: m.Data, Offer: &collector.OfferNotice{RuleID: r.ID, ExpiresAt: m.ExpiresAt}}); err != nil {
-			log.Warn("engage: notify", "err", err)
-		}
-	}
-}
-
-func (e *Engine) scheduleTimeout(offerID, visitID, ruleID string, d time.Duration) {
-	e.timeouts[offerID] = time.AfterFunc(max(d, 0), func() {
-		select {
-		case e.ticks <- tick{visitID: visitID, ruleID: ruleID, offerID: offerID}:
-		case <-e.done:
-		}
-	})
-}
-
-// visitHolds checks r's visit conditions.
-func (r *Rule) visitHolds(state string, verified bool) bool {
-	for i := range r.When {
-		if c := r.When[i].Visit; c != nil {
-			if c.State != "" && c.State != state || c.Verified != nil && *c.Verified != verified {
-				return false
-			}
-		}
-	}
-	return true
 }
