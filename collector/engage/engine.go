@@ -71,6 +71,12 @@ type Config struct {
 	// visit it meets for the first time, to rebuild its windows after a
 	// restart (or after forgetting it); nil starts every visit afresh.
 	History func(ctx context.Context, visitID string, since, before int64, limit int) (startedAt int64, events []Event, err error)
+	// OpenVisits returns the visits still open that were seen since (ms),
+	// at most limit, the most recently seen first. When rules have a dwell,
+	// the engine rebuilds these visits' state as it starts, so that a dwell
+	// due in a page left open across a restart fires with no further event
+	// (restore.go); nil leaves them to their next event.
+	OpenVisits func(ctx context.Context, since int64, limit int) ([]OpenVisit, error)
 	// Capacity asks a capacity URL how many agents are available.
 	Capacity func(ctx context.Context, url string) (int, error)
 	// PerMinute caps the offers of all rules together; 0 is no cap.
@@ -110,6 +116,7 @@ type Engine struct {
 	in      chan []Event
 	ticks   chan tick
 	done    chan struct{}
+	ready   chan struct{} // closed, so always ready: loop restores open visits between other work
 	stop    sync.Once
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
@@ -191,8 +198,9 @@ func New(cfg Config) *Engine {
 		}
 	}
 	e := &Engine{cfg: cfg, in: make(chan []Event, cfg.QueueSize), ticks: make(chan tick, 4096),
-		done: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
+		done: make(chan struct{}), ready: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
 		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}, refreshed: map[string]struct{}{}}
+	close(e.ready)
 	if cfg.PerMinute > 0 {
 		e.global = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.PerMinute)), cfg.PerMinute)
 	}
@@ -278,8 +286,19 @@ func (e *Engine) Stop() {
 func (e *Engine) loop() {
 	defer e.wg.Done()
 	ctx := context.Background()
+	open := e.openVisits(ctx)
 	for {
+		// While open visits wait to be restored, one is restored whenever
+		// the loop is otherwise idle or picks it among ready work: events
+		// are never held behind the whole list.
+		var restore <-chan struct{}
+		if len(open) > 0 {
+			restore = e.ready
+		}
 		select {
+		case <-restore:
+			e.restore(ctx, e.snap.Load(), open[0])
+			open = open[1:]
 		case <-e.done:
 			for _, t := range e.timeouts {
 				t.Stop()
