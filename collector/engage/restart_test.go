@@ -72,3 +72,26 @@ func TestDwellSurvivesRestart(t *testing.T) {
 		t.Fatalf("events %s, want %s and the offer", got, before)
 	}
 }
+
+// A rule added between the second and the third product page does not
+// make the engine forget what the visit did: the rules it still has keep
+// their counts (relayout), and the third page makes the offer.
+func TestCountSurvivesRuleChange(t *testing.T) {
+	col := collectortest.Start(t)
+	if st, b := col.Do("POST", "/v1/engagement/categories", `{"name": "products", "tags": [{"url": {"prefix": "/products"}}]}`); st != 201 {
+		t.Fatalf("category: %d %s", st, b)
+	}
+	rule := addRule(t, col, threeProducts)
+	sentinel := addRule(t, col, onEvent("Sentinel", ""))
+	tab := visitOn(t, col)
+	for _, n := range []string{"1", "2"} {
+		frames(t, tab, productPage(n))
+	}
+	settled(t, col, tab, sentinel) // the engine counted both pages
+	if n := offered(col, rule); n != 0 {
+		t.Fatalf("%d offers after two product pages", n)
+	}
+	addRule(t, col, onEvent("Checkout", ""))
+	frames(t, tab, productPage("3"))
+	waitFor(t, "the offer on the third product page", func() bool { return offered(col, rule) == 1 })
+}
