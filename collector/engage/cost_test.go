@@ -3,6 +3,7 @@ package engage
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -13,21 +14,7 @@ import (
 // (docs/engagement.md, "Cost").
 func TestEventCostsNoAllocation(t *testing.T) {
 	e := New(Config{})
-	var rules []*Rule
-	for i := range 100 {
-		cond := fmt.Sprintf(`{"event": {"name": "Click", "data": {"/n": {"gte": %d}}}}`, 1000+i)
-		if i%2 == 1 {
-			cond = fmt.Sprintf(`{"count": {"atLeast": %d, "within": "10m", "of": {"event": {"name": "Click"}}}}`, 3+i%7)
-		}
-		r, err := ParseRule([]byte(`{"name": "rule", "when": [` + cond + `, {"page": {"category": "products"}}],
-		 "then": {"offer": {"channel": "chat"}}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.ID = fmt.Sprint("r", i)
-		rules = append(rules, r)
-	}
-	e.SetRules(rules, nil)
+	e.SetRules(benchRules(t), nil)
 	s := e.snap.Load()
 	ctx := context.Background()
 	ev := &Event{VisitID: "v1", VisitorID: "x", Name: "Click", Data: `{"button": "buy", "n": 1}`, At: 1}
@@ -42,6 +29,59 @@ func TestEventCostsNoAllocation(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { e.apply(ctx, s, v, other, true) }); n != 0 {
 		t.Errorf("an event no rule watches allocates %v times, want 0", n)
 	}
+}
+
+// TestVisitStateBytes bounds the rules' state an open visit keeps, with
+// the 100 rules of TestEventCostsNoAllocation and 30 events a visit
+// (docs/engagement.md, "Cost"): the visit, its slots and its count rings,
+// measured on the heap over 2,000 visits.
+func TestVisitStateBytes(t *testing.T) {
+	e := New(Config{})
+	e.SetRules(benchRules(t), nil)
+	s := e.snap.Load()
+	ctx := context.Background()
+	const visits, perVisit = 2000, 30
+	ids := make([]string, visits)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("visit%06d", i)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, id := range ids {
+		for j := range perVisit {
+			ev := &Event{VisitID: id, VisitorID: "x", Name: "Click", Data: `{"button": "buy", "n": 1}`, At: int64(j + 1)}
+			e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / visits
+	t.Logf("%d bytes of rule state per open visit (100 rules, %d events)", per, perVisit)
+	if per > 1024 {
+		t.Errorf("%d bytes per open visit, want at most 1 KiB", per)
+	}
+	runtime.KeepAlive(e)
+}
+
+// benchRules are 100 rules on Click, as BenchmarkCollectEngage's: half
+// compare the event's data, half count the events.
+func benchRules(t *testing.T) []*Rule {
+	var rules []*Rule
+	for i := range 100 {
+		cond := fmt.Sprintf(`{"event": {"name": "Click", "data": {"/n": {"gte": %d}}}}`, 1000+i)
+		if i%2 == 1 {
+			cond = fmt.Sprintf(`{"count": {"atLeast": %d, "within": "10m", "of": {"event": {"name": "Click"}}}}`, 3+i%7)
+		}
+		r, err := ParseRule([]byte(`{"name": "rule", "when": [` + cond + `, {"page": {"category": "products"}}],
+		 "then": {"offer": {"channel": "chat"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ID = fmt.Sprint("r", i)
+		rules = append(rules, r)
+	}
+	return rules
 }
 
 // TestIndexKeepsTriggers lists, for each event name, the rules the index

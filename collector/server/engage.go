@@ -49,6 +49,7 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 		Recorder:    g,
 		VisitorData: g.document,
 		History:     g.history,
+		OpenVisits:  g.openVisits,
 		Capacity:    capacity,
 		PerMinute:   cfg.EngagementPerMinute,
 		QueueSize:   cfg.EngagementQueue,
@@ -265,6 +266,20 @@ func (g *engagement) history(ctx context.Context, visitID string, since, before 
 		evs[i] = engage.Event{VisitID: visitID, PageID: r.PageID, Name: r.Name, URL: r.URL, Title: r.Title, Data: r.Data, At: r.At}
 	}
 	return started, evs, nil
+}
+
+// openVisits lists the visits still open, for the engine to time their
+// dwells again at start.
+func (g *engagement) openVisits(ctx context.Context, since int64, limit int) ([]engage.OpenVisit, error) {
+	rows, err := g.store.EngageOpenVisits(ctx, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engage.OpenVisit, len(rows))
+	for i, r := range rows {
+		out[i] = engage.OpenVisit{VisitID: r.VisitID, VisitorID: r.VisitorID}
+	}
+	return out, nil
 }
 
 // document is the decoded visitor data the visit shares.
