@@ -81,7 +81,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a Store on db. It does not migrate; call Migrate.
 func New(db *sql.DB, opts ...Option) *Store {
-	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}, dialect: sqliteDialect}
+	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}, dialect: SQLiteDialect()}
 	for _, o := range opts {
 		o(s)
 	}
