@@ -34,8 +34,8 @@ import (
 	"github.com/visitrack/visitrack/collector/postgres/fanout"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/settings"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/collector/webhook"
 )
 
