@@ -22,6 +22,9 @@ const (
 	// JobPartitions makes and drops the month partitions of events
 	// (PostgreSQL only).
 	JobPartitions
+	// JobMergeUndo deletes what merges recorded they moved once their
+	// undo limit is up (ExpireMergeUndos).
+	JobMergeUndo
 )
 
 func (j Job) String() string {
@@ -34,6 +37,8 @@ func (j Job) String() string {
 		return "rollup trimming"
 	case JobPartitions:
 		return "partitions"
+	case JobMergeUndo:
+		return "merge undo limit"
 	}
 	return fmt.Sprintf("job %#x", int64(j))
 }

@@ -21,14 +21,16 @@ type mergeRig struct {
 	s     *store.Store
 	m     *store.Merger
 	Carol string
+	// now is the store's clock: it stands still unless a test moves it.
+	now time.Time
 }
 
 func newMergeRig(t *testing.T, opts ...store.Option) *mergeRig {
 	t.Helper()
-	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	s := storetest.New(t, append([]store.Option{store.WithClock(func() time.Time { return t0 })}, opts...)...)
+	r := &mergeRig{Carol: storetest.ID(6, 3), now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	s := storetest.New(t, append([]store.Option{store.WithClock(func() time.Time { return r.now })}, opts...)...)
 	f := storetest.Seed(t, s)
-	r := &mergeRig{Fixture: f, s: s, m: store.NewMerger(s, store.NewVisitorData(s)), Carol: storetest.ID(6, 3)}
+	r.Fixture, r.s, r.m = f, s, store.NewMerger(s, store.NewVisitorData(s))
 	storetest.Exec(t, s, `UPDATE identities SET attributes = '{"plan":"silver","city":"Oslo"}', first_seen_at = 0 WHERE identity_id = ?`, f.Bob)
 	storetest.Exec(t, s, `UPDATE visitor_data SET data = '{"loyalty":{"tier":"none"},"chat":{"open":true}}' WHERE subject = ?`, "identity:"+f.Bob)
 	storetest.Exec(t, s, `INSERT INTO identity_visitors (identity_id, visitor_id, linked_at) VALUES (?, ?, 5), (?, ?, 6)`,
