@@ -23,6 +23,9 @@ const (
 	// JobPartitions makes and drops the month partitions of events
 	// (PostgreSQL only).
 	JobPartitions
+	// JobMergeUndo deletes what merges recorded they moved once their
+	// undo limit is up (docs/data-subject.md).
+	JobMergeUndo
 )
 
 func (j Job) String() string {
@@ -35,6 +38,8 @@ func (j Job) String() string {
 		return "rollup trimming"
 	case JobPartitions:
 		return "partitions"
+	case JobMergeUndo:
+		return "merge undo limit"
 	}
 	return fmt.Sprintf("job %#x", int64(j))
 }

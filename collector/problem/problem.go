@@ -42,6 +42,8 @@ func Status(code string) int {
 		return http.StatusNotFound
 	case collector.ECONFLICT:
 		return http.StatusConflict
+	case collector.EGONE:
+		return http.StatusGone
 	case collector.EPRECONDITIONFAILED:
 		return http.StatusPreconditionFailed
 	case collector.ETOOLARGE:
