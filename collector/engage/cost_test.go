@@ -66,17 +66,21 @@ func TestVisitStateBytes(t *testing.T) {
 
 // benchRules are 100 rules on Click, as BenchmarkCollectEngage's: half
 // compare the event's data, half count the events.
-func benchRules(t *testing.T) []*Rule {
+func benchRules(t *testing.T) []*Rule { return benchRulesOn(t, 100, "Click") }
+
+// benchRulesOn are n rules on events named name: half compare the
+// event's data, half count the events.
+func benchRulesOn(tb testing.TB, n int, name string) []*Rule {
 	var rules []*Rule
-	for i := range 100 {
-		cond := fmt.Sprintf(`{"event": {"name": "Click", "data": {"/n": {"gte": %d}}}}`, 1000+i)
+	for i := range n {
+		cond := fmt.Sprintf(`{"event": {"name": %q, "data": {"/n": {"gte": %d}}}}`, name, 1000+i)
 		if i%2 == 1 {
-			cond = fmt.Sprintf(`{"count": {"atLeast": %d, "within": "10m", "of": {"event": {"name": "Click"}}}}`, 3+i%7)
+			cond = fmt.Sprintf(`{"count": {"atLeast": %d, "within": "10m", "of": {"event": {"name": %q}}}}`, 3+i%7, name)
 		}
 		r, err := ParseRule([]byte(`{"name": "rule", "when": [` + cond + `, {"page": {"category": "products"}}],
 		 "then": {"offer": {"channel": "chat"}}}`))
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		r.ID = fmt.Sprint("r", i)
 		rules = append(rules, r)
@@ -114,5 +118,39 @@ func TestIndexKeepsTriggers(t *testing.T) {
 		if got := fmt.Sprint(ids); got != want {
 			t.Errorf("%s: rules %s, want %s", name, got, want)
 		}
+	}
+}
+
+// BenchmarkEventCost is the engine's own part of an event's cost, with
+// the 100 rules of TestEventCostsNoAllocation on it (half comparing its
+// data, half counting it, so that 50 rules may fire on every event) and
+// with the same rules on events of another name; batches of five events
+// of one visit, as ingest commits them.
+func BenchmarkEventCost(b *testing.B) {
+	for _, name := range []string{"Click", "Scroll"} {
+		b.Run(name, func(b *testing.B) {
+			e := New(Config{})
+			e.SetRules(benchRulesOn(b, 100, name), nil)
+			s := e.snap.Load()
+			ctx := context.Background()
+			const visits = 1000
+			batches := make([][]Event, visits)
+			for i := range batches {
+				batches[i] = make([]Event, 5)
+				for j := range batches[i] {
+					batches[i][j] = Event{VisitID: fmt.Sprintf("visit%06d", i), VisitorID: "x", Name: "Click",
+						Data: `{"button":"buy","n":1}`, At: 1}
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 5 {
+				evs := batches[(i/5)%visits]
+				for j := range evs {
+					evs[j].At = int64(i + j + 1)
+				}
+				e.batch(ctx, s, evs)
+			}
+		})
 	}
 }

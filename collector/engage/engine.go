@@ -308,13 +308,7 @@ func (e *Engine) loop() {
 			}
 			return
 		case evs := <-e.in:
-			s := e.snap.Load()
-			if e.cfg.Shared && len(s.rules) > 0 {
-				e.refresh(ctx, s, evs)
-			}
-			for i := range evs {
-				e.event(ctx, s, &evs[i])
-			}
+			e.batch(ctx, e.snap.Load(), evs)
 		case t := <-e.ticks:
 			if t.offerID != "" {
 				delete(e.timeouts, t.offerID)
@@ -339,13 +333,19 @@ func (e *Engine) loop() {
 	}
 }
 
-// event updates the visit's state with ev and evaluates the rules ev can
-// make true.
-func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
+// batch updates the visits' state with a committed batch of events and
+// evaluates the rules each can make true, in the events' order.
+func (e *Engine) batch(ctx context.Context, s *snapshot, evs []Event) {
 	if len(s.rules) == 0 {
 		return
 	}
-	e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+	if e.cfg.Shared {
+		e.refresh(ctx, s, evs)
+	}
+	for i := range evs {
+		ev := &evs[i]
+		e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+	}
 }
 
 // apply updates v's state with ev and, when evaluate is set (not in a
