@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -18,15 +19,20 @@ func TestEventCostsNoAllocation(t *testing.T) {
 	s := e.snap.Load()
 	ctx := context.Background()
 	ev := &Event{VisitID: "v1", VisitorID: "x", Name: "Click", Data: `{"button": "buy", "n": 1}`, At: 1}
-	v := e.visit(ctx, s, ev)
+	batch := []Event{*ev, *ev, *ev}
 	for range 20 {
-		e.apply(ctx, s, v, ev, true)
+		e.batch(ctx, s, batch)
 	}
-	if n := testing.AllocsPerRun(200, func() { ev.At++; e.apply(ctx, s, v, ev, true) }); n != 0 {
-		t.Errorf("an event allocates %v times, want 0", n)
+	if n := testing.AllocsPerRun(200, func() {
+		for i := range batch {
+			batch[i].At++
+		}
+		e.batch(ctx, s, batch)
+	}); n != 0 {
+		t.Errorf("a batch of events allocates %v times, want 0", n)
 	}
-	other := &Event{VisitID: "v1", Name: "Scroll", Data: `{"n": 5000}`, At: 2}
-	if n := testing.AllocsPerRun(200, func() { e.apply(ctx, s, v, other, true) }); n != 0 {
+	other := []Event{{VisitID: "v1", Name: "Scroll", Data: `{"n": 5000}`, At: 2}}
+	if n := testing.AllocsPerRun(200, func() { e.batch(ctx, s, other) }); n != 0 {
 		t.Errorf("an event no rule watches allocates %v times, want 0", n)
 	}
 }
@@ -51,7 +57,7 @@ func TestVisitStateBytes(t *testing.T) {
 	for _, id := range ids {
 		for j := range perVisit {
 			ev := &Event{VisitID: id, VisitorID: "x", Name: "Click", Data: `{"button": "buy", "n": 1}`, At: int64(j + 1)}
-			e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+			e.batch(ctx, s, []Event{*ev})
 		}
 	}
 	runtime.GC()
@@ -89,7 +95,9 @@ func benchRulesOn(tb testing.TB, n int, name string) []*Rule {
 }
 
 // TestIndexKeepsTriggers lists, for each event name, the rules the index
-// gives: those the name can make true and those with a dwell, in order.
+// gives when every matcher of the name is hit: those the name can make
+// true and those with a dwell, in order; and each matcher lists the rules
+// watching it in order, each once.
 func TestIndexKeepsTriggers(t *testing.T) {
 	bodies := []string{
 		`[{"event": {"name": "A"}}]`,
@@ -98,6 +106,7 @@ func TestIndexKeepsTriggers(t *testing.T) {
 		`[{"count": {"atLeast": 2, "within": "1m", "of": {"event": {"name": "B"}}}}, {"event": {"name": "A"}}]`,
 		`[{"count": {"atLeast": 2, "within": "1m", "of": {"page": {"category": "p"}}}}]`,
 		`[{"event": {"name": "C"}}, {"dwell": {"on": "visit", "atLeast": "5s"}}, {"dwell": {"on": "page", "atLeast": "9s"}}]`,
+		`[{"event": {"name": "A"}}, {"count": {"atLeast": 3, "within": "1m", "of": {"event": {"name": "A"}}}}]`,
 	}
 	var rules []*Rule
 	for i, b := range bodies {
@@ -109,14 +118,27 @@ func TestIndexKeepsTriggers(t *testing.T) {
 		rules = append(rules, r)
 	}
 	x := newIndex(rules)
-	for name, want := range map[string]string{"A": "[0 1 3 5]", "B": "[1 3 5]", "C": "[1 5]",
+	for name, want := range map[string]string{"A": "[0 1 3 5 6]", "B": "[1 3 5]", "C": "[1 5]",
 		"PageEntered": "[1 2 4 5]", "Other": "[1 5]"} {
+		var pos []int32
+		for _, i := range x.watch[name] {
+			pos = append(pos, x.matchers[i].rules...)
+		}
+		for _, r := range x.dwell {
+			pos = append(pos, r.pos)
+		}
+		slices.Sort(pos)
 		var ids []string
-		for _, r := range x.rules(name) {
-			ids = append(ids, r.ID)
+		for _, p := range slices.Compact(pos) {
+			ids = append(ids, x.all[p].ID)
 		}
 		if got := fmt.Sprint(ids); got != want {
 			t.Errorf("%s: rules %s, want %s", name, got, want)
+		}
+	}
+	for _, m := range x.matchers {
+		if m.key == "event\x00A\x00" && fmt.Sprint(m.rules) != "[0 3 6]" {
+			t.Errorf("the rules watching event A: %v, want [0 3 6]", m.rules)
 		}
 	}
 }

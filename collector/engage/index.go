@@ -8,22 +8,23 @@ import (
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
-// An event can make a rule true only through a condition it triggers: an
-// event condition (or a counted one) of its name, a page condition (or a
-// counted one) on PageEntered, or a dwell, which any event of the visit
-// may find reached. The index keeps, for each name, only those rules, so
-// that an event meets the few rules that could fire on it rather than all
-// of them (docs/engagement.md, "Cost").
-//
-// It is also the rules compiled for the engine: each distinct thing the
+// The index is the rules compiled for the engine: each distinct thing the
 // rules watch (an event of a name with its data conditions, a page of a
 // category) is one matcher, evaluated once per event however many rules
 // ask for it, and a visit's state is slices indexed by the slots the
 // index hands out, not maps keyed by rule and condition.
+//
+// An event can make a rule true only through a condition it triggers: an
+// event condition (or a counted one) whose matcher the event hits, a page
+// condition (or a counted one) whose category the page entered has, or a
+// dwell, which any event of the visit may find reached. Each matcher
+// lists the rules watching it, so that an event meets only the rules of
+// the matchers it hit and those with a dwell, not every rule on its name
+// (docs/engagement.md, "Cost").
 type index struct {
-	byName map[string][]*crule // event name → the rules it may trigger, in the rules' order
-	dwell  []*crule            // the rules any event may trigger: those with a dwell
-	byID   map[string]*crule
+	all   []*crule // in the rules' order: crule.pos
+	dwell []*crule // the rules any event may trigger: those with a dwell
+	byID  map[string]*crule
 	// matchers, and for each event name the matchers it may hit.
 	matchers []matcher
 	watch    map[string][]int
@@ -34,6 +35,7 @@ type index struct {
 // crule is a rule compiled: its conditions' matchers and slots.
 type crule struct {
 	*Rule
+	pos   int32   // in index.all
 	conds []ccond // as r.When
 	dwell int     // the rule's slot in visit.dwell (its timer); -1 without dwell
 }
@@ -55,6 +57,8 @@ type matcher struct {
 	seen     int    // slot in visit.seen (an event condition asks for it); -1
 	ring     int    // slot in visit.rings (a count condition counts it); -1
 	size     int    // the ring's length: the largest count asked of it
+	// The rules with a condition on it (index.all), in order, each once.
+	rules []int32
 }
 
 type cmp struct {
@@ -96,7 +100,7 @@ func (l *layout) equal(o *layout) bool {
 }
 
 func newIndex(rules []*Rule) index {
-	x := index{byName: map[string][]*crule{}, byID: make(map[string]*crule, len(rules)), watch: map[string][]int{}, layout: &layout{}}
+	x := index{byID: make(map[string]*crule, len(rules)), watch: map[string][]int{}, layout: &layout{}}
 	keys := map[string]int{} // matcher key → index
 	ptrs := map[string]int{}
 	matcherOf := func(c *Condition) int {
@@ -128,9 +132,8 @@ func newIndex(rules []*Rule) index {
 		x.watch[name] = append(x.watch[name], len(x.matchers)-1)
 		return len(x.matchers) - 1
 	}
-	var all []*crule
 	for _, r := range rules {
-		cr := &crule{Rule: r, conds: make([]ccond, len(r.When)), dwell: -1}
+		cr := &crule{Rule: r, pos: int32(len(x.all)), conds: make([]ccond, len(r.When)), dwell: -1}
 		version := r.ID + "/" + strconv.FormatInt(r.Version, 10)
 		for i := range r.When {
 			c, cc := &r.When[i], &cr.conds[i]
@@ -164,8 +167,16 @@ func newIndex(rules []*Rule) index {
 				}
 			}
 		}
+		for _, cc := range cr.conds {
+			if cc.m < 0 {
+				continue
+			}
+			if m := &x.matchers[cc.m]; len(m.rules) == 0 || m.rules[len(m.rules)-1] != cr.pos {
+				m.rules = append(m.rules, cr.pos)
+			}
+		}
 		x.byID[r.ID] = cr
-		all = append(all, cr)
+		x.all = append(x.all, cr)
 	}
 	l := x.layout
 	for kind, keys := range [][]string{l.seen, l.rings, l.fired, l.dwell} {
@@ -173,15 +184,6 @@ func newIndex(rules []*Rule) index {
 		for i, k := range keys {
 			l.slot[kind][k] = i
 		}
-	}
-	for n := range x.watch {
-		var rs []*crule
-		for _, r := range all {
-			if r.triggeredBy(n) {
-				rs = append(rs, r)
-			}
-		}
-		x.byName[n] = rs
 	}
 	return x
 }
@@ -208,15 +210,6 @@ func sortedKeys(cs Comparisons) []string {
 	}
 	slices.Sort(ps)
 	return ps
-}
-
-// rules returns the rules an event named name may make true, in the
-// rules' order.
-func (x *index) rules(name string) []*crule {
-	if rs, ok := x.byName[name]; ok {
-		return rs
-	}
-	return x.dwell
 }
 
 // triggerName is the name of the events that can make c true ("" for
