@@ -2,6 +2,7 @@ package engage
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 
@@ -64,6 +65,44 @@ type matcher struct {
 type cmp struct {
 	ptr int // in index.ptrs
 	c   Comparison
+	// A comparison of gt, gte, lt and lte only (the common "/qty ≥ 3") is
+	// the interval the number must lie in, tested without matchValue's
+	// other branches: bounds is set, lo and hi are ±Inf where absent.
+	bounds         bool
+	lo, hi         float64
+	loOpen, hiOpen bool
+}
+
+// newCmp compiles c on the pointer ptr.
+func newCmp(ptr int, c Comparison) cmp {
+	k := cmp{ptr: ptr, c: c, lo: math.Inf(-1), hi: math.Inf(1)}
+	if c.Exists != nil || c.hasEq || c.hasNe || c.Contains != "" || c.Gt == nil && c.Gte == nil && c.Lt == nil && c.Lte == nil {
+		return k
+	}
+	k.bounds = true
+	// Given both, the stricter of gt and gte (and of lt and lte) decides.
+	if c.Gte != nil {
+		k.lo = *c.Gte
+	}
+	if c.Gt != nil && *c.Gt >= k.lo {
+		k.lo, k.loOpen = *c.Gt, true
+	}
+	if c.Lte != nil {
+		k.hi = *c.Lte
+	}
+	if c.Lt != nil && *c.Lt <= k.hi {
+		k.hi, k.hiOpen = *c.Lt, true
+	}
+	return k
+}
+
+// match tells whether x satisfies the comparison, as c.matchValue(x).
+func (k *cmp) match(x *value) bool {
+	if !k.bounds {
+		return k.c.matchValue(x)
+	}
+	f, isNum := x.number()
+	return x.ok && isNum && (f > k.lo || f == k.lo && !k.loOpen) && (f < k.hi || f == k.hi && !k.hiOpen)
 }
 
 // layout names what each slot of a visit's state holds, so that a visit
@@ -124,7 +163,7 @@ func newIndex(rules []*Rule) index {
 					ptrs[p] = id
 					x.ptrs = append(x.ptrs, p)
 				}
-				m.cmps = append(m.cmps, cmp{ptr: id, c: c.Event.Data[p]})
+				m.cmps = append(m.cmps, newCmp(id, c.Event.Data[p]))
 			}
 		}
 		keys[key] = len(x.matchers)
@@ -243,7 +282,7 @@ func (m *matcher) hit(cats []string, d *eventData) bool {
 		return slices.Contains(cats, m.category)
 	}
 	for i := range m.cmps {
-		if !m.cmps[i].c.matchValue(d.value(m.cmps[i].ptr)) {
+		if k := &m.cmps[i]; !k.match(d.value(k.ptr)) {
 			return false
 		}
 	}
