@@ -176,3 +176,26 @@ func BenchmarkEventCost(b *testing.B) {
 		})
 	}
 }
+
+// TestRingKeepsLatest checks a count ring against the whole list of the
+// times added: its n-th latest, for every n up to its length, at every
+// step of a few turns.
+func TestRingKeepsLatest(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 7} {
+		var w ring
+		var all []int64
+		for i := range int64(4*size + 1) {
+			w.add(i+1, size)
+			all = append(all, i+1)
+			for n := 1; n <= size; n++ {
+				got, full := w.nth(n)
+				if want := len(all) >= n; full != want || full && got != all[len(all)-n] {
+					t.Fatalf("size %d after %d: %d-th latest %d (%v), want %d", size, len(all), n, got, full, all[max(0, len(all)-n)])
+				}
+			}
+			if got := w.ordered(); !slices.Equal(got, all[max(0, len(all)-size):]) {
+				t.Fatalf("size %d after %d: ordered %v", size, len(all), got)
+			}
+		}
+	}
+}

@@ -487,23 +487,23 @@ func (v *visit) offered(id, ruleID string) {
 // reached sets a timer that checks again when it is.
 func (e *Engine) check(ctx context.Context, s *snapshot, r *crule, v *visit, now int64) {
 	var wait int64
-	for i := range r.When {
-		c, cc := &r.When[i], &r.conds[i]
-		switch {
-		case c.Event != nil:
-			if !v.seen[s.index.matchers[cc.m].seen] {
+	for i := range r.conds {
+		switch cc := &r.conds[i]; cc.kind {
+		case condEvent:
+			if !v.seen[cc.slot] {
 				return
 			}
-		case c.Page != nil:
-			if !slices.Contains(v.cats, c.Page.Category) {
+		case condPage:
+			if !slices.Contains(v.cats, cc.cat) {
 				return
 			}
-		case c.Count != nil:
-			first, full := v.rings[s.index.matchers[cc.m].ring].nth(c.Count.AtLeast)
-			if !full || first <= now-time.Duration(c.Count.Within).Milliseconds() {
+		case condCount:
+			first, full := v.rings[cc.slot].nth(cc.n)
+			if !full || first <= now-cc.within {
 				return
 			}
-		case c.Dwell != nil:
+		case condDwell:
+			c := &r.When[i]
 			from := v.dwellFrom(c.Dwell)
 			if from == 0 {
 				return

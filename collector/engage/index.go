@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -45,7 +46,22 @@ type crule struct {
 type ccond struct {
 	m     int // the matcher of an event, page or count condition; -1
 	fired int // a dwell's slot in visit.dwellFired; -1
+	// What check reads, at hand rather than behind the condition's
+	// pointers: it runs for every rule an event may make true.
+	kind   uint8  // condEvent, condPage, condCount, condDwell; 0 for what fire checks
+	slot   int    // an event's slot in visit.seen, a count's in visit.rings
+	n      int    // a count's atLeast
+	within int64  // a count's window, ms
+	cat    string // a page's category
 }
+
+// Kinds of condition, for check.
+const (
+	condEvent = iota + 1
+	condPage
+	condCount
+	condDwell
+)
 
 // matcher is one distinct event (name and data conditions) or page
 // category that rules watch.
@@ -179,15 +195,16 @@ func newIndex(rules []*Rule) index {
 			cc.m, cc.fired = -1, -1
 			switch {
 			case c.Event != nil:
-				cc.m = matcherOf(c)
+				cc.m, cc.kind = matcherOf(c), condEvent
 				if m := &x.matchers[cc.m]; m.seen < 0 {
 					m.seen = len(x.layout.seen)
 					x.layout.seen = append(x.layout.seen, m.key)
 				}
+				cc.slot = x.matchers[cc.m].seen
 			case c.Page != nil:
-				cc.m = matcherOf(c)
+				cc.m, cc.kind, cc.cat = matcherOf(c), condPage, c.Page.Category
 			case c.Count != nil:
-				cc.m = matcherOf(&c.Count.Of)
+				cc.m, cc.kind = matcherOf(&c.Count.Of), condCount
 				m := &x.matchers[cc.m]
 				if m.ring < 0 {
 					m.ring = len(x.layout.rings)
@@ -196,7 +213,9 @@ func newIndex(rules []*Rule) index {
 				}
 				m.size = max(m.size, c.Count.AtLeast)
 				x.layout.sizes[m.ring] = m.size
+				cc.slot, cc.n, cc.within = m.ring, c.Count.AtLeast, time.Duration(c.Count.Within).Milliseconds()
 			case c.Dwell != nil:
+				cc.kind = condDwell
 				cc.fired = len(x.layout.fired)
 				x.layout.fired = append(x.layout.fired, version+"/"+strconv.Itoa(i))
 				if cr.dwell < 0 {
