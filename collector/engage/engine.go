@@ -133,6 +133,7 @@ type Engine struct {
 	forgotten bool                   // a visit was forgotten for MaxVisits
 	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
 	data      eventData              // the data of the event being applied
+	hit       []int32                // the matchers the event being applied hit
 	due       []int32                // the rules the event being applied may make true (index.all)
 	now       int64                  // ms, read once per batch for its first rule checked; 0 until then
 }
@@ -422,11 +423,9 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 	// Each matcher the event may hit is evaluated once, for all the rules
 	// that watch it; the rules of those it hit are the ones to check.
 	due, lists := e.due[:0], 0
-	for _, i := range x.watch[ev.Name] {
+	e.hit = x.hits(e.hit[:0], ev.Name, v.cats, &e.data)
+	for _, i := range e.hit {
 		m := &x.matchers[i]
-		if !m.hit(v.cats, &e.data) {
-			continue
-		}
 		if m.seen >= 0 {
 			v.seen[m.seen] = true
 		}

@@ -32,6 +32,8 @@ type index struct {
 	watch    map[string][]int
 	ptrs     []string // the JSON pointers of the data conditions, each once
 	layout   *layout
+	// watch, split for the engine (thresholds.go).
+	scans map[string]scan
 }
 
 // crule is a rule compiled: its conditions' matchers and slots.
@@ -236,6 +238,7 @@ func newIndex(rules []*Rule) index {
 		x.byID[r.ID] = cr
 		x.all = append(x.all, cr)
 	}
+	x.scans = newScans(x.matchers, x.watch)
 	l := x.layout
 	for kind, keys := range [][]string{l.seen, l.rings, l.fired, l.dwell} {
 		l.slot[kind] = make(map[string]int, len(keys))
