@@ -133,8 +133,9 @@ type Engine struct {
 	forgotten bool                   // a visit was forgotten for MaxVisits
 	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
 	data      eventData              // the data of the event being applied
-	hits      []uint64               // matcher → the last event (by seq) that hit it
-	seq       uint64                 // the events applied
+	hit       []int32                // the matchers the event being applied hit
+	due       []int32                // the rules the event being applied may make true (index.all)
+	now       int64                  // ms, read once per batch for its first rule checked; 0 until then
 }
 
 type snapshot struct {
@@ -308,13 +309,7 @@ func (e *Engine) loop() {
 			}
 			return
 		case evs := <-e.in:
-			s := e.snap.Load()
-			if e.cfg.Shared && len(s.rules) > 0 {
-				e.refresh(ctx, s, evs)
-			}
-			for i := range evs {
-				e.event(ctx, s, &evs[i])
-			}
+			e.batch(ctx, e.snap.Load(), evs)
 		case t := <-e.ticks:
 			if t.offerID != "" {
 				delete(e.timeouts, t.offerID)
@@ -339,13 +334,29 @@ func (e *Engine) loop() {
 	}
 }
 
-// event updates the visit's state with ev and evaluates the rules ev can
-// make true.
-func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
+// batch updates the visits' state with a committed batch of events and
+// evaluates the rules each can make true, in the events' order.
+func (e *Engine) batch(ctx context.Context, s *snapshot, evs []Event) {
 	if len(s.rules) == 0 {
 		return
 	}
-	e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+	if e.cfg.Shared {
+		e.refresh(ctx, s, evs)
+	}
+	// A commit's events are evaluated at one time, and the events of one
+	// visit, which come together, look it up once.
+	e.now = 0
+	var v *visit
+	for i := range evs {
+		ev := &evs[i]
+		if v == nil || v.id != ev.VisitID {
+			v = e.visit(ctx, s, ev)
+		}
+		e.apply(ctx, s, v, ev, true)
+		if ev.Name == protocol.EventVisitEnded {
+			v = nil // forgotten
+		}
+	}
 }
 
 // apply updates v's state with ev and, when evaluate is set (not in a
@@ -409,51 +420,58 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 	}
 	x := &s.index
 	e.data.reset(x.ptrs, ev.Data)
-	if len(e.hits) < len(x.matchers) {
-		e.hits = make([]uint64, len(x.matchers))
-	}
 	// Each matcher the event may hit is evaluated once, for all the rules
-	// that watch it.
-	e.seq++
-	for _, i := range x.watch[ev.Name] {
+	// that watch it; the rules of those it hit are the ones to check.
+	due, lists := e.due[:0], 0
+	e.hit = x.hits(e.hit[:0], ev.Name, v.cats, &e.data)
+	for _, i := range e.hit {
 		m := &x.matchers[i]
-		if !m.hit(v.cats, &e.data) {
-			continue
-		}
-		e.hits[i] = e.seq
 		if m.seen >= 0 {
 			v.seen[m.seen] = true
 		}
 		if m.ring >= 0 {
 			v.rings[m.ring].add(ev.At, m.size)
 		}
-	}
-	var now int64 // read once, for the first rule checked
-	for _, r := range x.rules(ev.Name) {
-		relevant := false
-		for i := range r.When {
-			c, cc := &r.When[i], &r.conds[i]
-			switch {
-			case cc.m >= 0:
-				// An event, page or count condition: relevant when the
-				// event hit its matcher.
-				relevant = relevant || e.hits[cc.m] == e.seq
-			case c.Dwell != nil:
-				// A dwell reached makes one offer for its page (or visit):
-				// later events, the offer's own among them, do not make
-				// it true again.
-				if v.dwell[r.dwell] == nil && v.dwellFired[cc.fired] != v.dwellFrom(c.Dwell) {
-					relevant = true
-				}
-			}
-		}
-		if relevant && evaluate {
-			if now == 0 {
-				now = e.cfg.Now().UnixMilli()
-			}
-			e.check(ctx, s, r, v, now)
+		if len(m.rules) > 0 {
+			due, lists = append(due, m.rules...), lists+1
 		}
 	}
+	if !evaluate {
+		return
+	}
+	for _, r := range x.dwell {
+		if v.dwellDue(r) {
+			due, lists = append(due, r.pos), lists+1
+		}
+	}
+	if lists > 1 {
+		// The rules are checked in their order, each once: an offer made
+		// counts against the pacing of the rules after it.
+		slices.Sort(due)
+		due = slices.Compact(due)
+	}
+	e.due = due
+	for _, p := range due {
+		if e.now == 0 {
+			e.now = e.cfg.Now().UnixMilli()
+		}
+		e.check(ctx, s, x.all[p], v, e.now)
+	}
+}
+
+// dwellDue tells whether a dwell of r may be reached: a dwell reached
+// makes one offer for its page (or visit), so later events, the offer's
+// own among them, do not make it true again; nor while its timer waits.
+func (v *visit) dwellDue(r *crule) bool {
+	if v.dwell[r.dwell] != nil {
+		return false
+	}
+	for i := range r.When {
+		if d := r.When[i].Dwell; d != nil && v.dwellFired[r.conds[i].fired] != v.dwellFrom(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // offered notes that offer id was made to v by rule ruleID.
@@ -468,23 +486,23 @@ func (v *visit) offered(id, ruleID string) {
 // reached sets a timer that checks again when it is.
 func (e *Engine) check(ctx context.Context, s *snapshot, r *crule, v *visit, now int64) {
 	var wait int64
-	for i := range r.When {
-		c, cc := &r.When[i], &r.conds[i]
-		switch {
-		case c.Event != nil:
-			if !v.seen[s.index.matchers[cc.m].seen] {
+	for i := range r.conds {
+		switch cc := &r.conds[i]; cc.kind {
+		case condEvent:
+			if !v.seen[cc.slot] {
 				return
 			}
-		case c.Page != nil:
-			if !slices.Contains(v.cats, c.Page.Category) {
+		case condPage:
+			if !slices.Contains(v.cats, cc.cat) {
 				return
 			}
-		case c.Count != nil:
-			first, full := v.rings[s.index.matchers[cc.m].ring].nth(c.Count.AtLeast)
-			if !full || first <= now-time.Duration(c.Count.Within).Milliseconds() {
+		case condCount:
+			first, full := v.rings[cc.slot].nth(cc.n)
+			if !full || first <= now-cc.within {
 				return
 			}
-		case c.Dwell != nil:
+		case condDwell:
+			c := &r.When[i]
 			from := v.dwellFrom(c.Dwell)
 			if from == 0 {
 				return
@@ -507,4 +525,5 @@ func (e *Engine) check(ctx context.Context, s *snapshot, r *crule, v *visit, now
 		return
 	}
 	e.fire(ctx, r, v)
+	e.now = 0 // fire may have waited on the database: the next check reads the time again
 }

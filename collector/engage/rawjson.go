@@ -60,24 +60,34 @@ func (d *eventData) reset(ptrs []string, doc string) {
 }
 
 // value is the value at the pointer ptrs[i] in the current event's data.
+// It and number are small enough to be inlined: every rule comparing the
+// data calls them, and all but the first find the value read already.
 func (d *eventData) value(i int) *value {
 	x := &d.vals[i]
 	if x.gen != d.gen {
-		t, ok := rawLookup(d.doc, d.ptrs[i])
-		*x = value{text: t, ok: ok, gen: d.gen}
+		d.lookup(x, i)
 	}
 	return x
+}
+
+func (d *eventData) lookup(x *value, i int) {
+	t, ok := rawLookup(d.doc, d.ptrs[i])
+	*x = value{text: t, ok: ok, gen: d.gen}
 }
 
 // number decodes x if it is a JSON number, once.
 func (x *value) number() (float64, bool) {
 	if x.num == 0 {
-		x.num = -1
-		if f, ok := rawNumber(x.text); ok {
-			x.f, x.num = f, 1
-		}
+		x.parse()
 	}
 	return x.f, x.num > 0
+}
+
+func (x *value) parse() {
+	x.num = -1
+	if f, ok := rawNumber(x.text); ok {
+		x.f, x.num = f, 1
+	}
 }
 
 // equal tells whether x decodes to want.

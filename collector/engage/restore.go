@@ -46,11 +46,8 @@ func (e *Engine) restore(ctx context.Context, s *snapshot, o OpenVisit) {
 	}
 	now := e.cfg.Now().UnixMilli()
 	for _, r := range s.index.dwell {
-		for i := range r.When {
-			if d := r.When[i].Dwell; d != nil && v.dwell[r.dwell] == nil && v.dwellFired[r.conds[i].fired] != v.dwellFrom(d) {
-				e.check(ctx, s, r, v, now)
-				break
-			}
+		if v.dwellDue(r) {
+			e.check(ctx, s, r, v, now)
 		}
 	}
 }

@@ -166,7 +166,9 @@ func (w *ring) add(t int64, n int) {
 		return
 	}
 	w.at[w.next] = t
-	w.next = (w.next + 1) % n
+	if w.next++; w.next >= n {
+		w.next = 0
+	}
 }
 
 // nth is the time of the n-th latest event, and whether there were n.
@@ -177,7 +179,12 @@ func (w *ring) nth(n int) (int64, bool) {
 	case w.next == 0:
 		return w.at[len(w.at)-n], true
 	}
-	return w.at[(w.next-n+len(w.at))%len(w.at)], true
+	// next-n is at least -len(at): one turn brings it back in.
+	i := w.next - n
+	if i < 0 {
+		i += len(w.at)
+	}
+	return w.at[i], true
 }
 
 // ordered is the ring's times, oldest first.
