@@ -268,7 +268,14 @@ func OpenDatabase(ctx context.Context, database, dataDir string) (*store.Store, 
 	return s, func() error {
 		wal.Close()
 		s.Close()
-		return db.Close()
+		// Everything that wrote has stopped: copy the log into the file
+		// and empty it, so that a stopped collector's whole history is in
+		// visitrack.db (closing the last connection does it too, but not
+		// while a connection lingers; docs/operations.md#shutdown).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := sqlite.Purge(ctx, db)
+		return errors.Join(err, db.Close())
 	}, nil
 }
 
@@ -553,7 +560,11 @@ func (m *Main) Close(ctx context.Context) error {
 		m.geoip.Close()
 	}
 	if m.closeDB != nil {
-		if err := m.closeDB(); err != nil {
+		// Once: Close may be called again (a test's cleanup after its
+		// own Close).
+		closeDB := m.closeDB
+		m.closeDB = nil
+		if err := closeDB(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -80,8 +80,12 @@ type Hub struct {
 	handoffsRefused atomic.Int64
 
 	// mu guards the registry of connections and the subscriptions.
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	// serving counts the registered connections: Shutdown waits for their
+	// goroutines to finish with the store before the daemon closes it
+	// (a conversation in the middle of a frame still reads and writes).
+	serving sync.WaitGroup
 	subs    connSet[string] // subject key → connections (subscriptions.go)
 	closing bool
 
@@ -127,6 +131,7 @@ func (h *Hub) register(c *conn) bool {
 		return false
 	}
 	h.conns[c] = struct{}{}
+	h.serving.Add(1)
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Connections(len(h.conns))
 	}
@@ -147,10 +152,13 @@ func (h *Hub) unregister(c *conn) {
 		h.cfg.Observer.Connections(len(h.conns))
 	}
 	h.subs.remove(c)
+	h.serving.Done()
 }
 
 // Shutdown closes every connection with 1001 (going away) so that
-// trackers reconnect elsewhere, and refuses new ones.
+// trackers reconnect elsewhere, refuses new ones, and waits (until ctx
+// ends) for the connections' goroutines to end: a frame in flight still
+// uses the store, which the caller closes next.
 func (h *Hub) Shutdown(ctx context.Context) {
 	h.mu.Lock()
 	h.closing = true
@@ -168,7 +176,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		}()
 	}
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { wg.Wait(); h.serving.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
