@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/store"
+	"github.com/visitrack/visitrack/collector/store/storetest"
 )
 
 // TestMigrationKeysVisits: the migration that gives visits an integer key
@@ -129,5 +131,49 @@ func TestMigrationKeysVisits(t *testing.T) {
 	loaded, err := s.LoadVisit(ctx, db, next.VisitID)
 	if err != nil || loaded == nil || loaded.Key != next.Key {
 		t.Fatalf("LoadVisit: %+v %v, want key %d", loaded, err, next.Key)
+	}
+}
+
+// TestEventsCarryTheirVisitKey: a native writer must give each event its
+// visit's key (an event without one would be missing from the visit's
+// history): a row without it is refused with an error that names it, and
+// nothing of its statement is stored. On D1, whose writer creates visits
+// without reading their keys back, the insert reads the key itself: the
+// events land in their visit's history all the same.
+func TestEventsCarryTheirVisitKey(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		s      *store.Store
+		native bool
+	}{{"native", storetest.New(t), true}, {"d1", storetest.NewD1Like(t), false}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.s
+			v := dedupVisit(t, s)
+			if c.native && v.Key <= 0 {
+				t.Fatalf("CreateVisit left the key %d", v.Key)
+			}
+			rows := []store.EventRow{dedupRow(v, storetest.ID(9, 1), "Click", 1000), dedupRow(v, storetest.ID(9, 2), "Click", 1001)}
+			rows[1].VisitKey = 0
+			_, _, err := s.InsertEvents(ctx, s.DB(), rows, nil)
+			if c.native {
+				if err == nil || !strings.Contains(err.Error(), storetest.ID(9, 2)) || !strings.Contains(err.Error(), "no key") {
+					t.Fatalf("a row without its visit's key: %v", err)
+				}
+				if n := storetest.Count(t, s, "events", "visit_id = ?", v.VisitID); n != 0 {
+					t.Fatalf("%d events stored from the refused statement", n)
+				}
+				rows[1].VisitKey = v.Key
+				if _, _, err := s.InsertEvents(ctx, s.DB(), rows, nil); err != nil {
+					t.Fatal(err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			events, _, err := s.FindEvents(ctx, collector.EventFilter{VisitID: v.VisitID})
+			if err != nil || len(events) != 2 {
+				t.Fatalf("the visit's history: %d events (%v), want 2", len(events), err)
+			}
+		})
 	}
 }
