@@ -12,9 +12,11 @@ const (
 	EFORBIDDEN            = "forbidden"             // 403
 	ENOTFOUND             = "not_found"             // 404
 	ECONFLICT             = "conflict"              // 409
+	EGONE                 = "gone"                  // 410: it was possible once, its time is up
 	EPRECONDITIONFAILED   = "precondition_failed"   // 412
 	ETOOLARGE             = "too_large"             // 413
 	EUNSUPPORTEDMEDIA     = "unsupported_media"     // 415
+	EUNPROCESSABLE        = "unprocessable"         // 422: well formed, but more than the collector takes on
 	EPRECONDITIONREQUIRED = "precondition_required" // 428
 	EINTERNAL             = "internal"              // 500
 	EUNAVAILABLE          = "unavailable"           // 503

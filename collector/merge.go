@@ -20,6 +20,10 @@ type IdentityMerge struct {
 	FinishedAt     *time.Time  `json:"finishedAt"`
 	UndoneAt       *time.Time  `json:"undoneAt"`
 	UndoneBy       string      `json:"undoneBy"` // the token that undid it
+	// UndoExpiredAt is when the maintenance job deleted what the merge
+	// recorded it moved, its time for an undo (--merge-undo-days) being
+	// up: the merge can no longer be undone.
+	UndoExpiredAt *time.Time `json:"undoExpiredAt"`
 }
 
 // States of an IdentityMerge.
@@ -66,7 +70,9 @@ type MergeService interface {
 	FindMerges(ctx context.Context, identityID string, opt ListOptions) ([]*IdentityMerge, string, error)
 	// UndoMerge puts back what the merge moved: both identities as they
 	// were, and the merged one's userId resolves to it again. Errors:
-	// ENOTFOUND (no such merge, or erased with its identity), ECONFLICT
+	// ENOTFOUND (no such merge, or erased with its identity), EGONE (the
+	// merge finished longer ago than the undo limit, --merge-undo-days:
+	// what it moved is deleted, or is about to be), ECONFLICT
 	// naming what prevents it (the merge is pending or undone already,
 	// was made before merges recorded what they moved, a later merge
 	// involves the identities, the merged userId signed in again since,

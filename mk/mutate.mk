@@ -36,7 +36,7 @@ mutate: gremlins
 		if [ "$(MUTATE_SCOPE)" = rules ]; then case $$p in \
 			collector/live) ex='-E ^conn\.go$$';; \
 			collector/api) ex='-E ^(history|metadata|problem|respond)\.go$$';; \
-			collector/store) ex='-E ^sqlite/ -E ^storetest/ -E ^(history|cursor|metadata|versioned|visitordata|store)\.go$$';; \
+			collector/store) ex='-E ^storetest/ -E ^(history|cursor|metadata|versioned|visitordata|store)\.go$$';; \
 		esac; fi; \
 		echo "== $$p $$ex"; \
 		GOFLAGS=-count=1 $(GREMLINS) unleash $(MUTATE_FLAGS) $$ex -o build/mutate/$$name.json ./$$p > build/mutate/$$name.log 2>&1; \

@@ -1,8 +1,9 @@
 # The tracker (Go to WebAssembly), its loader gt.js, and the web files the
 # collector embeds (web/static); their tests and benchmarks.
 #
-#   make web-assets     tracker.wasm, wasm_exec.js, gt.js, precompressed (.br, .gz)
-#   make size           raw, gzip and brotli sizes of tracker.wasm next to the floor
+#   make web-assets     tracker.wasm, wasm_exec.js, gt.js, gt-dsl.js, precompressed (.br, .gz)
+#   make size           raw, gzip and brotli sizes of tracker.wasm next to the floor;
+#                       gt.js and gt-dsl.js
 #   make test-tracker   the tracker's js/wasm tests and the loader's tests under Node
 #   make test-browser   end-to-end tests in headless Chromium against a real collector,
 #                       and the identity story in Chromium, Firefox ESR and WebKitGTK
@@ -15,7 +16,7 @@ WASM_FLAGS := -trimpath -ldflags='-s -w' -gcflags='github.com/visitrack/visitrac
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 TRACKER_SRC := $(shell find tracker shared/protocol -name '*.go' -not -name '*_test.go' 2>/dev/null)
 WEB_SRC := $(shell find web/loader web/cmd web/static -type f -not -name '*.br' -not -name '*.gz' \
-	-not -name 'gt.js' -not -name 'gt.test.js' -not -name 'tracker.*.wasm' -not -name 'wasm_exec.*.js' 2>/dev/null)
+	-not -name 'gt.js' -not -name 'gt.test.js' -not -name 'tracker.*.wasm' -not -name 'wasm_exec.*.js' -not -name 'gt-dsl.*.js' 2>/dev/null)
 NODE_TEST_ENV := PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket
 
 .PHONY: web-assets size test-tracker test-browser bench-tracker tracker-tools chromium browser-engines
@@ -46,9 +47,9 @@ build/tracker.wasm: $(TRACKER_SRC) go.mod
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./tracker
 
 web-assets: build/web-assets.stamp
-build/web-assets.stamp: build/tracker.wasm web/loader/gt.js $(WEB_SRC) $(WASM_EXEC) | tracker-tools
+build/web-assets.stamp: build/tracker.wasm web/loader/gt.js web/loader/gt-dsl.js $(WEB_SRC) $(WASM_EXEC) | tracker-tools
 	$(GO) run ./web/cmd/webassets -wasm build/tracker.wasm -exec $(WASM_EXEC) \
-		-loader web/loader/gt.js -out web/static
+		-loader web/loader/gt.js -dsl web/loader/gt-dsl.js -out web/static
 	@touch $@
 
 # The floor: an empty main that imports only syscall/js, built the same way
@@ -64,7 +65,9 @@ size: build/tracker.wasm | tracker-tools
 	done; \
 	fb=$$(brotli -q 11 -c build/floor.wasm | wc -c); tb=$$(brotli -q 11 -c build/tracker.wasm | wc -c); \
 	awk -v t=$$tb -v f=$$fb 'BEGIN { r = t / f; printf "brotli: tracker %.1f KB = %.3f x floor %.1f KB (target <= 1.15): %s\n", t/1000, r, f/1000, (r <= 1.15 ? "ok" : "OVER") }'; \
-	printf 'gt.js %d bytes, %d gzip\n' $$(stat -c %s web/loader/gt.js) $$(gzip -9 -c web/loader/gt.js | wc -c)
+	for f in gt.js gt-dsl.js; do \
+		printf '%s %d bytes, %d gzip, %d brotli\n' $$f $$(stat -c %s web/loader/$$f) $$(gzip -9 -c web/loader/$$f | wc -c) $$(brotli -q 11 -c web/loader/$$f | wc -c); \
+	done
 
 # The tracker's packages compiled to js/wasm and run under Node (Go's
 # go_js_wasm_exec runner); the pure ones also run natively in test-unit.

@@ -16,7 +16,7 @@ import (
 )
 
 // static holds the committed demo and console, and what make web-assets
-// generates: gt.js, tracker.<hash>.wasm, wasm_exec.<hash>.js and the .br
+// generates: gt.js, tracker.<hash>.wasm, wasm_exec.<hash>.js, gt-dsl.<hash>.js and the .br
 // and .gz variants of every text and wasm file.
 //
 //go:embed all:static
@@ -39,8 +39,10 @@ type Options struct {
 }
 
 // Handler serves the embedded files: /gt.js, /tracker.wasm and
-// /tracker.<hash>.wasm, /wasm_exec.js and /wasm_exec.<hash>.js, /demo/ and
-// /console/. Mount it at the root; it answers 404 for other paths.
+// /tracker.<hash>.wasm, /wasm_exec.js and /wasm_exec.<hash>.js,
+// /gt-dsl.js and /gt-dsl.<hash>.js (the DSL reader gt.js loads for
+// dslResource), /demo/ and /console/. Mount it at the root; it answers 404
+// for other paths.
 func Handler() http.Handler { return New(Options{}) }
 
 // New returns the handler for opt.
@@ -85,7 +87,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name, cacheControl, public = h.hashed("tracker.", ".wasm"), cacheShort, true
 	case p == "/wasm_exec.js":
 		name, cacheControl, public = h.hashed("wasm_exec.", ".js"), cacheShort, true
-	case isHashed(p, "/tracker.", ".wasm") || isHashed(p, "/wasm_exec.", ".js"):
+	case p == "/gt-dsl.js":
+		name, cacheControl, public = h.hashed("gt-dsl.", ".js"), cacheShort, true
+	case isHashed(p, "/tracker.", ".wasm") || isHashed(p, "/wasm_exec.", ".js") || isHashed(p, "/gt-dsl.", ".js"):
 		name, cacheControl, public = p[1:], cacheImmutable, true
 	case p == "/demo" || p == "/console":
 		http.Redirect(w, r, p+"/", http.StatusMovedPermanently)

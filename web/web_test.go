@@ -1,9 +1,12 @@
 package web
 
 import (
+	"crypto/sha512"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -20,6 +23,9 @@ func testHandler() http.Handler {
 		"tracker." + hash + ".wasm.br": {Data: []byte("wasm-br")},
 		"tracker." + hash + ".wasm.gz": {Data: []byte("wasm-gz")},
 		"wasm_exec." + hash + ".js":    {Data: []byte("exec")},
+		"gt-dsl." + hash + ".js":       {Data: []byte("dsl")},
+		"gt-dsl." + hash + ".js.br":    {Data: []byte("dsl-br")},
+		"gt-dsl." + hash + ".js.gz":    {Data: []byte("dsl-gz")},
 		"demo/index.html":              {Data: []byte("<h1>shop</h1>")},
 		"demo/demo.css":                {Data: []byte("body{}")},
 		"console/index.html":           {Data: []byte("console")},
@@ -54,6 +60,9 @@ func TestServesTrackerFiles(t *testing.T) {
 		{"/tracker.wasm", "gzip", "wasm-gz", "gzip", "application/wasm", cacheShort},
 		{"/wasm_exec.js", "br", "exec", "", "text/javascript; charset=utf-8", cacheShort},
 		{"/wasm_exec." + hash + ".js", "", "exec", "", "text/javascript; charset=utf-8", cacheImmutable},
+		{"/gt-dsl." + hash + ".js", "br", "dsl-br", "br", "text/javascript; charset=utf-8", cacheImmutable},
+		{"/gt-dsl." + hash + ".js", "", "dsl", "", "text/javascript; charset=utf-8", cacheImmutable},
+		{"/gt-dsl.js", "gzip", "dsl-gz", "gzip", "text/javascript; charset=utf-8", cacheShort},
 		{"/demo/", "", "<h1>shop</h1>", "", "text/html; charset=utf-8", cachePage},
 		{"/demo/demo.css", "", "body{}", "", "text/css; charset=utf-8", cachePage},
 		{"/console/", "", "console", "", "text/html; charset=utf-8", cachePage},
@@ -65,7 +74,7 @@ func TestServesTrackerFiles(t *testing.T) {
 			t.Errorf("GET %s (Accept-Encoding %q): %d %q encoding %q type %q cache %q", c.path, c.ae, res.StatusCode, body,
 				res.Header.Get("Content-Encoding"), res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"))
 		}
-		hasVariants := strings.Contains(c.path, "gt.js") || strings.Contains(c.path, "tracker")
+		hasVariants := strings.Contains(c.path, "gt.js") || strings.Contains(c.path, "tracker") || strings.Contains(c.path, "gt-dsl")
 		if got := res.Header.Get("Vary") == "Accept-Encoding"; got != hasVariants {
 			t.Errorf("GET %s: Vary %q", c.path, res.Header.Get("Vary"))
 		}
@@ -90,7 +99,7 @@ func TestConditionalAndErrors(t *testing.T) {
 	if rec.Code != http.StatusNotModified {
 		t.Fatalf("If-None-Match: %d", rec.Code)
 	}
-	for _, p := range []string{"/secret.txt", "/gt.js.br", "/tracker.0123456789ab.wasm.br", "/demo/missing.html", "/demo/../secret.txt", "/tracker.zzzzzzzzzzzz.wasm", "/"} {
+	for _, p := range []string{"/secret.txt", "/gt.js.br", "/tracker.0123456789ab.wasm.br", "/gt-dsl.0123456789ab.js.br", "/gt-dsl.zzzzzzzzzzzz.js", "/demo/missing.html", "/demo/../secret.txt", "/tracker.zzzzzzzzzzzz.wasm", "/"} {
 		if res, _ := get(t, h, p, ""); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", p, res.StatusCode)
 		}
@@ -117,5 +126,35 @@ func TestEmbeddedDemo(t *testing.T) {
 	res, body := get(t, New(Options{Dir: "static"}), "/demo/index.html", "")
 	if res.StatusCode != 200 || !strings.Contains(body, "/gt.js") {
 		t.Errorf("dev mode: %d", res.StatusCode)
+	}
+}
+
+// The built gt.js loads the DSL reader by the hashed name and with the
+// integrity make web-assets wrote in; the collector serves that name, with
+// the bytes whose sha384 the browser will check, cached for good.
+func TestEmbeddedDSLReader(t *testing.T) {
+	h := Handler()
+	res, gt := get(t, h, "/gt.js", "")
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /gt.js: %d (make web-assets has not run?)", res.StatusCode)
+	}
+	name := regexp.MustCompile(`q\.base \+ '(gt-dsl\.[0-9a-f]{12}\.js)'`).FindStringSubmatch(gt)
+	sri := regexp.MustCompile(`\.integrity = '(sha384-[A-Za-z0-9+/]+=*)'`).FindStringSubmatch(gt)
+	if name == nil || sri == nil || strings.Contains(gt, "__DSL_") {
+		t.Fatalf("gt.js does not name the DSL reader and its integrity (name %q, integrity %q)", name, sri)
+	}
+	res, dsl := get(t, h, "/"+name[1], "")
+	if res.StatusCode != 200 || res.Header.Get("Cache-Control") != cacheImmutable || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("GET /%s: %d cache %q CORS %q", name[1], res.StatusCode, res.Header.Get("Cache-Control"), res.Header.Get("Access-Control-Allow-Origin"))
+	}
+	sum := sha512.Sum384([]byte(dsl))
+	if got := "sha384-" + base64.StdEncoding.EncodeToString(sum[:]); got != sri[1] {
+		t.Errorf("gt.js says integrity %s; the served reader is %s", sri[1], got)
+	}
+	if !strings.Contains(dsl, "q.dsl = {") {
+		t.Errorf("/%s is not the DSL reader", name[1])
+	}
+	if res, alias := get(t, h, "/gt-dsl.js", ""); res.StatusCode != 200 || alias != dsl || res.Header.Get("Cache-Control") != cacheShort {
+		t.Errorf("GET /gt-dsl.js: %d cache %q, same body %v", res.StatusCode, res.Header.Get("Cache-Control"), alias == dsl)
 	}
 }

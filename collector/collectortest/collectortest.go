@@ -44,10 +44,21 @@ func Start(t testing.TB, flags ...string) *Collector {
 // StartIn is Start on an existing data directory (a restart).
 func StartIn(t testing.TB, dataDir string, flags ...string) *Collector {
 	t.Helper()
+	return StartWith(t, dataDir, nil, flags...)
+}
+
+// StartWith is StartIn with setup run on the program after its flags are
+// parsed and before it runs: to set what has no flag, such as
+// daemon.Main.EngagementNow. setup may be nil.
+func StartWith(t testing.TB, dataDir string, setup func(*daemon.Main), flags ...string) *Collector {
+	t.Helper()
 	m := daemon.New(io.Discard, testWriter{t})
 	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--allowed-origins", Origin, "--log-level", "warn"}, flags...)
 	if err := m.ParseFlags(args, func(string) string { return "" }); err != nil {
 		t.Fatalf("collector flags: %v", err)
+	}
+	if setup != nil {
+		setup(m)
 	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("collector run: %v", err)

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/visitrack/visitrack/collector/postgres"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 const backupUsage = `usage: collector backup [--data-dir DIR] FILE

@@ -34,8 +34,8 @@ import (
 	"github.com/visitrack/visitrack/collector/postgres/fanout"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/settings"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/collector/webhook"
 )
 
@@ -81,6 +81,9 @@ type Config struct {
 	// cap); BodyTimeout is how long a request's body may take to arrive.
 	MaxSocketsPerIP int
 	BodyTimeout     time.Duration
+	// MergeUndo is how long an identity merge can be undone
+	// (--merge-undo-days); then the maintenance job deletes what it moved.
+	MergeUndo time.Duration
 	// MaxConnsPerIP caps one client address's open plain HTTP
 	// connections (0: no cap; see live.ConnCap); IdleTimeout closes a
 	// kept-alive connection that waits this long for its next request.
@@ -105,6 +108,9 @@ type Main struct {
 
 	// Static serves the web files (the web package); nil serves none.
 	Static http.Handler
+	// EngagementNow, if set, is the engagement engine's clock: tests set
+	// it to try quiet hours at a chosen instant. nil is the real clock.
+	EngagementNow func() time.Time
 
 	stdout, stderr io.Writer
 	adminFromEnv   string
@@ -194,7 +200,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	c.AllowedOrigins, c.VisitTimeout, c.BrowserWritable, c.BlockedUserIDs = sh.AllowedOrigins, sh.VisitTimeout, sh.BrowserWritable, sh.BlockedUserIDs
 	c.IdentitySecret, c.IdentityAudience, c.RequireVerifiedSignIn = sh.IdentitySecret, sh.IdentityAudience, sh.RequireVerifiedSignIn
-	c.RateLimit, c.MaxSocketsPerIP = sh.RateLimit, sh.MaxSocketsPerIP
+	c.RateLimit, c.MaxSocketsPerIP, c.MergeUndo = sh.RateLimit, sh.MaxSocketsPerIP, sh.MergeUndo
 	if c.TrustedProxies, err = live.ParseTrustedProxies(settings.List(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -347,11 +353,13 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedProxies:        m.Config.TrustedProxies,
 		RateLimit:             m.Config.RateLimit,
 		MaxSocketsPerIP:       m.Config.MaxSocketsPerIP,
+		MergeUndo:             m.Config.MergeUndo,
 		Webhooks:              hooks,
 		EngagementCapacity:    capacityClient(m.Config.WebhookAllowPrivate),
 		EngagementPerMinute:   m.Config.EngagementPerMinute,
 		EngagementQueue:       m.Config.EngagementQueue,
 		EngagementReload:      webhookReload(m.Config.Database),
+		EngagementNow:         m.EngagementNow,
 		Static:                m.Static,
 		Metrics:               mx,
 		Peers:                 peersOf(m.peers),

@@ -15,7 +15,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/identity"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 

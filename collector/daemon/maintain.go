@@ -9,7 +9,8 @@ import (
 
 // startMaintenance starts the jobs that come back on a timer, through the
 // ingest writer: the visit-timeout sweep, rollup trimming (always: the
-// minute rows would otherwise grow without bound), with --retention,
+// minute rows would otherwise grow without bound), the merge undo limit
+// (what merges moved, deleted after --merge-undo-days), with --retention,
 // retention, and on PostgreSQL the month partitions of events
 // (docs/deployment.md#capacity).
 func (m *Main) startMaintenance() error {
@@ -17,7 +18,11 @@ func (m *Main) startMaintenance() error {
 	if err != nil {
 		return err
 	}
-	jobs := []maintain.Job{maintain.Sweep(maintain.SweepConfig{VisitTimeout: m.Config.VisitTimeout}), trim}
+	undo, err := maintain.MergeUndo(maintain.MergeUndoConfig{Store: m.store, Limit: m.Config.MergeUndo})
+	if err != nil {
+		return err
+	}
+	jobs := []maintain.Job{maintain.Sweep(maintain.SweepConfig{VisitTimeout: m.Config.VisitTimeout}), trim, undo}
 	if m.Config.Retention > 0 {
 		ret, err := maintain.Retention(maintain.RetentionConfig{Store: m.store, Retention: m.Config.Retention})
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/daemon"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 // TestRetentionFlag: --retention is off by default, takes days, reads

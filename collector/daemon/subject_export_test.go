@@ -20,7 +20,7 @@ import (
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/daemon"
 	"github.com/visitrack/visitrack/collector/identity"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 
@@ -248,7 +248,7 @@ func TestSubjectExportHoldsThePerson(t *testing.T) {
 	}
 
 	pat := buildPerson(t, col, "pat", "pat@example.com", 2, "crm", "campaign")
-	consent := collectortest.Event(collector.EventConsentChanged, "", map[string]any{"analytics": "denied"})
+	consent := collectortest.Event(collector.EventConsentChanged, "", map[string]any{"state": "denied", "source": "api"})
 	sendAs(t, col, pat.browsers[1], consent)
 	old := buildPerson(t, col, "old", "pat.old@example.com", 1, "legacy")
 	if status, b := col.Do("POST", "/v1/identities/"+pat.identityID+"/merge", map[string]string{"from": old.identityID}); status != http.StatusOK {
@@ -340,7 +340,7 @@ func TestSubjectExportHoldsThePerson(t *testing.T) {
 		t.Errorf("%d business events, want 3 (two browsers and the merged identity's)", business)
 	}
 	if cc := x.byType["consentChange"]; len(cc) != 1 || cc[0]["eventId"] != consent.EventID ||
-		fmt.Sprint(cc[0]["state"]) != "map[analytics:denied]" || cc[0]["visitId"] != pat.browsers[1].visitID {
+		fmt.Sprint(cc[0]["state"]) != "map[source:api state:denied]" || cc[0]["visitId"] != pat.browsers[1].visitID {
 		t.Errorf("consent changes %v, want the one of event %s", cc, consent.EventID)
 	}
 

@@ -167,6 +167,7 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 		// either: handler sets the client's address from CF-Connecting-IP.
 		RateLimit:       rate,
 		MaxSocketsPerIP: maxSockets,
+		MergeUndo:       set.MergeUndo,
 		Edge:            true,
 		Sockets:         sockets,
 		Logger:          logger,
@@ -185,9 +186,10 @@ func New(ctx context.Context, db *sql.DB, getenv func(string) string, logger *sl
 // (package maintain): the visit-timeout sweep, which ends the visits idle
 // for the visit timeout at their last activity plus the timeout, with a
 // VisitEnded event, oldest first and at most the sweep limit of them; then
-// rollup trimming, SweepTrimBatch rows a table. It returns how many visits
-// it ended. The Worker runs it on its Cron Trigger (wrangler.jsonc
-// "triggers"), in an instance of its own.
+// rollup trimming, SweepTrimBatch rows a table; then the merge undo limit
+// (what merges moved, deleted once VISITRACK_MERGE_UNDO_DAYS is up). It
+// returns how many visits it ended. The Worker runs it on its Cron Trigger
+// (wrangler.jsonc "triggers"), in an instance of its own.
 func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *slog.Logger) (int, error) {
 	set, err := LoadSettings(getenv)
 	if err != nil {
@@ -209,8 +211,12 @@ func Sweep(ctx context.Context, db *sql.DB, getenv func(string) string, logger *
 	if err != nil {
 		return 0, err
 	}
+	undo, err := maintain.MergeUndo(maintain.MergeUndoConfig{Store: st, Limit: set.MergeUndo})
+	if err != nil {
+		return 0, err
+	}
 	r, err := maintain.Start(ctx, maintain.Config{Writer: in, Store: st, Logger: logger, Once: true},
-		maintain.Sweep(maintain.SweepConfig{VisitTimeout: set.VisitTimeout, Limit: set.SweepLimit}), trim)
+		maintain.Sweep(maintain.SweepConfig{VisitTimeout: set.VisitTimeout, Limit: set.SweepLimit}), trim, undo)
 	if r == nil {
 		return 0, err
 	}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/visitrack/visitrack/collector/edge"
 	"github.com/visitrack/visitrack/collector/edge/d1batch"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 )
 
 // freshWorker serves package edge natively on a migrated SQLite file opened

@@ -38,6 +38,12 @@ type socketsHost struct {
 	mu      sync.Mutex
 	sockets *edge.Sockets
 	open    map[*lateSocket]bool
+	// busy is held (shared) while a frame is handed to Go and its
+	// attachment kept: the platform evicts only an idle object, so Evict
+	// waits for frames in flight. Without it a frame that an old instance
+	// finishes after the eviction would keep its stale attachment over
+	// the one a resume kept meanwhile.
+	busy sync.RWMutex
 }
 
 func newSocketsHost(t *testing.T, db *sql.DB, env map[string]string) *socketsHost {
@@ -50,6 +56,8 @@ func newSocketsHost(t *testing.T, db *sql.DB, env map[string]string) *socketsHos
 // Evict starts a new Go instance; the sockets keep their attachments.
 func (h *socketsHost) Evict() {
 	h.t.Helper()
+	h.busy.Lock()
+	defer h.busy.Unlock()
 	var s *edge.Sockets
 	_, err := edge.New(context.Background(), h.db, func(k string) string { return h.env[k] }, slog.New(slog.DiscardHandler),
 		edge.WithSessions(&s), edge.WithSockets(h.Announce, h.OpenVisits))
@@ -202,12 +210,16 @@ func (h *socketsHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		late.Stop()
+		h.busy.RLock()
 		next, err := h.current().Frame(ctx, sock.attachment(), sock, typ == websocket.MessageText, frame)
+		if err == nil {
+			sock.keep(next)
+		}
+		h.busy.RUnlock()
 		if err != nil {
 			ws.Close(websocket.StatusInternalError, "the collector lost this connection's state; connect again")
 			return
 		}
-		sock.keep(next)
 	}
 }
 

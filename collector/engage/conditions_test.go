@@ -1,10 +1,12 @@
 package engage_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/visitrack/visitrack/collector/collectortest"
+	"github.com/visitrack/visitrack/collector/daemon"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
@@ -122,24 +124,63 @@ func TestVisitorDataCondition(t *testing.T) {
 	}
 }
 
-// Quiet hours forbid offers during a daily period, in its time zone. The
-// periods are set around the collector's clock: now within one, not in
-// the other.
+// Quiet hours forbid offers during a daily period, in its time zone,
+// read on the engine's clock: here a clock set to chosen instants, so
+// that the test does not depend on when it runs. One rule's window
+// crosses midnight (22:00 to 07:00), another's does not (09:00 to
+// 17:00), a third has no time zone (UTC); From is in the window, To is
+// not.
 func TestQuietHours(t *testing.T) {
-	col := collectortest.Start(t)
-	loc, err := time.LoadLocation("Asia/Tokyo")
+	var mu sync.Mutex
+	var now time.Time
+	col := collectortest.StartWith(t, t.TempDir(), func(m *daemon.Main) {
+		m.EngagementNow = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().In(loc)
-	hm := func(d time.Duration) string { return now.Add(d).Format("15:04") }
-	quiet := addRule(t, col, onEvent("Ping", `, "unless": {"quietHours": {"from": "`+hm(-time.Hour)+`", "to": "`+hm(time.Hour)+`", "tz": "Asia/Tokyo"}}`))
-	awake := addRule(t, col, onEvent("Ping", `, "unless": {"quietHours": {"from": "`+hm(2*time.Hour)+`", "to": "`+hm(3*time.Hour)+`", "tz": "Asia/Tokyo"}}`))
+	night := addRule(t, col, onEvent("Ping", `, "unless": {"quietHours": {"from": "22:00", "to": "07:00", "tz": "Asia/Tokyo"}}`))
+	day := addRule(t, col, onEvent("Ping", `, "unless": {"quietHours": {"from": "09:00", "to": "17:00", "tz": "Asia/Tokyo"}}`))
+	utc := addRule(t, col, onEvent("Ping", `, "unless": {"quietHours": {"from": "23:00", "to": "01:00"}}`))
 	sentinel := addRule(t, col, onEvent("Sentinel", ""))
-	c := visitOn(t, col)
-	frames(t, c, collectortest.Event("Ping", collectortest.NewID(), nil))
-	settled(t, col, c, sentinel)
-	if q, a := offered(col, quiet), offered(col, awake); q != 0 || a != 1 {
-		t.Fatalf("offers: %d in quiet hours (want 0), %d outside them (want 1)", q, a)
+	for _, tc := range []struct {
+		at              time.Time
+		night, day, utc bool // quiet?
+	}{
+		{time.Date(2025, 1, 15, 23, 30, 0, 0, tokyo), true, false, false}, // 14:30 UTC
+		{time.Date(2025, 1, 16, 0, 10, 0, 0, tokyo), true, false, false},  // after midnight
+		{time.Date(2025, 1, 16, 6, 59, 0, 0, tokyo), true, false, false},
+		{time.Date(2025, 1, 16, 7, 0, 0, 0, tokyo), false, false, false}, // "to" is not quiet
+		{time.Date(2025, 1, 16, 9, 0, 0, 0, tokyo), false, true, true},   // 00:00 UTC
+		{time.Date(2025, 1, 16, 12, 0, 0, 0, tokyo), false, true, false},
+		{time.Date(2025, 1, 16, 17, 0, 0, 0, tokyo), false, false, false},
+		{time.Date(2025, 1, 16, 21, 59, 0, 0, tokyo), false, false, false},
+		{time.Date(2025, 1, 16, 22, 0, 0, 0, tokyo), true, false, false},
+		{time.Date(2025, 1, 16, 22, 59, 0, 0, time.UTC), false, false, false}, // 07:59 in Tokyo
+		{time.Date(2025, 1, 16, 23, 30, 0, 0, time.UTC), false, false, true},  // 08:30 in Tokyo
+		{time.Date(2025, 1, 17, 0, 59, 0, 0, time.UTC), false, true, true},    // 09:59 in Tokyo
+	} {
+		mu.Lock()
+		now = tc.at
+		mu.Unlock()
+		before := []int{offered(col, night), offered(col, day), offered(col, utc)}
+		c := visitOn(t, col)
+		frames(t, c, collectortest.Event("Ping", collectortest.NewID(), nil))
+		settled(t, col, c, sentinel)
+		for i, r := range []struct {
+			name  string
+			id    string
+			quiet bool
+		}{{"22:00-07:00 Tokyo", night, tc.night}, {"09:00-17:00 Tokyo", day, tc.day}, {"23:00-01:00 UTC", utc, tc.utc}} {
+			want := 1
+			if r.quiet {
+				want = 0
+			}
+			if made := offered(col, r.id) - before[i]; made != want {
+				t.Errorf("at %s (%s in Tokyo), rule %s: %d offers, want %d", tc.at.UTC().Format(time.RFC3339),
+					tc.at.In(tokyo).Format("15:04"), r.name, made, want)
+			}
+		}
 	}
 }

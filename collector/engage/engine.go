@@ -71,6 +71,12 @@ type Config struct {
 	// visit it meets for the first time, to rebuild its windows after a
 	// restart (or after forgetting it); nil starts every visit afresh.
 	History func(ctx context.Context, visitID string, since, before int64, limit int) (startedAt int64, events []Event, err error)
+	// OpenVisits returns the visits still open that were seen since (ms),
+	// at most limit, the most recently seen first. When rules have a dwell,
+	// the engine rebuilds these visits' state as it starts, so that a dwell
+	// due in a page left open across a restart fires with no further event
+	// (restore.go); nil leaves them to their next event.
+	OpenVisits func(ctx context.Context, since int64, limit int) ([]OpenVisit, error)
 	// Capacity asks a capacity URL how many agents are available.
 	Capacity func(ctx context.Context, url string) (int, error)
 	// PerMinute caps the offers of all rules together; 0 is no cap.
@@ -110,6 +116,7 @@ type Engine struct {
 	in      chan []Event
 	ticks   chan tick
 	done    chan struct{}
+	ready   chan struct{} // closed, so always ready: loop restores open visits between other work
 	stop    sync.Once
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
@@ -126,6 +133,9 @@ type Engine struct {
 	forgotten bool                   // a visit was forgotten for MaxVisits
 	refreshed map[string]struct{}    // visits of the batch rebuilt (Shared)
 	data      eventData              // the data of the event being applied
+	hit       []int32                // the matchers the event being applied hit
+	due       []int32                // the rules the event being applied may make true (index.all)
+	now       int64                  // ms, read once per batch for its first rule checked; 0 until then
 }
 
 type snapshot struct {
@@ -148,22 +158,20 @@ type tick struct {
 	offerID         string // a timeout; else a dwell
 }
 
-type condKey struct {
-	rule *Rule
-	i    int
-}
-
+// visit is a visit's state: slices indexed by the slots of its layout
+// (index.go), which the rules' conditions and matchers name.
 type visit struct {
 	id, visitorID string
 	startedAt     int64
 	pageAt        int64
 	cats          []string
-	seen          map[condKey]bool
-	counts        map[condKey]window
-	dwell         map[*Rule]*time.Timer
-	dwellFired    map[condKey]int64 // a dwell condition → the page or visit start it fired for
-	offers        map[string]string // offer id → rule id
-	accepted      map[string]bool   // rule ids
+	layout        *layout
+	seen          []bool            // an event matcher → whether the visit had one
+	rings         []ring            // a counted matcher → the times of its latest events
+	dwellFired    []int64           // a dwell condition → the page or visit start it fired for
+	dwell         []*time.Timer     // a rule with a dwell → its pending timer
+	offers        map[string]string // offer id → rule id (nil until the first)
+	accepted      map[string]bool   // rule ids (nil until the first)
 	elem          *list.Element
 }
 
@@ -191,12 +199,13 @@ func New(cfg Config) *Engine {
 		}
 	}
 	e := &Engine{cfg: cfg, in: make(chan []Event, cfg.QueueSize), ticks: make(chan tick, 4096),
-		done: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
+		done: make(chan struct{}), ready: make(chan struct{}), visits: map[string]*visit{}, lru: list.New(),
 		limiters: map[string]*rate.Limiter{}, capacity: map[string]capAnswer{}, timeouts: map[string]*time.Timer{}, refreshed: map[string]struct{}{}}
+	close(e.ready)
 	if cfg.PerMinute > 0 {
 		e.global = rate.NewLimiter(rate.Every(time.Minute/time.Duration(cfg.PerMinute)), cfg.PerMinute)
 	}
-	e.snap.Store(&snapshot{cats: NewCategorizer(nil)})
+	e.snap.Store(&snapshot{cats: NewCategorizer(nil), index: newIndex(nil)})
 	return e
 }
 
@@ -204,6 +213,11 @@ func New(cfg Config) *Engine {
 func (e *Engine) SetRules(rules []*Rule, cats []*Category) {
 	s := &snapshot{rules: rules, cats: NewCategorizer(cats), goals: map[string][]string{}, window: historyWindow.Milliseconds(),
 		index: newIndex(rules)}
+	// Rules read again unchanged (every few seconds with several nodes)
+	// keep the visits' layout: no visit is laid out again.
+	if old := e.snap.Load().index.layout; old != nil && old.equal(s.index.layout) {
+		s.index.layout = old
+	}
 	for _, r := range rules {
 		if r.Goal != "" {
 			s.goals[r.Goal] = append(s.goals[r.Goal], r.ID)
@@ -273,8 +287,19 @@ func (e *Engine) Stop() {
 func (e *Engine) loop() {
 	defer e.wg.Done()
 	ctx := context.Background()
+	open := e.openVisits(ctx)
 	for {
+		// While open visits wait to be restored, one is restored whenever
+		// the loop is otherwise idle or picks it among ready work: events
+		// are never held behind the whole list.
+		var restore <-chan struct{}
+		if len(open) > 0 {
+			restore = e.ready
+		}
 		select {
+		case <-restore:
+			e.restore(ctx, e.snap.Load(), open[0])
+			open = open[1:]
 		case <-e.done:
 			for _, t := range e.timeouts {
 				t.Stop()
@@ -284,13 +309,7 @@ func (e *Engine) loop() {
 			}
 			return
 		case evs := <-e.in:
-			s := e.snap.Load()
-			if e.cfg.Shared && len(s.rules) > 0 {
-				e.refresh(ctx, s, evs)
-			}
-			for i := range evs {
-				e.event(ctx, s, &evs[i])
-			}
+			e.batch(ctx, e.snap.Load(), evs)
 		case t := <-e.ticks:
 			if t.offerID != "" {
 				delete(e.timeouts, t.offerID)
@@ -304,21 +323,40 @@ func (e *Engine) loop() {
 			if v == nil {
 				continue
 			}
-			if r := s.index.byID[t.ruleID]; r != nil {
-				delete(v.dwell, r)
-				e.check(ctx, r, v, e.cfg.Now().UnixMilli())
+			if v.layout != s.index.layout {
+				v.relayout(s.index.layout)
+			}
+			if r := s.index.byID[t.ruleID]; r != nil && r.dwell >= 0 {
+				v.dwell[r.dwell] = nil
+				e.check(ctx, s, r, v, e.cfg.Now().UnixMilli())
 			}
 		}
 	}
 }
 
-// event updates the visit's state with ev and evaluates the rules ev can
-// make true.
-func (e *Engine) event(ctx context.Context, s *snapshot, ev *Event) {
+// batch updates the visits' state with a committed batch of events and
+// evaluates the rules each can make true, in the events' order.
+func (e *Engine) batch(ctx context.Context, s *snapshot, evs []Event) {
 	if len(s.rules) == 0 {
 		return
 	}
-	e.apply(ctx, s, e.visit(ctx, s, ev), ev, true)
+	if e.cfg.Shared {
+		e.refresh(ctx, s, evs)
+	}
+	// A commit's events are evaluated at one time, and the events of one
+	// visit, which come together, look it up once.
+	e.now = 0
+	var v *visit
+	for i := range evs {
+		ev := &evs[i]
+		if v == nil || v.id != ev.VisitID {
+			v = e.visit(ctx, s, ev)
+		}
+		e.apply(ctx, s, v, ev, true)
+		if ev.Name == protocol.EventVisitEnded {
+			v = nil // forgotten
+		}
+	}
 }
 
 // apply updates v's state with ev and, when evaluate is set (not in a
@@ -348,6 +386,9 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			delete(e.timeouts, id)
 		}
 		if rule, ok := v.offers[id]; ok && ev.Name == protocol.EventEngagementAccepted {
+			if v.accepted == nil {
+				v.accepted = map[string]bool{}
+			}
 			v.accepted[rule] = true
 		}
 	case protocol.EventEngagementOffered:
@@ -357,7 +398,7 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 				RuleID  string `json:"ruleId"`
 			}
 			if json.Unmarshal([]byte(ev.Data), &d) == nil {
-				v.offers[d.OfferID] = d.RuleID
+				v.offered(d.OfferID, d.RuleID)
 				if r := s.index.byID[d.RuleID]; r != nil {
 					v.firedDwell(r)
 				}
@@ -377,76 +418,91 @@ func (e *Engine) apply(ctx context.Context, s *snapshot, v *visit, ev *Event, ev
 			}
 		}
 	}
-	e.data.reset(ev.Data)
-	var now int64 // read once, for the first rule checked
-	for _, r := range s.index.rules(ev.Name) {
-		relevant := false
-		for i := range r.When {
-			c := &r.When[i]
-			k := condKey{r, i}
-			switch {
-			case c.Event != nil:
-				if c.Event.matches(ev, &e.data) {
-					v.seen[k], relevant = true, true
-				}
-			case c.Page != nil:
-				relevant = relevant || ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, c.Page.Category)
-			case c.Count != nil:
-				of := &c.Count.Of
-				hit := of.Event != nil && of.Event.matches(ev, &e.data) ||
-					of.Page != nil && ev.Name == protocol.EventPageEntered && slices.Contains(v.cats, of.Page.Category)
-				if hit {
-					v.counts[k], relevant = v.counts[k].add(ev.At, c.Count.AtLeast), true
-				}
-			case c.Dwell != nil:
-				// A dwell reached makes one offer for its page (or visit):
-				// later events, the offer's own among them, do not make
-				// it true again.
-				if _, pending := v.dwell[r]; !pending && v.dwellFired[k] != v.dwellFrom(c.Dwell) {
-					relevant = true
-				}
-			}
+	x := &s.index
+	e.data.reset(x.ptrs, ev.Data)
+	// Each matcher the event may hit is evaluated once, for all the rules
+	// that watch it; the rules of those it hit are the ones to check.
+	due, lists := e.due[:0], 0
+	e.hit = x.hits(e.hit[:0], ev.Name, v.cats, &e.data)
+	for _, i := range e.hit {
+		m := &x.matchers[i]
+		if m.seen >= 0 {
+			v.seen[m.seen] = true
 		}
-		if relevant && evaluate {
-			if now == 0 {
-				now = e.cfg.Now().UnixMilli()
-			}
-			e.check(ctx, r, v, now)
+		if m.ring >= 0 {
+			v.rings[m.ring].add(ev.At, m.size)
 		}
+		if len(m.rules) > 0 {
+			due, lists = append(due, m.rules...), lists+1
+		}
+	}
+	if !evaluate {
+		return
+	}
+	for _, r := range x.dwell {
+		if v.dwellDue(r) {
+			due, lists = append(due, r.pos), lists+1
+		}
+	}
+	if lists > 1 {
+		// The rules are checked in their order, each once: an offer made
+		// counts against the pacing of the rules after it.
+		slices.Sort(due)
+		due = slices.Compact(due)
+	}
+	e.due = due
+	for _, p := range due {
+		if e.now == 0 {
+			e.now = e.cfg.Now().UnixMilli()
+		}
+		e.check(ctx, s, x.all[p], v, e.now)
 	}
 }
 
-// matches tells whether ev is an event c names with data it accepts; the
-// data is read where it lies, not decoded (rawjson.go).
-func (c *EventCondition) matches(ev *Event, data *eventData) bool {
-	if c.Name != ev.Name {
+// dwellDue tells whether a dwell of r may be reached: a dwell reached
+// makes one offer for its page (or visit), so later events, the offer's
+// own among them, do not make it true again; nor while its timer waits.
+func (v *visit) dwellDue(r *crule) bool {
+	if v.dwell[r.dwell] != nil {
 		return false
 	}
-	return len(c.Data) == 0 || c.Data.matchData(data)
+	for i := range r.When {
+		if d := r.When[i].Dwell; d != nil && v.dwellFired[r.conds[i].fired] != v.dwellFrom(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// offered notes that offer id was made to v by rule ruleID.
+func (v *visit) offered(id, ruleID string) {
+	if v.offers == nil {
+		v.offers = map[string]string{}
+	}
+	v.offers[id] = ruleID
 }
 
 // check fires r if its conditions hold for v now (ms); a dwell not yet
 // reached sets a timer that checks again when it is.
-func (e *Engine) check(ctx context.Context, r *Rule, v *visit, now int64) {
+func (e *Engine) check(ctx context.Context, s *snapshot, r *crule, v *visit, now int64) {
 	var wait int64
-	for i := range r.When {
-		c := &r.When[i]
-		k := condKey{r, i}
-		switch {
-		case c.Event != nil:
-			if !v.seen[k] {
+	for i := range r.conds {
+		switch cc := &r.conds[i]; cc.kind {
+		case condEvent:
+			if !v.seen[cc.slot] {
 				return
 			}
-		case c.Page != nil:
-			if !slices.Contains(v.cats, c.Page.Category) {
+		case condPage:
+			if !slices.Contains(v.cats, cc.cat) {
 				return
 			}
-		case c.Count != nil:
-			first, full := v.counts[k].first(c.Count.AtLeast)
-			if !full || first <= now-time.Duration(c.Count.Within).Milliseconds() {
+		case condCount:
+			first, full := v.rings[cc.slot].nth(cc.n)
+			if !full || first <= now-cc.within {
 				return
 			}
-		case c.Dwell != nil:
+		case condDwell:
+			c := &r.When[i]
 			from := v.dwellFrom(c.Dwell)
 			if from == 0 {
 				return
@@ -457,9 +513,9 @@ func (e *Engine) check(ctx context.Context, r *Rule, v *visit, now int64) {
 		}
 	}
 	if wait > 0 {
-		if _, pending := v.dwell[r]; !pending {
+		if v.dwell[r.dwell] == nil {
 			visitID, ruleID := v.id, r.ID
-			v.dwell[r] = time.AfterFunc(time.Duration(wait)*time.Millisecond, func() {
+			v.dwell[r.dwell] = time.AfterFunc(time.Duration(wait)*time.Millisecond, func() {
 				select {
 				case e.ticks <- tick{visitID: visitID, ruleID: ruleID}:
 				case <-e.done:
@@ -469,116 +525,5 @@ func (e *Engine) check(ctx context.Context, r *Rule, v *visit, now int64) {
 		return
 	}
 	e.fire(ctx, r, v)
-}
-
-// fire makes r's offer to v unless the costlier checks forbid it:
-// visitor data, quiet hours, unless, pacing and capacity, in that order.
-func (e *Engine) fire(ctx context.Context, r *Rule, v *visit) {
-	now := e.cfg.Now()
-	log := e.cfg.Logger.With("ruleId", r.ID, "visitId", v.id)
-	for i := range r.When {
-		if cs := r.When[i].VisitorData; cs != nil {
-			if e.cfg.VisitorData == nil {
-				return
-			}
-			doc, err := e.cfg.VisitorData(ctx, v.id)
-			if err != nil {
-				log.Error("engage: read visitor data", "err", err)
-				return
-			}
-			if !cs.Match(doc) {
-				return
-			}
-		}
-	}
-	if r.Unless.QuietHours.Quiet(now) {
-		return
-	}
-	if why, err := e.cfg.Recorder.Blocked(ctx, v.visitorID, r, now); err != nil || why != "" {
-		if err != nil {
-			log.Error("engage: read offers", "err", err)
-		}
-		return
-	}
-	if r.Pacing.PerMinute > 0 {
-		l := e.limiters[r.ID]
-		if l == nil || l.Burst() != r.Pacing.PerMinute {
-			l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(r.Pacing.PerMinute)), r.Pacing.PerMinute)
-			e.limiters[r.ID] = l
-		}
-		if !l.AllowN(now, 1) {
-			return
-		}
-	}
-	if e.global != nil && !e.global.AllowN(now, 1) {
-		return
-	}
-	if u := r.Pacing.CapacityURL; u != "" {
-		a, ok := e.capacity[u]
-		if !ok || now.Sub(a.at) > capacityTTL {
-			n := 0
-			if e.cfg.Capacity != nil {
-				var err error
-				if n, err = e.cfg.Capacity(ctx, u); err != nil {
-					log.Warn("engage: capacity", "url", u, "err", err)
-					n = 0
-				}
-			}
-			a = capAnswer{n: n, at: now}
-			e.capacity[u] = a
-		}
-		if a.n <= 0 {
-			return
-		}
-	}
-	m := &Made{OfferID: e.cfg.NewID(), RuleID: r.ID, RuleName: r.Name, VisitID: v.id,
-		Channel: r.Then.Offer.Channel, Data: r.Then.Offer.Data, At: now,
-		ExpiresAt: now.Add(time.Duration(r.Then.Offer.TTL)), Unless: r.Unless, Visit: r.visitHolds}
-	for i := range r.When {
-		if d := r.When[i].Dwell; d != nil {
-			m.DwellSince = max(m.DwellSince, v.dwellFrom(d))
-		}
-	}
-	if len(m.Data) == 0 {
-		m.Data = json.RawMessage(`{}`)
-	}
-	ok, err := e.cfg.Recorder.Offer(ctx, m)
-	if err != nil {
-		log.Error("engage: record offer", "err", err)
-		return
-	}
-	if !ok {
-		return
-	}
-	e.offered.Add(1)
-	v.offers[m.OfferID] = r.ID
-	v.firedDwell(r)
-	e.scheduleTimeout(m.OfferID, v.id, r.ID, m.ExpiresAt.Sub(now))
-	if e.cfg.Notifier != nil {
-		if _, err := e.cfg.Notifier.Notify(ctx, &collector.Notification{ID: m.OfferID, VisitID: v.id,
-			Channel: m.Channel, Data: m.Data, Offer: &collector.OfferNotice{RuleID: r.ID, ExpiresAt: m.ExpiresAt}}); err != nil {
-			log.Warn("engage: notify", "err", err)
-		}
-	}
-}
-
-func (e *Engine) scheduleTimeout(offerID, visitID, ruleID string, d time.Duration) {
-	e.timeouts[offerID] = time.AfterFunc(max(d, 0), func() {
-		select {
-		case e.ticks <- tick{visitID: visitID, ruleID: ruleID, offerID: offerID}:
-		case <-e.done:
-		}
-	})
-}
-
-// visitHolds checks r's visit conditions.
-func (r *Rule) visitHolds(state string, verified bool) bool {
-	for i := range r.When {
-		if c := r.When[i].Visit; c != nil {
-			if c.State != "" && c.State != state || c.Verified != nil && *c.Verified != verified {
-				return false
-			}
-		}
-	}
-	return true
+	e.now = 0 // fire may have waited on the database: the next check reads the time again
 }

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -178,5 +180,52 @@ func TestDroppedBatchesInMetrics(t *testing.T) {
 	}
 	if n := metric(); n != 3 {
 		t.Fatalf("visitrack_engagement_dropped_batches_total = %v, want 3", n)
+	}
+}
+
+// An event that hits several things the rules watch checks each rule it
+// may make true once, in the rules' order: a rule watching two of them
+// makes one offer, and with --engagement-per-minute 2 the first two rules
+// get the offers, whichever of the event's matches named them first.
+func TestRulesCheckedOnceInOrder(t *testing.T) {
+	const (
+		xIs1  = `{"event": {"name": "Ping", "data": {"/x": {"eq": 1}}}}`
+		ping  = `{"event": {"name": "Ping"}}`
+		count = `{"count": {"atLeast": 1, "within": "1m", "of": {"event": {"name": "Ping"}}}}`
+	)
+	rule := func(name string, when ...string) string {
+		return `{"name": "` + name + `", "when": [` + strings.Join(when, ", ") + `], "then": {"offer": {"channel": "chat", "ttl": "1m"}}}`
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{{nil, "[1 1 1]"}, {[]string{"--engagement-per-minute", "2"}, "[1 1 0]"}} {
+		col := collectortest.Start(t, tc.flags...)
+		// The rules' order is their ids', timed to the millisecond: one
+		// each millisecond at most keeps it the order of creation.
+		var ids []string
+		for _, body := range []string{rule("data", xIs1), rule("any", ping), rule("both", xIs1, count)} {
+			ids = append(ids, addRule(t, col, body))
+			time.Sleep(2 * time.Millisecond)
+		}
+		if !slices.IsSorted(ids) {
+			t.Fatalf("rule ids %v not in the order of creation", ids)
+		}
+		sentinel := addRule(t, col, onEvent("Sentinel", ""))
+		c := visitOn(t, col)
+		frames(t, c, collectortest.Event("Ping", collectortest.NewID(), map[string]int{"x": 1}))
+		if tc.flags == nil {
+			settled(t, col, c, sentinel)
+		} else {
+			waitFor(t, "two offers", func() bool { return offered(col, ids[0])+offered(col, ids[1])+offered(col, ids[2]) >= 2 })
+			time.Sleep(300 * time.Millisecond)
+		}
+		var got []int
+		for _, id := range ids {
+			got = append(got, offered(col, id))
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("%v: offers per rule %v, want %s", tc.flags, got, tc.want)
+		}
 	}
 }

@@ -18,67 +18,100 @@ import (
 // MatchJSON reports whether the JSON text doc satisfies every comparison,
 // as Match does on doc decoded.
 func (cs Comparisons) MatchJSON(doc string) bool {
-	d := eventData{doc: doc}
-	return cs.matchData(&d)
-}
-
-func (cs Comparisons) matchData(d *eventData) bool {
 	for ptr, c := range cs {
-		v, ok := d.lookup(ptr)
-		if !c.matchJSON(v, ok) {
+		t, ok := rawLookup(doc, ptr)
+		if !c.matchValue(&value{text: t, ok: ok}) {
 			return false
 		}
 	}
 	return true
 }
 
-// eventData is one event's data as the rules meet it: the values its
-// pointers named so far are kept, since rules often ask for the same
-// ones ("/qty"). The engine reuses it from event to event.
+// eventData is one event's data as the rules meet it: the value at each
+// of the rules' pointers (index.ptrs) is looked up, and a number parsed,
+// once per event however many rules ask for it ("/qty"). The engine
+// reuses it from event to event: a generation marks the values found for
+// the current one.
 type eventData struct {
 	doc  string
-	memo []found
+	ptrs []string
+	vals []value
+	gen  uint32
 }
 
-type found struct {
-	ptr, v string
-	ok     bool
+// value is the text at a pointer, and whether there is one.
+type value struct {
+	text string
+	ok   bool
+	num  int8 // 0: not parsed yet, 1: f is the number, -1: not a number
+	f    float64
+	gen  uint32
 }
 
-// maxMemo bounds the pointers remembered for one event.
-const maxMemo = 64
-
-func (d *eventData) reset(doc string) {
-	d.doc = doc
-	d.memo = d.memo[:0]
-}
-
-func (d *eventData) lookup(ptr string) (string, bool) {
-	for i := range d.memo {
-		if d.memo[i].ptr == ptr {
-			return d.memo[i].v, d.memo[i].ok
-		}
+func (d *eventData) reset(ptrs []string, doc string) {
+	d.doc, d.ptrs = doc, ptrs
+	if len(d.vals) < len(ptrs) {
+		d.vals, d.gen = make([]value, len(ptrs)), 0
 	}
-	v, ok := rawLookup(d.doc, ptr)
-	if len(d.memo) < maxMemo {
-		d.memo = append(d.memo, found{ptr, v, ok})
+	if d.gen++; d.gen == 0 {
+		clear(d.vals)
+		d.gen = 1
 	}
-	return v, ok
 }
 
-func (c *Comparison) matchJSON(v string, ok bool) bool {
-	if c.Exists != nil && *c.Exists != ok {
+// value is the value at the pointer ptrs[i] in the current event's data.
+// It and number are small enough to be inlined: every rule comparing the
+// data calls them, and all but the first find the value read already.
+func (d *eventData) value(i int) *value {
+	x := &d.vals[i]
+	if x.gen != d.gen {
+		d.lookup(x, i)
+	}
+	return x
+}
+
+func (d *eventData) lookup(x *value, i int) {
+	t, ok := rawLookup(d.doc, d.ptrs[i])
+	*x = value{text: t, ok: ok, gen: d.gen}
+}
+
+// number decodes x if it is a JSON number, once.
+func (x *value) number() (float64, bool) {
+	if x.num == 0 {
+		x.parse()
+	}
+	return x.f, x.num > 0
+}
+
+func (x *value) parse() {
+	x.num = -1
+	if f, ok := rawNumber(x.text); ok {
+		x.f, x.num = f, 1
+	}
+}
+
+// equal tells whether x decodes to want.
+func (x *value) equal(want any) bool {
+	if w, ok := want.(float64); ok {
+		f, isNum := x.number()
+		return isNum && f == w
+	}
+	return rawEqual(x.text, want)
+}
+
+func (c *Comparison) matchValue(x *value) bool {
+	if c.Exists != nil && *c.Exists != x.ok {
 		return false
 	}
-	if c.hasEq && (!ok || !rawEqual(v, c.Eq)) {
+	if c.hasEq && (!x.ok || !x.equal(c.Eq)) {
 		return false
 	}
-	if c.hasNe && ok && rawEqual(v, c.Ne) {
+	if c.hasNe && x.ok && x.equal(c.Ne) {
 		return false
 	}
 	if c.Gt != nil || c.Gte != nil || c.Lt != nil || c.Lte != nil {
-		f, isNum := rawNumber(v)
-		if !ok || !isNum {
+		f, isNum := x.number()
+		if !x.ok || !isNum {
 			return false
 		}
 		if c.Gt != nil && !(f > *c.Gt) || c.Gte != nil && !(f >= *c.Gte) ||
@@ -87,8 +120,8 @@ func (c *Comparison) matchJSON(v string, ok bool) bool {
 		}
 	}
 	if c.Contains != "" {
-		s, isStr := rawString(v)
-		if !ok || !isStr || !strings.Contains(s, c.Contains) {
+		s, isStr := rawString(x.text)
+		if !x.ok || !isStr || !strings.Contains(s, c.Contains) {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package engage
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -96,6 +97,44 @@ func TestRawLookupMalformed(t *testing.T) {
 	for _, doc := range malformedDocs {
 		for _, ptr := range append(rawPointers, "/a/5", "/k") {
 			rawLookup(doc, ptr)
+		}
+	}
+}
+
+// TestBoundsAsComparison checks the interval a comparison of gt, gte, lt
+// and lte only is compiled to (index.go) against the comparison itself,
+// on numbers at, between and beyond its bounds and on what is no number.
+func TestBoundsAsComparison(t *testing.T) {
+	var comps []string
+	bounds := []string{"", `"gt": 1`, `"gte": 1`, `"gt": 1, "gte": 1`, `"gt": 0, "gte": 1`, `"gt": 1, "gte": 0`}
+	for _, lo := range bounds {
+		for _, hi := range []string{"", `"lt": 2`, `"lte": 2`, `"lt": 2, "lte": 2`, `"lt": 3, "lte": 2`, `"lt": 2, "lte": 3`, `"lte": 1`, `"lt": 1`} {
+			if c := strings.Trim(lo+", "+hi, ", "); c != "" {
+				comps = append(comps, "{"+c+"}")
+			}
+		}
+	}
+	values := []string{"-1", "0", "0.5", "1", "1.5", "2", "2.5", "3", "1e400", "-0", `"1"`, "null", "true", "[1]"}
+	for _, comp := range comps {
+		body, _ := json.Marshal(map[string]json.RawMessage{"/n": json.RawMessage(comp)})
+		cs, err := comparisons(body, "/data")
+		if err != nil {
+			t.Fatalf("%s: %v", comp, err)
+		}
+		k := newCmp(0, cs["/n"])
+		if !k.bounds {
+			t.Fatalf("%s: not compiled to an interval", comp)
+		}
+		for _, v := range append(values, "") {
+			doc := `{"n": ` + v + `}`
+			if v == "" {
+				doc = `{}`
+			}
+			var d eventData
+			d.reset([]string{"/n"}, doc)
+			if got, want := k.match(d.value(0)), cs.MatchJSON(doc); got != want {
+				t.Errorf("%s on %s: interval %v, comparison %v", comp, doc, got, want)
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ package engage
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -13,9 +14,11 @@ import (
 
 // stopDwell cancels the visit's dwell timers.
 func (v *visit) stopDwell() {
-	for r, t := range v.dwell {
-		t.Stop()
-		delete(v.dwell, r)
+	for i, t := range v.dwell {
+		if t != nil {
+			t.Stop()
+			v.dwell[i] = nil
+		}
 	}
 }
 
@@ -24,9 +27,12 @@ func (v *visit) stopDwell() {
 func (e *Engine) visit(ctx context.Context, s *snapshot, ev *Event) *visit {
 	if v := e.visits[ev.VisitID]; v != nil {
 		e.lru.MoveToFront(v.elem)
+		if v.layout != s.index.layout {
+			v.relayout(s.index.layout)
+		}
 		return v
 	}
-	v := e.newVisit(ev)
+	v := e.newVisit(s, ev.VisitID, ev.VisitorID, ev.At)
 	if e.mayHaveHistory(ev.VisitID) {
 		e.rebuild(ctx, s, v, ev.At)
 	}
@@ -74,11 +80,11 @@ func (e *Engine) rebuild(ctx context.Context, s *snapshot, v *visit, before int6
 	}
 }
 
-// newVisit starts ev's visit's state, forgetting the least recently
-// active visit beyond MaxVisits.
-func (e *Engine) newVisit(ev *Event) *visit {
-	v := &visit{id: ev.VisitID, visitorID: ev.VisitorID, startedAt: ev.At, seen: map[condKey]bool{},
-		counts: map[condKey]window{}, dwell: map[*Rule]*time.Timer{}, dwellFired: map[condKey]int64{}, offers: map[string]string{}, accepted: map[string]bool{}}
+// newVisit starts a visit's state, laid out for the rules of s,
+// forgetting the least recently active visit beyond MaxVisits.
+func (e *Engine) newVisit(s *snapshot, id, visitorID string, startedAt int64) *visit {
+	v := &visit{id: id, visitorID: visitorID, startedAt: startedAt}
+	v.relayout(s.index.layout)
 	v.elem = e.lru.PushFront(v)
 	e.visits[v.id] = v
 	for len(e.visits) > e.cfg.MaxVisits {
@@ -98,10 +104,10 @@ func (e *Engine) forget(v *visit) {
 
 // firedDwell notes that r made its offer for v's current page and visit:
 // its dwell conditions hold no more for them.
-func (v *visit) firedDwell(r *Rule) {
+func (v *visit) firedDwell(r *crule) {
 	for i := range r.When {
 		if d := r.When[i].Dwell; d != nil {
-			v.dwellFired[condKey{r, i}] = v.dwellFrom(d)
+			v.dwellFired[r.conds[i].fired] = v.dwellFrom(d)
 		}
 	}
 }
@@ -131,38 +137,99 @@ func (e *Engine) refresh(ctx context.Context, s *snapshot, evs []Event) {
 		if v == nil {
 			continue
 		}
+		if v.layout != s.index.layout {
+			v.relayout(s.index.layout)
+		}
 		clear(v.seen)
-		clear(v.counts)
+		for i := range v.rings {
+			v.rings[i] = ring{at: v.rings[i].at[:0]}
+		}
 		v.cats, v.pageAt = v.cats[:0], 0
 		e.rebuild(ctx, s, v, ev.At)
 	}
 }
 
-// window keeps the times of a count condition's latest n events, in a
-// ring: once full, an event takes the place of the oldest, without the
-// allocation (and copy) that sliding a slice along would cost every few
-// events.
-type window struct {
+// ring keeps the times of the latest events a matcher counted: once
+// full, an event takes the place of the oldest, without the allocation
+// (and copy) that sliding a slice along would cost every few events. The
+// count conditions of all rules counting the same events share it, its
+// length the largest count they ask.
+type ring struct {
 	at   []int64
 	next int // where the next time goes, once full
 }
 
 // add notes an event at t, keeping the latest n.
-func (w window) add(t int64, n int) window {
+func (w *ring) add(t int64, n int) {
 	if len(w.at) < n {
 		w.at = append(w.at, t)
-		return w
+		return
 	}
 	w.at[w.next] = t
-	w.next = (w.next + 1) % n
-	return w
+	if w.next++; w.next >= n {
+		w.next = 0
+	}
 }
 
-// first is the time of the earliest of the latest n events, and whether
-// there were n.
-func (w window) first(n int) (int64, bool) {
-	if len(w.at) < n {
+// nth is the time of the n-th latest event, and whether there were n.
+func (w *ring) nth(n int) (int64, bool) {
+	switch {
+	case len(w.at) < n:
 		return 0, false
+	case w.next == 0:
+		return w.at[len(w.at)-n], true
 	}
-	return w.at[w.next], true
+	// next-n is at least -len(at): one turn brings it back in.
+	i := w.next - n
+	if i < 0 {
+		i += len(w.at)
+	}
+	return w.at[i], true
+}
+
+// ordered is the ring's times, oldest first.
+func (w *ring) ordered() []int64 {
+	return append(slices.Clone(w.at[w.next:]), w.at[:w.next]...)
+}
+
+// relayout lays v's state out for l, keeping what l's rules still watch:
+// the seen events and counted times of the same matchers, the dwell
+// timers and fired dwells of the same rules (same version). The state of
+// what no rule watches any more is dropped, its timers stopped.
+func (v *visit) relayout(l *layout) {
+	var old layout
+	if v.layout != nil {
+		old = *v.layout
+	}
+	v.layout = l
+	seen := make([]bool, len(l.seen))
+	for i, k := range old.seen {
+		if j := l.at(slotSeen, k); j >= 0 {
+			seen[j] = v.seen[i]
+		}
+	}
+	rings := make([]ring, len(l.rings))
+	for i, k := range old.rings {
+		if j := l.at(slotRing, k); j >= 0 {
+			at := v.rings[i].ordered()
+			rings[j].at = at[max(0, len(at)-l.sizes[j]):]
+		}
+	}
+	fired := make([]int64, len(l.fired))
+	for i, k := range old.fired {
+		if j := l.at(slotFired, k); j >= 0 {
+			fired[j] = v.dwellFired[i]
+		}
+	}
+	dwell := make([]*time.Timer, len(l.dwell))
+	for i, k := range old.dwell {
+		if t := v.dwell[i]; t != nil {
+			if j := l.at(slotDwell, k); j >= 0 {
+				dwell[j] = t
+			} else {
+				t.Stop()
+			}
+		}
+	}
+	v.seen, v.rings, v.dwellFired, v.dwell = seen, rings, fired, dwell
 }

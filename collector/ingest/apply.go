@@ -69,7 +69,8 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 			redactEvent(e)
 		}
 		corrected := e.corrected
-		row := store.EventRow{
+		row := &b.row
+		*row = store.EventRow{
 			EventID: e.EventID, VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID,
 			SessionID: v.SessionID, IdentityID: v.IdentityID, PageID: e.PageID,
 			Name: e.Name, Category: protocol.Category(e.Name),
@@ -95,7 +96,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 			}
 		}
 		if protocol.IsIdentityEvent(e.Name) {
-			rej, err := in.identityEvent(ctx, b, j, v, e, &row, &recognition)
+			rej, err := in.identityEvent(ctx, b, j, v, e, row, &recognition)
 			if err != nil {
 				return err
 			}
@@ -103,9 +104,9 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
 				continue
 			}
-			b.idRows = append(b.idRows, row)
+			b.idRows = append(b.idRows, *row)
 		} else {
-			rej, err := in.page(ctx, b, e, &row)
+			rej, err := in.page(ctx, b, e, row)
 			if err != nil {
 				return err
 			}
@@ -113,7 +114,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 				res.Ack.Rejected = append(res.Ack.Rejected, *rej)
 				continue
 			}
-			b.rows = append(b.rows, row)
+			b.rows = append(b.rows, *row)
 		}
 		res.Ack.EventIDs = append(res.Ack.EventIDs, e.EventID)
 		latest = max(latest, corrected)
@@ -229,7 +230,8 @@ func (in *Ingester) resolveVisit(ctx context.Context, b *batch, j *job, now int6
 	if forceNew || !protocol.IsULID(id) {
 		id = in.newID()
 	}
-	st := &store.VisitState{
+	st := &b.visit
+	*st = store.VisitState{
 		VisitID: id, VisitorID: visitorID, SessionID: in.newID(),
 		State: protocol.StateAnonymous, StartedAt: now, LastSeenAt: now, KeyHash: keyHash,
 		Cookieless: c.Cookieless,
@@ -360,13 +362,13 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 // event whose pageId another visit owns: that visit's page keeps its URL,
 // title and times.
 func (in *Ingester) page(ctx context.Context, b *batch, e *decodedEvent, row *store.EventRow) (*protocol.Rejection, error) {
-	var p *store.PageRow
+	p := &b.page
 	switch e.Name {
 	case protocol.EventPageEntered:
-		p = &store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
+		*p = store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title,
 			Referrer: e.Referrer, EnteredAt: row.CorrectedAt}
 	case protocol.EventPageExited:
-		p = &store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
+		*p = store.PageRow{PageID: e.PageID, VisitID: row.VisitID, URL: e.URL, Title: e.Title, Referrer: e.Referrer,
 			EnteredAt: row.CorrectedAt - e.durationMS, ExitedAt: row.CorrectedAt, DurationMS: e.durationMS}
 	default:
 		return nil, nil

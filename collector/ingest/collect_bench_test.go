@@ -29,43 +29,11 @@ func BenchmarkCollect(b *testing.B) {
 	runCollect(b, in)
 }
 
-// runCollect is BenchmarkCollect's load on in: 1,000 clients, each with
-// its own visit, sending batches of five events.
+// runCollect is BenchmarkCollect's load on in (ingesttest.Saturate),
+// with the bytes the commits write per event.
 func runCollect(b *testing.B, in *ingest.Ingester) {
-	const perBatch = 5
-	ctx := context.Background()
-	b.SetParallelism(500) // 1,000 goroutines on 2 cores
-	b.ReportAllocs()
 	written := bytesWritten()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: ulid.Make().String(), IP: "127.0.0.1"}
-		page := ulid.Make().String()
-		events := make([]json.RawMessage, perBatch)
-		for n := 1; pb.Next(); n++ {
-			// One b.N iteration is one event; a batch goes out every
-			// perBatch iterations.
-			if n%perBatch != 0 {
-				continue
-			}
-			ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-			for i := range events {
-				events[i] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"Click","timestamp":"` + ts +
-					`","pageId":"` + page + `","url":"https://shop.example/p/1","data":{"button":"buy","n":1}}`)
-			}
-			res, err := in.Collect(ctx, c, ts, events)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if len(res.Ack.EventIDs) != perBatch {
-				b.Errorf("ack %+v", res.Ack)
-				return
-			}
-			c.VisitID, c.VisitorKey = res.Visit.VisitID, res.Visit.VisitorKey
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	ingesttest.Saturate(b, in, nil)
 	if written >= 0 {
 		// What the commits write (the WAL: nothing checkpoints here), the
 		// bytes the checkpoints later copy too.

@@ -170,7 +170,30 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 			e.durationMS = durationMS(e.Data)
 		}
 	}
+	if e.Name == protocol.EventConsentChanged {
+		if msg := checkConsentChange(e.Data); msg != "" {
+			return reject(protocol.CodeInvalidEvent, msg)
+		}
+	}
 	return nil
+}
+
+// checkConsentChange checks a ConsentChanged's data: its state must be
+// granted or denied, since the history and the person's export show it as
+// the consent given or withdrawn (docs/tracker.md#consent-signals). It
+// returns what is wrong, or "". Only ConsentChanged events come here: the
+// other events pay nothing for it.
+func checkConsentChange(data protocol.RawJSON) string {
+	var d struct {
+		State *string `json:"state"`
+	}
+	if data.IsNull() || json.Unmarshal(data, &d) != nil || d.State == nil {
+		return `ConsentChanged needs data.state, "granted" or "denied"`
+	}
+	if *d.State != protocol.ConsentGranted && *d.State != protocol.ConsentDenied {
+		return `ConsentChanged data.state must be "granted" or "denied", not ` + strconv.Quote(clip(*d.State, 32))
+	}
+	return ""
 }
 
 // checkData checks event data that encoding/json accepted as syntax. Like

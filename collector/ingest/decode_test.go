@@ -31,6 +31,15 @@ func TestDecodeEvent(t *testing.T) {
 		"too deep":        {`{"eventId":"01JD3Z8Q5N0000000000000000","data":` + strings.Repeat(`{"a":`, 17) + `1` + strings.Repeat(`}`, 17) + `}`, protocol.CodeTooDeep, "01JD3Z8Q5N0000000000000000"},
 		"too large":       {`{"eventId":"01JD3Z8Q5N0000000000000000","data":{"x":"` + strings.Repeat("x", 16<<10) + `"}}`, protocol.CodeTooLarge, "01JD3Z8Q5N0000000000000000"},
 		"brace in string": {strings.Replace(goodEvent, `"B-42"`, `"{{{{{{{{{{{{{{{{{{{{"`, 1), "", ""},
+		"consent granted": {consentEvent(`{"state":"granted","source":"api"}`), "", ""},
+		"consent denied":  {consentEvent(`{"state":"denied","source":"gpc"}`), "", ""},
+		"consent maybe":   {consentEvent(`{"state":"maybe"}`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
+		"consent unset":   {consentEvent(`{"state":"unset"}`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
+		"consent case":    {consentEvent(`{"state":"Granted"}`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
+		"consent number":  {consentEvent(`{"state":1}`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
+		"consent null":    {consentEvent(`{"state":null}`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
+		"consent none":    {consentEvent(`{"source":"api"}`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
+		"consent no data": {consentEvent(`null`), protocol.CodeInvalidEvent, "01JD3Z8Q5N0000000000000000"},
 	}
 	for name, tc := range cases {
 		rej := decodeEvent(json.RawMessage(tc.raw), &e)
@@ -44,6 +53,11 @@ func TestDecodeEvent(t *testing.T) {
 			t.Errorf("%s: rejection %+v, want code %s id %q", name, rej, tc.code, tc.id)
 		}
 	}
+}
+
+// consentEvent is a ConsentChanged with data.
+func consentEvent(data string) string {
+	return `{"eventId":"01JD3Z8Q5N0000000000000000","name":"ConsentChanged","timestamp":"2026-11-21T10:00:00.123Z","data":` + data + `}`
 }
 
 // FuzzDecodeFrame feeds arbitrary frames through what the collector does
@@ -97,6 +111,8 @@ func addHostileSeeds(f *testing.F, head string) {
 		`{` + head + `"events":[{"eventId":"01jd3z8q5n0000000000000000","name":"Clicked","timestamp":"1999-01-01T00:00:00+23:59","data":{"n":1e999999,"s":"` + "\xff" + `"}}]}`,
 		`{` + head + `"events":[{"eventId":"01JD3Z8Q5N0000000000000000","name":"Clicked","timestamp":"2026-11-21T10:00:00Z","data":{"s":"` + "\xff\xfe" + `","n":-1e308}}]}`,
 		`{` + head + `"events":[{"eventId":"01JD3Z8Q5N0000000000000000","name":"Clicked","timestamp":"2026-11-21T10:00:00Z","data":{"n":[1,2e308]}}]}`,
+		`{` + head + `"consent":"yes","events":[` + consentEvent(`{"state":"maybe","source":"api"}`) + `,` +
+			strings.Replace(consentEvent(`{"state":"granted","source":"api"}`), "0000000000000000\"", "0000000000000001\"", 1) + `]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -142,6 +158,14 @@ func checkAccepted(t *testing.T, c Client, sentAt string, events []json.RawMessa
 		}
 		if e.durationMS < 0 || e.durationMS > (365*24*time.Hour).Milliseconds() {
 			t.Fatalf("duration %d ms accepted", e.durationMS)
+		}
+		if e.Name == protocol.EventConsentChanged {
+			var d struct {
+				State any `json:"state"`
+			}
+			if json.Unmarshal(e.Data, &d) != nil || (d.State != protocol.ConsentGranted && d.State != protocol.ConsentDenied) {
+				t.Fatalf("accepted a ConsentChanged with data %s", e.Data)
+			}
 		}
 		if e.Data.IsNull() {
 			continue

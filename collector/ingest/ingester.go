@@ -22,7 +22,7 @@ import (
 
 // Config configures an Ingester.
 type Config struct {
-	Store  *store.Store
+	Store  Store
 	Signer *identity.Signer
 	// VisitorData merges a visitor's data into the identity's at SignIn.
 	// Optional.

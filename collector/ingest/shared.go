@@ -52,19 +52,21 @@ func (in *Ingester) ownVisit(ctx context.Context, b *batch, visitID string) erro
 	if _, ok := b.locked[visitID]; ok {
 		return nil
 	}
-	return in.lockMore(ctx, b, []string{visitID})
+	b.one[0] = visitID
+	return in.lockMore(ctx, b, b.one[:])
 }
 
 // lockMore locks the visits ids that the transaction does not hold yet.
 // Those it holds keep their cached copies: this transaction's writes to
 // them are not all flushed yet.
 func (in *Ingester) lockMore(ctx context.Context, b *batch, ids []string) error {
-	fresh := ids[:0:0]
+	fresh := b.fresh[:0]
 	for _, id := range ids {
 		if _, ok := b.locked[id]; !ok {
 			fresh = append(fresh, id)
 		}
 	}
+	b.fresh = fresh
 	var err error
 	if b.lockKeys, err = in.cfg.Store.LockVisits(ctx, b.q, fresh, b.lockKeys); err != nil {
 		return err

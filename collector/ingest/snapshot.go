@@ -83,15 +83,15 @@ func (in *Ingester) speculate(ctx context.Context, b *batch, j *job) error {
 	if !ok || j.client.Cookieless {
 		return nil
 	}
-	v, ok := in.snapshots.get(j.client.VisitID)
-	if !ok {
+	v := &b.kept
+	if *v, ok = in.snapshots.get(j.client.VisitID); !ok {
 		return nil
 	}
-	if err := in.cfg.Store.GuardVisit(ctx, b.q, &v); err != nil {
+	if err := in.cfg.Store.GuardVisit(ctx, b.q, v); err != nil {
 		in.snapshots.forget(v.VisitID)
 		return err
 	}
-	b.cache.put(&v)
+	b.cache.put(v)
 	*used = true
 	return nil
 }

@@ -84,6 +84,17 @@ type batch struct {
 	lockIDs  []string
 	lockKeys []int64
 	cats     []string // scratch: a page's engagement categories
+	// Scratch the store's calls take by pointer, reused: passed to an
+	// interface (Store), a value of the stack would escape to the heap
+	// on every call. row is the event apply is storing, page its page
+	// row, visit a visit newVisit opens, kept a kept copy speculate
+	// guards; one and fresh are the visits ownVisit and lockMore lock.
+	row   store.EventRow
+	page  store.PageRow
+	visit store.VisitState
+	kept  store.VisitState
+	one   [1]string
+	fresh []string
 }
 
 // count inserts the batch's rows and adds every event the transaction

@@ -237,10 +237,12 @@ func (h *Hub) answerCollect(w http.ResponseWriter, r *http.Request, buf *collect
 // gpcWithholds reports whether a request counts as consent withheld
 // because of Global Privacy Control: it carries Sec-GPC: 1 and its
 // client states no consent of its own (a tracker states one, having read
-// the site's respectGPC and the visitor's choice). Such a request is
-// cookieless (docs/tracker.md#consent-signals).
+// the site's respectGPC and the visitor's choice). A value other than
+// granted, denied or unset states none: a client cannot opt a GPC
+// browser in with a typo. Such a request is cookieless
+// (docs/tracker.md#consent-signals).
 func gpcWithholds(r *http.Request, consent string) bool {
-	return consent == "" && r.Header.Get("Sec-GPC") == "1"
+	return !protocol.StatesConsent(consent) && r.Header.Get("Sec-GPC") == "1"
 }
 
 // collectMediaType reports whether a Content-Type is one /v1/collect

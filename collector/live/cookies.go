@@ -1,7 +1,6 @@
 package live
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -30,25 +29,6 @@ const (
 	// recognition token is under 300 bytes. A longer one is ignored.
 	maxCookieLen = 2048
 )
-
-// Links is what the browser endpoints of this file need of the store.
-type Links interface {
-	identity.Redeemer
-	// IssuedTo reports whether the collector linked the identity to one
-	// of the visitor's visits itself (so it may have issued that visitor
-	// a token for it).
-	IssuedTo(ctx context.Context, visitorID, identityID string, verified bool) (bool, error)
-	// IdentityUserID returns the identity's userId, "" when not stored.
-	IdentityUserID(ctx context.Context, identityID string) (string, error)
-	// StoredVisitorKey returns the hash of the visitor's browser key.
-	StoredVisitorKey(ctx context.Context, visitorID string) (hash string, found bool, err error)
-	// RecognitionUsable reports whether a valid token may still
-	// recognize: its identity is stored and it was not revoked.
-	RecognitionUsable(ctx context.Context, identityID, tokenID string) (bool, error)
-	// RevokeRecognitionToken makes a recognition token recognize
-	// nobody, as SignOut does.
-	RevokeRecognitionToken(ctx context.Context, tokenID string, expiresAt time.Time) error
-}
 
 // apply makes the cookies speak for the browser: the collector's _vt_vid
 // names the visitor (the tracker cannot read it from another host of the

@@ -11,9 +11,10 @@ import (
 )
 
 // TestSecGPCWithoutConsentIsCookieless: a request with Sec-GPC: 1 that
-// states no consent (a client other than the tracker) is counted as
-// consent withheld, on both transports: its ids are ignored, it gets no
-// key, and its visit is cookieless. One that states a consent (the
+// states no consent (a client other than the tracker), or a value that is
+// none of granted, denied and unset, is counted as consent withheld, on
+// both transports: its ids are ignored, it gets no key, and its visit is
+// cookieless. One that states a consent (the
 // tracker, which applied the site's respectGPC) is taken as it says, and
 // so is one without the header.
 func TestSecGPCWithoutConsentIsCookieless(t *testing.T) {
@@ -45,10 +46,14 @@ func TestSecGPCWithoutConsentIsCookieless(t *testing.T) {
 		return v.Cookieless
 	}
 
-	res, visitor := post("", true)
-	if res.VisitorKey != "" || res.VisitorID == visitor || !cookieless(res.VisitID) {
-		t.Fatalf("Sec-GPC, no consent stated: %+v, want cookieless (no key, the ids ignored)", res)
+	for _, consent := range []string{"", "yes", "Granted", "granted "} {
+		res, visitor := post(consent, true)
+		if res.VisitorKey != "" || res.VisitorID == visitor || !cookieless(res.VisitID) {
+			t.Fatalf("Sec-GPC, consent %q: %+v, want cookieless (no key, the ids ignored)", consent, res)
+		}
 	}
+	var res protocol.CollectResponse
+	var visitor string
 	for _, c := range []struct {
 		consent string
 		gpc     bool
@@ -60,13 +65,15 @@ func TestSecGPCWithoutConsentIsCookieless(t *testing.T) {
 	}
 
 	hdr := http.Header{"Origin": {origin}, "User-Agent": {"Firefox/140"}, "Sec-GPC": {"1"}}
-	visitor = collectortest.NewID()
-	ws, _ := collectortest.DialWith(t, col.WSURL(), hdr, protocol.Hello{VisitorID: visitor, VisitID: collectortest.NewID()})
-	if ws.Welcome.VisitorKey != "" || ws.Welcome.VisitorID == visitor || !cookieless(ws.Welcome.VisitID) {
-		t.Fatalf("hello with Sec-GPC, no consent stated: %+v, want cookieless", ws.Welcome)
+	for _, consent := range []string{"", "maybe"} {
+		visitor = collectortest.NewID()
+		ws, _ := collectortest.DialWith(t, col.WSURL(), hdr, protocol.Hello{VisitorID: visitor, VisitID: collectortest.NewID(), Consent: consent})
+		if ws.Welcome.VisitorKey != "" || ws.Welcome.VisitorID == visitor || !cookieless(ws.Welcome.VisitID) {
+			t.Fatalf("hello with Sec-GPC, consent %q: %+v, want cookieless", consent, ws.Welcome)
+		}
 	}
 	visitor = collectortest.NewID()
-	ws, _ = collectortest.DialWith(t, col.WSURL(), hdr, protocol.Hello{VisitorID: visitor, VisitID: collectortest.NewID(), Consent: protocol.ConsentUnset})
+	ws, _ := collectortest.DialWith(t, col.WSURL(), hdr, protocol.Hello{VisitorID: visitor, VisitID: collectortest.NewID(), Consent: protocol.ConsentUnset})
 	if ws.Welcome.VisitorKey == "" || ws.Welcome.VisitorID != visitor || cookieless(ws.Welcome.VisitID) {
 		t.Fatalf("hello with Sec-GPC and consent unset: %+v, want the visitor's own visit", ws.Welcome)
 	}

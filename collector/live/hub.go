@@ -47,7 +47,7 @@ type Config struct {
 	// cookies and does no handoffs.
 	Signer   *identity.Signer
 	Handoffs *identity.Handoffs
-	Links    Links
+	Links    collector.LinkStore
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Observer, if set, hears the number of open connections.

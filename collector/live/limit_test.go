@@ -14,7 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/visitrack/visitrack/collector/collectortest"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 

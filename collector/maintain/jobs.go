@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/store"
 )
@@ -35,7 +36,7 @@ func Sweep(cfg SweepConfig) Job {
 	every := min(max(cfg.VisitTimeout/4, 50*time.Millisecond), 15*time.Second)
 	return Job{
 		Name: "visit-timeout sweep",
-		Lock: store.JobSweep,
+		Lock: collector.JobSweep,
 		Round: func(ctx context.Context, tx ingest.Tx) (int, error) {
 			return tx.EndIdleVisits(ctx, cfg.Limit)
 		},
@@ -75,7 +76,7 @@ func ParseRetention(s string) (time.Duration, error) {
 
 // RetentionConfig configures retention.
 type RetentionConfig struct {
-	Store     *store.Store
+	Store     collector.JobStore[store.Querier]
 	Retention time.Duration
 	// Batch is the visits a round deletes (default 20, at most
 	// store.MaxPurgeBatch); Pause and Idle default to DefaultPause and
@@ -105,7 +106,7 @@ func Retention(cfg RetentionConfig) (Job, error) {
 	}
 	return Job{
 		Name: "retention",
-		Lock: store.JobRetention,
+		Lock: collector.JobRetention,
 		Round: func(ctx context.Context, tx ingest.Tx) (int, error) {
 			ids, err := cfg.Store.PurgeVisits(ctx, tx.Querier(), cfg.Now().Add(-cfg.Retention), cfg.Batch)
 			tx.Forget(ids)
@@ -127,7 +128,7 @@ const DefaultTrimBatch = 200
 
 // RollupConfig configures rollup trimming.
 type RollupConfig struct {
-	Store *store.Store
+	Store collector.JobStore[store.Querier]
 	// Batch is the rows per table a round deletes (default
 	// DefaultTrimBatch, at most store.MaxTrimBatch); Pause and Idle
 	// default to DefaultPause and DefaultIdle (a minute row comes of age
@@ -145,7 +146,7 @@ type RollupConfig struct {
 // longer use (they answer a period's older parts from the coarser
 // levels). Day rows stay as long as their events. It always runs, with or
 // without --retention: the minute level alone would otherwise grow by up
-// to 60 rows for every hour row, forever. store.Store.TrimStats is one
+// to 60 rows for every hour row, forever. The store's TrimStats is one
 // statement a table, which D1 also runs.
 func Rollups(cfg RollupConfig) (Job, error) {
 	if cfg.Store == nil {
@@ -160,7 +161,7 @@ func Rollups(cfg RollupConfig) (Job, error) {
 	}
 	return Job{
 		Name: "rollup trimming",
-		Lock: store.JobRollups,
+		Lock: collector.JobRollups,
 		Round: func(ctx context.Context, tx ingest.Tx) (int, error) {
 			return cfg.Store.TrimStats(ctx, tx.Querier(), cfg.Now(), cfg.Batch)
 		},

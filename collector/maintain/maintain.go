@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/store"
 )
@@ -32,7 +33,7 @@ type Job struct {
 	// another node of the database holds it, the round is skipped, so
 	// that no work is done twice (docs/deployment.md). Where one collector
 	// writes the database it costs nothing.
-	Lock store.Job
+	Lock collector.Job
 	// Round does one batch of the work in tx and returns how many items it
 	// did (visits ended, visits or rows deleted).
 	Round func(ctx context.Context, tx ingest.Tx) (int, error)
@@ -51,7 +52,7 @@ type Writer interface {
 type Config struct {
 	Writer Writer
 	// Store takes the jobs' locks.
-	Store  *store.Store
+	Store  collector.JobStore[store.Querier]
 	Logger *slog.Logger
 	// Once runs one round of each job, in the order given, on the
 	// caller's goroutine, and stops at the first failure: the edge's Cron

@@ -1,7 +1,6 @@
 package maintain_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -21,41 +20,20 @@ import (
 // client, on a real SQLite file with a backlog of 3,000 expired visits of
 // 20 events each: "quiet" leaves them, "purging" runs retention beside
 // the load with its defaults. Run with -benchtime 200x.
-func BenchmarkPacedRetention(b *testing.B) {
-	for _, purge := range []bool{false, true} {
-		name := "quiet"
-		if purge {
-			name = "purging"
-		}
-		b.Run(name, func(b *testing.B) { pacedRetention(b, purge) })
-	}
-}
+func BenchmarkPacedRetention(b *testing.B) { quietAndBusy(b, "purging", pacedRetention) }
 
 func pacedRetention(b *testing.B, purge bool) {
 	s := storetest.New(b)
 	seedBacklog(b, s, 3000, 20)
 	in := ingesttest.Start(b, ingest.Config{Store: s})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r := &maintain.Runner{}
-	if purge {
-		job, err := maintain.Retention(maintain.RetentionConfig{Store: s, Retention: 400 * 24 * time.Hour})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r, err = maintain.Start(ctx, maintain.Config{Writer: in, Store: s}, job); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
+	job := jobOrNil(b, purge, func() (maintain.Job, error) {
+		return maintain.Retention(maintain.RetentionConfig{Store: s, Retention: 400 * 24 * time.Hour})
+	})
 	page := ulid.Make().String()
-	lat := ingesttest.Paced(b, in, 50, 5, b.N, 20*time.Millisecond, func(ts string) json.RawMessage {
+	pacedBeside(b, s, in, in, job, func(ts string) json.RawMessage {
 		return json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"Click","timestamp":"` + ts +
 			`","pageId":"` + page + `","data":{"n":1}}`)
 	})
-	b.StopTimer()
-	r.Stop()
-	ingesttest.ReportLatency(b, lat)
 	left := storetest.Count(b, s, "visits", "ended_at < ?", time.Now().Add(-400*24*time.Hour).UnixMilli())
 	b.ReportMetric(float64(3000-left), "visits-purged")
 }

@@ -23,15 +23,7 @@ import (
 // URLs, 100,000 event names, as a busy site with many URLs leaves): "quiet"
 // leaves them, "trimming" runs the trimmer beside the load with its
 // defaults. Run with -benchtime 200x.
-func BenchmarkPacedTrim(b *testing.B) {
-	for _, trim := range []bool{false, true} {
-		name := "quiet"
-		if trim {
-			name = "trimming"
-		}
-		b.Run(name, func(b *testing.B) { pacedTrim(b, trim) })
-	}
-}
+func BenchmarkPacedTrim(b *testing.B) { quietAndBusy(b, "trimming", pacedTrim) }
 
 func pacedTrim(b *testing.B, trim bool) {
 	s := storetest.New(b)
@@ -42,31 +34,14 @@ func pacedTrim(b *testing.B, trim bool) {
 	storetest.Exec(b, s, `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
 		INSERT INTO stats_events (level, bucket, name, bot, n) SELECT 60000, ? + n % 1440 * 60000, 'Event' || n, 0, 1 FROM i`, eventRows, week)
 	in := ingesttest.Start(b, ingest.Config{Store: s})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	w := &timedWriter{Writer: in}
-	r := &maintain.Runner{}
-	if trim {
-		job, err := maintain.Rollups(maintain.RollupConfig{Store: s})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r, err = maintain.Start(ctx, maintain.Config{Writer: w, Store: s}, job); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
-	start := time.Now()
-	lat := ingesttest.Paced(b, in, 50, 5, b.N, 20*time.Millisecond, func(ts string) json.RawMessage {
+	job := jobOrNil(b, trim, func() (maintain.Job, error) { return maintain.Rollups(maintain.RollupConfig{Store: s}) })
+	elapsed := pacedBeside(b, s, in, w, job, func(ts string) json.RawMessage {
 		// Page views of their own page each: a page rollup row a URL, as on
 		// a site with many URLs.
 		return json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"PageEntered","timestamp":"` + ts +
 			`","pageId":"` + ulid.Make().String() + `","url":"https://shop.example/n/` + ulid.Make().String() + `"}`)
 	})
-	b.StopTimer()
-	elapsed := time.Since(start)
-	r.Stop()
-	ingesttest.ReportLatency(b, lat)
 	// The writer's time the trimming took: what it holds ingest back.
 	b.ReportMetric(float64(w.max.Microseconds())/1000, "step-max-ms")
 	b.ReportMetric(100*float64(w.total)/float64(elapsed), "writer-%")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/collectortest"
 	"github.com/visitrack/visitrack/collector/identity"
 	"github.com/visitrack/visitrack/collector/ingest"
@@ -35,7 +36,7 @@ func openStore(t *testing.T, url string) *store.Store {
 
 // holdJob takes job's lock in a transaction of s, as another node's
 // writer does while it runs the job, until the returned func ends it.
-func holdJob(t *testing.T, s *store.Store, job store.Job) (release func()) {
+func holdJob(t *testing.T, s *store.Store, job collector.Job) (release func()) {
 	t.Helper()
 	tx, err := s.DB().BeginTx(context.Background(), nil)
 	if err != nil {
@@ -80,7 +81,7 @@ func TestRetentionAndTrimTakeTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := map[store.Job]func(context.Context) (int, error){}
+	steps := map[collector.Job]func(context.Context) (int, error){}
 	for _, j := range []maintain.Job{ret, trim} {
 		steps[j.Lock] = func(ctx context.Context) (int, error) {
 			r, err := maintain.Start(ctx, maintain.Config{Writer: in, Store: a, Once: true}, j)
@@ -110,7 +111,7 @@ func TestRetentionAndTrimTakeTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if ok, err := a.TryJob(context.Background(), tx, store.JobSweep); err != nil || !ok {
+	if ok, err := a.TryJob(context.Background(), tx, collector.JobSweep); err != nil || !ok {
 		t.Fatalf("a free job: %v, %v", ok, err)
 	}
 }
@@ -121,7 +122,7 @@ func TestSweepSkipsWhileAnotherNodeSweeps(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	nd := startNodes(t, url, 1, nil, "--visit-timeout", "200ms")[0]
 	other := openStore(t, url)
-	release := holdJob(t, other, store.JobSweep)
+	release := holdJob(t, other, collector.JobSweep)
 	defer release()
 	collect(t, nd, collectortest.Event("PageEntered", collectortest.NewID(), nil))
 	db := openDB(t, url)

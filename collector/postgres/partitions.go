@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/visitrack/visitrack/collector"
 	"github.com/visitrack/visitrack/collector/ingest"
 	"github.com/visitrack/visitrack/collector/maintain"
 	"github.com/visitrack/visitrack/collector/store"
@@ -236,7 +237,7 @@ func PartitionsJob(cfg PartitionsConfig) (maintain.Job, error) {
 	}
 	return maintain.Job{
 		Name: "partitions",
-		Lock: store.JobPartitions,
+		Lock: collector.JobPartitions,
 		Round: func(ctx context.Context, tx ingest.Tx) (int, error) {
 			q := tx.Querier()
 			restore, err := localLockTimeout(ctx, q, cfg.LockTimeout)

@@ -11,27 +11,13 @@ import (
 )
 
 // Dialect is the store's SQL said PostgreSQL's way where it cannot be
-// written alike.
+// written alike: store.PostgresDialect's fragments (beside SQLite's, so
+// that the differences read in one place), with what needs pgx.
 func Dialect() store.Dialect {
-	return store.Dialect{
-		Name:    "postgres",
-		Migrate: Migrate,
-		// SQLite's json_object and strftime; the time as SQLite writes it
-		// (milliseconds, Z).
-		TouchJSON: `json_build_object('at', to_char(to_timestamp(t.started_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-			'landingUrl', t.landing_url, 'referrer', t.referrer, 'referrerType', t.referrer_type, 'utm', t.utm::json)::text`,
-		// The rows this transaction inserted carry its id in xmin.
-		OwnEvents: `e.xmin = pg_current_xact_id()::xid`,
-		Shared:    true,
-		// Released at the commit or rollback: a node that dies mid-job
-		// frees it with its session.
-		TryLock:    `SELECT pg_try_advisory_xact_lock(?)`,
-		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
-		// unnest yields the keys in the array's order, so the locks are
-		// taken in it.
-		LockKeys:  `SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(? AS bigint[])) AS t(k)`,
-		Retryable: retryable,
-	}
+	d := store.PostgresDialect()
+	d.Migrate = Migrate
+	d.Retryable = retryable
+	return d
 }
 
 // NewStore returns a store on db, a database Open opened. It does not

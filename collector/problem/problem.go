@@ -42,12 +42,16 @@ func Status(code string) int {
 		return http.StatusNotFound
 	case collector.ECONFLICT:
 		return http.StatusConflict
+	case collector.EGONE:
+		return http.StatusGone
 	case collector.EPRECONDITIONFAILED:
 		return http.StatusPreconditionFailed
 	case collector.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
 	case collector.EUNSUPPORTEDMEDIA:
 		return http.StatusUnsupportedMediaType
+	case collector.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
 	case collector.EPRECONDITIONREQUIRED:
 		return http.StatusPreconditionRequired
 	case collector.EUNAVAILABLE, collector.ESTORAGEFULL:

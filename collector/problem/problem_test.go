@@ -14,8 +14,8 @@ import (
 func TestStatusMap(t *testing.T) {
 	for code, status := range map[string]int{
 		collector.EINVALID: 400, collector.EUNAUTHORIZED: 401, collector.EFORBIDDEN: 403, collector.ENOTFOUND: 404,
-		collector.ECONFLICT: 409, collector.EPRECONDITIONFAILED: 412, collector.ETOOLARGE: 413,
-		collector.EUNSUPPORTEDMEDIA: 415, collector.EPRECONDITIONREQUIRED: 428, collector.EINTERNAL: 500,
+		collector.ECONFLICT: 409, collector.EGONE: 410, collector.EPRECONDITIONFAILED: 412, collector.ETOOLARGE: 413,
+		collector.EUNSUPPORTEDMEDIA: 415, collector.EUNPROCESSABLE: 422, collector.EPRECONDITIONREQUIRED: 428, collector.EINTERNAL: 500,
 		collector.EUNAVAILABLE: 503, collector.ESTORAGEFULL: 503, "no-such-code": 500,
 	} {
 		if got := problem.Status(code); got != status {

@@ -25,13 +25,17 @@ type engagement struct {
 	in          *ingest.Ingester
 	visitorData collector.VisitorDataService
 	reload      time.Duration
+	now         func() time.Time // the engine's clock, for dry runs of open visits
 	logger      *slog.Logger
 	cancel      context.CancelFunc // ends reloadEvery
 	done        chan struct{}      // closed when reloadEvery returned
 }
 
 func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engagement {
-	g := &engagement{store: cfg.Store, visitorData: visitorData, reload: cfg.EngagementReload, logger: cfg.Logger}
+	g := &engagement{store: cfg.Store, visitorData: visitorData, reload: cfg.EngagementReload, logger: cfg.Logger, now: cfg.EngagementNow}
+	if g.now == nil {
+		g.now = cfg.Now
+	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
@@ -45,12 +49,13 @@ func newEngagement(cfg Config, visitorData collector.VisitorDataService) *engage
 		Recorder:    g,
 		VisitorData: g.document,
 		History:     g.history,
+		OpenVisits:  g.openVisits,
 		Capacity:    capacity,
 		PerMinute:   cfg.EngagementPerMinute,
 		QueueSize:   cfg.EngagementQueue,
 		Shared:      cfg.Store.Shared(),
 		Logger:      cfg.Logger,
-		Now:         cfg.Now,
+		Now:         g.now,
 	})
 	return g
 }
@@ -80,6 +85,7 @@ func (s *Server) startEngagement(ctx context.Context) error {
 		return err
 	}
 	s.api.HandleEngagement(s.cfg.Store, s.engage)
+	s.api.HandleEngagementDryRun(s.cfg.Store, s.engage)
 	return nil
 }
 
@@ -260,6 +266,20 @@ func (g *engagement) history(ctx context.Context, visitID string, since, before 
 		evs[i] = engage.Event{VisitID: visitID, PageID: r.PageID, Name: r.Name, URL: r.URL, Title: r.Title, Data: r.Data, At: r.At}
 	}
 	return started, evs, nil
+}
+
+// openVisits lists the visits still open, for the engine to time their
+// dwells again at start.
+func (g *engagement) openVisits(ctx context.Context, since int64, limit int) ([]engage.OpenVisit, error) {
+	rows, err := g.store.EngageOpenVisits(ctx, since, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engage.OpenVisit, len(rows))
+	for i, r := range rows {
+		out[i] = engage.OpenVisit{VisitID: r.VisitID, VisitorID: r.VisitorID}
+	}
+	return out, nil
 }
 
 // document is the decoded visitor data the visit shares.

@@ -396,6 +396,18 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	o.must(412, "PUT", "/v1/engagement/rules/"+rule.ID, ruleBody, "If-Match", `"9"`)
 	o.must(200, "PUT", "/v1/engagement/rules/"+rule.ID, ruleBody, "If-Match", `"1"`)
 	o.must(200, "GET", "/v1/engagement/rules/"+rule.ID+"/stats", "")
+	// Dry runs against the seed visit: the saved rule's pages are not in
+	// its category (no offer); the unsaved rule offers on AddToCart.
+	o.must(200, "POST", "/v1/engagement/rules/"+rule.ID+"/dry-run?visitId="+visit, "")
+	o.must(404, "POST", "/v1/engagement/rules/"+rule.ID+"/dry-run?visitId="+collectortest.NewID(), "")
+	var tried struct {
+		Offers int `json:"offers"`
+	}
+	json.Unmarshal(o.must(200, "POST", "/v1/engagement/dry-run", `{"rule":{"name":"u","when":[{"event":{"name":"AddToCart"}}],"then":{"offer":{"channel":"chat"}}},"visitId":"`+visit+`"}`), &tried)
+	if tried.Offers != 1 {
+		t.Errorf("the dry run of a rule on AddToCart: %d offers, want 1", tried.Offers)
+	}
+	o.must(400, "POST", "/v1/engagement/dry-run", `{"rule":{"name":"r","when":[]},"visitId":"`+visit+`"}`)
 	o.must(204, "DELETE", "/v1/engagement/rules/"+rule.ID, "")
 	o.must(204, "DELETE", "/v1/engagement/categories/"+cat.ID, "")
 	o.must(200, "GET", "/v1/openapi.json", "", "Authorization", "")

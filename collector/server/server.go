@@ -52,6 +52,10 @@ type Config struct {
 	// MaxSocketsPerIP caps one client address's open WebSockets
 	// (live.Config.MaxSocketsPerIP); 0 is no cap.
 	MaxSocketsPerIP int
+	// MergeUndo is how long after it finished an identity merge can be
+	// undone (0: store.DefaultMergeUndo); the maintenance job that
+	// deletes what expired merges moved is given the same.
+	MergeUndo time.Duration
 	// UserAgents classifies visits' browsers, devices and bots, and GeoIP
 	// locates client addresses; nil leaves those fields empty (the edge
 	// worker cannot afford the parser's tables).
@@ -97,7 +101,11 @@ type Config struct {
 	// a rule that names one. The daemon passes an HTTP client behind the
 	// SSRF guard: the edge links no HTTP client (the Worker's size).
 	EngagementCapacity func(ctx context.Context, url string) (int, error)
-	Logger             *slog.Logger
+	// EngagementNow is the engagement engine's clock (nil: Now): tests
+	// set it to try quiet hours at a chosen instant without moving the
+	// clock ingest corrects event times with.
+	EngagementNow func() time.Time
+	Logger        *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
 }
@@ -228,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Stats:       cfg.Store,
 		Connections: connections(cfg, s.hub),
 		Notifier:    notifier(cfg, s.hub),
-		Merges:      merging{store.NewMerger(cfg.Store, visitorData), s.ingester, s.hub},
+		Merges:      merging{store.NewMerger(cfg.Store, visitorData).WithUndoLimit(cfg.MergeUndo), s.ingester, s.hub},
 		Erasures:    cfg.Store,
 		Logger:      cfg.Logger,
 		Now:         cfg.Now,

@@ -19,7 +19,8 @@ func TestBothBuildsAgree(t *testing.T) {
 		{settings.EnvAllowedOrigins: " https://a.example ,https://b.example", settings.EnvVisitTimeout: " 10m",
 			settings.EnvBrowserWritable: "prefs, cart", settings.EnvBlockedUserIDs: " kiosk ,"},
 		{settings.EnvRequireVerifiedSignIn: " Yes", settings.EnvIdentitySecret: "s3cret", settings.EnvIdentityAudience: " shop "},
-		{settings.EnvRateLimit: " 20", settings.EnvMaxSocketsPerIP: "0"},
+		{settings.EnvRateLimit: " 20", settings.EnvMaxSocketsPerIP: "0", settings.EnvMergeUndoDays: "7"},
+		{settings.EnvMergeUndoDays: "0"},
 		{settings.EnvRequireVerifiedSignIn: "true"},
 		{settings.EnvVisitTimeout: "-5m"},
 		{settings.EnvIdentityAudience: "shop\nvisitrack"},
@@ -44,7 +45,7 @@ func TestBothBuildsAgree(t *testing.T) {
 		c := m.Config
 		native := settings.Shared{AllowedOrigins: c.AllowedOrigins, VisitTimeout: c.VisitTimeout, IdentitySecret: c.IdentitySecret,
 			IdentityAudience: c.IdentityAudience, RequireVerifiedSignIn: c.RequireVerifiedSignIn, BrowserWritable: c.BrowserWritable,
-			BlockedUserIDs: c.BlockedUserIDs, RateLimit: c.RateLimit, MaxSocketsPerIP: c.MaxSocketsPerIP}
+			BlockedUserIDs: c.BlockedUserIDs, RateLimit: c.RateLimit, MaxSocketsPerIP: c.MaxSocketsPerIP, MergeUndo: c.MergeUndo}
 		if !reflect.DeepEqual(native, e.Shared) {
 			t.Errorf("%q:\nnative %+v\nedge   %+v", vars, native, e.Shared)
 		}

@@ -29,6 +29,7 @@ const (
 	EnvBlockedUserIDs        = "VISITRACK_BLOCKED_USER_IDS"
 	EnvRateLimit             = "VISITRACK_RATE_LIMIT"
 	EnvMaxSocketsPerIP       = "VISITRACK_MAX_SOCKETS_PER_IP"
+	EnvMergeUndoDays         = "VISITRACK_MERGE_UNDO_DAYS"
 )
 
 // EnvName is the environment variable of the flag --name.
@@ -55,7 +56,14 @@ type Shared struct {
 	// MaxSocketsPerIP the WebSockets it may hold (0: no limit, no cap).
 	RateLimit       int
 	MaxSocketsPerIP int
+	// MergeUndo is how long after it finished a merge can be undone;
+	// then what it recorded it moved (personal data) is deleted
+	// (docs/data-subject.md). Set in whole days, 1 to 3650.
+	MergeUndo time.Duration
 }
+
+// MaxMergeUndoDays bounds --merge-undo-days: ten years.
+const MaxMergeUndoDays = 3650
 
 // A Setting is one shared setting: Flag is the daemon's flag (without
 // "--"), Env its environment variable, Default its text when unset, and
@@ -116,6 +124,16 @@ func All() []Setting {
 				if s.MaxSocketsPerIP, err = Count(v); err != nil {
 					return fmt.Errorf("%q: want a number of sockets, 0 for no cap", v)
 				}
+				return nil
+			}},
+		{Flag: "merge-undo-days", Env: EnvMergeUndoDays, Default: "30",
+			Usage: "days after it finished that an identity merge can be undone; then what the merge moved is no longer kept (it holds personal data) and the merge cannot be undone",
+			set: func(s *Shared, v string) error {
+				n, err := Count(v)
+				if err != nil || n < 1 || n > MaxMergeUndoDays {
+					return fmt.Errorf("%q: want a whole number of days from 1 to %d", v, MaxMergeUndoDays)
+				}
+				s.MergeUndo = time.Duration(n) * 24 * time.Hour
 				return nil
 			}},
 	}

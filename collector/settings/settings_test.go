@@ -36,15 +36,16 @@ func TestFromEnv(t *testing.T) {
 	}
 	s, err := settings.FromEnv(env())
 	if err != nil || s.VisitTimeout != 30*time.Minute || s.IdentityAudience != "visitrack" || s.RateLimit != 1000 ||
-		s.MaxSocketsPerIP != 500 || s.RequireVerifiedSignIn || s.AllowedOrigins != nil {
+		s.MaxSocketsPerIP != 500 || s.RequireVerifiedSignIn || s.AllowedOrigins != nil || s.MergeUndo != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v, %v", s, err)
 	}
 	s, err = settings.FromEnv(env(settings.EnvAllowedOrigins, " https://a.example, ,https://b.example ,",
 		settings.EnvVisitTimeout, " 10m ", settings.EnvRequireVerifiedSignIn, " YES ", settings.EnvIdentitySecret, "s3cret",
-		settings.EnvBlockedUserIDs, "kiosk", settings.EnvRateLimit, "0", settings.EnvMaxSocketsPerIP, " 7"))
+		settings.EnvBlockedUserIDs, "kiosk", settings.EnvRateLimit, "0", settings.EnvMaxSocketsPerIP, " 7",
+		settings.EnvMergeUndoDays, " 7 "))
 	if err != nil || !slices.Equal(s.AllowedOrigins, []string{"https://a.example", "https://b.example"}) ||
 		s.VisitTimeout != 10*time.Minute || !s.RequireVerifiedSignIn || s.IdentitySecret != "s3cret" ||
-		!slices.Equal(s.BlockedUserIDs, []string{"kiosk"}) || s.RateLimit != 0 || s.MaxSocketsPerIP != 7 {
+		!slices.Equal(s.BlockedUserIDs, []string{"kiosk"}) || s.RateLimit != 0 || s.MaxSocketsPerIP != 7 || s.MergeUndo != 7*24*time.Hour {
 		t.Fatalf("set: %+v, %v", s, err)
 	}
 	for _, c := range []struct {
@@ -58,6 +59,9 @@ func TestFromEnv(t *testing.T) {
 		{env(settings.EnvIdentityAudience, " "), settings.EnvIdentityAudience + ": the audience is empty"},
 		{env(settings.EnvRateLimit, "-1"), settings.EnvRateLimit},
 		{env(settings.EnvMaxSocketsPerIP, "many"), settings.EnvMaxSocketsPerIP},
+		{env(settings.EnvMergeUndoDays, "0"), settings.EnvMergeUndoDays + `: "0": want a whole number of days from 1 to 3650`},
+		{env(settings.EnvMergeUndoDays, "1.5"), settings.EnvMergeUndoDays},
+		{env(settings.EnvMergeUndoDays, "3651"), settings.EnvMergeUndoDays},
 	} {
 		if _, err := settings.FromEnv(c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one that says %q", err, c.want)

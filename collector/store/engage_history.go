@@ -57,3 +57,30 @@ func (s *Store) OfferMadeSince(ctx context.Context, q Querier, visitID, ruleID s
 	}
 	return n > 0, nil
 }
+
+// EngageVisit is an open visit whose state the engagement engine restores
+// at start.
+type EngageVisit struct {
+	VisitID, VisitorID string
+}
+
+// EngageOpenVisits returns up to limit visits still open and seen since
+// (ms), the most recently seen first: at start the engagement engine
+// rebuilds their state so that a dwell due in a page left open fires with
+// no further event (docs/engagement.md). One read of the visits_open index.
+func (s *Store) EngageOpenVisits(ctx context.Context, since int64, limit int) ([]EngageVisit, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT visit_id, visitor_id FROM visits
+		WHERE ended_at IS NULL AND last_seen_at >= ? ORDER BY last_seen_at DESC LIMIT ?`, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("open visits: %w", err)
+	}
+	out, err := scanAll(rows, func(sc scanner) (EngageVisit, error) {
+		var v EngageVisit
+		err := sc.Scan(&v.VisitID, &v.VisitorID)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open visits: %w", err)
+	}
+	return out, nil
+}

@@ -6,7 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/visitrack/visitrack/collector"
 )
+
+// The store keeps what the browser endpoints need (collector/live).
+var _ collector.LinkStore = (*Store)(nil)
 
 // Queries of first-party cookies and the cross-domain handoff
 // (docs/identity.md). Each is one statement, as D1 wants.

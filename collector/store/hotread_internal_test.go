@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 // TestVisitorDataReadPrepared: the visitor data read that every

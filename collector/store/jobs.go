@@ -3,47 +3,19 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"github.com/visitrack/visitrack/collector"
 )
 
-// Job names a task that one collector of a database runs at a time
-// (docs/deployment.md): the others skip their round while it runs, and the
-// next round goes to whichever node comes first. Its value is the lock's
-// key, apart from the migrations' ("visitrack" in ASCII).
-type Job int64
-
-// The jobs that run once across nodes.
-const (
-	// JobSweep ends idle visits (the visit timeout).
-	JobSweep Job = 0x7669737472000001 + iota
-	// JobRetention deletes visits past --retention.
-	JobRetention
-	// JobRollups trims the stats rollups past their horizons.
-	JobRollups
-	// JobPartitions makes and drops the month partitions of events
-	// (PostgreSQL only).
-	JobPartitions
-)
-
-func (j Job) String() string {
-	switch j {
-	case JobSweep:
-		return "visit-timeout sweep"
-	case JobRetention:
-		return "retention"
-	case JobRollups:
-		return "rollup trimming"
-	case JobPartitions:
-		return "partitions"
-	}
-	return fmt.Sprintf("job %#x", int64(j))
-}
+// The store keeps what the jobs need (collector/maintain).
+var _ collector.JobStore[Querier] = (*Store)(nil)
 
 // TryJob takes job's lock for the rest of the transaction q and reports
 // whether it did: false means another node is running the job now, and
 // this round is to be skipped. It waits for nothing. Where one collector
 // writes the database (SQLite) it is always true and costs no query. q
 // must be a transaction: the lock ends with it.
-func (s *Store) TryJob(ctx context.Context, q Querier, job Job) (bool, error) {
+func (s *Store) TryJob(ctx context.Context, q Querier, job collector.Job) (bool, error) {
 	if s.dialect.TryLock == "" {
 		return true, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -42,15 +43,21 @@ var _ collector.MergeService = (*Merger)(nil)
 type Merger struct {
 	s  *Store
 	vd *VisitorData // its locks and listeners: into's browsers hear of the merged document
+	// undoFor is how long after it finished a merge can be undone
+	// (merge_expire.go).
+	undoFor time.Duration
 }
 
 // NewMerger returns the merge service on s, announcing visitor-data
-// changes through vd.
-func NewMerger(s *Store, vd *VisitorData) *Merger { return &Merger{s: s, vd: vd} }
+// changes through vd. A merge can be undone for DefaultMergeUndo unless
+// WithUndoLimit says otherwise.
+func NewMerger(s *Store, vd *VisitorData) *Merger {
+	return &Merger{s: s, vd: vd, undoFor: DefaultMergeUndo}
+}
 
 // mergeColumns reads an identity_merges row.
 const mergeColumns = `merge_id, identity_id, from_identity_id, from_user_id, token_id, state, moved, started_at, finished_at,
-	undone_at, coalesce(undone_by, '')`
+	undone_at, coalesce(undone_by, ''), undo_expired_at`
 
 // MergeIdentities merges from into into; see collector.MergeService.
 func (m *Merger) MergeIdentities(ctx context.Context, into, from string, opt collector.MergeOptions) (*collector.IdentityMerge, error) {
@@ -392,15 +399,16 @@ func scanMerge(sc scanner) (*collector.IdentityMerge, error) {
 		started  int64
 		finished sql.NullInt64
 		undone   sql.NullInt64
+		expired  sql.NullInt64
 	)
 	if err := sc.Scan(&r.MergeID, &r.IdentityID, &r.FromIdentityID, &r.FromUserID, &r.TokenID, &r.State,
-		&moved, &started, &finished, &undone, &r.UndoneBy); err != nil {
+		&moved, &started, &finished, &undone, &r.UndoneBy, &expired); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(moved), &r.Moved); err != nil {
 		return nil, fmt.Errorf("merge %s: stored counts: %w", r.MergeID, err)
 	}
-	r.StartedAt, r.FinishedAt, r.UndoneAt = fromMS(started), fromNullMS(finished), fromNullMS(undone)
+	r.StartedAt, r.FinishedAt, r.UndoneAt, r.UndoExpiredAt = fromMS(started), fromNullMS(finished), fromNullMS(undone), fromNullMS(expired)
 	return &r, nil
 }
 

@@ -21,14 +21,16 @@ type mergeRig struct {
 	s     *store.Store
 	m     *store.Merger
 	Carol string
+	// now is the store's clock: it stands still unless a test moves it.
+	now time.Time
 }
 
 func newMergeRig(t *testing.T, opts ...store.Option) *mergeRig {
 	t.Helper()
-	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	s := storetest.New(t, append([]store.Option{store.WithClock(func() time.Time { return t0 })}, opts...)...)
+	r := &mergeRig{Carol: storetest.ID(6, 3), now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
+	s := storetest.New(t, append([]store.Option{store.WithClock(func() time.Time { return r.now })}, opts...)...)
 	f := storetest.Seed(t, s)
-	r := &mergeRig{Fixture: f, s: s, m: store.NewMerger(s, store.NewVisitorData(s)), Carol: storetest.ID(6, 3)}
+	r.Fixture, r.s, r.m = f, s, store.NewMerger(s, store.NewVisitorData(s))
 	storetest.Exec(t, s, `UPDATE identities SET attributes = '{"plan":"silver","city":"Oslo"}', first_seen_at = 0 WHERE identity_id = ?`, f.Bob)
 	storetest.Exec(t, s, `UPDATE visitor_data SET data = '{"loyalty":{"tier":"none"},"chat":{"open":true}}' WHERE subject = ?`, "identity:"+f.Bob)
 	storetest.Exec(t, s, `INSERT INTO identity_visitors (identity_id, visitor_id, linked_at) VALUES (?, ?, 5), (?, ?, 6)`,
@@ -46,8 +48,7 @@ func newMergeRig(t *testing.T, opts ...store.Option) *mergeRig {
 // dump is the state a merge of Bob into Alice changes, as text.
 func (r *mergeRig) dump(t *testing.T) string {
 	t.Helper()
-	var b strings.Builder
-	for _, q := range []string{
+	return rowsText(t, r.s,
 		`SELECT event_id, coalesce(identity_id, '-') FROM events ORDER BY 1`,
 		`SELECT session_id, coalesce(identity_id, '-') FROM sessions ORDER BY 1`,
 		`SELECT visit_id, coalesce(identity_id, '-') FROM visits ORDER BY 1`,
@@ -57,8 +58,33 @@ func (r *mergeRig) dump(t *testing.T) string {
 		`SELECT subject, version, data FROM visitor_data ORDER BY 1`,
 		`SELECT user_id, identity_id FROM identity_aliases ORDER BY 1`,
 		`SELECT identity_id, from_identity_id, from_user_id, token_id, state, moved, started_at, coalesce(finished_at, 0) FROM identity_merges ORDER BY 1, 2`,
-	} {
-		rows, err := r.s.DB().Query(q)
+	)
+}
+
+// eachCrashPoint runs fn in a subtest for every crash point (a statement
+// made to fail: storetest.Crash), natively and without transactions
+// (D1), each on a fresh rig.
+func eachCrashPoint(t *testing.T, points []string, fn func(t *testing.T, r *mergeRig, point string, d1 bool)) {
+	for _, point := range points {
+		for _, d1 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/d1=%v", point, d1), func(t *testing.T) {
+				var opts []store.Option
+				if d1 {
+					opts = append(opts, store.WithoutTransactions())
+				}
+				fn(t, newMergeRig(t, opts...), point, d1)
+			})
+		}
+	}
+}
+
+// rowsText runs the queries on s and writes their rows as text, a line a
+// row and "--" after each query's: two states compare as strings.
+func rowsText(t *testing.T, s *store.Store, queries ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range queries {
+		rows, err := s.DB().Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,6 +99,9 @@ func (r *mergeRig) dump(t *testing.T) string {
 				t.Fatal(err)
 			}
 			fmt.Fprintf(&b, "%v\n", vals)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
 		}
 		rows.Close()
 		b.WriteString("--\n")
@@ -266,52 +295,43 @@ func TestMergeCrashHalfway(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ref.dump(t)
-	for _, point := range crashPoints {
-		for _, d1 := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/d1=%v", point, d1), func(t *testing.T) {
-				var opts []store.Option
-				if d1 {
-					opts = append(opts, store.WithoutTransactions())
-				}
-				r := newMergeRig(t, opts...)
-				before := r.dump(t)
-				total := storetest.Count(t, r.s, "events", "identity_id IN (?, ?)", r.Alice, r.Bob)
-				dropCrash := storetest.Crash(t, r.s, "crash", point)
-				_, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{TokenID: "tok"})
-				if err == nil || !strings.Contains(err.Error(), "crash") {
-					t.Fatalf("merge with a crash: %v", err)
-				}
-				dropCrash()
-				if !d1 {
-					if got := r.dump(t); got != before {
-						t.Fatalf("a failed merge on SQLite left changes:\n%s\nwas:\n%s", got, before)
-					}
-				} else {
-					var state string
-					if err := r.s.DB().QueryRow(`SELECT state FROM identity_merges WHERE from_identity_id = ?`, r.Bob).Scan(&state); err != nil || state != "pending" {
-						t.Errorf("merge record %q, %v; want pending", state, err)
-					}
-					if n := storetest.Count(t, r.s, "events", "identity_id IN (?, ?)", r.Alice, r.Bob); n != total {
-						t.Errorf("%d events with Alice or Bob, want %d", n, total)
-					}
-					if n := storetest.Count(t, r.s, "visit_identities", "visit_id = ? AND identity_id IN (?, ?)", r.V5, r.Alice, r.Bob); n == 0 {
-						t.Errorf("V5 lost its identity link")
-					}
-					// Another merge of Bob is refused while this one is pending.
-					if _, err := r.m.MergeIdentities(ctx, r.Carol, r.Bob, collector.MergeOptions{}); collector.ErrorCode(err) == "" {
-						t.Errorf("a second merge of Bob went ahead")
-					}
-				}
-				rec, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{TokenID: "tok"})
-				if err != nil || rec.State != collector.MergeDone {
-					t.Fatalf("running the merge again: %+v, %v", rec, err)
-				}
-				if got := r.dump(t); got != want {
-					t.Errorf("after the rerun:\n%s\nwant:\n%s", got, want)
-				}
-			})
+	eachCrashPoint(t, crashPoints, func(t *testing.T, r *mergeRig, point string, d1 bool) {
+		before := r.dump(t)
+		total := storetest.Count(t, r.s, "events", "identity_id IN (?, ?)", r.Alice, r.Bob)
+		dropCrash := storetest.Crash(t, r.s, "crash", point)
+		_, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{TokenID: "tok"})
+		if err == nil || !strings.Contains(err.Error(), "crash") {
+			t.Fatalf("merge with a crash: %v", err)
 		}
-	}
+		dropCrash()
+		if !d1 {
+			if got := r.dump(t); got != before {
+				t.Fatalf("a failed merge on SQLite left changes:\n%s\nwas:\n%s", got, before)
+			}
+		} else {
+			var state string
+			if err := r.s.DB().QueryRow(`SELECT state FROM identity_merges WHERE from_identity_id = ?`, r.Bob).Scan(&state); err != nil || state != "pending" {
+				t.Errorf("merge record %q, %v; want pending", state, err)
+			}
+			if n := storetest.Count(t, r.s, "events", "identity_id IN (?, ?)", r.Alice, r.Bob); n != total {
+				t.Errorf("%d events with Alice or Bob, want %d", n, total)
+			}
+			if n := storetest.Count(t, r.s, "visit_identities", "visit_id = ? AND identity_id IN (?, ?)", r.V5, r.Alice, r.Bob); n == 0 {
+				t.Errorf("V5 lost its identity link")
+			}
+			// Another merge of Bob is refused while this one is pending.
+			if _, err := r.m.MergeIdentities(ctx, r.Carol, r.Bob, collector.MergeOptions{}); collector.ErrorCode(err) == "" {
+				t.Errorf("a second merge of Bob went ahead")
+			}
+		}
+		rec, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{TokenID: "tok"})
+		if err != nil || rec.State != collector.MergeDone {
+			t.Fatalf("running the merge again: %+v, %v", rec, err)
+		}
+		if got := r.dump(t); got != want {
+			t.Errorf("after the rerun:\n%s\nwant:\n%s", got, want)
+		}
+	})
 }
 
 // Sweep re-keys what a writer with a stale cache filed under the merged

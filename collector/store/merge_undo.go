@@ -16,13 +16,14 @@ import (
 
 // Undoing a merge (docs/data-subject.md) puts back what the merge
 // recorded it moved (merge_record.go), when nothing since prevents it
-// (undoBlocker). Like the merge, it runs in one transaction natively and
-// as a re-runnable sequence on D1: the record is marked undoing first, the
-// merged identity comes back, the rows go back to it (each statement by
-// itself idempotent), both documents and the merging identity's own row
-// are restored, the snapshots are deleted (they hold personal data), and
-// the record is marked undone last. An undo stopped halfway leaves the
-// record undoing; the next undo request finishes it.
+// (undoBlocker) and its time is not up (merge_expire.go). Like the merge,
+// it runs in one transaction natively and as a re-runnable sequence on
+// D1: the record is marked undoing first, the merged identity comes back,
+// the rows go back to it (each statement by itself idempotent), both
+// documents and the merging identity's own row are restored, the
+// snapshots are deleted (they hold personal data), and the record is
+// marked undone last. An undo stopped halfway leaves the record undoing;
+// the next undo request finishes it.
 
 // UndoMerge undoes the merge mergeID; see collector.MergeService.
 func (m *Merger) UndoMerge(ctx context.Context, mergeID string, opt collector.MergeOptions) (*collector.IdentityMerge, error) {
@@ -55,6 +56,12 @@ func (m *Merger) undo(ctx context.Context, mergeID string, opt collector.MergeOp
 			mergeID, rec.FromIdentityID, rec.IdentityID)
 	case !recorded:
 		return nil, collector.Errorf(collector.ECONFLICT, "merge %s was made before merges recorded what they moved: it cannot be undone", mergeID)
+	case rec.State == collector.MergeDone:
+		// An undo stopped halfway is finished whenever it is asked: it
+		// began in time, and the maintenance job leaves it be.
+		if err := m.undoExpired(rec); err != nil {
+			return nil, err
+		}
 	}
 	subjects := []string{identityKey(rec.IdentityID), identityKey(rec.FromIdentityID)}
 	unlock := m.vd.lockSubjects(subjects...)
@@ -69,6 +76,11 @@ func (m *Merger) undo(ctx context.Context, mergeID string, opt collector.MergeOp
 		}
 		if opt.DryRun {
 			return nil
+		}
+		if rec.State == collector.MergeDone {
+			if err := m.claimUndo(ctx, q, rec); err != nil {
+				return err
+			}
 		}
 		// An undo stopped after it deleted the snapshots has only the
 		// record's state left to write.
@@ -103,6 +115,22 @@ func (m *Merger) undo(ctx context.Context, mergeID string, opt collector.MergeOp
 	}
 	out.State, out.UndoneAt, out.UndoneBy = collector.MergeUndone, &now, opt.TokenID
 	return &out, nil
+}
+
+// claimUndo marks the done merge rec undoing, unless the maintenance job
+// marked it expired meanwhile (EGONE): from then on the job leaves its
+// record of what it moved alone, and an undo stopped halfway on D1 is
+// finished by the next.
+func (m *Merger) claimUndo(ctx context.Context, q Querier, rec *collector.IdentityMerge) error {
+	res, err := q.ExecContext(ctx, `UPDATE identity_merges SET state = 'undoing'
+		WHERE merge_id = ? AND state = 'done' AND undo_expired_at IS NULL`, rec.MergeID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return undoGone(rec, m.undoFor)
 }
 
 // undoBlocker returns ECONFLICT naming what happened since the merge
@@ -255,7 +283,6 @@ func (m *Merger) runUndo(ctx context.Context, q Querier, rec *collector.Identity
 		return `(SELECT row_id FROM identity_merge_moves WHERE merge_id = ? AND kind = '` + kind + `'` + extra + `)`
 	}
 	steps := []step{
-		{`UPDATE identity_merges SET state = 'undoing' WHERE merge_id = ? AND state = 'done'`, []any{id}},
 		{`INSERT INTO identities (identity_id, user_id, attributes, first_seen_at, last_seen_at, first_touch, last_touch)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identity_id) DO NOTHING`,
 			[]any{from, fromRow.UserID, string(fromRow.Attributes), fromRow.FirstSeenAt, fromRow.LastSeenAt, fromRow.FirstTouch, fromRow.LastTouch}},

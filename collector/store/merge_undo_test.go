@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +16,7 @@ import (
 // past the merged one), and the merge records that stand.
 func (r *mergeRig) state(t *testing.T) string {
 	t.Helper()
-	var b strings.Builder
-	for _, q := range []string{
+	return rowsText(t, r.s,
 		`SELECT event_id, coalesce(identity_id, '-') FROM events ORDER BY 1`,
 		`SELECT session_id, coalesce(identity_id, '-') FROM sessions ORDER BY 1`,
 		`SELECT visit_id, coalesce(identity_id, '-') FROM visits ORDER BY 1`,
@@ -28,27 +26,7 @@ func (r *mergeRig) state(t *testing.T) string {
 		`SELECT subject, data FROM visitor_data ORDER BY 1`,
 		`SELECT user_id, identity_id, merge_id FROM identity_aliases ORDER BY 1`,
 		`SELECT merge_id, identity_id, from_identity_id, state FROM identity_merges WHERE state <> 'undone' ORDER BY 1`,
-	} {
-		rows, err := r.s.DB().Query(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&b, "%v\n", vals)
-		}
-		rows.Close()
-		b.WriteString("--\n")
-	}
-	return b.String()
+	)
 }
 
 // mergeBob merges Bob (and Carol, merged into him before) into Alice.
@@ -209,45 +187,36 @@ var undoCrashPoints = []string{
 // finishes it, to the state before the merge.
 func TestUndoCrashHalfway(t *testing.T) {
 	ctx := context.Background()
-	for _, point := range undoCrashPoints {
-		for _, d1 := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/d1=%v", point, d1), func(t *testing.T) {
-				var opts []store.Option
-				if d1 {
-					opts = append(opts, store.WithoutTransactions())
-				}
-				r := newMergeRig(t, opts...)
-				before := r.state(t)
-				rec := r.mergeBob(t)
-				merged := r.dump(t)
-				dropCrash := storetest.Crash(t, r.s, "crash", point)
-				_, err := r.m.UndoMerge(ctx, rec.MergeID, collector.MergeOptions{TokenID: "tok"})
-				dropCrash()
-				if err == nil || !strings.Contains(err.Error(), "crash") {
-					t.Fatalf("undo with a crash: %v", err)
-				}
-				if !d1 && r.dump(t) != merged {
-					t.Fatal("a failed undo on SQLite left changes")
-				}
-				// Nothing else of Bob's may start meanwhile.
-				if d1 {
-					if _, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{}); collector.ErrorCode(err) != collector.ECONFLICT {
-						t.Errorf("a merge of Bob during the undo: %v", err)
-					}
-				}
-				undone, err := r.m.UndoMerge(ctx, rec.MergeID, collector.MergeOptions{TokenID: "tok"})
-				if err != nil || undone.State != collector.MergeUndone {
-					t.Fatalf("undoing again: %+v, %v", undone, err)
-				}
-				if got := r.state(t); got != before {
-					t.Errorf("after the rerun:\n%s\nbefore the merge:\n%s", got, before)
-				}
-				if n := storetest.Count(t, r.s, "identity_merge_moves", "merge_id = ?", rec.MergeID); n != 0 {
-					t.Errorf("%d snapshots left", n)
-				}
-			})
+	eachCrashPoint(t, undoCrashPoints, func(t *testing.T, r *mergeRig, point string, d1 bool) {
+		before := r.state(t)
+		rec := r.mergeBob(t)
+		merged := r.dump(t)
+		dropCrash := storetest.Crash(t, r.s, "crash", point)
+		_, err := r.m.UndoMerge(ctx, rec.MergeID, collector.MergeOptions{TokenID: "tok"})
+		dropCrash()
+		if err == nil || !strings.Contains(err.Error(), "crash") {
+			t.Fatalf("undo with a crash: %v", err)
 		}
-	}
+		if !d1 && r.dump(t) != merged {
+			t.Fatal("a failed undo on SQLite left changes")
+		}
+		// Nothing else of Bob's may start meanwhile.
+		if d1 {
+			if _, err := r.m.MergeIdentities(ctx, r.Alice, r.Bob, collector.MergeOptions{}); collector.ErrorCode(err) != collector.ECONFLICT {
+				t.Errorf("a merge of Bob during the undo: %v", err)
+			}
+		}
+		undone, err := r.m.UndoMerge(ctx, rec.MergeID, collector.MergeOptions{TokenID: "tok"})
+		if err != nil || undone.State != collector.MergeUndone {
+			t.Fatalf("undoing again: %+v, %v", undone, err)
+		}
+		if got := r.state(t); got != before {
+			t.Errorf("after the rerun:\n%s\nbefore the merge:\n%s", got, before)
+		}
+		if n := storetest.Count(t, r.s, "identity_merge_moves", "merge_id = ?", rec.MergeID); n != 0 {
+			t.Errorf("%d snapshots left", n)
+		}
+	})
 }
 
 // A merge stopped halfway on D1 and finished records what it moved all

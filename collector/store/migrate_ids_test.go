@@ -12,8 +12,8 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/collector/store/storetest"
 )
 

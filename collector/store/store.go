@@ -1,7 +1,7 @@
 // Package store keeps Visitrack's data in SQLite through database/sql.
 //
-// It imports no driver: the native collector opens go-sqlite3 (see package
-// sqlite below this one) and the edge build opens Cloudflare D1. Every
+// It imports no driver: the native collector opens go-sqlite3 (package
+// collector/sqlite) and the edge build opens Cloudflare D1. Every
 // statement is a single statement that both run; D1 has no BEGIN/COMMIT, so
 // no write relies on a transaction for correctness. The native collector
 // still groups many writes into one transaction for speed (see Batch).
@@ -81,7 +81,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a Store on db. It does not migrate; call Migrate.
 func New(db *sql.DB, opts ...Option) *Store {
-	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}, dialect: sqliteDialect}
+	s := &Store{db: db, transactions: true, maxRows: 64, now: time.Now, stmts: map[string]*sql.Stmt{}, dialect: SQLiteDialect()}
 	for _, o := range opts {
 		o(s)
 	}

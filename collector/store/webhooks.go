@@ -91,19 +91,13 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 }
 
 // Delivery is one row of the outbox.
-type Delivery struct {
-	ID        string // the webhook-id header, the same on every attempt
-	WebhookID string
-	Type      string
-	// EventID names the event a delivery announces: its body is built
-	// from the stored event when it is sent, so that ingest writes a small
-	// row, and an event erased meanwhile is not sent. Otherwise Body is
-	// the body.
-	EventID   string
-	Body      []byte
-	CreatedAt int64 // Unix ms
-	Attempts  int   // attempts made before this one
-}
+type Delivery = collector.Delivery
+
+// The store keeps what the webhook service, outbox and worker need.
+var (
+	_ collector.WebhookStore  = (*Store)(nil)
+	_ collector.DeliveryStore = (*Store)(nil)
+)
 
 // InsertDelivery writes d to the outbox, due at nextAt, unless a delivery
 // with its id exists (an announcement is written once). A delivery of an

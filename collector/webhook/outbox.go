@@ -20,13 +20,22 @@ import (
 // nothing subscribes to costs one atomic load. It implements
 // ingest.Outbox, store.VisitorDataHook and collector.VisitorDataListener.
 type Outbox struct {
-	store  *store.Store
+	store  OutboxStore
 	subs   atomic.Pointer[subscriptions]
 	wrote  atomic.Bool // deliveries written since the last notice
 	notify func()
 	now    func() time.Time
 	idMu   sync.Mutex
 	idRand io.Reader
+}
+
+// OutboxStore is what the outbox needs of storage: the webhooks, and a
+// delivery written in the transaction of the commit it announces. It is
+// declared here rather than in the domain because it names the store's
+// transaction and event rows, as ingest.Store does (docs/architecture.md#engines).
+type OutboxStore interface {
+	Webhooks(ctx context.Context) ([]*collector.Webhook, error)
+	InsertDelivery(ctx context.Context, q store.Querier, d *collector.Delivery, nextAt int64, of *store.EventRow) (bool, error)
 }
 
 // subscriptions is the cached set of webhooks.
@@ -38,7 +47,7 @@ type subscriptions struct {
 
 // NewOutbox returns an outbox on s that calls notify (the Worker's Notify)
 // after a commit wrote deliveries. now and entropy may be nil.
-func NewOutbox(s *store.Store, notify func(), now func() time.Time, entropy io.Reader) *Outbox {
+func NewOutbox(s OutboxStore, notify func(), now func() time.Time, entropy io.Reader) *Outbox {
 	if now == nil {
 		now = time.Now
 	}
@@ -110,7 +119,7 @@ func (o *Outbox) Announce(ctx context.Context, q store.Querier, rows []store.Eve
 			if !sub.wants(t) {
 				continue
 			}
-			d := &store.Delivery{ID: "msg_" + sub.id + "_" + r.EventID, WebhookID: sub.id, Type: t, EventID: r.EventID, CreatedAt: now}
+			d := &collector.Delivery{ID: "msg_" + sub.id + "_" + r.EventID, WebhookID: sub.id, Type: t, EventID: r.EventID, CreatedAt: now}
 			wrote, err := o.store.InsertDelivery(ctx, q, d, now, r)
 			if err != nil {
 				return err
@@ -166,7 +175,7 @@ func (o *Outbox) VisitorDataWritten(ctx context.Context, q store.Querier, vd *co
 		if !sub.wants(collector.WebhookVisitorDataChanged) {
 			continue
 		}
-		d := &store.Delivery{ID: "msg_" + o.newID(), WebhookID: sub.id, Type: collector.WebhookVisitorDataChanged, Body: enc, CreatedAt: now}
+		d := &collector.Delivery{ID: "msg_" + o.newID(), WebhookID: sub.id, Type: collector.WebhookVisitorDataChanged, Body: enc, CreatedAt: now}
 		if _, err := o.store.InsertDelivery(ctx, q, d, now, nil); err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/store"
 )
 
 // maxWebhooks bounds the webhooks of one collector: each is matched
@@ -20,7 +19,7 @@ const maxWebhooks = 100
 // Service implements collector.WebhookService: it validates webhooks,
 // stores them and keeps the Outbox's copy current.
 type Service struct {
-	store  *store.Store
+	store  collector.WebhookStore
 	guard  Guard
 	outbox *Outbox
 	now    func() time.Time
@@ -31,7 +30,7 @@ type Service struct {
 var _ collector.WebhookService = (*Service)(nil)
 
 // NewService returns the service; now and random may be nil.
-func NewService(s *store.Store, g Guard, o *Outbox, now func() time.Time, random io.Reader) *Service {
+func NewService(s collector.WebhookStore, g Guard, o *Outbox, now func() time.Time, random io.Reader) *Service {
 	if now == nil {
 		now = time.Now
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/store"
 )
 
 // Webhooks is the whole of it for a collector: the outbox that ingest and
@@ -27,9 +26,17 @@ type Webhooks struct {
 	stop func()
 }
 
+// Store is what the webhooks need of storage, all of it: the service's
+// webhooks, the outbox's writes and the worker's deliveries.
+type Store interface {
+	collector.WebhookStore
+	collector.DeliveryStore
+	OutboxStore
+}
+
 // New builds the webhooks of store s from cfg (cfg.Store is set to s)
 // and reads the registered webhooks. Start runs the worker.
-func New(ctx context.Context, s *store.Store, cfg Config) (*Webhooks, error) {
+func New(ctx context.Context, s Store, cfg Config) (*Webhooks, error) {
 	cfg.Store = s
 	w := &Webhooks{worker: NewWorker(cfg), reload: cfg.Reload, logger: cfg.Logger}
 	w.Outbox = NewOutbox(s, w.worker.Notify, cfg.Now, nil)

@@ -13,12 +13,11 @@ import (
 	"time"
 
 	"github.com/visitrack/visitrack/collector"
-	"github.com/visitrack/visitrack/collector/store"
 )
 
 // Config configures a Worker. Zero values take the defaults.
 type Config struct {
-	Store *store.Store
+	Store collector.DeliveryStore
 	Guard Guard
 	// Timeout bounds one attempt, connection to last byte (default 10 s).
 	Timeout time.Duration
@@ -239,7 +238,7 @@ func (w *Worker) drain(ctx context.Context, hook *collector.Webhook) {
 }
 
 // attempt sends d once and settles the outcome.
-func (w *Worker) attempt(ctx context.Context, hook *collector.Webhook, d *store.Delivery) {
+func (w *Worker) attempt(ctx context.Context, hook *collector.Webhook, d *collector.Delivery) {
 	if d.EventID != "" {
 		e, err := w.cfg.Store.Event(ctx, d.EventID)
 		if err == nil {
@@ -314,7 +313,7 @@ func (w *Worker) setFailing(hook *collector.Webhook, failing bool, err error) {
 }
 
 // send POSTs d to the webhook and returns nil for a 2xx answer.
-func (w *Worker) send(ctx context.Context, hook *collector.Webhook, d *store.Delivery) error {
+func (w *Worker) send(ctx context.Context, hook *collector.Webhook, d *collector.Delivery) error {
 	ts := w.cfg.Now().Unix()
 	sig, err := Sign(hook.Secret, d.ID, ts, d.Body)
 	if err != nil {

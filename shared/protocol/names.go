@@ -63,6 +63,13 @@ const (
 	ConsentUnset   = "unset"
 )
 
+// StatesConsent reports whether consent is one a tracker states:
+// ConsentGranted, ConsentDenied or ConsentUnset. Any other value, ""
+// included, states none.
+func StatesConsent(consent string) bool {
+	return consent == ConsentGranted || consent == ConsentDenied || consent == ConsentUnset
+}
+
 // Event categories.
 const (
 	CategorySystem   = "system"

@@ -1,6 +1,8 @@
-// Tests of the loader's GWE DSL engine (gt.js, q.dsl) under Node: the
-// engine reads a parsed tree ({tag, attrs, kids}, what gt.js makes of the
-// browser's DOMParser) and runs on an env the test drives. Node has no
+// Tests of GWE's DSL reader (gt-dsl.js, q.dsl, loaded by gt.js only when
+// the config sets dslResource) under Node: the engine reads a parsed tree
+// ({tag, attrs, kids}, what it makes of the browser's DOMParser) and runs
+// on an env the test drives; the last tests run gt.js and the reader
+// together, from the config to the events the tracker gets. Node has no
 // DOMParser: xmlTree below is a tiny parser, enough for DSL files.
 'use strict';
 const test = require('node:test');
@@ -9,7 +11,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const src = fs.readFileSync(path.join(__dirname, 'gt.js'), 'utf8');
+const src = fs.readFileSync(path.join(__dirname, 'gt-dsl.js'), 'utf8');
+const loaderSrc = fs.readFileSync(path.join(__dirname, 'gt.js'), 'utf8');
 
 // xmlTree parses elements, attributes, comments and the XML declaration;
 // text is dropped, as the DSL has none that counts.
@@ -33,17 +36,16 @@ function xmlTree(text) {
   return root.kids[0];
 }
 
-// engine runs gt.js in a vm and returns its DSL engine and console.
+// engine runs gt-dsl.js in a vm and returns its DSL engine and console.
 function engine() {
   const logs = { warn: [], info: [], log: [] };
   const noop = () => {};
   const window = {
     _gt: [],
-    document: { currentScript: { src: 'https://collector.example/gt.js' }, createElement: () => ({}), head: { appendChild: noop }, addEventListener: noop },
+    document: { addEventListener: noop },
     location: new URL('https://shop.example/'),
-    history: { state: null, replaceState: noop },
     console: { warn: (...a) => logs.warn.push(a.join(' ')), info: (...a) => logs.info.push(a.join(' ')), log: noop },
-    WebAssembly: {}, fetch: noop, Promise, setTimeout, URL, JSON, Object, Array, Error,
+    fetch: noop, Promise, setTimeout, URL, JSON, Object, Array, Error,
   };
   window.window = window;
   vm.runInNewContext(src, window);
@@ -197,4 +199,104 @@ test('the DSL run: a selector or an expression that cannot work is warned of onc
   assert.strictEqual(logs.warn.length, 2, logs.warn.join('\n'));
   assert.match(logs.warn[0], /element input\.searchfield:text is not a CSS selector; ignored/);
   assert.match(logs.warn[1], /val x failed \(Error: no value for \$\('#x'\)\.val\(\)\); ignored/);
+});
+
+// pageWithLoader runs gt.js on a product page with commands queued, and
+// the tracker started (q.go with a run that records what it gets); the
+// DSL reader's script is appended but not run until ready() (the
+// network is slow). fetch answers from files, a table of the test's:
+// url → Response or a function returning one. DOMParser is xmlTree's, and
+// timers only record: the test needs none to fire.
+function pageWithLoader(queued, files) {
+  const logs = { warn: [], info: [], log: [] };
+  const appended = [], listeners = {}, fetched = [], got = [];
+  const noop = () => {};
+  const product = {
+    querySelector: (s) => ({ 'h3.name a': { textContent: 'Red shoe' }, 'span.sku': { nodeType: 1, textContent: 'SKU-1' } })[s] || null,
+  };
+  const image = { closest: (s) => ({ 'img.bdt-addToCart': image, 'div.hproduct': product })[s] || null };
+  const document = {
+    currentScript: { src: 'https://collector.example/gt.js' },
+    createElement: (tag) => ({ tag }),
+    head: { appendChild: (el) => appended.push(el) },
+    addEventListener: (type, f) => (listeners[type] = listeners[type] || []).push(f),
+    querySelector: () => null,
+  };
+  function DOMParser() {}
+  DOMParser.prototype.parseFromString = (text) => {
+    let root;
+    try { root = xmlTree(text); } catch (e) { root = null; }
+    const dom = (t) => ({ nodeName: t.tag, nodeType: 1, attributes: Object.entries(t.attrs).map(([name, value]) => ({ name, value })), childNodes: t.kids.map(dom) });
+    return { documentElement: root ? dom(root) : null, getElementsByTagName: (n) => (n === 'parsererror' && !root ? [{}] : []) };
+  };
+  const window = {
+    _gt: queued.slice(), document, location: new URL('https://shop.example/products/1'),
+    history: { state: null, replaceState: noop },
+    console: { warn: (...a) => logs.warn.push(a.join(' ')), info: (...a) => logs.info.push(a.join(' ')), log: noop },
+    WebAssembly: {}, Promise, URL, JSON, Object, Array, Error, TextDecoder, DOMParser,
+    setTimeout: () => 0, clearTimeout: noop,
+    fetch: (url, opts) => {
+      fetched.push([url, opts.credentials]);
+      const f = files[url];
+      return Promise.resolve(typeof f === 'function' ? f() : f || new Response('', { status: 404 }));
+    },
+  };
+  window.window = window;
+  const ctx = vm.createContext(window);
+  vm.runInContext(loaderSrc, ctx);
+  window._gt.go((f) => got.push(f[0] === 'event' ? [f[1], JSON.parse(f[2])] : [f[0]]), 'v1');
+  const reader = () => appended.find((x) => /__DSL_JS__$/.test(x.src));
+  return {
+    window, logs, fetched, got, reader,
+    ready: () => { vm.runInContext(src, ctx); reader().onload(); return new Promise((r) => setImmediate(r)); },
+    click: (target) => (listeners.click || []).forEach((f) => f({ type: 'click', target })),
+    image,
+  };
+}
+const dslURL = 'https://shop.example/dsl/domain-model.xml';
+const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
+
+test('gt.js and the reader: commands pushed before and while it loads reach the tracker, then the DSL events', async () => {
+  const p = pageWithLoader([['config', { dslResource: '/dsl/domain-model.xml' }], ['event', 'Before']], {
+    [dslURL]: () => new Response(dslFile, { headers: { 'content-type': 'application/xml' } }),
+  });
+  assert.ok(p.reader(), 'the reader is loaded');
+  p.window._gt.push(['event', 'While', { data: { n: 1 } }]);
+  assert.deepStrictEqual(p.fetched, [], 'nothing fetched before the reader runs');
+  await p.ready();
+  await settle();
+  assert.deepStrictEqual(p.fetched, [[dslURL, 'same-origin']]);
+  p.click(p.image);
+  p.window._gt.push(['event', 'After']);
+  assert.deepStrictEqual(p.got, [['subscribe.offer'], ['config'], ['Before', {}], ['While', { n: 1 }],
+    ['AddToCart', { productName: 'Red shoe', productSKU: 'SKU-1' }], ['After', {}]]);
+  // The test file's unsupported parts, each once.
+  assert.deepStrictEqual(p.logs.warn, [
+    'visitrack: dslResource: trigger OddTimerTrigger: a timer needs type timeout or nomove; ignored',
+    'visitrack: dslResource: event OddTimer has no trigger that can work; ignored',
+    'visitrack: dslResource: <category> in <event> is not supported; ignored',
+  ]);
+});
+
+test('a DSL that is not XML, is huge, or is not there: refused with one clear warning, nothing installed', async () => {
+  // A Content-Length over the limit is refused unread (the body here is a
+  // good DSL); a body sent without one is read only up to the limit.
+  const chunked = () => new Response(new ReadableStream({
+    start(c) { for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode('<!-- ' + 'x'.repeat(4000) + ' -->')); c.close(); },
+  }));
+  for (const [body, want] of [
+    [() => new Response('<html><body>Sign in to continue', { headers: { 'content-type': 'text/html' } }), /\/dsl\/domain-model\.xml is not well-formed XML; ignored$/],
+    [() => new Response(dslFile, { headers: { 'content-length': '300000' } }), /\/dsl\/domain-model\.xml is larger than 256 KB, the most a DSL may be; ignored$/],
+    [chunked, /\/dsl\/domain-model\.xml is larger than 256 KB, the most a DSL may be; ignored$/],
+    [undefined, /\/dsl\/domain-model\.xml answered HTTP 404; ignored$/],
+  ]) {
+    const p = pageWithLoader([['config', { dslResource: '/dsl/domain-model.xml' }]], { [dslURL]: body });
+    await p.ready();
+    await settle();
+    assert.strictEqual(p.logs.warn.length, 1, p.logs.warn.join('\n'));
+    assert.match(p.logs.warn[0], /^visitrack: dslResource: /);
+    assert.match(p.logs.warn[0], want);
+    p.click(p.image);
+    assert.deepStrictEqual(p.got, [['subscribe.offer'], ['config']]);
+  }
 });

@@ -53,8 +53,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/oklog/ulid/v2"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 	"github.com/visitrack/visitrack/shared/protocol"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/visitrack/visitrack/collector/postgres/pgtest"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 // pgBench is a -postgres run (make bench-postgres): the same load on one

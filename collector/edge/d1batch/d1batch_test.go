@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/visitrack/visitrack/collector/edge/d1batch"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 // dsnConnector opens connections of a driver on a DSN.

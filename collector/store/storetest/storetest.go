@@ -12,8 +12,8 @@ import (
 
 	"github.com/visitrack/visitrack/collector/postgres"
 	"github.com/visitrack/visitrack/collector/postgres/pgtest"
+	"github.com/visitrack/visitrack/collector/sqlite"
 	"github.com/visitrack/visitrack/collector/store"
-	"github.com/visitrack/visitrack/collector/store/sqlite"
 )
 
 // New returns a migrated Store on a new SQLite file in t.TempDir(), or,

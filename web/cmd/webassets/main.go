@@ -1,17 +1,21 @@
 // Command webassets prepares web/static for embedding, at build time (make
-// web-assets): it names the tracker and Go's wasm_exec.js by their content
-// hash, writes gt.js from the loader template with those names, and
-// precompresses every text and wasm file with brotli (the brotli command)
-// and gzip, so that the collector never compresses on the fly.
+// web-assets): it names the tracker, Go's wasm_exec.js and the DSL reader
+// gt-dsl.js by their content hash, writes gt.js from the loader template
+// with those names (and the reader's Subresource Integrity hash, which gt.js
+// sets on the script it loads), and precompresses every text and wasm file
+// with brotli (the brotli command) and gzip, so that the collector never
+// compresses on the fly.
 //
 //	webassets -wasm build/tracker.wasm -exec $(go env GOROOT)/lib/wasm/wasm_exec.js \
-//	          -loader web/loader/gt.js -out web/static
+//	          -loader web/loader/gt.js -dsl web/loader/gt-dsl.js -out web/static
 package main
 
 import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -27,20 +31,21 @@ func main() {
 	wasm := flag.String("wasm", "build/tracker.wasm", "the tracker, built for js/wasm")
 	execJS := flag.String("exec", "", "Go's wasm_exec.js, from the Go that built the tracker")
 	loader := flag.String("loader", "web/loader/gt.js", "the loader template")
+	dsl := flag.String("dsl", "web/loader/gt-dsl.js", "the DSL reader gt.js loads for dslResource")
 	out := flag.String("out", "web/static", "the directory the collector embeds")
 	flag.Parse()
-	if err := run(*wasm, *execJS, *loader, *out); err != nil {
+	if err := run(*wasm, *execJS, *loader, *dsl, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "webassets:", err)
 		os.Exit(1)
 	}
 }
 
-func run(wasm, execJS, loader, out string) error {
+func run(wasm, execJS, loader, dsl, out string) error {
 	if execJS == "" {
 		return errors.New("-exec is required")
 	}
 	// Old generated files go first, so that a stale hash is never embedded.
-	for _, pattern := range []string{"tracker*.wasm*", "wasm_exec*.js*", "gt.js*"} {
+	for _, pattern := range []string{"tracker*.wasm*", "wasm_exec*.js*", "gt.js*", "gt-dsl.*.js*"} {
 		old, _ := filepath.Glob(filepath.Join(out, pattern))
 		for _, f := range old {
 			if err := os.Remove(f); err != nil {
@@ -56,11 +61,25 @@ func run(wasm, execJS, loader, out string) error {
 	if err != nil {
 		return err
 	}
+	dslName, err := copyHashed(dsl, out, "gt-dsl.", ".js")
+	if err != nil {
+		return err
+	}
+	dslSRI, err := integrity(filepath.Join(out, dslName))
+	if err != nil {
+		return err
+	}
 	tmpl, err := os.ReadFile(loader)
 	if err != nil {
 		return err
 	}
-	gt := strings.NewReplacer("__TRACKER__", trackerName, "__WASM_EXEC__", execName).Replace(string(tmpl))
+	for _, p := range []string{"__TRACKER__", "__WASM_EXEC__", "__DSL_JS__", "__DSL_SRI__"} {
+		if !bytes.Contains(tmpl, []byte(p)) {
+			return fmt.Errorf("%s: no %s to fill in", loader, p)
+		}
+	}
+	gt := strings.NewReplacer("__TRACKER__", trackerName, "__WASM_EXEC__", execName,
+		"__DSL_JS__", dslName, "__DSL_SRI__", dslSRI).Replace(string(tmpl))
 	if err := os.WriteFile(filepath.Join(out, "gt.js"), []byte(gt), 0o644); err != nil {
 		return err
 	}
@@ -81,6 +100,17 @@ func copyHashed(src, dir, prefix, suffix string) (string, error) {
 	sum := sha256.Sum256(b)
 	name := prefix + hex.EncodeToString(sum[:6]) + suffix
 	return name, os.WriteFile(filepath.Join(dir, name), b, 0o644)
+}
+
+// integrity is the Subresource Integrity value of the file at path
+// (sha384, as browsers check it).
+func integrity(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha512.Sum384(b)
+	return "sha384-" + base64.StdEncoding.EncodeToString(sum[:]), nil
 }
 
 func compressible(path string) bool {

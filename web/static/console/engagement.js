@@ -1,7 +1,8 @@
 // The console's Engagement page (docs/engagement-browser.md): the rules
 // with their figures (offered, accepted, declined, timed out, goal
 // reached), the offers made in the last hour, and a form that tries a rule
-// against a past visit (a dry run: nothing is offered). A collector
+// against a past visit (a dry run: nothing is offered; the page says when
+// the rule would have offered, or why not, moment by moment). A collector
 // without the engagement endpoints answers 404: the page says so and
 // stays usable; the dry run form is disabled until there is a rule to try,
 // and for good if the collector has no dry run.
@@ -80,9 +81,11 @@
     if (!rule || !visit) { fill(out, C.note('Choose a rule and give a visit id.')); return; }
     fill(out, C.loading());
     C.api('/v1/engagement/rules/' + encodeURIComponent(rule) + '/dry-run?' + new URLSearchParams({ visitId: visit }), { method: 'POST' }).then(function (r) {
-      fill(out, h('pre', { class: 'json', id: 'eg-dry-answer', text: JSON.stringify(r.body, null, 2) }));
+      showDryRun(out, r.body || {});
     }, function (err) {
-      if (err.status === 405 || err.status === 501 || (err.status === 404 && err.code !== 'visit_not_found' && !/visit/i.test(err.detail || ''))) {
+      // A 404 that names the visit or the rule is an answer; any other
+      // means the collector has no such endpoint.
+      if (err.status === 405 || err.status === 501 || (err.status === 404 && !/\b(visit|rule)\b/i.test(err.detail || ''))) {
         st.noDryRun = true;
         Array.prototype.forEach.call($('eg-dry').elements, function (x) { x.disabled = true; });
         fill(out, h('p', { class: 'note', id: 'eg-dry-note', text: 'This collector has no dry run (' + err.status + ').' }));
@@ -90,6 +93,24 @@
       }
       fill(out, C.errorBox(err, 'A dry run needs a token with engagement:read.'));
     });
+  }
+
+  // showDryRun says in a sentence when the rule would have offered (or
+  // that it would not have), then lists each moment the engine would have
+  // checked it with the outcome and, when it did not offer, the rule's
+  // field that decided (a JSON pointer) and why.
+  function showDryRun(out, r) {
+    var f = r.firstOffer, cands = r.candidates || [];
+    var summary = f ? h('p', { id: 'eg-dry-summary', class: 'eg-dry-yes' }, 'Would have offered ' + (r.offers > 1 ? r.offers + ' times, first ' : '') + 'at ', C.time(f.at),
+      ' on ' + (f.url || f.pageId || 'the page') + (f.trigger === 'dwell' ? ' (dwell reached)' : ' (event ' + f.event + ' ' + f.eventId + ')') + '.')
+      : h('p', { id: 'eg-dry-summary', class: 'eg-dry-no', text: 'Would not have offered: ' + (cands.length ? cands.length + ' moment' + (cands.length > 1 ? 's' : '') + ' checked, none held.' : 'no event of the ' + r.events + ' replayed could make the rule true.') });
+    var rows = cands.map(function (c) {
+      return h('tr', { class: 'eg-dry-cand', dataset: { outcome: c.outcome } }, h('td', null, C.time(c.at)), h('td', { text: c.trigger === 'dwell' ? 'dwell' : (c.event || '') }),
+        h('td', { text: c.url || '' }), h('td', { text: c.outcome }), h('td', { text: c.pointer || '' }), h('td', { text: c.reason || '' }));
+    });
+    if (r.omittedCandidates) rows.push(h('tr', null, h('td', { colspan: '6', text: r.omittedCandidates + ' more not listed.' })));
+    fill(out, [summary, cands.length ? C.table(['When', 'Trigger', 'Page', 'Outcome', 'Rule field', 'Why'], rows) : null,
+      h('details', null, h('summary', { text: 'The answer as JSON' }), h('pre', { class: 'json', id: 'eg-dry-answer', text: JSON.stringify(r, null, 2) }))]);
   }
 
   C.views.engagement = {

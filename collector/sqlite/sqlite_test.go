@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 // Every connection of the pool has the settings Open promises, not only

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/visitrack/visitrack/collector/store/sqlite"
+	"github.com/visitrack/visitrack/collector/sqlite"
 )
 
 // TestWALBounded: a writer that commits without pause, with a reader
