@@ -157,7 +157,8 @@ func plan(t *testing.T, db *sql.DB, st loggedStatement) []string {
 }
 
 // TestEventsReachedThroughTheIndex: every statement of the history,
-// erasure, retention, stats, export, merge and engagement reads that
+// erasure, retention, stats, export, merge and engagement (replay, dry
+// run) reads that
 // reaches events through a visit finds them with the events_visit index
 // (by the visit's integer key), never by scanning the table; and the
 // main history query (a visit's events) seeks the index by key.
@@ -243,6 +244,10 @@ func TestEventsReachedThroughTheIndex(t *testing.T) {
 	})
 	check(t, "EngageHistory", func() error {
 		_, _, err := s.EngageHistory(ctx, f.V2, 0, f.T0.Add(24*time.Hour).UnixMilli(), 100)
+		return err
+	})
+	check(t, "DryRunEvents", func() error {
+		_, err := s.DryRunEvents(ctx, f.V1, 10, []string{"AddToCart"})
 		return err
 	})
 	check(t, "Live", func() error {
