@@ -148,9 +148,8 @@ func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, 
 	return true, nil
 }
 
-// appendEventArgs appends the bound parameters of r's row. A native
-// writer must know the visit's key: an event stored without it would be
-// missing from its visit's history.
+// appendEventArgs appends the bound parameters of r's row: its visit's
+// key (see needVisitKey), or its visit id where the insert reads the key.
 func (s *Store) appendEventArgs(args []any, r *EventRow) ([]any, error) {
 	args = append(args, r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
 		r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
@@ -158,8 +157,8 @@ func (s *Store) appendEventArgs(args []any, r *EventRow) ([]any, error) {
 	if s.keyFromVisit() {
 		return append(args, r.VisitID), nil
 	}
-	if r.VisitKey <= 0 {
-		return args, fmt.Errorf("event %s: no key for visit %s", r.EventID, r.VisitID)
+	if err := needVisitKey(r); err != nil {
+		return args, err
 	}
 	return append(args, r.VisitKey), nil
 }

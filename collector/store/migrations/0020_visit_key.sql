@@ -1,20 +1,6 @@
--- A small integer key for each visit, for the events index
--- (docs/operations.md#the-events-index). The index of the hot table was on
--- (visit_id, corrected_at): a 26-character text key in every entry, and
--- about half of what each commit wrote to the log was its leaves. visit_key
--- is a few bytes, the entries are about a third of the size, and keys given
--- in creation order keep the open visits' entries close together.
---
--- visits is rebuilt with the key as its INTEGER PRIMARY KEY: an explicit
--- one, unlike the implicit rowid, is never renumbered (VACUUM, VACUUM
--- INTO). AUTOINCREMENT: the key of an erased visit is never given to
--- another, so an event stored under it can never show in someone else's
--- history. visit_id stays unique, and every statement that names a visit
--- still names it by visit_id. Existing visits are numbered in the order
--- they started; a new visit takes the next number.
---
--- The rollups' trigger reads visits: it goes first and comes back at the
--- end, reading the visit by its key.
+-- Each visit gets an integer key in creation order, never reused; the
+-- events index goes by it (docs/operations.md#the-events-index). The
+-- rollups' trigger reads visits: it is dropped and made again.
 DROP TRIGGER stats_uncount;
 
 CREATE TABLE visits_rebuilt (
@@ -71,8 +57,6 @@ CREATE INDEX visits_started ON visits (started_at);
 CREATE INDEX visits_open ON visits (last_seen_at) WHERE ended_at IS NULL;
 CREATE INDEX visits_ended ON visits (ended_at) WHERE ended_at IS NOT NULL;
 
--- Each event's visit by key. NULL only for an event whose visit is gone
--- (none should be: erasure and retention delete the events first).
 ALTER TABLE events ADD COLUMN visit_key INTEGER;
 UPDATE events SET visit_key = (SELECT v.visit_key FROM visits v WHERE v.visit_id = events.visit_id);
 DROP INDEX events_visit;
