@@ -57,7 +57,8 @@ func TestRetentionDeletesOldVisits(t *testing.T) {
 		`INSERT INTO visits (visit_id, visitor_id, session_id, started_at, last_seen_at, ended_at) VALUES (?1, ?2, ?1, ?3, ?3, ?3)`,
 		`INSERT INTO sessions (session_id, visit_id, state, verified, started_at) VALUES (?1, ?1, 'anonymous', 0, ?3)`,
 		`INSERT INTO pages (page_id, visit_id, entered_at) VALUES (?1, ?1, ?3)`,
-		`INSERT INTO events (event_id, visit_id, visitor_id, session_id, name, category, timestamp, corrected_at, received_at) VALUES (?1, ?1, ?2, ?1, 'Click', 'business', ?3, ?3, ?3)`,
+		`INSERT INTO events (event_id, visit_id, visitor_id, session_id, name, category, timestamp, corrected_at, received_at, visit_key)
+			VALUES (?1, ?1, ?2, ?1, 'Click', 'business', ?3, ?3, ?3, (SELECT visit_key FROM visits WHERE visit_id = ?1))`,
 		`INSERT INTO visit_metadata (visit_id, version, data, updated_at) VALUES (?1, 1, '{}', ?3)`,
 		`INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at) VALUES (?1, 'someone', 'recognized', 0, ?3)`,
 	} {

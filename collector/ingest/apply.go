@@ -51,7 +51,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 	if h := j.client.HandoffFrom; h != nil && !j.late && !v.Cookieless {
 		data, _ := json.Marshal(h)
 		b.rows = append(b.rows, store.EventRow{
-			EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+			EventID: in.newID(), VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID,
 			SessionID: v.SessionID, IdentityID: v.IdentityID,
 			Name: protocol.EventHandoffArrived, Category: protocol.CategorySystem,
 			Timestamp: now, CorrectedAt: now, ReceivedAt: now, Data: string(data),
@@ -71,7 +71,7 @@ func (in *Ingester) apply(ctx context.Context, b *batch, j *job) error {
 		corrected := e.corrected
 		row := &b.row
 		*row = store.EventRow{
-			EventID: e.EventID, VisitID: v.VisitID, VisitorID: v.VisitorID,
+			EventID: e.EventID, VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID,
 			SessionID: v.SessionID, IdentityID: v.IdentityID, PageID: e.PageID,
 			Name: e.Name, Category: protocol.Category(e.Name),
 			Timestamp: e.at, CorrectedAt: corrected, ReceivedAt: now,
@@ -298,7 +298,7 @@ func (in *Ingester) endVisit(ctx context.Context, b *batch, v *cachedVisit, ende
 		return false, nil
 	}
 	b.rows = append(b.rows, store.EventRow{
-		EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+		EventID: in.newID(), VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID,
 		SessionID: v.SessionID, IdentityID: v.IdentityID,
 		Name: protocol.EventVisitEnded, Category: protocol.CategorySystem,
 		Timestamp: endedAt, CorrectedAt: endedAt, ReceivedAt: now, Data: "{}",
@@ -349,7 +349,7 @@ func (in *Ingester) recognize(ctx context.Context, b *batch, j *job, v *cachedVi
 		Via    string `json:"via"`
 	}{claims.UserID, "recognition"})
 	b.rows = append(b.rows, store.EventRow{
-		EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+		EventID: in.newID(), VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID,
 		SessionID: v.SessionID, IdentityID: v.IdentityID,
 		Name: protocol.EventUserInfo, Category: protocol.CategorySystem,
 		Timestamp: now, CorrectedAt: now, ReceivedAt: now, Data: string(data), IP: j.client.IP,

@@ -82,7 +82,7 @@ func (in *Ingester) System(ctx context.Context, visitID string, fn func(ctx cont
 		}
 		for _, e := range events {
 			b.rows = append(b.rows, store.EventRow{
-				EventID: in.newID(), VisitID: v.VisitID, VisitorID: v.VisitorID,
+				EventID: in.newID(), VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID,
 				SessionID: v.SessionID, IdentityID: v.IdentityID,
 				Name: e.Name, Category: protocol.CategorySystem,
 				Timestamp: now, CorrectedAt: now, ReceivedAt: now, Data: string(e.Data),

@@ -52,8 +52,9 @@ func seedBacklog(b *testing.B, s *store.Store, visits, events int) {
 			b.Fatal(err)
 		}
 		for e := range events {
-			if _, err := tx.Exec(`INSERT INTO events (event_id, visit_id, visitor_id, session_id, name, category, timestamp, corrected_at, received_at, data)
-				VALUES (?, ?, ?, ?, 'Click', 'business', ?, ?, ?, '{"n":1}')`, fmt.Sprintf("%sE%03d", id, e), id, id, id, at, at, at); err != nil {
+			if _, err := tx.Exec(`INSERT INTO events (event_id, visit_id, visitor_id, session_id, name, category, timestamp, corrected_at, received_at, data, visit_key)
+				VALUES (?, ?, ?, ?, 'Click', 'business', ?, ?, ?, '{"n":1}', (SELECT visit_key FROM visits WHERE visit_id = ?))`,
+				fmt.Sprintf("%sE%03d", id, e), id, id, id, at, at, at, id); err != nil {
 				b.Fatal(err)
 			}
 		}

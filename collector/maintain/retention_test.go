@@ -41,8 +41,9 @@ func seedVisit(t *testing.T, s *store.Store, n int, visitor, identityID string, 
 	storetest.Exec(t, s, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at) VALUES (?, ?, ?, 'authenticated', 1, ?)`, visit+"S", visit, identityID, at)
 	storetest.Exec(t, s, `INSERT INTO pages (page_id, visit_id, entered_at) VALUES (?, ?, ?)`, visit+"P", visit, at)
 	for i := range 2 {
-		storetest.Exec(t, s, `INSERT INTO events (event_id, visit_id, visitor_id, session_id, page_id, name, category, timestamp, corrected_at, received_at)
-			VALUES (?, ?, ?, ?, ?, 'Click', 'business', ?, ?, ?)`, fmt.Sprintf("%sE%d", visit, i), visit, visitor, visit+"S", visit+"P", at, at, at)
+		storetest.Exec(t, s, `INSERT INTO events (event_id, visit_id, visitor_id, session_id, page_id, name, category, timestamp, corrected_at, received_at, visit_key)
+			VALUES (?, ?, ?, ?, ?, 'Click', 'business', ?, ?, ?, (SELECT visit_key FROM visits WHERE visit_id = ?))`,
+			fmt.Sprintf("%sE%d", visit, i), visit, visitor, visit+"S", visit+"P", at, at, at, visit)
 	}
 	storetest.Exec(t, s, `INSERT INTO visit_metadata (visit_id, version, data, updated_at) VALUES (?, 1, '{"crm":1}', ?)`, visit, at)
 	storetest.Exec(t, s, `INSERT INTO visit_identities (visit_id, identity_id, how, verified, linked_at) VALUES (?, ?, 'authenticated', 1, ?)`, visit, identityID, at)

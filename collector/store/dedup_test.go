@@ -28,7 +28,7 @@ func dedupVisit(t *testing.T, s *store.Store) *store.VisitState {
 }
 
 func dedupRow(v *store.VisitState, id, name string, at int64) store.EventRow {
-	return store.EventRow{EventID: id, VisitID: v.VisitID, VisitorID: v.VisitorID, SessionID: v.SessionID,
+	return store.EventRow{EventID: id, VisitID: v.VisitID, VisitKey: v.Key, VisitorID: v.VisitorID, SessionID: v.SessionID,
 		PageID: ulid.Make().String(), Name: name, Category: "custom", Timestamp: at, CorrectedAt: at, ReceivedAt: at,
 		URL: "https://shop.example/", Data: `{"n":"` + name + `"}`}
 }

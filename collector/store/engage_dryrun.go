@@ -40,7 +40,7 @@ func (s *Store) DryRunEvents(ctx context.Context, visitID string, limit int, dat
 	rows, err := s.db.QueryContext(ctx, `SELECT e.event_id, e.page_id, e.name,
 		CASE WHEN e.name = 'PageEntered' THEN e.url ELSE '' END, `+data+`, e.corrected_at, p.categories
 		FROM events e LEFT JOIN pages p ON p.page_id = e.page_id AND p.visit_id = e.visit_id
-		WHERE e.visit_id = ? ORDER BY e.corrected_at, e.event_id LIMIT ?`, append(args, visitID, limit)...)
+		WHERE e.visit_key = `+visitKeyOf+` ORDER BY e.corrected_at, e.event_id LIMIT ?`, append(args, visitID, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("events of visit %s: %w", visitID, err)
 	}

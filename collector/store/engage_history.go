@@ -20,8 +20,8 @@ type EngageEvent struct {
 // windows after a restart (docs/engagement.md). One read of the visits'
 // key and of the events_visit index.
 func (s *Store) EngageHistory(ctx context.Context, visitID string, since, before int64, limit int) (int64, []EngageEvent, error) {
-	var started int64
-	err := s.db.QueryRowContext(ctx, `SELECT started_at FROM visits WHERE visit_id = ?`, visitID).Scan(&started)
+	var started, key int64
+	err := s.db.QueryRowContext(ctx, `SELECT started_at, visit_key FROM visits WHERE visit_id = ?`, visitID).Scan(&started, &key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, nil
 	}
@@ -29,8 +29,8 @@ func (s *Store) EngageHistory(ctx context.Context, visitID string, since, before
 		return 0, nil, fmt.Errorf("events of visit %s: %w", visitID, err)
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT page_id, name, url, title, data, corrected_at FROM events
-		WHERE visit_id = ? AND corrected_at >= ? AND corrected_at < ? ORDER BY corrected_at DESC, event_id DESC LIMIT ?`,
-		visitID, since, before, limit)
+		WHERE visit_key = ? AND corrected_at >= ? AND corrected_at < ? ORDER BY corrected_at DESC, event_id DESC LIMIT ?`,
+		key, since, before, limit)
 	if err != nil {
 		return 0, nil, fmt.Errorf("events of visit %s: %w", visitID, err)
 	}

@@ -134,7 +134,7 @@ func (s *Store) identityErasure(id string) []step {
 		// Webhook deliveries of the erased events first: once the events
 		// are gone, nothing says which deliveries announced them.
 		{deleteEventDeliveries(`(` + erasedVisits + `)`), visits},
-		{`DELETE FROM events WHERE visit_id IN (` + erasedVisits + `)`, visits},
+		{`DELETE FROM events WHERE visit_key IN ` + visitKeysIn(`(`+erasedVisits+`)`), visits},
 		{`DELETE FROM pages WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM sessions WHERE visit_id IN (` + erasedVisits + `)`, visits},
 		{`DELETE FROM visit_metadata WHERE visit_id IN (` + erasedVisits + `)`, visits},
@@ -208,7 +208,7 @@ func (s *Store) visitorErasure(id string) []step {
 	return []step{
 		{recomputeTouches(s.dialect.TouchJSON, visits), []any{id}},
 		{deleteEventDeliveries(`(` + visits + `)`), []any{id}},
-		{`DELETE FROM events WHERE visit_id IN (` + visits + `)`, []any{id}},
+		{`DELETE FROM events WHERE visit_key IN ` + visitKeysIn(`(`+visits+`)`), []any{id}},
 		{`DELETE FROM pages WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM sessions WHERE visit_id IN (` + visits + `)`, []any{id}},
 		{`DELETE FROM visit_metadata WHERE visit_id IN (` + visits + `)`, []any{id}},
@@ -241,7 +241,13 @@ const deleteVisitorDataDeliveries = `DELETE FROM webhook_deliveries WHERE type =
 // parenthesized list or subquery of visit ids.
 func deleteEventDeliveries(visits string) string {
 	return `DELETE FROM webhook_deliveries WHERE delivery_id IN (SELECT 'msg_' || w.webhook_id || '_' || e.event_id
-		FROM events e, webhooks w WHERE e.visit_id IN ` + visits + `)`
+		FROM events e, webhooks w WHERE e.visit_key IN ` + visitKeysIn(visits) + `)`
+}
+
+// visitKeysIn selects the keys of visits, a parenthesized list or
+// subquery of visit ids: the events index (events_visit) goes by key.
+func visitKeysIn(visits string) string {
+	return `(SELECT visit_key FROM visits WHERE visit_id IN ` + visits + `)`
 }
 
 // step is one statement of a sequence that must survive a crash between

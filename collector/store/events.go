@@ -15,8 +15,12 @@ import (
 
 // EventRow is one row of the events table.
 type EventRow struct {
-	EventID     string
-	VisitID     string
+	EventID string
+	VisitID string
+	// VisitKey is the visit's integer key (VisitState.Key), by which the
+	// events index finds a visit's events. The edge, which creates visits
+	// without reading their keys back, leaves it 0: its inserts read it.
+	VisitKey    int64
 	VisitorID   string
 	SessionID   string
 	IdentityID  string // "" stores NULL
@@ -48,8 +52,9 @@ func (r *EventRow) Event() *collector.Event {
 	return e
 }
 
-// eventColumns is the number of bound parameters per events row.
-const eventColumns = 16
+// eventColumns is the most bound parameters an events row takes: 17,
+// and one more where the insert reads the visit's key (keyFromVisit).
+const eventColumns = 18
 
 // EventExists reports whether an event is stored already. Ingest asks only
 // for identity events, whose side effects must not run twice, and for an
@@ -62,19 +67,32 @@ func (s *Store) EventExists(ctx context.Context, q Querier, eventID string) (boo
 	return n > 0, nil
 }
 
+// keyFromVisit reports whether the event inserts read each row's
+// visit_key from visits (by its visit_id, one more parameter) instead of
+// binding EventRow.VisitKey: on D1, whose writes are held in a batch
+// (package d1batch), so that reading a new visit's key back would cost a
+// round trip of its own. Native writers know their visits' keys: ingest
+// keeps them with the visit (VisitState.Key), and the hot insert reads
+// nothing.
+func (s *Store) keyFromVisit() bool { return !s.transactions }
+
 // eventInsertSQL is the INSERT of n event rows (cached by n).
 func (s *Store) eventInsertSQL(n int) string {
 	if v, ok := s.insertSQL.Load(n); ok {
 		return v.(string)
 	}
+	row := "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	if s.keyFromVisit() {
+		row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,(SELECT visit_key FROM visits WHERE visit_id = ?))"
+	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO events (event_id, visit_id, visitor_id, session_id, identity_id, page_id, name, category,
-		timestamp, corrected_at, received_at, url, title, referrer, data, ip) VALUES `)
+		timestamp, corrected_at, received_at, url, title, referrer, data, ip, visit_key) VALUES `)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		b.WriteString(row)
 	}
 	b.WriteString(" ON CONFLICT (event_id) DO NOTHING")
 	s.insertSQL.Store(n, b.String())
@@ -91,10 +109,10 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 		n := min(len(rows), s.maxRows)
 		args = args[:0]
 		for i := range rows[:n] {
-			r := &rows[i]
-			args = append(args, r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
-				r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
-				r.URL, r.Title, r.Referrer, r.Data, r.IP)
+			var err error
+			if args, err = s.appendEventArgs(args, &rows[i]); err != nil {
+				return args, inserted, err
+			}
 		}
 		res, err := s.execHot(ctx, q, s.eventInsertSQL(n), args...)
 		if err != nil {
@@ -115,11 +133,12 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 // InsertEvent stores one event and reports whether it was new: ingest
 // runs an identity event's side effects only the first time.
 func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, error) {
+	args, err := s.appendEventArgs(make([]any, 0, eventColumns), r)
+	if err != nil {
+		return false, err
+	}
 	var id string
-	err := q.QueryRowContext(ctx, s.eventInsertSQL(1)+" RETURNING event_id",
-		r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
-		r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
-		r.URL, r.Title, r.Referrer, r.Data, r.IP).Scan(&id)
+	err = q.QueryRowContext(ctx, s.eventInsertSQL(1)+" RETURNING event_id", args...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -127,6 +146,21 @@ func (s *Store) InsertEvent(ctx context.Context, q Querier, r *EventRow) (bool, 
 		return false, fmt.Errorf("insert event %s: %w", r.EventID, err)
 	}
 	return true, nil
+}
+
+// appendEventArgs appends the bound parameters of r's row: its visit's
+// key (see needVisitKey), or its visit id where the insert reads the key.
+func (s *Store) appendEventArgs(args []any, r *EventRow) ([]any, error) {
+	args = append(args, r.EventID, r.VisitID, r.VisitorID, r.SessionID, nullIfEmpty(r.IdentityID),
+		r.PageID, r.Name, r.Category, r.Timestamp, r.CorrectedAt, r.ReceivedAt,
+		r.URL, r.Title, r.Referrer, r.Data, r.IP)
+	if s.keyFromVisit() {
+		return append(args, r.VisitID), nil
+	}
+	if err := needVisitKey(r); err != nil {
+		return args, err
+	}
+	return append(args, r.VisitKey), nil
 }
 
 // EventsHighWater returns the largest rowid of events: rows inserted after

@@ -26,7 +26,7 @@ var _ collector.HistoryService = (*Store)(nil)
 // TouchVisit); the page count walks the visit's few entries of pages_visit.
 const visitColumns = `v.visit_id, v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
 	v.started_at,
-	max(v.last_seen_at, coalesce((SELECT max(e.corrected_at) FROM events e WHERE e.visit_id = v.visit_id), 0)),
+	max(v.last_seen_at, coalesce((SELECT max(e.corrected_at) FROM events e WHERE e.visit_key = v.visit_key), 0)),
 	v.ended_at, v.landing_url, v.referrer, v.user_agent,
 	(SELECT count(*) FROM pages p WHERE p.visit_id = v.visit_id),
 	v.event_count,
@@ -42,6 +42,15 @@ const visitColumns = `v.visit_id, v.visitor_id, v.identity_id, v.session_id, v.s
 const identityVisitIDs = `SELECT visit_id FROM visit_identities WHERE identity_id = ?
 	UNION SELECT v.visit_id FROM identity_visitors iv JOIN visits v ON v.visitor_id = iv.visitor_id
 		WHERE iv.identity_id = ? AND v.identity_id = iv.identity_id`
+
+// identityVisitKeys selects the keys of the same visits, by which the
+// events index (events_visit) finds their events. Two arguments: the
+// identity id twice.
+const identityVisitKeys = `SELECT visit_key FROM visits WHERE visit_id IN (` + identityVisitIDs + `)`
+
+// visitKeyOf is the key of the visit named by one argument, its id (NULL
+// for an unknown visit, which matches no event).
+const visitKeyOf = `(SELECT visit_key FROM visits WHERE visit_id = ?)`
 
 // FindVisits returns visits newest first (by startedAt). Since and Until
 // bound startedAt: since inclusive, until exclusive.
@@ -165,15 +174,16 @@ func (s *Store) findEvents(ctx context.Context, f collector.EventFilter) ([]*col
 	}
 	var w where
 	if f.VisitID != "" {
-		w.and(`e.visit_id = ?`, f.VisitID)
+		w.and(`e.visit_key = `+visitKeyOf, f.VisitID)
 	}
 	if f.IdentityID != "" {
-		w.and(`e.visit_id IN (`+identityVisitIDs+`)`, f.IdentityID, f.IdentityID)
+		w.and(`e.visit_key IN (`+identityVisitKeys+`)`, f.IdentityID, f.IdentityID)
 	}
 	if f.PageID != "" {
 		// Through the page's visit, so that the events_visit index finds
 		// the rows: events has no index on page_id.
-		w.and(`e.visit_id = (SELECT visit_id FROM pages WHERE page_id = ?) AND e.page_id = ?`, f.PageID, f.PageID)
+		w.and(`e.visit_key = (SELECT v.visit_key FROM pages p JOIN visits v ON v.visit_id = p.visit_id WHERE p.page_id = ?)
+			AND e.page_id = ?`, f.PageID, f.PageID)
 	}
 	urlFilter(&w, "e.url", f.URL, f.URLPrefix)
 	if f.Name != "" {

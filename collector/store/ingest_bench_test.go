@@ -24,8 +24,9 @@ func BenchmarkInsertEvents(b *testing.B) {
 	rows := make([]store.EventRow, b.N)
 	now := time.Now().UnixMilli()
 	for i := range rows {
-		v := visits[i%len(visits)]
-		rows[i] = store.EventRow{EventID: ulid.Make().String(), VisitID: v, VisitorID: v, SessionID: v,
+		k := i % len(visits)
+		v := visits[k]
+		rows[i] = store.EventRow{EventID: ulid.Make().String(), VisitID: v, VisitKey: int64(k + 1), VisitorID: v, SessionID: v,
 			PageID: v, Name: "Click", Category: protocol.CategoryBusiness, Timestamp: now, CorrectedAt: now,
 			ReceivedAt: now, URL: "https://shop.example/p/1", Data: `{"button":"buy","n":1}`, IP: "127.0.0.1"}
 	}

@@ -223,7 +223,7 @@ func (m *Merger) run(ctx context.Context, rec *collector.IdentityMerge, record b
 func rekeyHistory(into, from string, scopeArgs []any) []step {
 	args := append([]any{into, from}, scopeArgs...)
 	return []step{
-		{`UPDATE events SET identity_id = ? WHERE identity_id = ? AND visit_id IN (` + identityVisitIDs + `)`, args},
+		{`UPDATE events SET identity_id = ? WHERE identity_id = ? AND visit_key IN (` + identityVisitKeys + `)`, args},
 		{`UPDATE sessions SET identity_id = ? WHERE identity_id = ? AND visit_id IN (` + identityVisitIDs + `)`, args},
 		{`UPDATE visits SET identity_id = ? WHERE identity_id = ? AND visit_id IN (` + identityVisitIDs + `)`, args},
 	}
@@ -315,7 +315,7 @@ func (m *Merger) count(ctx context.Context, q Querier, from string) (collector.M
 	err := q.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM (`+identityVisitIDs+`) AS scope),
 		(SELECT count(*) FROM sessions WHERE identity_id = ? AND visit_id IN (`+scope+`)),
-		(SELECT count(*) FROM events WHERE identity_id = ? AND visit_id IN (`+scope+`)),
+		(SELECT count(*) FROM events WHERE identity_id = ? AND visit_key IN `+visitKeysIn(`(`+scope+`)`)+`),
 		(SELECT count(*) FROM visit_identities WHERE identity_id = ?),
 		(SELECT count(*) FROM identity_visitors WHERE identity_id = ?)`,
 		from, from, from, from, from, from, from, from, from, from).

@@ -41,11 +41,13 @@ const insertMove = `INSERT INTO identity_merge_moves (merge_id, kind, row_id, ho
 func recordHistory(mergeID, from string, scopeArgs []any) []step {
 	args := append([]any{mergeID, from}, scopeArgs...)
 	var steps []step
-	for _, t := range []struct{ kind, table, id string }{
-		{"event", "events", "event_id"}, {"session", "sessions", "session_id"}, {"visit", "visits", "visit_id"},
+	for _, t := range []struct{ kind, table, id, scope string }{
+		{"event", "events", "event_id", "visit_key IN (" + identityVisitKeys + ")"},
+		{"session", "sessions", "session_id", "visit_id IN (" + identityVisitIDs + ")"},
+		{"visit", "visits", "visit_id", "visit_id IN (" + identityVisitIDs + ")"},
 	} {
 		steps = append(steps, step{insertMove + `SELECT ?, '` + t.kind + `', ` + t.id + `, NULL, NULL, NULL, NULL FROM ` + t.table +
-			` WHERE identity_id = ? AND visit_id IN (` + identityVisitIDs + `) ON CONFLICT DO NOTHING`, args})
+			` WHERE identity_id = ? AND ` + t.scope + ` ON CONFLICT DO NOTHING`, args})
 	}
 	return steps
 }

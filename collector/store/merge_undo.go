@@ -185,7 +185,7 @@ func (m *Merger) signedInSince(ctx context.Context, q Querier, rec *collector.Id
 		since = *rec.FinishedAt
 	}
 	rows, err := q.QueryContext(ctx, `SELECT visit_id, data FROM events WHERE identity_id = ? AND name = 'SignIn'
-		AND received_at >= ? AND visit_id IN (`+identityVisitIDs+`)`, rec.IdentityID, ms(since), rec.IdentityID, rec.IdentityID)
+		AND received_at >= ? AND visit_key IN (`+identityVisitKeys+`)`, rec.IdentityID, ms(since), rec.IdentityID, rec.IdentityID)
 	if err != nil {
 		return "", err
 	}

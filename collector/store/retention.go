@@ -56,7 +56,10 @@ func (s *Store) PurgeVisits(ctx context.Context, q Querier, cutoff time.Time, li
 	if _, err := q.ExecContext(ctx, deleteEventDeliveries(in), ids...); err != nil {
 		return nil, fmt.Errorf("purge visits: webhook deliveries: %w", err)
 	}
-	for _, table := range []string{"events", "pages", "sessions", "visit_metadata", "engagement_offers", "visit_identities", "visits"} {
+	if _, err := q.ExecContext(ctx, `DELETE FROM events WHERE visit_key IN `+visitKeysIn(in), ids...); err != nil {
+		return nil, fmt.Errorf("purge visits: events: %w", err)
+	}
+	for _, table := range []string{"pages", "sessions", "visit_metadata", "engagement_offers", "visit_identities", "visits"} {
 		if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE visit_id IN `+in, ids...); err != nil {
 			return nil, fmt.Errorf("purge visits: %s: %w", table, err)
 		}

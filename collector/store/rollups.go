@@ -69,21 +69,21 @@ func (s *Store) CountEvents(ctx context.Context, q Querier, after, upTo int64, o
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_events (level, bucket, name, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, coalesce(v.bot, 0), count(*)
-		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
+		FROM events e LEFT JOIN visits v ON v.visit_key = e.visit_key, `+statsLevels+` l
 		WHERE `+cond+` GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 		ON CONFLICT (level, bucket, name, bot) DO UPDATE SET n = stats_events.n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count events: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `INSERT INTO stats_pages (level, bucket, url, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, `+pageURL+`, coalesce(v.bot, 0), count(*)
-		FROM events e LEFT JOIN visits v ON v.visit_id = e.visit_id, `+statsLevels+` l
+		FROM events e LEFT JOIN visits v ON v.visit_key = e.visit_key, `+statsLevels+` l
 		WHERE `+cond+` AND e.name = 'PageEntered' GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 		ON CONFLICT (level, bucket, url, bot) DO UPDATE SET n = stats_pages.n + excluded.n`, args...); err != nil {
 		return fmt.Errorf("count page views: %w", err)
 	}
 	if _, err := s.execHot(ctx, q, `UPDATE visits SET event_count = event_count + c.n
-		FROM (SELECT e.visit_id, count(*) AS n FROM events e WHERE `+cond+` GROUP BY e.visit_id) AS c
-		WHERE visits.visit_id = c.visit_id`, args...); err != nil {
+		FROM (SELECT e.visit_key, count(*) AS n FROM events e WHERE `+cond+` GROUP BY e.visit_key) AS c
+		WHERE visits.visit_key = c.visit_key`, args...); err != nil {
 		return fmt.Errorf("count the events of visits: %w", err)
 	}
 	return nil

@@ -296,7 +296,7 @@ func (s *Store) Live(ctx context.Context, active time.Time, connected []string, 
 	rows, err := s.db.QueryContext(ctx, `SELECT v.visit_id, v.visitor_id, v.state, v.verified, v.identity_id, i.user_id,
 		coalesce((SELECT p.url FROM pages p WHERE p.visit_id = v.visit_id ORDER BY p.entered_at DESC LIMIT 1), v.landing_url),
 		coalesce((SELECT p.title FROM pages p WHERE p.visit_id = v.visit_id ORDER BY p.entered_at DESC LIMIT 1), ''),
-		max(v.last_seen_at, coalesce((SELECT max(e.corrected_at) FROM events e WHERE e.visit_id = v.visit_id), 0)) AS seen,
+		max(v.last_seen_at, coalesce((SELECT max(e.corrected_at) FROM events e WHERE e.visit_key = v.visit_key), 0)) AS seen,
 		v.browser, v.device_type, v.country
 		FROM visits v LEFT JOIN identities i ON i.identity_id = v.identity_id
 		WHERE v.ended_at IS NULL AND v.bot = 0

@@ -84,13 +84,13 @@ func seedMillion(b *testing.B, s *store.Store, end time.Time) {
 			?1 + (i / 4) * ?2 + (i % 4) * 60000 FROM n`,
 		`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
 		INSERT INTO events (event_id, visit_id, visitor_id, session_id, page_id, name, category,
-			timestamp, corrected_at, received_at, url, data)
+			timestamp, corrected_at, received_at, url, data, visit_key)
 		SELECT printf('E%025d', i), printf('V%025d', i / 20), printf('R%025d', (i / 20) % 30000), printf('S%025d', i / 20),
 			printf('P%025d', i / 5), CASE WHEN i % 20 = 0 THEN 'VisitStarted' WHEN i % 5 = 1 THEN 'PageEntered'
 				WHEN i % 5 = 2 THEN 'PageExited' ELSE 'Click' END,
 			CASE WHEN i % 5 < 3 THEN 'system' ELSE 'business' END,
 			?1 + (i / 20) * ?2 + (i % 20) * 15000, ?1 + (i / 20) * ?2 + (i % 20) * 15000, ?1 + (i / 20) * ?2 + (i % 20) * 15000,
-			'https://shop.example/p/' || (i % 997), '{"n":1}' FROM n`,
+			'https://shop.example/p/' || (i % 997), '{"n":1}', (SELECT visit_key FROM visits WHERE visit_id = printf('V%025d', i / 20)) FROM n`,
 		`INSERT INTO stats_events (level, bucket, name, bot, n)
 		SELECT l.size, e.corrected_at / l.size * l.size, e.name, v.bot, count(*)
 		FROM events e JOIN visits v ON v.visit_id = e.visit_id,

@@ -307,7 +307,7 @@ func (s *Store) exportVisit(ctx context.Context, identityID string, v *exportVis
 	}
 	err = keyset(ctx, s, exportPage, `SELECT `+pageColumns+`, entered_at FROM pages p
 		WHERE visit_id = ? AND (? = 0 OR EXISTS (SELECT 1 FROM events x
-			WHERE x.visit_id = p.visit_id AND x.page_id = p.page_id AND `+own+`))
+			WHERE x.visit_key = (SELECT visit_key FROM visits WHERE visit_id = p.visit_id) AND x.page_id = p.page_id AND `+own+`))
 		AND entered_at >= ? AND (entered_at > ? OR page_id > ?) ORDER BY entered_at, page_id LIMIT ?`,
 		[]any{v.VisitID, boolInt(v.shared), identityID}, startKey(), func(sc scanner) (keyed[*collector.Page], error) {
 			var k keyed[*collector.Page]
@@ -325,7 +325,7 @@ func (s *Store) exportVisit(ctx context.Context, identityID string, v *exportVis
 	err = keyset(ctx, s, exportPage, `SELECT x.event_id, x.visit_id, x.visitor_id, x.session_id, x.identity_id, x.page_id,
 		x.name, x.category, x.timestamp, x.corrected_at, x.received_at, x.url, x.title,
 		x.referrer, x.data, x.ip, x.corrected_at FROM events x
-		WHERE x.visit_id = ? AND `+own+` AND x.corrected_at >= ? AND (x.corrected_at > ? OR x.event_id > ?)
+		WHERE x.visit_key = `+visitKeyOf+` AND `+own+` AND x.corrected_at >= ? AND (x.corrected_at > ? OR x.event_id > ?)
 		ORDER BY x.corrected_at, x.event_id LIMIT ?`,
 		[]any{v.VisitID, identityID}, startKey(), scanExportEvent,
 		func(k keyed[*collector.ExportEvent]) []any { return []any{k.t, k.t, k.v.EventID} },
@@ -383,7 +383,7 @@ func (s *Store) exportEventDeliveries(ctx context.Context, visitID, identityID s
 	return keyset(ctx, s, exportPage, `SELECT `+deliveryColumns+`, x.corrected_at
 		FROM events x JOIN webhooks w ON 1 = 1
 		JOIN webhook_deliveries d ON d.delivery_id = 'msg_' || w.webhook_id || '_' || x.event_id
-		WHERE x.visit_id = ? AND (x.identity_id IS NULL OR x.identity_id = ?)
+		WHERE x.visit_key = `+visitKeyOf+` AND (x.identity_id IS NULL OR x.identity_id = ?)
 		AND x.corrected_at >= ? AND (x.corrected_at > ? OR x.event_id > ? OR (x.event_id = ? AND w.webhook_id > ?))
 		ORDER BY x.corrected_at, x.event_id, w.webhook_id LIMIT ?`,
 		[]any{visitID, identityID}, []any{int64(math.MinInt64), int64(math.MinInt64), "", "", ""},

@@ -13,7 +13,10 @@ import (
 // VisitState is what ingest must know of a visit to file its events.
 // Times are Unix milliseconds; EndedAt is 0 while the visit is open.
 type VisitState struct {
-	VisitID    string
+	VisitID string
+	// Key is the visit's integer key, which its events carry (EventRow.VisitKey):
+	// set by LoadVisit and CreateVisit; CreateVisit on D1 leaves it 0.
+	Key        int64
 	VisitorID  string
 	IdentityID string // "" while anonymous
 	SessionID  string
@@ -58,10 +61,10 @@ func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*Visi
 	v := &VisitState{VisitID: visitID}
 	var identity, key sql.NullString
 	var ended sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
+	err := q.QueryRowContext(ctx, `SELECT v.visit_key, v.visitor_id, v.identity_id, v.session_id, v.state, v.verified,
 		v.started_at, v.last_seen_at, v.ended_at, r.key_hash, v.bot, v.cookieless FROM visits v
 		LEFT JOIN visitors r ON r.visitor_id = v.visitor_id WHERE v.visit_id = ?`, visitID).
-		Scan(&v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key, &v.Bot, &v.Cookieless)
+		Scan(&v.Key, &v.VisitorID, &identity, &v.SessionID, &v.State, &v.Verified, &v.StartedAt, &v.LastSeenAt, &ended, &key, &v.Bot, &v.Cookieless)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -74,7 +77,8 @@ func (s *Store) LoadVisit(ctx context.Context, q Querier, visitID string) (*Visi
 
 // CreateVisit records a new visit, its visitor (created with v.KeyHash,
 // or touched: a stored key is never replaced) and its first session, which
-// starts in the visit's state.
+// starts in the visit's state. It sets v.Key, the key the database gave
+// the visit, except on D1, whose inserts read it (keyFromVisit).
 func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o VisitOrigin) error {
 	if _, err := q.ExecContext(ctx, `INSERT INTO visitors (visitor_id, first_seen_at, last_seen_at, key_hash) VALUES (?, ?, ?, ?)
 		ON CONFLICT (visitor_id) DO UPDATE SET last_seen_at = max(visitors.last_seen_at, excluded.last_seen_at),
@@ -90,16 +94,24 @@ func (s *Store) CreateVisit(ctx context.Context, q Querier, v *VisitState, o Vis
 	if in.ClickIDs == "" {
 		in.ClickIDs = "{}"
 	}
-	if _, err := q.ExecContext(ctx, `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
+	const insert = `INSERT INTO visits (visit_id, visitor_id, identity_id, state, verified, session_id,
 		started_at, last_seen_at, landing_url, referrer, user_agent, ip,
 		browser, browser_version, os, device_type, bot, bot_reason, referrer_type,
 		utm, utm_source, utm_medium, utm_campaign, click_ids, country, region, city, reached, was_verified, cookieless)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.VisitID, v.VisitorID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.SessionID,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{v.VisitID, v.VisitorID, nullIfEmpty(v.IdentityID), v.State, boolInt(v.Verified), v.SessionID,
 		v.StartedAt, v.LastSeenAt, o.URL, o.Referrer, o.UserAgent, o.IP,
 		in.Browser, in.BrowserVersion, in.OS, in.DeviceType, boolInt(in.Bot), in.BotReason, in.ReferrerType,
 		in.UTM, in.UTMSource, in.UTMMedium, in.UTMCampaign, in.ClickIDs, in.Country, in.Region, in.City,
-		v.State, boolInt(v.Verified), boolInt(v.Cookieless)); err != nil {
+		v.State, boolInt(v.Verified), boolInt(v.Cookieless)}
+	var err error
+	if s.keyFromVisit() {
+		v.Key = 0
+		_, err = q.ExecContext(ctx, insert, args...)
+	} else {
+		err = q.QueryRowContext(ctx, insert+` RETURNING visit_key`, args...).Scan(&v.Key)
+	}
+	if err != nil {
 		return fmt.Errorf("create visit %s: %w", v.VisitID, err)
 	}
 	if _, err := q.ExecContext(ctx, `INSERT INTO sessions (session_id, visit_id, identity_id, state, verified, started_at)
@@ -159,7 +171,7 @@ func (s *Store) CountVisitEvents(ctx context.Context, q Querier, visitID string,
 func (s *Store) LastActivity(ctx context.Context, q Querier, visitID string) (int64, error) {
 	var at int64
 	err := q.QueryRowContext(ctx, `SELECT max(v.last_seen_at, coalesce((SELECT max(corrected_at) FROM events e
-		WHERE e.visit_id = v.visit_id), 0)) FROM visits v WHERE v.visit_id = ?`, visitID).Scan(&at)
+		WHERE e.visit_key = v.visit_key), 0)) FROM visits v WHERE v.visit_id = ?`, visitID).Scan(&at)
 	if err != nil {
 		return 0, fmt.Errorf("last activity of visit %s: %w", visitID, err)
 	}

@@ -465,7 +465,8 @@ func TestAnnounceRollsBackWithItsCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := store.EventRow{EventID: collectortest.NewID(), VisitID: collectortest.NewID(), VisitorID: collectortest.NewID(),
+	// A visit that is not stored: any key will do for the outbox.
+	row := store.EventRow{EventID: collectortest.NewID(), VisitID: collectortest.NewID(), VisitKey: 1, VisitorID: collectortest.NewID(),
 		SessionID: collectortest.NewID(), Name: "Order", Category: "business", Timestamp: 1, CorrectedAt: 1, ReceivedAt: 1, Data: "{}"}
 	if _, _, err := e.s.InsertEvents(ctx, tx, []store.EventRow{row}, nil); err != nil {
 		t.Fatal(err)

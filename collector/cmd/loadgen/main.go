@@ -218,8 +218,9 @@ func rawCeiling(path string, n int) (float64, error) {
 	for done := 0; done < n; done += rawBatch {
 		now := time.Now().UnixMilli()
 		for i := range rows {
-			v := visits[(done+i)%len(visits)]
-			rows[i] = store.EventRow{EventID: ulid.Make().String(), VisitID: v, VisitorID: v, SessionID: v,
+			k := (done + i) % len(visits)
+			v := visits[k]
+			rows[i] = store.EventRow{EventID: ulid.Make().String(), VisitID: v, VisitKey: int64(k + 1), VisitorID: v, SessionID: v,
 				PageID: v, Name: "Click", Category: protocol.CategoryBusiness, Timestamp: now, CorrectedAt: now,
 				ReceivedAt: now, URL: "https://shop.example/p/1", Data: `{"button":"buy","n":1}`, IP: "127.0.0.1"}
 		}

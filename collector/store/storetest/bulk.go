@@ -22,13 +22,14 @@ func SeedBulk(t testing.TB, s *store.Store, t0 time.Time, visits, events int) {
 	}
 	defer tx.Rollback()
 	visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (visit_id, visitor_id, session_id, started_at, last_seen_at,
-		landing_url, user_agent, event_count) VALUES (?, ?, ?, ?, ?, 'https://shop.example/', 'Mozilla/5.0 (bench)', ?)`)
+		landing_url, user_agent, event_count) VALUES (?, ?, ?, ?, ?, 'https://shop.example/', 'Mozilla/5.0 (bench)', ?)
+		RETURNING visit_key`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	event, err := tx.PrepareContext(ctx, `INSERT INTO events (event_id, visit_id, visitor_id, session_id, page_id,
-		name, category, timestamp, corrected_at, received_at, url, title, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'https://shop.example/cart', 'Cart', ?)`)
+		name, category, timestamp, corrected_at, received_at, url, title, data, visit_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'https://shop.example/cart', 'Cart', ?, ?)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,8 @@ func SeedBulk(t testing.TB, s *store.Store, t0 time.Time, visits, events int) {
 	for v := 0; v < visits; v++ {
 		vid, visitor, session, page := ID(7, v), ID(1, 100000+v), ID(3, 100000+v), ID(4, 100000+v)
 		start := t0.Add(time.Duration(v) * time.Second).UnixMilli()
-		if _, err := visit.ExecContext(ctx, vid, visitor, session, start, start+int64(events), events); err != nil {
+		var key int64
+		if err := visit.QueryRowContext(ctx, vid, visitor, session, start, start+int64(events), events).Scan(&key); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < events; i++ {
@@ -45,7 +47,7 @@ func SeedBulk(t testing.TB, s *store.Store, t0 time.Time, visits, events int) {
 				name, category, data = "PageEntered", "system", `{}`
 			}
 			at := start + int64(i)
-			if _, err := event.ExecContext(ctx, ID(8, n), vid, visitor, session, page, name, category, at, at, at, data); err != nil {
+			if _, err := event.ExecContext(ctx, ID(8, n), vid, visitor, session, page, name, category, at, at, at, data, key); err != nil {
 				t.Fatal(err)
 			}
 			n++

@@ -115,10 +115,10 @@ func InsertEvent(t testing.TB, s *store.Store, e *collector.Event) {
 		received = e.CorrectedAt
 	}
 	Exec(t, s, `INSERT INTO events (event_id, visit_id, visitor_id, session_id, identity_id, page_id,
-		name, category, timestamp, corrected_at, received_at, url, title, referrer, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		name, category, timestamp, corrected_at, received_at, url, title, referrer, data, visit_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT visit_key FROM visits WHERE visit_id = ?))`,
 		e.EventID, e.VisitID, e.VisitorID, e.SessionID, nullStr(e.IdentityID), e.PageID,
-		e.Name, e.Category, ms(ts), ms(e.CorrectedAt), ms(received), e.URL, e.Title, e.Referrer, data)
+		e.Name, e.Category, ms(ts), ms(e.CorrectedAt), ms(received), e.URL, e.Title, e.Referrer, data, e.VisitID)
 	// Ingest keeps the visit's count in the same commit.
 	Exec(t, s, `UPDATE visits SET event_count = event_count + 1 WHERE visit_id = ?`, e.VisitID)
 }
