@@ -156,6 +156,20 @@ func TestThreeProductPagesMakeOneOffer(t *testing.T) {
 	if names := eventNames(t, col, visit); !strings.Contains(names, protocol.EventEngagementOffered) {
 		t.Fatalf("history = %s", names)
 	}
+	// The event names the instant the frame does, in the same text, so
+	// that the page's offer and the history's (or a webhook's) compare.
+	var history struct {
+		Items []struct {
+			Name string
+			Data struct{ OfferID, ExpiresAt string }
+		}
+	}
+	col.Get("/v1/visits/"+visit+"/events?limit=100", &history)
+	for _, e := range history.Items {
+		if e.Name == protocol.EventEngagementOffered && (e.Data.OfferID != o.OfferID || e.Data.ExpiresAt != o.ExpiresAt) {
+			t.Fatalf("EngagementOffered %+v, the frame's offer %s expires at %s", e.Data, o.OfferID, o.ExpiresAt)
+		}
+	}
 	waitFor(t, "the engagement.offered webhook", func() bool { return rcv.has("engagement.offered") })
 
 	// A fourth product page: offeredWithin forbids another offer.

@@ -225,8 +225,10 @@ func (g *engagement) Offer(ctx context.Context, m *engage.Made) (bool, error) {
 			VisitorID: v.VisitorID, OfferedAt: m.At.UnixMilli(), ExpiresAt: m.ExpiresAt.UnixMilli()}); err != nil {
 			return nil, err
 		}
+		// expiresAt in the offer frame's text (milliseconds, as stored),
+		// so that the page's offer, the history's and a webhook's compare.
 		data, err := json.Marshal(map[string]any{"offerId": m.OfferID, "ruleId": m.RuleID, "rule": m.RuleName,
-			"channel": m.Channel, "data": m.Data, "expiresAt": m.ExpiresAt.UTC().Format(time.RFC3339Nano),
+			"channel": m.Channel, "data": m.Data, "expiresAt": m.ExpiresAt.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 			"visitorData": vd.Data})
 		if err != nil {
 			return nil, err
