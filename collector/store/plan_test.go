@@ -212,8 +212,7 @@ func TestEventsReachedThroughTheIndex(t *testing.T) {
 		return stmts
 	}
 
-	var stmts []loggedStatement
-	stmts = check(t, "FindEvents by visit", func() error {
+	stmts := check(t, "FindEvents by visit", func() error {
 		_, _, err := s.FindEvents(ctx, collector.EventFilter{VisitID: f.V2})
 		return err
 	})
