@@ -506,9 +506,9 @@ func load(addrs []string, visitors, perFrame int, interval, duration, warmup tim
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := visitor(ctx, c, perFrame, start, measureTo, interval, func(sent, done time.Time) {
+			err := visitor(ctx, c, perFrame, start, measureTo, interval, func(n int, sent, done time.Time) {
 				if sent.After(measureFrom) && done.Before(measureTo) {
-					acked.Add(int64(perFrame))
+					acked.Add(int64(n))
 					lat[i] = append(lat[i], done.Sub(sent))
 				}
 			})
