@@ -156,12 +156,12 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 		e.EventID = peekEventID(raw)
 		return reject(protocol.CodeTooLarge, "event is larger than 16 KiB")
 	}
-	if protocol.Depth(raw, protocol.MaxDepth) > protocol.MaxDepth {
-		e.EventID = peekEventID(raw)
-		return reject(protocol.CodeTooDeep, "event is nested deeper than 16 levels")
-	}
 	if onePassEvent(raw, &e.Event) {
-		// Decoded in one scan, as encoding/json would have.
+		// Decoded in one scan, as encoding/json would have, and no
+		// deeper than protocol.MaxDepth.
+	} else if protocol.Depth(raw, protocol.MaxDepth) > protocol.MaxDepth {
+		e.Event = protocol.Event{EventID: peekEventID(raw)}
+		return reject(protocol.CodeTooDeep, "event is nested deeper than 16 levels")
 	} else if err := json.Unmarshal(raw, &e.Event); err != nil {
 		e.Event = protocol.Event{EventID: peekEventID(raw)}
 		return reject(protocol.CodeInvalidEvent, "event is not valid: "+jsonProblem(err))

@@ -17,15 +17,22 @@ import (
 // the caller decodes with encoding/json, which gives the answer and the
 // error messages it always gave. FuzzOnePass checks that both agree.
 
-// onePassMaxDepth bounds the nesting the one-pass scanner follows; deeper
-// values go to encoding/json (events deeper than protocol.MaxDepth are
-// refused before any decoding).
-const onePassMaxDepth = 64
+// frameMaxDepth bounds the nesting the one-pass scanner follows in a
+// frame's events; deeper ones go to encoding/json.
+const frameMaxDepth = 64
+
+// dataMaxDepth bounds the nesting of an event's data the scanner takes:
+// with the event's own object, protocol.MaxDepth. An event it takes is no
+// deeper than that, so its depth need not be measured apart; a deeper one
+// goes on to the depth check, and its rejection.
+const dataMaxDepth = protocol.MaxDepth - 2
 
 // scanner reads JSON from b, at i.
 type scanner struct {
 	b []byte
 	i int
+	// maxDepth is the deepest container value follows, counted from 0.
+	maxDepth int
 }
 
 func (s *scanner) space() {
@@ -79,12 +86,14 @@ func (s *scanner) plainString() (start, end int, ok bool) {
 func (s *scanner) value(depth int) (start, end int, ok bool) {
 	s.space()
 	start = s.i
-	if s.i >= len(s.b) || depth > onePassMaxDepth {
+	if s.i >= len(s.b) {
 		return 0, 0, false
 	}
 	switch c := s.b[s.i]; {
 	case c == '"':
 		ok = s.anyString()
+	case (c == '{' || c == '[') && depth > s.maxDepth:
+		return 0, 0, false
 	case c == '{':
 		s.i++
 		if s.is('}') {
@@ -228,7 +237,7 @@ var eventFields = [...]string{"eventId", "name", "timestamp", "pageId", "url", "
 // leaves e to be decoded again. The strings share one allocation, a copy
 // of raw; the data is a copy of its own.
 func onePassEvent(raw []byte, e *protocol.Event) bool {
-	s := scanner{b: raw}
+	s := scanner{b: raw, maxDepth: dataMaxDepth}
 	if !s.is('{') {
 		return false
 	}
@@ -294,7 +303,7 @@ func fieldIndex(key []byte) int {
 // events are slices of frame, not copies: the caller is done with them
 // before the frame's buffer is used again.
 func onePassFrame(frame []byte, f *Frame) bool {
-	s := scanner{b: frame}
+	s := scanner{b: frame, maxDepth: frameMaxDepth}
 	if !s.is('{') {
 		return false
 	}

@@ -29,7 +29,7 @@ var onePassSeeds = []string{
 	`{"name":5}`, `{"name":null}`, `{"data":01}`, `{"data":1.}`, `{"data":-}`, `{"data":[1,]}`, `{"data":{"a":1,}}`,
 	`{"data":"\x"}`, `{"data":"\u12"}`, `{"data":tru}`, `{"data":"` + "\x01" + `"}`, `{}`, `[]`, `{"a"}`, `{"name":"x"} x`,
 	`{"type":"events","events":null}`, `{"type":"events","events":[1 2]}`, `{"type":"events","type":"hello"}`,
-	`{"type":"","events":[]}`, `{"sentAt":"x"}`, `{"type":"events","events":[` + strings.Repeat("[", 80) + strings.Repeat("]", 80) + `]}`,
+	`{"type":"","events":[]}`, `{"data":` + strings.Repeat(`[`, 16) + strings.Repeat(`]`, 16) + `}`, `{"data":` + strings.Repeat(`[`, 15) + strings.Repeat(`]`, 15) + `}`, `{"data":` + strings.Repeat(`{"a":`, 14) + `1` + strings.Repeat(`}`, 14) + `}`, `{"sentAt":"x"}`, `{"type":"events","events":[` + strings.Repeat("[", 80) + strings.Repeat("]", 80) + `]}`,
 }
 
 // FuzzOnePass checks the one-pass decoders against encoding/json: what
@@ -49,6 +49,9 @@ func checkOnePassEvent(t *testing.T, b []byte) {
 	var fast protocol.Event
 	if !onePassEvent(b, &fast) {
 		return
+	}
+	if d := protocol.Depth(b, protocol.MaxDepth); d > protocol.MaxDepth {
+		t.Fatalf("one pass took an event %d deep: %q", d, b)
 	}
 	var slow protocol.Event
 	if err := json.Unmarshal(b, &slow); err != nil {
@@ -87,6 +90,19 @@ func TestOnePassTakesTheCommonShapes(t *testing.T) {
 	var e protocol.Event
 	if !onePassEvent([]byte(goodEvent), &e) || e.EventID != "01JD3Z8Q5N0000000000000000" || string(e.Data) != `{"sku":"B-42"}` || e.URL != "https://shop.example/" {
 		t.Fatalf("the common event was not taken in one pass: %+v", e)
+	}
+	nested := func(levels int) []byte { // an event levels deep, its own object the first
+		return []byte(`{"eventId":"01JD3Z8Q5N0000000000000000","data":` + strings.Repeat(`[`, levels-1) + strings.Repeat(`]`, levels-1) + `}`)
+	}
+	if !onePassEvent(nested(protocol.MaxDepth), &e) {
+		t.Fatalf("an event of the deepest data allowed was not taken in one pass")
+	}
+	var d decodedEvent
+	if onePassEvent(nested(protocol.MaxDepth+1), &e) {
+		t.Fatalf("an event %d deep taken in one pass", protocol.MaxDepth+1)
+	}
+	if rej := decodeEvent(nested(protocol.MaxDepth+1), &d); rej == nil || rej.Code != protocol.CodeTooDeep || rej.EventID != "01JD3Z8Q5N0000000000000000" {
+		t.Fatalf("an event %d deep: %+v", protocol.MaxDepth+1, rej)
 	}
 	var f Frame
 	frame := `{"type":"events","sentAt":"2026-11-21T10:00:00.200Z","events":[` + goodEvent + `,{"x":[1,{"y":"\""}]}]}`
