@@ -48,6 +48,20 @@ type Frame struct {
 // DecodeFrame decodes a frame into f (which it resets first) and checks
 // the frame limits: size, a type, at most MaxBatchEvents events.
 func DecodeFrame(frame []byte, f *Frame) error {
+	events := f.Events[:0] // slices of the last frame, which is done with
+	*f = Frame{}
+	f.Events = events
+	if len(frame) <= protocol.MaxBatchBytes && onePassFrame(frame, f) {
+		if len(f.Events) > protocol.MaxBatchEvents {
+			return &FrameError{protocol.CodeTooManyEvents, "a batch holds at most 500 events"}
+		}
+		if f.Type == "" {
+			return &FrameError{protocol.CodeInvalidMessage, `frame has no "type"`}
+		}
+		return nil
+	}
+	// encoding/json decodes into the elements it finds: none may be a
+	// slice of an earlier frame.
 	*f = Frame{}
 	if err := DecodeBatch(frame, f, func() []json.RawMessage { return f.Events }); err != nil {
 		return err
@@ -142,11 +156,13 @@ func decodeEvent(raw json.RawMessage, e *decodedEvent) *protocol.Rejection {
 		e.EventID = peekEventID(raw)
 		return reject(protocol.CodeTooLarge, "event is larger than 16 KiB")
 	}
-	if protocol.Depth(raw, protocol.MaxDepth) > protocol.MaxDepth {
-		e.EventID = peekEventID(raw)
+	if onePassEvent(raw, &e.Event) {
+		// Decoded in one scan, as encoding/json would have, and no
+		// deeper than protocol.MaxDepth.
+	} else if protocol.Depth(raw, protocol.MaxDepth) > protocol.MaxDepth {
+		e.Event = protocol.Event{EventID: peekEventID(raw)}
 		return reject(protocol.CodeTooDeep, "event is nested deeper than 16 levels")
-	}
-	if err := json.Unmarshal(raw, &e.Event); err != nil {
+	} else if err := json.Unmarshal(raw, &e.Event); err != nil {
 		e.Event = protocol.Event{EventID: peekEventID(raw)}
 		return reject(protocol.CodeInvalidEvent, "event is not valid: "+jsonProblem(err))
 	}

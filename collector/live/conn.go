@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -137,16 +138,31 @@ func (c *conn) serve(ctx context.Context, ws *websocket.Conn) error {
 	if err := c.first(ctx, typ == websocket.MessageText, frame); err != nil {
 		return err
 	}
+	// After the hello, frames are read into one buffer, kept from frame
+	// to frame: the frame is done with when next returns (what outlives
+	// it is copied out). An idle socket, which sent only its hello, keeps
+	// no buffer.
+	var buf bytes.Buffer
 	for {
-		typ, frame, err := ws.Read(ctx)
+		typ, r, err := ws.Reader(ctx)
 		if err != nil {
 			return err
 		}
-		if err := c.next(ctx, typ == websocket.MessageText, frame); err != nil {
+		if buf.Cap() > maxKeptFrame {
+			buf = bytes.Buffer{} // a big batch does not stay
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return err
+		}
+		if err := c.next(ctx, typ == websocket.MessageText, buf.Bytes()); err != nil {
 			return err
 		}
 	}
 }
+
+// maxKeptFrame is the largest read buffer a socket keeps between frames.
+const maxKeptFrame = 64 << 10
 
 // first handles the conversation's first frame, which must be hello. An
 // error ends the conversation (the socket is closed, with the reason).
@@ -339,9 +355,18 @@ func (c *conn) events(ctx context.Context, f *ingest.Frame) error {
 }
 
 func (c *conn) write(ctx context.Context, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	var b []byte
+	if a, ok := v.(*protocol.Ack); ok {
+		b, ok = appendAck(make([]byte, 0, ackSize(a)), a)
+		if !ok {
+			b = nil
+		}
+	}
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()

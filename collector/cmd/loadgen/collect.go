@@ -233,8 +233,11 @@ func (b *browser) post(ctx context.Context, client *http.Client) error {
 // cpuSeconds is the collector's user and system CPU time so far, from
 // /proc/PID/stat (in USER_HZ ticks, 100 a second on Linux); 0 where /proc
 // cannot tell.
-func (c *collectorProc) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+func (c *collectorProc) cpuSeconds() float64 { return cpuSecondsOf(c.cmd.Process.Pid) }
+
+// cpuSecondsOf is cpuSeconds for any process (loadgen's own: os.Getpid()).
+func cpuSecondsOf(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

@@ -106,7 +106,7 @@ func run(cfg config) error {
 		}
 		defer col.stop()
 		if want("saturation") {
-			res, err := load([]string{col.addr}, visitors, perFrame, 0, duration, warmup)
+			res, err := load([]string{col.addr}, visitors, perFrame, 0, duration, warmup, col)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
 			}
@@ -114,6 +114,9 @@ func run(cfg config) error {
 			if ceiling > 0 {
 				fmt.Printf("ratio to raw ceiling:    %8.2f\n", res.rate/ceiling)
 			}
+			fmt.Printf("  CPU per durable event: collector %s, loadgen %s (%.2f and %.2f cores)\n",
+				res.cpuPerEvent(res.collectorCPU, duration), res.cpuPerEvent(res.selfCPU, duration),
+				res.collectorCPU/duration.Seconds(), res.selfCPU/duration.Seconds())
 			fmt.Printf("  (ack latency there is queueing: p50 %s p99 %s)\n", res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond))
 		}
 		if want("paced") {
@@ -340,6 +343,16 @@ func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 type loadResult struct {
 	rate          float64
 	p50, p99, max time.Duration
+	// selfCPU and collectorCPU are the CPU seconds loadgen and the
+	// collectors given to load spent over the measured window (0 where
+	// /proc cannot tell): on a shared machine, what the generator spends
+	// the collector cannot.
+	selfCPU, collectorCPU float64
+}
+
+// cpuPerEvent formats seconds of CPU per durable event of r, in µs.
+func (r loadResult) cpuPerEvent(seconds float64, window time.Duration) string {
+	return fmt.Sprintf("%.1f µs", seconds/(r.rate*window.Seconds())*1e6)
 }
 
 func dial(ctx context.Context, addr string) (*websocket.Conn, error) {
@@ -484,7 +497,7 @@ func pushLatency(addr string, visitors, patches int) (pushResult, error) {
 // warmup and warmup+duration. Visitor i connects to addrs[i%len(addrs)]:
 // several collectors on one database share the load evenly, as a load
 // balancer spreads WebSockets.
-func load(addrs []string, visitors, perFrame int, interval, duration, warmup time.Duration) (loadResult, error) {
+func load(addrs []string, visitors, perFrame int, interval, duration, warmup time.Duration, procs ...*collectorProc) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), warmup+duration+time.Minute)
 	defer cancel()
 	conns := make([]*websocket.Conn, visitors)
@@ -498,6 +511,21 @@ func load(addrs []string, visitors, perFrame int, interval, duration, warmup tim
 	}
 	start := time.Now()
 	measureFrom, measureTo := start.Add(warmup), start.Add(warmup+duration)
+	cpu := func() (self, collectors float64) {
+		for _, p := range procs {
+			collectors += p.cpuSeconds()
+		}
+		return cpuSecondsOf(os.Getpid()), collectors
+	}
+	var cpuFrom, cpuTo [2]float64
+	cpuDone := make(chan struct{})
+	time.AfterFunc(warmup, func() {
+		cpuFrom[0], cpuFrom[1] = cpu()
+		time.AfterFunc(time.Until(measureTo), func() {
+			cpuTo[0], cpuTo[1] = cpu()
+			close(cpuDone)
+		})
+	})
 	var acked atomic.Int64
 	lat := make([][]time.Duration, visitors)
 	var wg sync.WaitGroup
@@ -506,9 +534,9 @@ func load(addrs []string, visitors, perFrame int, interval, duration, warmup tim
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := visitor(ctx, c, perFrame, start, measureTo, interval, func(sent, done time.Time) {
+			err := visitor(ctx, c, perFrame, start, measureTo, interval, func(n int, sent, done time.Time) {
 				if sent.After(measureFrom) && done.Before(measureTo) {
-					acked.Add(int64(perFrame))
+					acked.Add(int64(n))
 					lat[i] = append(lat[i], done.Sub(sent))
 				}
 			})
@@ -526,7 +554,9 @@ func load(addrs []string, visitors, perFrame int, interval, duration, warmup tim
 	if len(all) == 0 {
 		return loadResult{}, errors.New("no ack in the measured window")
 	}
-	return loadResult{rate: float64(acked.Load()) / duration.Seconds(), p50: q(0.50), p99: q(0.99), max: all[len(all)-1]}, nil
+	<-cpuDone
+	return loadResult{rate: float64(acked.Load()) / duration.Seconds(), p50: q(0.50), p99: q(0.99), max: all[len(all)-1],
+		selfCPU: cpuTo[0] - cpuFrom[0], collectorCPU: cpuTo[1] - cpuFrom[1]}, nil
 }
 
 // connectIdle opens n visitors that say hello and then stay quiet.

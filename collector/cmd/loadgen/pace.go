@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"time"
@@ -13,14 +14,16 @@ import (
 // perFrame events, waits for the ack, and repeats, at once (interval 0)
 // or at its next tick, every interval from a random start, like browsers
 // that act independently. It stops at until, and reports each acked
-// frame's send and ack times to acked.
+// frame's send and ack times, with the events the ack names as stored,
+// to acked.
 func visitor(ctx context.Context, c *websocket.Conn, perFrame int, start, until time.Time, interval time.Duration,
-	acked func(sent, done time.Time)) error {
-	page := ulid.Make().String()
-	var b []byte
+	acked func(n int, sent, done time.Time)) error {
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	frames := newFrameMaker(ulid.Make().String(), perFrame, rnd)
+	var buf bytes.Buffer
 	next := start
 	if interval > 0 {
-		next = start.Add(time.Duration(rand.Int64N(int64(interval))))
+		next = start.Add(time.Duration(rnd.Int64N(int64(interval))))
 	}
 	for {
 		if interval > 0 {
@@ -31,13 +34,13 @@ func visitor(ctx context.Context, c *websocket.Conn, perFrame int, start, until 
 		if now.After(until) {
 			return nil
 		}
-		b = appendFrame(b[:0], page, perFrame, now)
-		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+		if err := c.Write(ctx, websocket.MessageText, frames.next(now)); err != nil {
 			return err
 		}
-		if err := readAck(ctx, c); err != nil {
+		n, err := readAck(ctx, c, &buf, frames)
+		if err != nil {
 			return err
 		}
-		acked(now, time.Now())
+		acked(n, now, time.Now())
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/oklog/ulid/v2"
 )
 
 // soakConfig is the soak run (-soak): sustained load on one collector, then
@@ -88,8 +87,8 @@ func soak(bin collectorBin, cfg soakConfig) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := visitor(ctx, c, cfg.perFrame, start, loadEnd, interval, func(sent, done time.Time) {
-				acked.Add(int64(cfg.perFrame))
+			err := visitor(ctx, c, cfg.perFrame, start, loadEnd, interval, func(n int, sent, done time.Time) {
+				acked.Add(int64(n))
 				mu.Lock()
 				window = append(window, done.Sub(sent))
 				mu.Unlock()
@@ -191,43 +190,6 @@ func rateLabel(rate int) string {
 		return "back to back"
 	}
 	return fmt.Sprintf("paced at %d events/s", rate)
-}
-
-// readAck reads frames until the ack.
-func readAck(ctx context.Context, c *websocket.Conn) error {
-	for {
-		_, msg, err := c.Read(ctx)
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(string(msg), `{"type":"ack"`) {
-			return nil
-		}
-		if strings.HasPrefix(string(msg), `{"type":"error"`) {
-			return fmt.Errorf("collector: %s", msg)
-		}
-	}
-}
-
-// appendFrame appends an events frame of n Click events on page, built by
-// hand: the generator shares the machine's two cores with the collector.
-func appendFrame(b []byte, page string, n int, now time.Time) []byte {
-	ts := now.UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z07:00")
-	b = append(b, `{"type":"events","sentAt":"`...)
-	b = append(append(b, ts...), `","events":[`...)
-	for k := 0; k < n; k++ {
-		if k > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"eventId":"`...)
-		b = append(b, ulid.Make().String()...)
-		b = append(b, `","name":"Click","timestamp":"`...)
-		b = append(b, ts...)
-		b = append(b, `","pageId":"`...)
-		b = append(b, page...)
-		b = append(b, `","url":"https://shop.example/p/1","data":{"button":"buy","n":1}}`...)
-	}
-	return append(b, "]}"...)
 }
 
 func p99(d []time.Duration) string { return quantile(d, 0.99) }
