@@ -3,16 +3,14 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/visitrack/visitrack/collector/engage"
-	"github.com/visitrack/visitrack/collector/ingest"
+	"github.com/visitrack/visitrack/collector/ingest/ingesttest"
 	"github.com/visitrack/visitrack/collector/server"
 	"github.com/visitrack/visitrack/collector/store"
 	"github.com/visitrack/visitrack/collector/store/storetest"
@@ -65,58 +63,16 @@ func BenchmarkCollectEngage(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { srv.Shutdown(context.Background()) })
-			in := srv.Ingester()
-			const perBatch = 5
-			b.SetParallelism(500)
-			b.ReportAllocs()
-			cpu0 := cpuTime(b)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				// The visits' ids are timed two minutes ahead: visits that
-				// start once the engine has run a while, which it need
-				// not look up in the history (a restart's first minute
-				// pays one indexed read per visit).
-				visit := ulid.MustNew(ulid.Timestamp(time.Now().Add(2*time.Minute)), rand.Reader).String()
-				c := ingest.Client{VisitorID: ulid.Make().String(), VisitID: visit, IP: "127.0.0.1"}
-				page := ulid.Make().String()
-				events := make([]json.RawMessage, perBatch)
-				for i := 1; pb.Next(); i++ {
-					if i%perBatch != 0 {
-						continue
-					}
-					ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-					for j := range events {
-						events[j] = json.RawMessage(`{"eventId":"` + ulid.Make().String() + `","name":"Click","timestamp":"` + ts +
-							`","pageId":"` + page + `","url":"https://shop.example/p/1","data":{"button":"buy","n":1}}`)
-					}
-					res, err := in.Collect(ctx, c, ts, events)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if len(res.Ack.EventIDs) != perBatch {
-						b.Errorf("ack %+v", res.Ack)
-						return
-					}
-					c.VisitID, c.VisitorKey = res.Visit.VisitID, res.Visit.VisitorKey
-				}
+			// The visits' ids are timed two minutes ahead: visits that
+			// start once the engine has run a while, which it need not
+			// look up in the history (a restart's first minute pays one
+			// indexed read per visit).
+			ingesttest.Saturate(b, srv.Ingester(), func() string {
+				return ulid.MustNew(ulid.Timestamp(time.Now().Add(2*time.Minute)), rand.Reader).String()
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-			// The process's CPU time per event: on a shared machine the
-			// rate depends on the other work, the CPU an event takes less.
-			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/event")
 			if e := srv.Engagement(); e != nil {
 				b.ReportMetric(float64(e.Dropped()), "dropped-batches")
 			}
 		})
 	}
-}
-
-// cpuTime is the CPU time (user and system) the process used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
