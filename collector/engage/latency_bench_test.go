@@ -36,27 +36,10 @@ func BenchmarkOfferLatency(b *testing.B) {
 	took := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
-		c := collectortest.Dial(b, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
-		sent := time.Now()
-		c.Send(protocol.Events{Type: protocol.TypeEvents, SentAt: sent.UTC().Format(time.RFC3339Nano),
-			Events: []protocol.Event{collectortest.Event("Ping", collectortest.NewID(), map[string]int{"n": 1})}})
-		for {
-			typ, _, err := c.Read()
-			if err != nil {
-				b.Fatalf("reading frames: %v", err)
-			}
-			if typ == protocol.TypeNotification {
-				break
-			}
-		}
-		took = append(took, time.Since(sent))
-		c.Conn.CloseNow()
+		took = append(took, probeOffer(b, col))
 	}
 	b.StopTimer()
-	slices.Sort(took)
-	at := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(at(0.5), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
+	reportPercentiles(b, took)
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -144,30 +127,42 @@ func BenchmarkOfferLatencyUnderLoad(b *testing.B) {
 	from, fromAcked := time.Now(), acked.Load()
 	for range b.N {
 		time.Sleep(probeEvery)
-		c := collectortest.Dial(b, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
-		sent := time.Now()
-		c.Send(protocol.Events{Type: protocol.TypeEvents, SentAt: sent.UTC().Format(time.RFC3339Nano),
-			Events: []protocol.Event{collectortest.Event("Ping", collectortest.NewID(), map[string]int{"n": 1})}})
-		for {
-			typ, _, err := c.Read()
-			if err != nil {
-				b.Fatalf("reading frames: %v", err)
-			}
-			if typ == protocol.TypeNotification {
-				break
-			}
-		}
-		took = append(took, time.Since(sent))
-		c.Conn.CloseNow()
+		took = append(took, probeOffer(b, col))
 	}
 	b.StopTimer()
 	rate := float64(acked.Load()-fromAcked) / time.Since(from).Seconds()
 	close(stop)
 	wg.Wait()
+	reportPercentiles(b, took)
+	b.ReportMetric(rate, "load-events/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// probeOffer opens a new visit, sends the event the Ping rule offers on,
+// and returns the time from sending it to the offer frame.
+func probeOffer(b *testing.B, col *collectortest.Collector) time.Duration {
+	b.Helper()
+	c := collectortest.Dial(b, col.WSURL(), protocol.Hello{VisitorID: collectortest.NewID(), VisitID: collectortest.NewID()})
+	defer c.Conn.CloseNow()
+	sent := time.Now()
+	c.Send(protocol.Events{Type: protocol.TypeEvents, SentAt: sent.UTC().Format(time.RFC3339Nano),
+		Events: []protocol.Event{collectortest.Event("Ping", collectortest.NewID(), map[string]int{"n": 1})}})
+	for {
+		typ, _, err := c.Read()
+		if err != nil {
+			b.Fatalf("reading frames: %v", err)
+		}
+		if typ == protocol.TypeNotification {
+			return time.Since(sent)
+		}
+	}
+}
+
+// reportPercentiles reports the median and the 99th percentile of took,
+// in milliseconds.
+func reportPercentiles(b *testing.B, took []time.Duration) {
 	slices.Sort(took)
 	at := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(at(0.5), "p50-ms")
 	b.ReportMetric(at(0.99), "p99-ms")
-	b.ReportMetric(rate, "load-events/s")
-	b.ReportMetric(0, "ns/op")
 }
