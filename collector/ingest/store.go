@@ -41,6 +41,7 @@ type Store interface {
 	SwitchSession(ctx context.Context, q store.Querier, v *store.VisitState, next store.VisitState, at int64) error
 	TouchVisit(ctx context.Context, q store.Querier, visitID string, at, events int64) error
 	CountVisitEvents(ctx context.Context, q store.Querier, visitID string, events int64) error
+	AddVisitEvents(ctx context.Context, q store.Querier, counts []store.VisitCount, args []any) ([]any, error)
 	LastActivity(ctx context.Context, q store.Querier, visitID string) (int64, error)
 	OpenVisitOf(ctx context.Context, q store.Querier, visitorID string) (string, error)
 	IdleVisits(ctx context.Context, q store.Querier, before int64, limit int) ([]string, error)

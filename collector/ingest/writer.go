@@ -77,6 +77,9 @@ type batch struct {
 	// event counts (empty when CountEvents counted them in SQL).
 	counts, pages map[store.StatKey]int64
 	visitEvents   map[string]int64
+	// visitCounts is scratch space for the event counts flush adds to
+	// visits by their key.
+	visitCounts []store.VisitCount
 	// locked are the visits whose locks the transaction holds, where
 	// nodes share the database (see lockVisits); lockIDs and lockKeys are
 	// scratch space.
@@ -480,6 +483,7 @@ func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 			b.touched[visitID] = 0
 		}
 	}
+	b.visitCounts = b.visitCounts[:0]
 	for visitID, at := range b.touched {
 		e := b.cache.get(visitID)
 		n := b.visitEvents[visitID]
@@ -490,14 +494,22 @@ func (in *Ingester) flush(ctx context.Context, b *batch, direct bool) error {
 				return err
 			}
 			e.written = at
-		case n > 0:
+		case n > 0 && e != nil && e.Key > 0:
 			// The count only: last_seen_at is in an index (visits_open),
 			// and moving it at every commit would rewrite that index's
-			// pages too.
+			// pages too. The counts of the commit's visits go together,
+			// a statement for many visits.
+			b.visitCounts = append(b.visitCounts, store.VisitCount{Key: e.Key, N: n})
+		case n > 0:
 			if err := in.cfg.Store.CountVisitEvents(ctx, b.q, visitID, n); err != nil {
 				return err
 			}
 		}
+	}
+	if len(b.visitCounts) > 0 {
+		var err error
+		b.args, err = in.cfg.Store.AddVisitEvents(ctx, b.q, b.visitCounts, b.args)
+		return err
 	}
 	return nil
 }

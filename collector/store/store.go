@@ -63,6 +63,8 @@ type Store struct {
 	dialect Dialect
 	// linkTouchesSQL is LinkIdentity's statement in the dialect.
 	linkTouchesSQL string
+	// visitCountSQL are AddVisitEvents' statements, by shape.
+	visitCountSQL [visitCountShapes]string
 }
 
 // Option configures a Store.
@@ -86,6 +88,9 @@ func New(db *sql.DB, opts ...Option) *Store {
 		o(s)
 	}
 	s.linkTouchesSQL = linkTouchesSQL(s.dialect.TouchJSON)
+	for i := range s.visitCountSQL {
+		s.visitCountSQL[i] = visitCountSQL(1 << i)
+	}
 	return s
 }
 

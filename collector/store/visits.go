@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // The visit's rows on the write path: its state, its sessions, its last
@@ -164,6 +167,61 @@ func (s *Store) CountVisitEvents(ctx context.Context, q Querier, visitID string,
 		return fmt.Errorf("count the events of visit %s: %w", visitID, err)
 	}
 	return nil
+}
+
+// VisitCount is a number of new events of one visit, named by its key
+// (VisitState.Key).
+type VisitCount struct{ Key, N int64 }
+
+// visitCountShapes are the row counts of AddVisitEvents' statement, each
+// twice the one before: a commit's counts are padded up to the next, so
+// that a few statements are prepared once. The largest binds 64 parameters,
+// within D1's 100.
+const visitCountShapes = 6
+
+// visitCountSQL is the statement that adds n counts (n = 1 << shape).
+func visitCountSQL(n int) string {
+	// The casts give PostgreSQL the VALUES' types (a parameter alone is
+	// text there); SQLite names the columns column1 and column2 too.
+	return `UPDATE visits SET event_count = event_count + c.column2 FROM (VALUES ` +
+		strings.Repeat(`(CAST(? AS BIGINT), CAST(? AS BIGINT)), `, n-1) + `(CAST(? AS BIGINT), CAST(? AS BIGINT))) AS c
+		WHERE visits.visit_key = c.column1`
+}
+
+// AddVisitEvents adds counts to their visits' event counts, up to 32
+// visits a statement, found by their key (the table's rowid): the writer
+// used to run one UPDATE by visit id for each visit of a commit, as many
+// statements as the commit had visits, each looking the id up in its
+// index first. counts is sorted in place by key (nodes sharing a database
+// update rows in one order, and SQLite walks the table once); a count of
+// key 0 (a visit whose key is not known) is refused. args is scratch
+// space the caller may reuse.
+func (s *Store) AddVisitEvents(ctx context.Context, q Querier, counts []VisitCount, args []any) ([]any, error) {
+	slices.SortFunc(counts, func(a, b VisitCount) int { return cmp.Compare(a.Key, b.Key) })
+	const most = 1 << (visitCountShapes - 1)
+	for len(counts) > 0 {
+		part := counts[:min(len(counts), most)]
+		counts = counts[len(part):]
+		shape := 0
+		for 1<<shape < len(part) {
+			shape++
+		}
+		args = args[:0]
+		for _, c := range part {
+			if c.Key <= 0 {
+				return args, fmt.Errorf("count the events of visits: visit key %d", c.Key)
+			}
+			args = append(args, c.Key, c.N)
+		}
+		// Padding: no visit has key 0.
+		for range 1<<shape - len(part) {
+			args = append(args, int64(0), int64(0))
+		}
+		if _, err := s.execHot(ctx, q, s.visitCountSQL[shape], args...); err != nil {
+			return args, fmt.Errorf("count the events of %d visits: %w", len(part), err)
+		}
+	}
+	return args, nil
 }
 
 // LastActivity returns the visit's last activity: last_seen_at, or the
