@@ -108,13 +108,22 @@ func (s *Store) InsertEvents(ctx context.Context, q Querier, rows []EventRow, ar
 	for len(rows) > 0 {
 		n := min(len(rows), s.maxRows)
 		args = args[:0]
-		for i := range rows[:n] {
-			var err error
-			if args, err = s.appendEventArgs(args, &rows[i]); err != nil {
-				return args, inserted, err
+		query, err := "", error(nil)
+		if runs := s.runsWorth(rows[:n]); runs > 0 {
+			args, err = s.appendRunArgs(args, rows[:n], runs)
+			query = s.runInsertSQL(n, runs)
+		} else {
+			query = s.eventInsertSQL(n)
+			for i := range rows[:n] {
+				if args, err = s.appendEventArgs(args, &rows[i]); err != nil {
+					break
+				}
 			}
 		}
-		res, err := s.execHot(ctx, q, s.eventInsertSQL(n), args...)
+		if err != nil {
+			return args, inserted, err
+		}
+		res, err := s.execHot(ctx, q, query, args...)
 		if err != nil {
 			return args, inserted, fmt.Errorf("insert %d events: %w", n, err)
 		}

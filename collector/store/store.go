@@ -55,6 +55,11 @@ type Store struct {
 	stmts  map[string]*sql.Stmt
 	// insertSQL caches the multi-row event INSERT's text by row count.
 	insertSQL sync.Map // int -> string
+	// runInserts says whether InsertEvents binds a run of one visit's
+	// values once (eventruns.go): the native SQLite writer only.
+	runInserts bool
+	// runSQL caches the insert by runs' text by shape (runShape).
+	runSQL sync.Map // int -> string
 	// countNewSQLs caches CountNewEvents' statement texts.
 	countNewSQLs sync.Map // countNewKey -> string
 
@@ -87,6 +92,7 @@ func New(db *sql.DB, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.runInserts = s.transactions && s.dialect.Name == "sqlite"
 	s.linkTouchesSQL = linkTouchesSQL(s.dialect.TouchJSON)
 	for i := range s.visitCountSQL {
 		s.visitCountSQL[i] = visitCountSQL(1 << i)
